@@ -1,0 +1,151 @@
+"""Every config field as a CLI flag, generated from the config schema.
+
+Each flag accepts both spellings (`--qat-epochs` and seed-style `--qat_epochs`). Values are parsed by
+`pipeline.config` itself, so a bad value gets the same one-line message as in a config file or the TUI
+form. Boolean flags work bare (`--enable_pruning`) or with a value (`--symmetric_quantization false`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from pipeline.config import FLAT_FIELDS, SECTIONS, describe_allowed, field_info
+from pipeline.config.experiment import field_annotation
+from pipeline.config.fields import base_type
+
+# Fields that `ocrq run` declares itself (arguments with their own semantics).
+_OWN = {"template", "name", "mode"}
+
+PANELS = {
+    "model": "Model",
+    "data": "Data",
+    "synthetic": "Synthetic text",
+    "augment": "Augmentation",
+    "train": "Training",
+    "quantization": "Quantization",
+    "distillation": "Distillation",
+    "pruning": "Pruning",
+    "deploy": "Deployment and variants",
+}
+
+
+def field_help(key: str) -> str:
+    """Help for a field: its declared help, else the `Attributes:` entry of its section's docstring."""
+    info = field_info(key)
+    text = info.metadata.get("help")
+    if not text:
+        section = SECTIONS[FLAT_FIELDS[key]]
+        match = re.search(rf"^\s+{re.escape(key)}:\s*(.+?)(?=^\s+\w+:|\Z)", section.__doc__ or "", re.M | re.S)
+        text = " ".join(match.group(1).split()) if match else ""
+    allowed = describe_allowed(info, field_annotation(key))
+    return f"{text} [{allowed}]" if text else f"[{allowed}]"
+
+
+def field_default(key: str) -> Any:
+    info = field_info(key)
+    if info.default is not dataclasses.MISSING:
+        return info.default
+    return info.default_factory()  # type: ignore[misc]
+
+
+@functools.cache
+def config_parameters() -> tuple[inspect.Parameter, ...]:
+    """One keyword-only parameter per config field, named `cfg__<field>`, each a string option."""
+    params = []
+    for key, section in FLAT_FIELDS.items():
+        if key in _OWN:
+            continue
+        is_bool = base_type(field_annotation(key)) is bool
+        # Seed-style `--qat_epochs` is rewritten to `--qat-epochs` by normalize_config_flags().
+        option = typer.Option(
+            f"--{key.replace('_', '-')}",
+            help=escape(field_help(key)),
+            rich_help_panel=PANELS.get(section, "Other"),
+            show_default=False,
+            metavar="BOOL" if is_bool else _metavar(key),
+        )
+        params.append(
+            inspect.Parameter(
+                f"cfg__{key}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, option]
+            )
+        )
+    return tuple(params)
+
+
+def _metavar(key: str) -> str:
+    base = base_type(field_annotation(key))
+    return {int: "INT", float: "FLOAT", list: "LIST", dict: "K=V,..."}.get(base, "TEXT")
+
+
+def with_config_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Append the config flags to a command function's signature; they arrive as `cfg__<field>` kwargs."""
+    signature = inspect.signature(func, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    func.__signature__ = signature.replace(parameters=[*own, *config_parameters()])  # type: ignore[attr-defined]
+    func.__annotations__ = {**func.__annotations__, **{p.name: p.annotation for p in config_parameters()}}
+    return func
+
+
+def overrides_from_kwargs(kwargs: dict[str, Any]) -> dict[str, str]:
+    """The config flags the user actually gave, as {field: text}."""
+    return {key[5:]: value for key, value in kwargs.items() if key.startswith("cfg__") and value is not None}
+
+
+_BOOL_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
+
+
+@functools.cache
+def _bool_flags() -> dict[str, str]:
+    """`--enable-pruning`/`--enable_pruning`/`--no-enable-pruning` -> canonical `--enable-pruning`."""
+    flags = {}
+    for key in FLAT_FIELDS:
+        if key in _OWN or base_type(field_annotation(key)) is not bool:
+            continue
+        dashed = key.replace("_", "-")
+        for spelling in {dashed, key}:
+            flags[f"--{spelling}"] = f"--{dashed}"
+            flags[f"--no-{spelling}"] = f"--{dashed}"
+            flags[f"--no_{spelling}"] = f"--{dashed}"
+    return flags
+
+
+@functools.cache
+def _underscore_flags() -> dict[str, str]:
+    return {f"--{key}": f"--{key.replace('_', '-')}" for key in FLAT_FIELDS if "_" in key and key not in _OWN}
+
+
+def normalize_config_flags(args: list[str]) -> list[str]:
+    """Accept seed-style spellings: `--qat_epochs 5`, bare booleans (`--enable_pruning`), `--no-ema`,
+    and booleans with a value (`--symmetric_quantization false`)."""
+    flags = _bool_flags()
+    underscores = _underscore_flags()
+    result: list[str] = []
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            result.extend(args[index:])
+            break
+        name, eq, value = token.partition("=")
+        if name in underscores:
+            token = underscores[name] + eq + value
+        canonical = flags.get(token)
+        if canonical is None:
+            result.append(token)
+        elif token.startswith(("--no-", "--no_")) and token not in (canonical, canonical.replace("-", "_")):
+            result.extend([canonical, "false"])
+        elif index + 1 < len(args) and args[index + 1].lower() in _BOOL_WORDS:
+            result.extend([token, args[index + 1]])
+            index += 1
+        else:
+            result.extend([token, "true"])
+        index += 1
+    return result

@@ -1,0 +1,83 @@
+"""Console output shared by the commands: data on stdout, messages and errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+class CliError(Exception):
+    """A known failure: printed as one line on stderr, exit code 1 (runtime) or 2 (usage)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class UsageError(CliError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=2)
+
+
+def print_json(data: Any) -> None:
+    """Machine output: one JSON document on stdout, NaN/inf written as null."""
+    sys.stdout.write(json.dumps(_json_safe(data), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def info(message: str) -> None:
+    err.print(message)
+
+
+def fmt_pct(value: float | None, digits: int = 2) -> str:
+    """A fraction as a percentage, or '-' when not measured."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{100 * value:.{digits}f}%"
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def fmt_bytes(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def fmt_time(iso: str | None) -> str:
+    """ISO-8601 UTC -> 'YYYY-MM-DD HH:MM' for tables."""
+    if not iso:
+        return "-"
+    return iso.replace("T", " ")[:16]

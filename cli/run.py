@@ -1,0 +1,124 @@
+"""`ocrq run`: resolve a config, record an experiment in the store, run it with live progress."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.config_options import overrides_from_kwargs, with_config_options
+from cli.console import CliError, UsageError, err, info, print_json
+from cli.configs import resolve_or_usage_error
+from store import ExperimentNotFound, Store, StoreError
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    # `ocrq tui` stops a run with SIGTERM/SIGINT; both end as a graceful interrupt (checkpoint saved).
+    raise KeyboardInterrupt
+
+
+@with_config_options
+def run(
+    template: Annotated[str | None, typer.Argument(help="Template to start from (see `ocrq templates`).")] = None,
+    config_file: Annotated[Path | None, typer.Option("--config", help="JSON settings layered over the template.", show_default=False)] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Experiment name.", show_default=False)] = None,
+    template_opt: Annotated[str | None, typer.Option("--template", help="Same as the TEMPLATE argument.", show_default=False)] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="train | compress | both | evaluate", show_default=False)] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue an interrupted experiment (id or prefix).", show_default=False)] = None,
+    tags: Annotated[list[str] | None, typer.Option("--tag", help="Tag the experiment (repeatable).", show_default=False)] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the experiment id.")] = False,
+    **kwargs: Any,
+) -> None:
+    """Train a recognizer, compress it and compare the variants; everything is recorded in the store."""
+    if template and template_opt and template != template_opt:
+        raise UsageError(f"template given twice ('{template}' and --template '{template_opt}'); give one")
+    store = Store()
+    overrides = overrides_from_kwargs(kwargs)
+    if name is not None:
+        overrides["name"] = name
+    if mode is not None:
+        overrides["mode"] = mode
+    if resume:
+        exp_id, config = _config_to_resume(store, resume, template or template_opt, config_file, overrides)
+    else:
+        config = resolve_or_usage_error(template or template_opt, config_file, overrides)
+
+    from pipeline.runner import prepare_experiment, run_experiment
+
+    try:
+        prepared = prepare_experiment(config)
+    except (ValueError, FileNotFoundError) as error:
+        raise UsageError(str(error)) from None
+    if not resume:
+        summary = store.create_experiment(
+            name=config.name or f"{config.template}-{config.model.model}",
+            template=config.template,
+            config=config.to_dict(),
+            model=config.model.model,
+            command=["ocrq", *sys.argv[1:]] if sys.argv and Path(sys.argv[0]).name == "ocrq" else None,
+        )
+        exp_id = summary["id"]
+        if tags:
+            store.tag(exp_id, add=tags)
+    if not (json_ or quiet):
+        info(f"experiment [bold]{exp_id}[/] in {store.experiment_dir(exp_id)}")
+    outcome = _run_recorded(store, exp_id, prepared, run_experiment, resume=bool(resume), show_progress=not (json_ or quiet))
+    if json_:
+        print_json({"id": exp_id, "status": outcome.status, "error": outcome.error, "summary": outcome.summary,
+                    "path": str(store.experiment_dir(exp_id))})
+    elif quiet:
+        typer.echo(exp_id)
+    else:
+        from cli.browse import print_experiment
+
+        print_experiment(store.get(exp_id), sections=("variants",))
+        info(f"details: ocrq show {exp_id[:8]}")
+    if outcome.status == "failed":
+        if not json_:
+            err.print(f"ocrq: error: run failed: {outcome.error}", markup=False)
+        raise typer.Exit(1)
+    if outcome.status == "interrupted":
+        raise typer.Exit(130)
+
+
+def _config_to_resume(store: Store, ref: str, template: str | None, config_file: Path | None, overrides: dict[str, Any]):
+    from pipeline.config import config_from_dict
+
+    if template or config_file or overrides:
+        raise UsageError("--resume continues with the experiment's saved config; drop the template, --config and setting flags")
+    try:
+        exp_id = store.resolve_id(ref)
+    except (ExperimentNotFound, StoreError) as error:
+        raise UsageError(str(error)) from None
+    experiment = store.get(exp_id)
+    if experiment["status"] == "running":
+        raise UsageError(f"experiment {exp_id} is still running (pid {experiment.get('pid')}); stop it before resuming")
+    if experiment["status"] == "finished":
+        raise UsageError(f"experiment {exp_id} already finished; nothing to resume")
+    return exp_id, config_from_dict(experiment["config"])
+
+
+def _run_recorded(store: Store, exp_id: str, prepared, run_experiment, *, resume: bool, show_progress: bool):
+    from cli.progress import ProgressDisplay, fan_out
+    from store.recorder import StoreRecorder
+
+    recorder = StoreRecorder(store, exp_id)
+    display = ProgressDisplay(enabled=show_progress and err.is_terminal)
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    recorder.start_heartbeat()
+    try:
+        with display:
+            return run_experiment(prepared, fan_out(recorder, display), store.experiment_dir(exp_id), resume=resume)
+    finally:
+        recorder.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", rich_help_panel="Run")(run)
+
+

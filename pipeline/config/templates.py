@@ -1,0 +1,143 @@
+"""Built-in experiment templates: flat overrides of the field defaults, with a one-line description."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    description: str
+    overrides: dict[str, Any]
+
+
+_DEFAULT_VARIANTS = ["ort-fp32", "ort-int8-dynamic", "ort-int8-static", "ptq", "qat", "pruned-int8"]
+
+TEMPLATES: dict[str, Template] = {
+    t.name: t
+    for t in (
+        Template(
+            "quickstart",
+            "crnn_tiny on synthetic ASCII lines; trains and compresses on a 2-core CPU in about 10 minutes",
+            {
+                "model": "crnn_tiny",
+                "num_train": 16000,
+                "num_val": 500,
+                "num_test": 1000,
+                "epochs": 12,
+                "batch_size": 64,
+                "learning_rate": 2e-3,
+                "time_budget_minutes": 7.0,
+                "qat_epochs": 1,
+                "finetune_epochs": 1,
+                "pruning_ratio": 0.3,
+                "calibration_batches": 4,
+                "variants": list(_DEFAULT_VARIANTS),
+            },
+        ),
+        Template(
+            "smoke",
+            "a tiny, fast run (well under a minute on CPU) for tests and dry checks; the model learns little",
+            {
+                "model": "crnn_tiny",
+                "num_train": 256,
+                "num_val": 64,
+                "num_test": 64,
+                "epochs": 2,
+                "batch_size": 32,
+                "learning_rate": 2e-3,
+                "num_workers": 0,
+                "ema": False,
+                "qat_epochs": 1,
+                "finetune_epochs": 1,
+                "calibration_batches": 2,
+                "latency_runs": 5,
+                "variants": ["ort-fp32", "ort-int8-dynamic"],
+            },
+        ),
+        Template(
+            "ocr_balanced",
+            "svtr_small, int8 activations + int4 weights with QAT and distillation (sized for a GPU box)",
+            {
+                "model": "svtr_small",
+                "num_train": 200000,
+                "num_val": 5000,
+                "num_test": 5000,
+                "epochs": 30,
+                "batch_size": 128,
+                "learning_rate": 1e-3,
+                "quantization_strategy": "int8_dyn_act_int4_weight",
+                "qat_epochs": 5,
+                "distillation_weight": 0.3,
+                "calibration_batches": 64,
+                "variants": ["ort-fp32", "ort-int8-static", "ptq", "qat", "pruned-int8"],
+            },
+        ),
+        Template(
+            "ocr_conservative",
+            "svtr_small, int8 weights and activations, long QAT, strong distillation: accuracy first (GPU box)",
+            {
+                "model": "svtr_small",
+                "num_train": 200000,
+                "num_val": 5000,
+                "num_test": 5000,
+                "epochs": 30,
+                "batch_size": 128,
+                "quantization_strategy": "int8_dyn_act_int8_weight",
+                "weight_bits": 8,
+                "activation_bits": 8,
+                "qat_epochs": 8,
+                "distillation_weight": 0.5,
+                "calibration_batches": 128,
+                "observer_type": "histogram",
+                "accuracy_budget_pp": 0.2,
+                "variants": ["ort-fp32", "ort-int8-static", "ptq", "qat"],
+            },
+        ),
+        Template(
+            "ocr_aggressive",
+            "svtr_small, 4-bit weights, 50% structured pruning, mixed precision: size first (GPU box)",
+            {
+                "model": "svtr_small",
+                "num_train": 200000,
+                "num_val": 5000,
+                "num_test": 5000,
+                "epochs": 30,
+                "batch_size": 128,
+                "quantization_strategy": "int4_weight_only",
+                "weight_bits": 4,
+                "activation_bits": 32,
+                "group_size": 32,
+                "qat_epochs": 5,
+                "enable_pruning": True,
+                "pruning_strategy": "l1_structured",
+                "pruning_ratio": 0.5,
+                "finetune_epochs": 5,
+                "mixed_precision": True,
+                "accuracy_budget_pp": 1.0,
+                "variants": ["ort-fp32", "ort-int4-weight", "ptq", "qat", "pruned-int8", "mixed"],
+            },
+        ),
+        Template(
+            "mobile_optimized",
+            "svtr_tiny for phones: 4-bit weights with 8-bit activations, structured pruning (GPU box to train)",
+            {
+                "model": "svtr_tiny",
+                "hardware_target": "mobile",
+                "num_train": 200000,
+                "num_val": 5000,
+                "num_test": 5000,
+                "epochs": 30,
+                "batch_size": 128,
+                "quantization_strategy": "int8_dyn_act_int4_weight",
+                "qat_epochs": 5,
+                "enable_pruning": True,
+                "pruning_ratio": 0.3,
+                "finetune_epochs": 3,
+                "variants": ["ort-fp32", "ort-int8-static", "ort-int4-weight", "qat", "pruned-int8"],
+            },
+        ),
+    )
+}

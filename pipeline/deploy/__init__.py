@@ -1,0 +1,1 @@
+"""Deployment: ONNX export, ONNX Runtime sessions and ONNX Runtime quantization."""

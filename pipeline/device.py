@@ -1,0 +1,53 @@
+"""Device and thread choices, made explicitly: oversubscribed CPU threads make torch ~10x slower."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def physical_cores() -> int:
+    """CPU cores this process may use (affinity-aware), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def configure_threads(threads: int, *, data_workers: int = 0) -> int:
+    """Set torch's intra-op threads; 0 picks one per core left after the data workers. Returns the count."""
+    if threads <= 0:
+        threads = max(1, physical_cores() - max(0, data_workers) // 2)
+    torch.set_num_threads(threads)
+    return threads
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is CUDA when present, else CPU; an explicit CUDA request without CUDA is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device={name} was asked for but CUDA is not available here; use --device cpu or auto")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise RuntimeError(f"device={name} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return torch.device(name)
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for a config's `amp` on a device, or None for full precision.
+
+    `auto` uses bf16 on CUDA devices that support it (fp16 otherwise) and stays FP32 on CPU, where
+    bf16 autocast slows small conv/LSTM recognizers down on CPUs without AMX.
+    """
+    if amp == "off":
+        return None
+    if amp == "bf16":
+        return torch.bfloat16
+    if amp == "fp16":
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return None

@@ -1,0 +1,51 @@
+"""Latency, throughput and memory measurements shared by every variant, so figures compare fairly."""
+
+from __future__ import annotations
+
+import gc
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def time_calls(call: Callable[[], Any], *, runs: int, warmup: int = 3) -> list[float]:
+    """Wall-clock milliseconds of `runs` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        call()
+    gc.collect()
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - start) * 1000)
+    return timings
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def latency_summary(batch1: list[float], batch16: list[float] | None = None) -> dict[str, float]:
+    """p50/p95/mean at batch 1 and lines per second at batch 16."""
+    summary = {
+        "latency_ms_p50": percentile(batch1, 50),
+        "latency_ms_p95": percentile(batch1, 95),
+        "latency_ms_mean": statistics.fmean(batch1),
+    }
+    if batch16:
+        summary["throughput_lines_per_s_b16"] = 16 * 1000 / percentile(batch16, 50)
+    return summary
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -1,0 +1,133 @@
+"""CRNN (Shi et al. 2015): a conv stack that collapses the height, a BiLSTM, a linear CTC head.
+
+The conv stack halves height and width twice (horizontal stride 4, about 4 px per output frame), then
+halves only the height twice more, and a conv whose kernel spans the remaining rows collapses them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .base import Recognizer, check_choice, check_positive_ints
+from .registry import merge_overrides, register_model
+
+HORIZONTAL_STRIDE = 4
+VERTICAL_STRIDE = 16
+
+
+def _conv_bn_relu(in_channels: int, out_channels: int, kernel: tuple[int, int], padding: tuple[int, int]) -> list:
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel, padding=padding, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(),
+    ]
+
+
+class CRNNBackbone(nn.Module):
+    """Four conv-BN-ReLU stages (pool 2x2, 2x2, 2x1, 2x1) and a height-collapsing conv.
+
+    Output: (B, C, 1, W / 4).
+    """
+
+    def __init__(self, channels: tuple[int, ...], image_height: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        pools = [(2, 2), (2, 2), (2, 1), (2, 1)]
+        previous = 1
+        for index, out_channels in enumerate(channels):
+            layers += _conv_bn_relu(previous, out_channels, (3, 3), (1, 1))
+            layers.append(nn.MaxPool2d(pools[index], pools[index]))
+            previous = out_channels
+        remaining_rows = image_height // VERTICAL_STRIDE
+        layers += _conv_bn_relu(previous, previous, (remaining_rows, 1), (0, 0))
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = previous
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+class BiLSTMNeck(nn.Module):
+    """(B, C, 1, T) feature map -> (B, T, 2 * hidden) through a bidirectional LSTM."""
+
+    def __init__(self, in_channels: int, hidden_size: int, num_layers: int, dropout: float) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(
+            in_channels, hidden_size, num_layers=num_layers, bidirectional=True, batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.out_features = 2 * hidden_size
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        sequence = features.squeeze(2).permute(0, 2, 1)
+        return self.lstm(sequence)[0]
+
+
+class CRNN(Recognizer):
+    """CRNN recognizer.
+
+    Args:
+        num_classes: Output classes including the CTC blank.
+        image_height: Input height; a multiple of 16, at least 16.
+        channels: Output channels of the four conv stages.
+        hidden_size: LSTM hidden size per direction.
+        num_layers: Stacked BiLSTM layers.
+        dropout: Dropout between LSTM layers and before the head.
+    """
+
+    family = "crnn"
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        image_height: int = 32,
+        channels: tuple[int, ...] = (32, 64, 96, 128),
+        hidden_size: int = 96,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__(num_classes=num_classes, image_height=image_height, width_multiple=HORIZONTAL_STRIDE)
+        check_choice("image_height", image_height, "a multiple of 16, >= 16",
+                     isinstance(image_height, int) and image_height >= 16 and image_height % 16 == 0)
+        channels = check_positive_ints("channels", channels, length=4)
+        check_positive_ints("hidden_size", hidden_size)
+        check_positive_ints("num_layers", num_layers)
+        check_choice("dropout", dropout, "0 <= dropout < 1", 0.0 <= dropout < 1.0)
+        self.hparams = {"channels": channels, "hidden_size": hidden_size, "num_layers": num_layers,
+                        "dropout": dropout}
+        self.backbone = CRNNBackbone(channels, image_height)
+        self.neck = BiLSTMNeck(self.backbone.out_channels, hidden_size, num_layers, dropout)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.neck.out_features, num_classes))
+
+    def output_length(self, width: int) -> int:
+        self.check_width(width)
+        return width // HORIZONTAL_STRIDE
+
+
+def _create(name: str, defaults: dict[str, Any], num_classes: int, image_height: int, overrides: dict) -> CRNN:
+    return CRNN(num_classes=num_classes, image_height=image_height, **merge_overrides(name, defaults, overrides))
+
+
+@register_model
+def crnn_tiny(*, num_classes: int, image_height: int = 32, **overrides: Any) -> CRNN:
+    """CPU-friendly CRNN (~0.45M params): conv 32-64-96-128, one BiLSTM layer of 96."""
+    defaults = {"channels": (32, 64, 96, 128), "hidden_size": 96, "num_layers": 1, "dropout": 0.0}
+    return _create("crnn_tiny", defaults, num_classes, image_height, overrides)
+
+
+@register_model
+def crnn_small(*, num_classes: int, image_height: int = 32, **overrides: Any) -> CRNN:
+    """Mid-size CRNN (~3M params): conv 64-128-192-256, two BiLSTM layers of 192."""
+    defaults = {"channels": (64, 128, 192, 256), "hidden_size": 192, "num_layers": 2, "dropout": 0.1}
+    return _create("crnn_small", defaults, num_classes, image_height, overrides)
+
+
+@register_model
+def crnn_base(*, num_classes: int, image_height: int = 32, **overrides: Any) -> CRNN:
+    """GPU-sized CRNN (~9M params): conv 64-128-256-512, two BiLSTM layers of 256."""
+    defaults = {"channels": (64, 128, 256, 512), "hidden_size": 256, "num_layers": 2, "dropout": 0.1}
+    return _create("crnn_base", defaults, num_classes, image_height, overrides)

@@ -1,0 +1,200 @@
+"""The experiment runner: data -> train -> evaluate -> compress/export -> compare, reported to a sink.
+
+`prepare_experiment` checks everything that can be checked before any work (charset, fonts, label
+files), so the CLI records nothing for bad input. `run_experiment` then does the work and tells its
+sink about every stage, epoch, variant and artifact; it never knows who listens.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline.charset import Charset
+from pipeline.checkpoint import load_checkpoint, save_checkpoint
+from pipeline.config import ExperimentConfig
+from pipeline.datasets import DataBundle, build_data
+from pipeline.device import autocast_dtype, configure_threads, resolve_device
+from pipeline.evaluate import Predictions, predict, write_predictions_tsv
+from pipeline.events import (
+    ArtifactSaved,
+    LogMessage,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    Sink,
+    StageStarted,
+)
+from pipeline.figures import training_curves
+from pipeline.models import create_model, model_info
+from pipeline.train import FitSettings, fit
+
+
+@dataclass
+class PreparedExperiment:
+    """A validated config with its charset and data, ready to run."""
+
+    config: ExperimentConfig
+    charset: Charset
+    data: DataBundle
+
+
+@dataclass
+class RunOutcome:
+    status: str  # finished, interrupted, failed
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def prepare_experiment(config: ExperimentConfig) -> PreparedExperiment:
+    """Load the charset, fonts and label files; raises ValueError (one line) for bad input."""
+    charset = Charset.from_spec(config.model.charset)
+    width_multiple = model_info(config.model.model, image_height=config.synthetic.image_height)["width_multiple"]
+    data = build_data(config, charset, width_multiple)
+    return PreparedExperiment(config=config, charset=charset, data=data)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def run_experiment(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: bool = False) -> RunOutcome:
+    """Run one experiment in `workdir`; every failure is reported to the sink as well as returned."""
+    try:
+        return _run(prepared, sink, Path(workdir), resume=resume)
+    except KeyboardInterrupt:
+        sink(RunFinished(status="interrupted", summary={}))
+        return RunOutcome(status="interrupted")
+    except Exception as error:
+        message = f"{type(error).__name__}: {error}"
+        sink(RunFailed(error=message))
+        return RunOutcome(status="failed", error=message)
+
+
+def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: bool) -> RunOutcome:
+    config, charset, data = prepared.config, prepared.charset, prepared.data
+    train_cfg = config.train
+    threads = configure_threads(train_cfg.threads, data_workers=config.data.num_workers)
+    device = resolve_device(train_cfg.device)
+    seed_everything(train_cfg.seed)
+    checkpoint_dir = workdir / "checkpoints"
+    last_path = checkpoint_dir / "last.pt"
+    resume_payload = load_checkpoint(last_path) if resume and last_path.is_file() else None
+    sink(RunStarted(config=config.to_dict(), device=str(device), threads=threads,
+                    resumed_from_epoch=resume_payload["state"]["epoch"] if resume_payload else 0))
+    _save_json(workdir / "config.json", config.to_dict(), sink, "config")
+
+    model = create_model(config.model.model, num_classes=charset.num_classes, image_height=config.synthetic.image_height)
+    meta = {"model_config": model.config(), "charset": charset.to_dict(), "experiment_config": config.to_dict()}
+    sink(LogMessage(level="info", message=f"{config.model.model}: {sum(p.numel() for p in model.parameters()):,} parameters, "
+                    f"device {device}, {threads} thread(s)"))
+
+    sink(StageStarted(stage="train", detail=f"{config.model.model}, {train_cfg.epochs} epochs of {data.lines_per_epoch} lines",
+                      total=train_cfg.epochs))
+    amp_dtype = autocast_dtype(train_cfg.amp, device)
+
+    def validate(module: torch.nn.Module) -> Predictions:
+        return predict(module, data.val_batches(), charset, device, decoding="greedy", autocast_dtype=amp_dtype)
+
+    result = fit(
+        model,
+        FitSettings.from_train_config(train_cfg),
+        train_batches=data.train_batches,
+        steps_per_epoch=data.steps_per_epoch,
+        validate=validate,
+        device=device,
+        sink=sink,
+        phase="baseline",
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_meta=meta,
+        resume=resume_payload,
+    )
+    if result.history:
+        size = training_curves(result.history, workdir / "training_curves.png", title=config.name or config.model.model)
+        sink(ArtifactSaved(artifact_kind="figure", path=str(workdir / "training_curves.png"), bytes=size))
+    if result.interrupted:
+        sink(LogMessage(level="warning", message=f"interrupted after {len(result.history)} epoch(s); "
+                        "`ocrq run --resume ID` continues from checkpoints/last.pt"))
+        sink(RunFinished(status="interrupted", summary={"epochs": len(result.history)}))
+        return RunOutcome(status="interrupted", summary={"epochs": len(result.history)})
+    sink(LogMessage(level="info", message=f"training stopped: {result.stop_reason}; best validation CER "
+                    f"{100 * result.best_cer:.2f}% at epoch {result.best_epoch}"))
+
+    fp32_model = result.eval_model.eval()
+    model_path = workdir / "model_fp32.pt"
+    model_bytes = save_checkpoint(model_path, {**meta, "format": "ocrq-model-1", "weights": fp32_model.state_dict()})
+    sink(ArtifactSaved(artifact_kind="model", path=str(model_path), bytes=model_bytes, variant="fp32"))
+
+    sink(StageStarted(stage="evaluate", detail=f"FP32 on {data.test_size} test lines", total=1))
+    decoding = dict(decoding=train_cfg.decoding, beam_width=train_cfg.beam_width)
+    test = predict(fp32_model, data.test_batches(), charset, device, **decoding)
+    metrics = test.metrics()
+    size = write_predictions_tsv(test, workdir / "predictions.tsv")
+    sink(ArtifactSaved(artifact_kind="predictions", path=str(workdir / "predictions.tsv"), bytes=size, variant="fp32"))
+    fp32_row: dict[str, Any] = {
+        **metrics.to_dict(),
+        "size_bytes": model_bytes,
+        "params": sum(p.numel() for p in fp32_model.parameters()),
+        "nonzero_params": int(sum((p != 0).sum() for p in fp32_model.parameters())),
+        "bits_per_weight": 32.0,
+        "backend": "torch",
+        "device": str(device),
+    }
+    if data.has_held_out_fonts:
+        held = predict(fp32_model, data.test_batches(fonts="held_out"), charset, device, **decoding).metrics()
+        fp32_row["held_out_fonts"] = {"cer": held.cer, "em": held.em, "ned": held.ned, "samples": held.samples}
+    from pipeline.variants import measure_torch_latency, produce_variants
+
+    fp32_row.update(measure_torch_latency(fp32_model, data, config.deploy, device))
+    from pipeline.events import VariantEvaluated
+
+    sink(VariantEvaluated(name="fp32", metrics=fp32_row))
+    variants = {"fp32": fp32_row}
+    if config.mode in ("both", "compress"):
+        variants.update(produce_variants(fp32_model, prepared, fp32_row, test, sink, workdir, device))
+
+    summary = _summary(result, variants)
+    _save_json(workdir / "report.json", {"config": config.to_dict(), "history": result.history, "variants": variants,
+                                         "summary": summary, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+               sink, "report")
+    sink(RunFinished(status="finished", summary=summary))
+    return RunOutcome(status="finished", summary=summary)
+
+
+def _summary(result, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Index fields: best CER/EM of the baseline and the best size ratio / speed-up any variant reached."""
+    fp32 = variants["fp32"]
+    ratios = [v.get("compression_ratio") for v in variants.values() if v.get("compression_ratio")]
+    speedups = [v.get("speedup") for v in variants.values() if v.get("speedup")]
+    return {
+        "best_cer": fp32["cer"],
+        "best_em": fp32["em"],
+        "val_best_cer": result.best_cer,
+        "epochs": len(result.history),
+        "stop_reason": result.stop_reason,
+        "size_ratio": max(ratios) if ratios else None,
+        "speedup": max(speedups) if speedups else None,
+    }
+
+
+def _save_json(path: Path, payload: dict[str, Any], sink: Sink, kind: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=_json_default), encoding="utf-8")
+    sink(ArtifactSaved(artifact_kind=kind, path=str(path), bytes=path.stat().st_size))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

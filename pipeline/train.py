@@ -1,0 +1,259 @@
+"""Training loop shared by the baseline, QAT and post-pruning finetuning.
+
+The loop knows nothing about where events go or what the data is: it takes a function that yields the
+batches of an epoch, a validation function, and a sink. Checkpoints hold everything a resumed run
+needs (model, EMA, optimizer, scheduler, scaler, RNG, counters), so `--resume` ends where an
+uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.checkpoint import rng_state, save_checkpoint, set_rng_state
+from pipeline.device import autocast_dtype
+from pipeline.events import ArtifactSaved, EpochEnded, Sink, StageProgress
+from pipeline.evaluate import Predictions
+from pipeline.losses import ctc_loss, frame_lengths
+from pipeline.optim import ExponentialMovingAverage, build_optimizer, build_scheduler
+
+CHECKPOINT_FORMAT = "ocrq-checkpoint-1"
+
+
+@dataclass
+class FitSettings:
+    """What one call of :func:`fit` trains for; built from TrainConfig (and scaled for QAT/finetune)."""
+
+    epochs: int
+    learning_rate: float
+    weight_decay: float = 0.01
+    lr_schedule: str = "cosine"
+    warmup_ratio: float = 0.05
+    part_lr_multipliers: dict[str, float] = field(default_factory=dict)
+    grad_clip_norm: float = 5.0
+    ema: bool = True
+    ema_decay: float = 0.998
+    amp: str = "auto"
+    early_stop_patience: int = 0
+    target_cer: float = 0.0
+    time_budget_minutes: float = 0.0
+
+    @classmethod
+    def from_train_config(cls, train, *, epochs: int | None = None, lr_multiplier: float = 1.0) -> FitSettings:
+        return cls(
+            epochs=train.epochs if epochs is None else epochs,
+            learning_rate=train.learning_rate * lr_multiplier,
+            weight_decay=train.weight_decay,
+            lr_schedule=train.lr_schedule,
+            warmup_ratio=train.warmup_ratio,
+            part_lr_multipliers={
+                "backbone": train.backbone_lr_multiplier,
+                "neck": train.neck_lr_multiplier,
+                "head": train.head_lr_multiplier,
+            },
+            grad_clip_norm=train.grad_clip_norm,
+            ema=train.ema,
+            ema_decay=train.ema_decay,
+            amp=train.amp,
+            early_stop_patience=train.early_stop_patience,
+            target_cer=train.target_cer,
+            time_budget_minutes=train.time_budget_minutes,
+        )
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, Any]]
+    best_cer: float
+    best_em: float
+    best_epoch: int
+    stop_reason: str  # epochs, target_cer, early_stop, time_budget, interrupted
+    eval_model: torch.nn.Module  # the weights that were validated (EMA when enabled), best-CER epoch
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop_reason == "interrupted"
+
+
+# extra_loss(model, batch, logits, input_lengths) -> (loss tensor, {name: float}) for distillation etc.
+ExtraLoss = Callable[[torch.nn.Module, Any, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
+
+
+def fit(
+    model: torch.nn.Module,
+    settings: FitSettings,
+    *,
+    train_batches: Callable[[int], Iterable],
+    steps_per_epoch: int,
+    validate: Callable[[torch.nn.Module], Predictions],
+    device: torch.device,
+    sink: Sink,
+    phase: str = "baseline",
+    checkpoint_dir: Path | None = None,
+    checkpoint_meta: dict[str, Any] | None = None,
+    resume: dict[str, Any] | None = None,
+    extra_loss: ExtraLoss | None = None,
+) -> FitResult:
+    """Train `model` for `settings.epochs`, validating and checkpointing after every epoch.
+
+    Args:
+        train_batches: epoch index -> the LineBatch iterable of that epoch (deterministic per epoch).
+        steps_per_epoch: batches per epoch (sizes the LR schedule).
+        validate: model -> Predictions on the validation set (with loss).
+        checkpoint_dir: where `last.pt`, `best_cer.pt` and `best_em.pt` go; None keeps nothing on disk.
+        checkpoint_meta: JSON-native facts saved in every checkpoint (model config, charset, experiment config).
+        resume: a `last.pt` payload to continue from.
+        extra_loss: adds terms to the CTC loss (distillation, quantization penalty).
+    """
+    model.to(device)
+    optimizer = build_optimizer(model, settings.learning_rate, settings.weight_decay, settings.part_lr_multipliers)
+    scheduler = build_scheduler(optimizer, settings.lr_schedule, settings.epochs * steps_per_epoch, settings.warmup_ratio)
+    dtype = autocast_dtype(settings.amp, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    ema = ExponentialMovingAverage(model, settings.ema_decay) if settings.ema else None
+    state = {"epoch": 0, "batch": 0, "global_step": 0, "best_cer": math.inf, "best_em": -1.0, "best_epoch": 0,
+             "stale_epochs": 0, "elapsed": 0.0, "history": []}
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        scaler.load_state_dict(resume["scaler"])
+        if ema is not None and resume.get("ema"):
+            ema.load_state_dict(resume["ema"])
+        state.update(resume["state"])
+        set_rng_state(resume["rng"])
+    best_state: dict[str, torch.Tensor] | None = resume.get("best_weights") if resume else None
+
+    def payload(eval_module: torch.nn.Module) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "phase": phase,
+            **(checkpoint_meta or {}),
+            "model": model.state_dict(),
+            "ema": ema.state_dict() if ema else None,
+            "eval_weights": {k: v.detach().clone() for k, v in eval_module.state_dict().items()},
+            "best_weights": best_state,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": rng_state(),
+            "state": dict(state),
+        }
+
+    def save(name: str, eval_module: torch.nn.Module) -> None:
+        if checkpoint_dir is None:
+            return
+        path = checkpoint_dir / f"{name}.pt" if phase == "baseline" else checkpoint_dir / f"{phase.replace(':', '-')}-{name}.pt"
+        size = save_checkpoint(path, payload(eval_module))
+        sink(ArtifactSaved(artifact_kind="checkpoint", path=str(path), bytes=size, variant=None if phase == "baseline" else phase))
+
+    stop_reason = state.get("stop_reason") or "epochs"
+    started = time.monotonic() - state["elapsed"]
+    model.train()
+    try:
+        while state["epoch"] < settings.epochs and not state.get("stop_reason"):
+            epoch = state["epoch"]
+            epoch_start = time.monotonic()
+            loss_sum = torch.zeros((), dtype=torch.float64)
+            lines = 0
+            batches = iter(train_batches(epoch))
+            skip = state["batch"]
+            if skip:  # resumed mid-epoch: the epoch's batch order is deterministic, so skip what was done
+                batches = itertools.islice(batches, skip, None)
+            for batch in batches:
+                images = batch.images.to(device, non_blocking=True)
+                with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                    logits = model(images)
+                lengths = frame_lengths(model, batch.widths, logits.shape[1])
+                loss = ctc_loss(logits, batch.targets.to(device), batch.target_lengths, lengths)
+                if extra_loss is not None:
+                    extra, _ = extra_loss(model, batch, logits, lengths)
+                    loss = loss + extra
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if settings.grad_clip_norm > 0:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                if ema is not None:
+                    ema.update(model)
+                state["batch"] += 1
+                state["global_step"] += 1
+                loss_sum += loss.detach().double() * len(batch.texts)
+                lines += len(batch.texts)
+                if state["batch"] % 10 == 0:
+                    sink(StageProgress(stage=phase, completed=epoch + state["batch"] / steps_per_epoch,
+                                       total=settings.epochs, message=f"loss {float(loss):.3f}"))
+            eval_module = ema.module if ema is not None else model
+            val = validate(eval_module)
+            metrics = val.metrics()
+            state["epoch"] += 1
+            state["batch"] = 0
+            state["elapsed"] = time.monotonic() - started
+            record = {
+                "epoch": state["epoch"],
+                "train_loss": float(loss_sum) / max(1, lines),
+                "val_loss": val.loss if val.loss is not None else float("nan"),
+                "cer": metrics.cer,
+                "em": metrics.em,
+                "ned": metrics.ned,
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": time.monotonic() - epoch_start,
+                "lines": lines,
+            }
+            state["history"].append(record)
+            improved_cer = metrics.cer < state["best_cer"]
+            if improved_cer:
+                state["best_cer"], state["best_epoch"], state["stale_epochs"] = metrics.cer, state["epoch"], 0
+                best_state = {k: v.detach().clone() for k, v in eval_module.state_dict().items()}
+            else:
+                state["stale_epochs"] += 1
+            improved_em = metrics.em > state["best_em"]
+            if improved_em:
+                state["best_em"] = metrics.em
+            sink(EpochEnded(phase=phase, **{k: record[k] for k in ("epoch", "train_loss", "val_loss", "cer", "em", "lr", "seconds")},
+                            extra={"ned": metrics.ned, "lines": lines}))
+            save("last", eval_module)
+            if improved_cer:
+                save("best_cer", eval_module)
+            if improved_em:
+                save("best_em", eval_module)
+            if settings.target_cer > 0 and metrics.cer <= settings.target_cer:
+                stop_reason = "target_cer"
+                break
+            if settings.early_stop_patience and state["stale_epochs"] >= settings.early_stop_patience:
+                stop_reason = "early_stop"
+                break
+            if settings.time_budget_minutes and state["elapsed"] >= settings.time_budget_minutes * 60:
+                stop_reason = "time_budget"
+                break
+        if not state.get("stop_reason"):
+            # Remember why training ended, so a resumed run goes straight on to what follows.
+            state["stop_reason"] = stop_reason
+            save("last", ema.module if ema is not None else model)
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+        state["elapsed"] = time.monotonic() - started
+        # Mid-epoch state: resume skips the batches already seen in this epoch.
+        save("last", ema.module if ema is not None else model)
+    eval_model = ema.module if ema is not None else model
+    if best_state is not None:
+        eval_model.load_state_dict(best_state)
+    return FitResult(
+        history=state["history"],
+        best_cer=state["best_cer"],
+        best_em=state["best_em"],
+        best_epoch=state["best_epoch"],
+        stop_reason=stop_reason,
+        eval_model=eval_model,
+    )

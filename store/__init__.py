@@ -1,0 +1,24 @@
+"""The ocrq experiment store: TinyDB documents on disk, safe for many writers and lock-free readers.
+
+Imports only the standard library, ``tinydb`` and ``filelock`` (a test checks that no UI library
+or ``pipeline`` is pulled in).
+"""
+
+from .errors import AmbiguousId, ExperimentNotFound, SchemaTooNew, StoreError, StudyNotFound
+from .recorder import StoreRecorder
+from .storage import SCHEMA_VERSION
+from .store import STATUSES, STORED_STATUSES, SUMMARY_FIELDS, Store
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "STORED_STATUSES",
+    "SUMMARY_FIELDS",
+    "AmbiguousId",
+    "ExperimentNotFound",
+    "SchemaTooNew",
+    "Store",
+    "StoreError",
+    "StoreRecorder",
+    "StudyNotFound",
+]

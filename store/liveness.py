@@ -1,0 +1,84 @@
+"""Heartbeats and the ``crashed`` status derived from them.
+
+A running experiment rewrites ``heartbeat.json`` every few seconds (atomically, without a lock: the
+last writer wins and a reader sees one whole file). A reader that finds an experiment stored as
+``running`` whose heartbeat is stale and whose process is gone shows it as ``crashed``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .files import atomic_write_bytes, encode_json
+from .values import now_iso, parse_iso
+
+HEARTBEAT_FILE = "heartbeat.json"
+STALE_AFTER_S = 60.0
+
+
+@cache
+def this_host() -> str:
+    """This machine's host name, as recorded in heartbeats."""
+    return socket.gethostname()
+
+
+def write_heartbeat(folder: Path, *, stage: str | None, progress: str | None) -> dict[str, Any]:
+    """Replace the heartbeat file of an experiment folder and return what was written."""
+    beat = {"time": now_iso(), "pid": os.getpid(), "host": this_host(), "stage": stage, "progress": progress}
+    # Not fsynced: a heartbeat lost in a power cut only makes the run look crashed, which it then is.
+    atomic_write_bytes(folder / HEARTBEAT_FILE, encode_json(beat), durable=False)
+    return beat
+
+
+def read_heartbeat(folder: Path) -> dict[str, Any] | None:
+    """The last heartbeat of an experiment folder; ``None`` when there is none or it is unreadable."""
+    try:
+        with open(folder / HEARTBEAT_FILE, "rb") as handle:
+            beat = json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    return beat if isinstance(beat, dict) else None
+
+
+def process_alive(pid: object) -> bool:
+    """Whether a process with this pid exists on this machine."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists but belongs to another user
+    except OSError:
+        return False
+    return True
+
+
+def derive_status(summary: dict[str, Any], folder: Path, now: datetime | None = None) -> str:
+    """The status to show for an experiment: the stored one, or ``crashed`` for a dead ``running`` one.
+
+    Args:
+        summary: the experiment's index document (its ``status``, ``updated``, ``pid``, ``host``).
+        folder: the experiment's folder, where the heartbeat file lives.
+        now: the reference time (tests pass one); defaults to the current time.
+    """
+    status = summary.get("status")
+    if status != "running":
+        return status
+    beat = read_heartbeat(folder) or {}
+    last = parse_iso(beat.get("time")) or parse_iso(summary.get("updated"))
+    now = now or datetime.now(UTC)
+    if last is not None and (now - last).total_seconds() <= STALE_AFTER_S:
+        return "running"
+    host = beat.get("host", summary.get("host"))
+    pid = beat.get("pid", summary.get("pid"))
+    if host == this_host() and process_alive(pid):
+        return "running"
+    return "crashed"
