@@ -60,6 +60,8 @@ def _cli_ms(home: Path, arguments: list[str], repeats: int = 3) -> tuple[float |
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             return None, f"exit {result.returncode}: {last[:70]}"
+        if timings[-1] > 5000:
+            break  # far over target: one run tells enough
     return statistics.median(timings), ""
 
 
@@ -102,14 +104,10 @@ def main() -> None:
             ]
             print(f"  built {size:,} experiments in {build_s:.1f} s", file=sys.stderr)
         if cli_present:
-            figure, note = _cli_ms(home, ["ls"])
-            rows.append(
-                (
-                    f"ocrq ls, {created:,} experiments",
-                    f"{figure:.0f} ms" if figure is not None else note,
-                    "<= 500 ms",
-                )
-            )
+            for label, arguments in (("ocrq ls", ["ls"]), ("ocrq ls -n 50", ["ls", "-n", "50"])):
+                figure, note = _cli_ms(home, arguments)
+                shown = f"{figure:.0f} ms" if figure is not None else note
+                rows.append((f"{label}, {created:,} experiments", shown, "<= 500 ms"))
         else:
             rows.append(("ocrq --help / ocrq ls", "skipped: cli/main.py is not there yet", ""))
 

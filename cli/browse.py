@@ -9,7 +9,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cli.console import UsageError, fmt_bytes, fmt_num, fmt_pct, fmt_ratio, fmt_time, out, print_json
+from cli.console import (
+    UsageError,
+    fmt_bytes,
+    fmt_num,
+    fmt_pct,
+    fmt_ratio,
+    fmt_time,
+    out,
+    print_json,
+    write_table,
+)
 from cli.resolve import resolve, resolve_all
 from store import STATUSES, SUMMARY_FIELDS, Store
 
@@ -48,17 +58,17 @@ def ls(
     if not rows:
         typer.echo("no experiments" + (" match" if any((status, template, tag, text)) else " yet: try `ocrq run --template smoke`"), err=True)
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column, justify in (("id", "left"), ("name", "left"), ("template", "left"), ("model", "left"), ("status", "left"),
-                            ("CER", "right"), ("EM", "right"), ("size×", "right"), ("speed×", "right"), ("created", "left"), ("tags", "left")):
-        table.add_column(column, justify=justify, overflow="ellipsis", no_wrap=True)
+    headers = ["id", "name", "template", "model", "status", "CER", "EM", "size×", "speed×", "created", "tags"]
+    body, styles = [], []
     for row in rows:
-        table.add_row(
-            row["id"][:8], row.get("name") or "-", row.get("template") or "-", row.get("model") or "-",
-            _status(row), fmt_pct(row.get("best_cer")), fmt_pct(row.get("best_em"), 1), fmt_ratio(row.get("size_ratio")),
+        status = row.get("status", "?") + (" (deleted)" if row.get("deleted") else "")
+        body.append([
+            row["id"][:8], row.get("name") or "-", row.get("template") or "-", row.get("model") or "-", status,
+            fmt_pct(row.get("best_cer")), fmt_pct(row.get("best_em"), 1), fmt_ratio(row.get("size_ratio")),
             fmt_ratio(row.get("speedup")), fmt_time(row.get("created")), ",".join(row.get("tags") or []),
-        )
-    out.print(table)
+        ])
+        styles.append({4: _STATUS_STYLE.get(row.get("status", ""), None)})
+    write_table(headers, body, right={"CER", "EM", "size×", "speed×"}, max_width={"name": 28, "tags": 24}, styles=styles)
 
 
 _STATUS_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "crashed": "red", "interrupted": "yellow"}

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class CliError(Exception):
@@ -81,3 +81,42 @@ def fmt_time(iso: str | None) -> str:
     if not iso:
         return "-"
     return iso.replace("T", " ")[:16]
+
+
+_ANSI = {"green": "32", "cyan": "36", "red": "31", "yellow": "33", "dim": "2"}
+
+
+def color(text: str, style: str | None) -> str:
+    """ANSI-coloured text when stdout is a terminal (and NO_COLOR is unset), else the text itself."""
+    import os
+
+    if not style or not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        return text
+    return f"\x1b[{_ANSI[style]}m{text}\x1b[0m"
+
+
+def write_table(headers: list[str], rows: list[list[str]], *, right: set[str] = frozenset(), max_width: dict[str, int] | None = None,
+                styles: list[dict[int, str]] | None = None) -> None:
+    """A plain aligned table written straight to stdout: fast for 10,000 rows, where rich tables are not."""
+    max_width = max_width or {}
+    clipped = [[_clip(cell, max_width.get(h)) for h, cell in zip(headers, row, strict=True)] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in clipped]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str], row_styles: dict[int, str] | None = None) -> str:
+        parts = []
+        for i, (h, cell) in enumerate(zip(headers, cells, strict=True)):
+            padded = cell.rjust(widths[i]) if h in right else cell.ljust(widths[i])
+            parts.append(color(padded, (row_styles or {}).get(i)))
+        return "  ".join(parts).rstrip()
+
+    out_lines = [color(line(headers), None)]
+    for index, row in enumerate(clipped):
+        out_lines.append(line(row, styles[index] if styles else None))
+    sys.stdout.write("\n".join(out_lines) + "\n")
+    sys.stdout.flush()
+
+
+def _clip(text: str, width: int | None) -> str:
+    if width is None or len(text) <= width:
+        return text
+    return text[: max(1, width - 1)] + "…"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from store import AmbiguousId, ExperimentNotFound, Store, StoreError
-
 from cli.console import UsageError
+from store import AmbiguousId, ExperimentNotFound, Store, StoreError
 
 
 def resolve(store: Store, ref: str) -> str:

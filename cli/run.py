@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from cli.config_options import overrides_from_kwargs, with_config_options
-from cli.console import CliError, UsageError, err, info, print_json
 from cli.configs import resolve_or_usage_error
+from cli.console import UsageError, err, info, print_json
 from store import ExperimentNotFound, Store, StoreError
 
 
@@ -29,6 +29,7 @@ def run(
     mode: Annotated[str | None, typer.Option("--mode", help="train | compress | both | evaluate", show_default=False)] = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Continue an interrupted experiment (id or prefix).", show_default=False)] = None,
     tags: Annotated[list[str] | None, typer.Option("--tag", help="Tag the experiment (repeatable).", show_default=False)] = None,
+    experiment_id: Annotated[str | None, typer.Option("--id", help="Use this new 12-hex-digit id (launchers pre-allocate ids).", show_default=False, hidden=True)] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the experiment id.")] = False,
     **kwargs: Any,
@@ -42,6 +43,8 @@ def run(
         overrides["name"] = name
     if mode is not None:
         overrides["mode"] = mode
+    if experiment_id is not None and (resume or not _is_new_id(store, experiment_id)):
+        raise UsageError(f"--id '{experiment_id}' is not a free 12-hex-digit id (and cannot be used with --resume)")
     if resume:
         exp_id, config = _config_to_resume(store, resume, template or template_opt, config_file, overrides)
     else:
@@ -60,6 +63,7 @@ def run(
             config=config.to_dict(),
             model=config.model.model,
             command=["ocrq", *sys.argv[1:]] if sys.argv and Path(sys.argv[0]).name == "ocrq" else None,
+            experiment_id=experiment_id,
         )
         exp_id = summary["id"]
         if tags:
@@ -83,6 +87,18 @@ def run(
         raise typer.Exit(1)
     if outcome.status == "interrupted":
         raise typer.Exit(130)
+
+
+def _is_new_id(store: Store, exp_id: str) -> bool:
+    if len(exp_id) != 12 or any(c not in "0123456789abcdef" for c in exp_id):
+        return False
+    try:
+        store.resolve_id(exp_id)
+    except ExperimentNotFound:
+        return True
+    except StoreError:
+        return False
+    return False
 
 
 def _config_to_resume(store: Store, ref: str, template: str | None, config_file: Path | None, overrides: dict[str, Any]):

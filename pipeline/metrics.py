@@ -81,9 +81,7 @@ def align(pred: str, label: str) -> list[tuple[str, str, str]]:
     while prefix < min(len(pred), len(label)) and pred[prefix] == label[prefix]:
         prefix += 1
     suffix = 0
-    while (
-        suffix < min(len(pred), len(label)) - prefix and pred[-1 - suffix] == label[-1 - suffix]
-    ):
+    while suffix < min(len(pred), len(label)) - prefix and pred[-1 - suffix] == label[-1 - suffix]:
         suffix += 1
     p = pred[prefix : len(pred) - suffix]
     q = label[prefix : len(label) - suffix]
@@ -93,9 +91,7 @@ def align(pred: str, label: str) -> list[tuple[str, str, str]]:
     for i in range(1, rows + 1):
         previous, row, pi = table[-1], [i], p[i - 1]
         for j in range(1, cols + 1):
-            row.append(
-                min(previous[j - 1] + (pi != q[j - 1]), previous[j] + 1, row[j - 1] + 1)
-            )
+            row.append(min(previous[j - 1] + (pi != q[j - 1]), previous[j] + 1, row[j - 1] + 1))
         table.append(row)
     ops: list[tuple[str, str, str]] = []
     i, j = rows, cols
@@ -179,7 +175,11 @@ def edit_operations(pred: str, label: str) -> EditCounts:
         if p.isspace() or q.isspace():
             counts["space"] += 1
     return EditCounts(
-        counts[SUBSTITUTION], counts[INSERTION], counts[DELETION], counts["case"], counts["punctuation"],
+        counts[SUBSTITUTION],
+        counts[INSERTION],
+        counts[DELETION],
+        counts["case"],
+        counts["punctuation"],
         counts["space"],
     )
 
@@ -292,7 +292,9 @@ def length_buckets(
                 "samples": len(members),
                 "cer": _cer_from_totals(sum(distances), sum(len(labels[i]) for i in members)),
                 "em": sum(preds[i] == labels[i] for i in members) / len(members),
-                "ned": sum(_one_minus_ned(preds[i], labels[i], d) for i, d in zip(members, distances, strict=True))
+                "ned": sum(
+                    _one_minus_ned(preds[i], labels[i], d) for i, d in zip(members, distances, strict=True)
+                )
                 / len(members),
             }
         )
@@ -373,7 +375,8 @@ def evaluate_predictions(
     return RecognitionMetrics(
         cer=_cer_from_totals(sum(distances), label_chars),
         em=sum(p == q for p, q in zip(preds, labels, strict=True)) / len(labels),
-        ned=sum(_one_minus_ned(p, q, d) for p, q, d in zip(preds, labels, distances, strict=True)) / len(labels),
+        ned=sum(_one_minus_ned(p, q, d) for p, q, d in zip(preds, labels, distances, strict=True))
+        / len(labels),
         samples=len(labels),
         label_chars=label_chars,
         pred_chars=sum(len(p) for p in preds),

@@ -45,6 +45,7 @@ class StoreRecorder:
         self._thread: threading.Thread | None = None
 
     def __call__(self, event: Any) -> None:
+        """Record one event (a ``pipeline.events`` dataclass); kinds the store does not know are skipped."""
         kind = getattr(event, "kind", None)
         handler = getattr(self, f"_on_{kind}", None)
         if handler is None:

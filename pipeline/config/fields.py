@@ -97,6 +97,9 @@ def coerce_value(name: str, annotation: Any, raw: Any, *, from_text: bool) -> An
         if is_optional(annotation):
             return None
         raise ConfigError(f"{name}=None is not allowed; {name} needs a value")
+    alternatives = _union_alternatives(annotation)
+    if len(alternatives) > 1:
+        return _coerce_union(name, alternatives, raw, from_text)
     base = base_type(annotation)
     shown = raw if not isinstance(raw, str) else repr(raw)
     if base is bool:
@@ -146,6 +149,27 @@ def coerce_value(name: str, annotation: Any, raw: Any, *, from_text: bool) -> An
     if base is dict:
         return _coerce_mapping(name, raw, from_text)
     return raw
+
+
+def _union_alternatives(annotation: Any) -> list[Any]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def _coerce_union(name: str, alternatives: list[Any], raw: Any, from_text: bool) -> Any:
+    """A field such as `list[str] | str`: CLI text with a comma is a list, other text the plain type."""
+    bases = [base_type(a) for a in alternatives]
+    if from_text and isinstance(raw, str) and list in bases and str in bases:
+        chosen = alternatives[bases.index(list if "," in raw else str)]
+        return coerce_value(name, chosen, raw, from_text=True)
+    errors = []
+    for alternative in alternatives:
+        try:
+            return coerce_value(name, alternative, raw, from_text=from_text)
+        except ConfigError as error:
+            errors.append(str(error))
+    raise ConfigError(errors[0])
 
 
 def _coerce_mapping(name: str, raw: Any, from_text: bool) -> dict[str, float]:

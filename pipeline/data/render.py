@@ -14,8 +14,10 @@ one (so character spacing and baseline jitter are possible), which ignores kerni
 
 from __future__ import annotations
 
+import bisect
 import io
 import math
+import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -71,20 +73,21 @@ class RenderParams:
 
 
 class _Uniforms:
-    """Uniform draws taken from one batch: a single rng call instead of dozens of slow scalar ones."""
+    """Uniform draws in a range from a Python `random.Random` (scalar draws there cost ~20x less than numpy's)."""
 
-    def __init__(self, rng: np.random.Generator, count: int = 96) -> None:
-        self._values = rng.random(count).tolist()
-        self._next = 0
+    def __init__(self, rng: random.Random) -> None:
+        self._random = rng.random
+        self.integer = rng.randint  # both ends included
 
     def __call__(self, low: float = 0.0, high: float = 1.0) -> float:
-        value = self._values[self._next]
-        self._next += 1
-        return low + (high - low) * value
+        return low + (high - low) * self._random()
 
-    def integer(self, low: int, high: int) -> int:
-        """An integer in low..high (both included)."""
-        return min(high, low + int(self() * (high - low + 1)))
+
+def as_random(rng: random.Random | np.random.Generator) -> random.Random:
+    """A `random.Random` from either kind of generator (a numpy one seeds a new Random from one draw)."""
+    if isinstance(rng, random.Random):
+        return rng
+    return random.Random(int(rng.integers(0, 2**63)))
 
 
 def _luma(red: float, green: float, blue: float) -> int:
@@ -105,14 +108,14 @@ def _sample_greys(u: _Uniforms, aug: AugmentationConfig) -> tuple[int, int]:
     return text_grey, background_grey
 
 
-def sample_render_params(rng: np.random.Generator, aug: AugmentationConfig) -> RenderParams:
+def sample_render_params(rng: random.Random | np.random.Generator, aug: AugmentationConfig) -> RenderParams:
     """Draw all random choices for one line from `aug`.
 
     Args:
         rng: Source of randomness, seeded by the caller per sample.
         aug: Probabilities and strengths of each augmentation.
     """
-    u = _Uniforms(rng)
+    u = _Uniforms(as_random(rng))
     text_grey, background_grey = _sample_greys(u, aug)
     weights = (
         aug.background_plain_weight,
@@ -177,9 +180,22 @@ class Glyph:
     advance: float
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=512)
+def glyph_table(font_path: str, size: int) -> dict[str, Glyph]:
+    """The per-(font, size) glyph cache, filled on first use of each character."""
+    return {}
+
+
 def glyph(font_path: str, size: int, char: str) -> Glyph:
-    """The cached bitmap and metrics of one character."""
+    """The bitmap and metrics of one character, cached."""
+    table = glyph_table(font_path, size)
+    found = table.get(char)
+    if found is None:
+        found = table[char] = _rasterise(font_path, size, char)
+    return found
+
+
+def _rasterise(font_path: str, size: int, char: str) -> Glyph:
     font = load_font(font_path, size)
     left, top, right, bottom = font.getbbox(char, anchor="ls")
     advance = float(font.getlength(char))
@@ -198,7 +214,13 @@ SIZE_LADDER = (6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 18, 20, 22, 24, 26, 28, 30, 3
 
 def _ladder_size(ideal: float) -> int:
     """The ladder size closest to `ideal`."""
-    return min(SIZE_LADDER, key=lambda size: abs(size - ideal))
+    i = bisect.bisect_left(SIZE_LADDER, ideal)
+    if i == 0:
+        return SIZE_LADDER[0]
+    if i == len(SIZE_LADDER):
+        return SIZE_LADDER[-1]
+    below, above = SIZE_LADDER[i - 1], SIZE_LADDER[i]
+    return below if ideal - below <= above - ideal else above
 
 
 @lru_cache(maxsize=256)
@@ -220,6 +242,10 @@ class LinePlan:
     perspective: bool
     font_size: int
     rotation_degrees: float  # the rotation applied (the sampled one, capped for long lines)
+    # Without rotation or perspective the mapping is a scale and a shift: a resize (far faster than PIL's
+    # generic transform) to `scaled_size`, pasted at `paste_at`.
+    scaled_size: tuple[int, int] | None = None
+    paste_at: tuple[int, int] = (0, 0)
 
 
 def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -232,28 +258,30 @@ def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def _layout(text: str, font_path: str, size: int, params: RenderParams) -> tuple:
+    """Glyphs, their top-left positions in the ink layer, and the layer size (one pass over the text)."""
     ascent, descent = load_font(font_path, size).getmetrics()
-    glyphs = tuple(glyph(font_path, size, c) for c in text)
-    pens, pen = [], 0.0
-    for g in glyphs:
-        pens.append(pen)
-        pen += g.advance * params.char_spacing
-    end = pens[-1] + glyphs[-1].advance if glyphs else 0.0
     amplitude = params.baseline_jitter * size
     room = int(math.ceil(amplitude))
-    left = min([0.0] + [p + g.left for p, g in zip(pens, glyphs, strict=True) if g.bitmap.size])
-    right = max([end] + [p + g.left + g.bitmap.shape[1] for p, g in zip(pens, glyphs, strict=True) if g.bitmap.size])
     baseline = room + ascent
     omega = 2 * math.pi / (params.baseline_period * size)
-    positions = tuple(
-        (
-            int(round(p + g.left - left)),
-            int(round(baseline + g.top + amplitude * math.sin(omega * p + params.baseline_phase))),
-        )
-        for p, g in zip(pens, glyphs, strict=True)
-    )
+    phase, spacing = params.baseline_phase, params.char_spacing
+    table = glyph_table(font_path, size)
+    glyphs, raw = [], []
+    pen, left, right = 0.0, 0.0, 0.0
+    for char in text:
+        g = table.get(char) or glyph(font_path, size, char)
+        glyphs.append(g)
+        x = pen + g.left
+        y = baseline + g.top + (amplitude * math.sin(omega * pen + phase) if amplitude else 0.0)
+        raw.append((x, y))
+        if g.bitmap.size:
+            left = min(left, x)
+            right = max(right, x + g.bitmap.shape[1])
+        right = max(right, pen + g.advance)
+        pen += g.advance * spacing
+    positions = tuple((int(round(x - left)), int(round(y))) for x, y in raw)
     layer = (max(1, int(math.ceil(right - left))), ascent + descent + 2 * room)
-    return glyphs, positions, layer
+    return tuple(glyphs), positions, layer
 
 
 def plan_line(text: str, font_path: str | Path, params: RenderParams, height: int) -> LinePlan:
@@ -294,6 +322,10 @@ def plan_line(text: str, font_path: str | Path, params: RenderParams, height: in
     shift_x, shift_y = params.pad_left * height, params.margin_top * layer_h * scale
     width = max(1, int(round((x_max - x_min) * scale + (params.pad_left + params.pad_right) * height)))
     perspective = any(shifts)
+    scaled_size, paste_at = None, (0, 0)
+    if not perspective and rotation == 0.0:
+        scaled_size = (max(1, int(round(layer_w * scale))), max(1, int(round(layer_h * scale))))
+        paste_at = (int(round(shift_x)), int(round(shift_y)))
     if perspective:
         out = [((x - x_min) * scale + shift_x, (y - y_min) * scale + shift_y) for x, y in quad]
         coefficients = tuple(float(c) for c in _homography(np.array(out), np.array(src)))
@@ -305,7 +337,9 @@ def plan_line(text: str, font_path: str | Path, params: RenderParams, height: in
             sin / scale, cos / scale, cy - sin * kx - cos * ky,
             0.0, 0.0,
         )  # fmt: skip
-    return LinePlan(glyphs, positions, (layer_w, layer_h), (width, height), coefficients, perspective, size, rotation)
+    return LinePlan(
+        glyphs, positions, (layer_w, layer_h), (width, height), coefficients, perspective, size, rotation, scaled_size, paste_at
+    )
 
 
 def _ink_layer(plan: LinePlan) -> Image.Image:
@@ -323,10 +357,24 @@ def _ink_layer(plan: LinePlan) -> Image.Image:
     return Image.fromarray(layer)
 
 
-def draw_line(plan: LinePlan, params: RenderParams) -> Image.Image:
-    """Compose the pixels of a planned line: ink, background, photometric effects, blur, noise, JPEG."""
+def _ink(plan: LinePlan) -> np.ndarray:
+    """Ink coverage (0..1 float32) of the planned line at output size."""
+    layer = _ink_layer(plan)
+    if plan.scaled_size is not None:
+        canvas = Image.new("L", plan.output_size, 0)
+        canvas.paste(layer.resize(plan.scaled_size, Image.Resampling.BILINEAR), plan.paste_at)
+    elif plan.perspective:
+        canvas = layer.transform(plan.output_size, Image.Transform.PERSPECTIVE, plan.coefficients, Image.Resampling.BILINEAR)
+    else:
+        canvas = layer.transform(plan.output_size, Image.Transform.AFFINE, plan.coefficients[:6], Image.Resampling.BILINEAR)
+    return np.asarray(canvas, dtype=np.float32) * (1.0 / 255.0)
+
+
+def draw_line_pixels(plan: LinePlan, params: RenderParams) -> np.ndarray:
+    """Compose a planned line as a uint8 (height, width) array: ink on background, contrast and brightness,
+    blur, noise, then JPEG compression (applied last, as a camera or scanner would)."""
     width, height = plan.output_size
-    background = make_background(
+    pixels = make_background(
         params.background_kind,
         params.background_grey,
         params.background_strength,
@@ -336,35 +384,31 @@ def draw_line(plan: LinePlan, params: RenderParams) -> Image.Image:
         width,
     )
     if plan.glyphs:
-        if plan.perspective:
-            method, data = Image.Transform.PERSPECTIVE, plan.coefficients
-        else:  # rotation, scale and shift only: the mapping is affine, and PIL's affine path is faster
-            method, data = Image.Transform.AFFINE, plan.coefficients[:6]
-        ink = _ink_layer(plan).transform(plan.output_size, method, data, resample=Image.Resampling.BILINEAR)
-        alpha = np.asarray(ink, dtype=np.float32) * (1.0 / 255.0)
-        pixels = background + (params.text_grey - background) * alpha
-    else:
-        pixels = background
+        pixels = pixels + (params.text_grey - pixels) * _ink(plan)
     if params.contrast != 1.0 or params.brightness != 0.0:
         pixels = (pixels - 128.0) * params.contrast + (128.0 + params.brightness)
-    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     if params.blur_sigma > 0:
-        image = image.filter(ImageFilter.GaussianBlur(params.blur_sigma))
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        pixels = np.asarray(image.filter(ImageFilter.GaussianBlur(params.blur_sigma)))
     if params.noise_sigma > 0:
-        noise = window(noise_field(), params.noise_offset, height, width)
-        noisy = np.asarray(image, dtype=np.float32) + params.noise_sigma * noise
-        image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+        pixels = pixels + params.noise_sigma * window(noise_field(), params.noise_offset, height, width)
+    if pixels.dtype != np.uint8:
+        pixels = np.clip(pixels, 0, 255).astype(np.uint8)
     if params.jpeg_quality is not None:
         buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=params.jpeg_quality)
-        buffer.seek(0)
-        image = Image.open(buffer)
-        image.load()
-    return image
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=params.jpeg_quality)
+        with Image.open(io.BytesIO(buffer.getvalue()), formats=["JPEG"]) as decoded:
+            pixels = np.asarray(decoded.convert("L"))
+    return pixels
+
+
+def draw_line(plan: LinePlan, params: RenderParams) -> Image.Image:
+    """Compose a planned line as a mode "L" image (see `draw_line_pixels`)."""
+    return Image.fromarray(draw_line_pixels(plan, params))
 
 
 def render_text_line(
-    text: str, font: str | Path, rng: np.random.Generator, height: int, aug: AugmentationConfig
+    text: str, font: str | Path, rng: random.Random | np.random.Generator, height: int, aug: AugmentationConfig
 ) -> Image.Image:
     """Render `text` with `font` as a greyscale (mode "L") line image `height` pixels tall.
 

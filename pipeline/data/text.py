@@ -9,11 +9,13 @@ would make a third of random text punctuation).
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import random
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 
-import numpy as np
 
 from pipeline.charset import Charset
 from pipeline.data.config import TEXT_SOURCES, SyntheticDataConfig
@@ -40,7 +42,7 @@ CURRENCY_SYMBOLS = ("$", "€", "£", "¥")
 CURRENCY_CODES = ("USD", "EUR", "GBP", "JPY", "CHF", "CAD")
 END_PUNCTUATION = (".", ".", ".", "?", "!", ":", ";")
 
-Rng = np.random.Generator
+Rng = random.Random
 
 
 @lru_cache(maxsize=1)
@@ -56,17 +58,16 @@ class TextSources:
     def __init__(self, charset: Charset) -> None:
         self.words = load_words()
         # Zipf-like rank weights: common words dominate as in real text, rare ones still appear.
-        ranks = np.arange(1, len(self.words) + 1, dtype=np.float64)
-        weights = 1.0 / (ranks + 20.0)
-        self._word_cdf = np.cumsum(weights / weights.sum())
+        self._word_cdf = list(itertools.accumulate(1.0 / (rank + 20.0) for rank in range(1, len(self.words) + 1)))
         self.currency_symbols = tuple(s for s in CURRENCY_SYMBOLS if s in charset) or ("",)
         self._random_chars, self._random_cdf = _random_char_table(charset)
 
     def _word(self, rng: Rng) -> str:
-        return self.words[min(int(np.searchsorted(self._word_cdf, rng.random())), len(self.words) - 1)]
+        pick = bisect.bisect_right(self._word_cdf, rng.random() * self._word_cdf[-1])
+        return self.words[min(pick, len(self.words) - 1)]
 
     def _digits(self, rng: Rng, count: int) -> str:
-        return "".join(str(d) for d in rng.integers(0, 10, size=count))
+        return "".join(rng.choices("0123456789", k=count))
 
     @staticmethod
     def _case(rng: Rng, word: str) -> str:
@@ -81,7 +82,7 @@ class TextSources:
         return self._case(rng, self._word(rng))
 
     def phrases(self, rng: Rng) -> str:
-        count = int(rng.integers(2, 8))
+        count = rng.randrange(2, 8)
         parts = []
         for i in range(count):
             word = self._word(rng)
@@ -100,7 +101,7 @@ class TextSources:
         text = " ".join(parts)
         roll = rng.random()
         if roll < 0.3:
-            text += END_PUNCTUATION[int(rng.integers(len(END_PUNCTUATION)))]
+            text += rng.choice(END_PUNCTUATION)
         elif roll < 0.33:
             text = f'"{text}"' if rng.random() < 0.5 else f"({text})"
         return text
@@ -108,28 +109,28 @@ class TextSources:
     def numbers(self, rng: Rng) -> str:
         kind = rng.random()
         if kind < 0.35:
-            value = int(rng.integers(0, 10 ** int(rng.integers(1, 8))))
+            value = rng.randrange(0, 10 ** rng.randrange(1, 8))
             text = f"{value:,}" if value >= 1000 and rng.random() < 0.5 else str(value)
         elif kind < 0.55:
-            text = f"{rng.random() * 10 ** int(rng.integers(1, 5)):.{int(rng.integers(1, 4))}f}"
+            text = f"{rng.random() * 10 ** rng.randrange(1, 5):.{rng.randrange(1, 4)}f}"
         elif kind < 0.65:
-            text = f"{rng.random() * 100:.{int(rng.integers(0, 2))}f}%"
+            text = f"{rng.random() * 100:.{rng.randrange(0, 2)}f}%"
         elif kind < 0.75:
-            text = f"-{int(rng.integers(1, 10000))}"
+            text = f"-{rng.randrange(1, 10000)}"
         elif kind < 0.87:
             area, mid, end = self._digits(rng, 3), self._digits(rng, 3), self._digits(rng, 4)
             forms = (f"({area}) {mid}-{end}", f"+1 {area} {mid} {end}", f"{area}-{mid}-{end}", f"{area}.{mid}.{end}")
-            text = forms[int(rng.integers(len(forms)))]
+            text = rng.choice(forms)
         elif kind < 0.94:
-            low = int(rng.integers(1, 500))
-            text = f"{low}-{low + int(rng.integers(1, 100))}"
+            low = rng.randrange(1, 500)
+            text = f"{low}-{low + rng.randrange(1, 100)}"
         else:
-            text = f"{int(rng.integers(1, 10))}/{int(rng.integers(2, 13))}"
+            text = f"{rng.randrange(1, 10)}/{rng.randrange(2, 13)}"
         return text
 
     def dates(self, rng: Rng) -> str:
-        year, month, day = int(rng.integers(1950, 2040)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
-        hour, minute = int(rng.integers(0, 24)), int(rng.integers(0, 60))
+        year, month, day = rng.randrange(1950, 2040), rng.randrange(1, 13), rng.randrange(1, 29)
+        hour, minute = rng.randrange(0, 24), rng.randrange(0, 60)
         name = MONTHS[month - 1]
         forms = (
             f"{year}-{month:02d}-{day:02d}",
@@ -143,73 +144,72 @@ class TextSources:
             f"{year}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}",
             f"{(hour % 12) or 12}:{minute:02d} {'AM' if hour < 12 else 'PM'}",
         )
-        return forms[int(rng.integers(len(forms)))]
+        return rng.choice(forms)
 
     def prices(self, rng: Rng) -> str:
-        magnitude = int(rng.integers(0, 6))
+        magnitude = rng.randrange(0, 6)
         amount = rng.random() * 10**magnitude + 0.01
         number = f"{amount:,.2f}" if rng.random() < 0.8 else f"{int(amount):,}"
-        symbol = self.currency_symbols[int(rng.integers(len(self.currency_symbols)))]
+        symbol = rng.choice(self.currency_symbols)
         roll = rng.random()
         if roll < 0.55 and symbol:
             return f"{symbol}{number}"
         if roll < 0.7 and symbol:
             return f"{number} {symbol}"
-        code = CURRENCY_CODES[int(rng.integers(len(CURRENCY_CODES)))]
+        code = rng.choice(CURRENCY_CODES)
         return f"{number} {code}" if rng.random() < 0.5 else f"{code} {number}"
 
     def codes(self, rng: Rng) -> str:
         letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 
         def caps(n: int) -> str:
-            return "".join(letters[i] for i in rng.integers(0, len(letters), size=n))
+            return "".join(rng.choices(letters, k=n))
 
-        kind = int(rng.integers(0, 10))
+        kind = rng.randrange(0, 10)
         if kind == 0:
-            return f"INV-{int(rng.integers(2000, 2040))}-{self._digits(rng, 5)}"
+            return f"INV-{rng.randrange(2000, 2040)}-{self._digits(rng, 5)}"
         if kind == 1:
             return f"{caps(2)}{self._digits(rng, 2)}-{caps(2)}{self._digits(rng, 2)}"
         if kind == 2:
             return f"SKU {self._digits(rng, 4)}-{caps(2)}"
         if kind == 3:
-            return "#" + "".join("0123456789ABCDEF"[i] for i in rng.integers(0, 16, size=6))
+            return "#" + "".join(rng.choices("0123456789ABCDEF", k=6))
         if kind == 4:
-            return "0x" + "".join("0123456789abcdef"[i] for i in rng.integers(0, 16, size=int(rng.integers(2, 9))))
+            return "0x" + "".join(rng.choices("0123456789abcdef", k=rng.randrange(2, 9)))
         if kind == 5:
             return f"978-{self._digits(rng, 1)}-{self._digits(rng, 2)}-{self._digits(rng, 6)}-{self._digits(rng, 1)}"
         if kind == 6:
             return f"{self._digits(rng, 1)}{caps(3)}{self._digits(rng, 3)}"
         if kind == 7:
-            return f"Order No. {self._digits(rng, int(rng.integers(5, 9)))}"
+            return f"Order No. {self._digits(rng, rng.randrange(5, 9))}"
         if kind == 8:
             return f"REF: {caps(1)}{self._digits(rng, 1)}-{self._digits(rng, 3)}"
-        return self._digits(rng, int(rng.integers(4, 13)))
+        return self._digits(rng, rng.randrange(4, 13))
 
     def emails(self, rng: Rng) -> str:
-        first = FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]
-        last = LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]
+        first = rng.choice(FIRST_NAMES)
+        last = rng.choice(LAST_NAMES)
         forms = (f"{first}.{last}", f"{first[0]}{last}", f"{first}_{last}", f"{first}{self._digits(rng, 2)}", last)
-        user = forms[int(rng.integers(len(forms)))]
+        user = rng.choice(forms)
         domain = self._word(rng) if rng.random() < 0.7 else f"{self._word(rng)}-{self._word(rng)}"
-        return f"{user}@{domain.lower()}.{TLDS[int(rng.integers(len(TLDS)))]}"
+        return f"{user}@{domain.lower()}.{rng.choice(TLDS)}"
 
     def addresses(self, rng: Rng) -> str:
-        street = f"{self._word(rng).capitalize()} {STREET_SUFFIXES[int(rng.integers(len(STREET_SUFFIXES)))]}"
-        number = str(int(rng.integers(1, 9999)))
+        street = f"{self._word(rng).capitalize()} {rng.choice(STREET_SUFFIXES)}"
+        number = str(rng.randrange(1, 9999))
         kind = rng.random()
         if kind < 0.45:
             return f"{number} {street}"
         if kind < 0.6:
-            return f"{number} {street}, Apt {int(rng.integers(1, 40))}{'ABCD'[int(rng.integers(4))]}"
+            return f"{number} {street}, Apt {rng.randrange(1, 40)}{'ABCD'[rng.randrange(4)]}"
         if kind < 0.85:
             city = self._word(rng).capitalize() + ("ville" if rng.random() < 0.3 else "")
-            return f"{city}, {STATES[int(rng.integers(len(STATES)))]} {self._digits(rng, 5)}"
-        return f"P.O. Box {int(rng.integers(1, 9999))}"
+            return f"{city}, {rng.choice(STATES)} {self._digits(rng, 5)}"
+        return f"P.O. Box {rng.randrange(1, 9999)}"
 
     def random(self, rng: Rng) -> str:
-        count = int(rng.integers(1, 16))
-        picks = np.searchsorted(self._random_cdf, rng.random(count))
-        text = "".join(self._random_chars[min(int(i), len(self._random_chars) - 1)] for i in picks)
+        count = rng.randrange(1, 16)
+        text = "".join(rng.choices(self._random_chars, cum_weights=self._random_cdf, k=count))
         return text.strip() or self._random_chars[0]
 
     def generators(self) -> dict[str, Callable[[Rng], str]]:
@@ -218,15 +218,12 @@ class TextSources:
         return {name: table.get(name) or getattr(self, name) for name in TEXT_SOURCES}
 
 
-def _random_char_table(charset: Charset) -> tuple[str, np.ndarray]:
+def _random_char_table(charset: Charset) -> tuple[str, list[float]]:
     """Characters of the charset with sampling weights: letters and digits 1, space 0.5, others 0.15."""
     chars = [c for c in charset.chars]
-    weights = np.array([1.0 if c.isalnum() else 0.5 if c == " " else 0.15 for c in chars])
-    non_space = [i for i, c in enumerate(chars) if c != " "]
-    order = non_space + [i for i in range(len(chars)) if i not in non_space]  # a non-space char first
-    chars = [chars[i] for i in order]
-    weights = weights[order]
-    return "".join(chars), np.cumsum(weights / weights.sum())
+    chars.sort(key=lambda c: c == " ")  # a non-space character first: the fallback for an all-space draw
+    weights = [1.0 if c.isalnum() else 0.5 if c == " " else 0.15 for c in chars]
+    return "".join(chars), list(itertools.accumulate(weights))
 
 
 class TextSampler:
@@ -247,15 +244,16 @@ class TextSampler:
         self._charset_chars = frozenset(charset.chars)
         self.source_probabilities = self._effective_probabilities()
         self._names = [n for n, p in self.source_probabilities.items() if p > 0]
-        probs = np.array([self.source_probabilities[n] for n in self._names])
-        self._cdf = np.cumsum(probs / probs.sum())
+        self._cdf = list(itertools.accumulate(self.source_probabilities[n] for n in self._names))
 
     def _effective_probabilities(self) -> dict[str, float]:
         """Configured weights scaled by how much of each source's text survives the charset filter."""
-        calibration = np.random.default_rng(12345)  # fixed: the same probabilities in every process
+        calibration = random.Random(12345)  # fixed: the same probabilities in every process
         scaled = {}
         for name in TEXT_SOURCES:
             weight = float(self.config.text_source_weights.get(name, 0.0))
+            if name == "phrases" and " " not in self._charset_chars:
+                weight = 0.0  # without a space, phrases would run their words together
             if weight <= 0:
                 scaled[name] = 0.0
                 continue
@@ -276,7 +274,8 @@ class TextSampler:
 
     def _unit(self, rng: Rng, keep: frozenset[str]) -> str:
         for _ in range(self.MAX_TRIES):
-            name = self._names[min(int(np.searchsorted(self._cdf, rng.random())), len(self._names) - 1)]
+            pick = bisect.bisect_right(self._cdf, rng.random() * self._cdf[-1])
+            name = self._names[min(pick, len(self._names) - 1)]
             text = " ".join("".join(c for c in self._generators[name](rng) if c in keep).split())
             if text:
                 return text
@@ -297,7 +296,7 @@ class TextSampler:
         cfg = self.config
         target = cfg.min_length
         if rng.random() < cfg.long_text_ratio:
-            target = max(target, int(rng.integers(max(1, cfg.max_length // 2), cfg.max_length + 1)))
+            target = max(target, rng.randrange(max(1, cfg.max_length // 2), cfg.max_length + 1))
         text = self._unit(rng, keep)
         while len(text) < target:
             text = text + joiner + self._unit(rng, keep)

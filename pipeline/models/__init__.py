@@ -1,8 +1,10 @@
 """Text-line recognizers (CRNN, ViT-CTC, SVTR) behind a timm-style registry.
 
-    from pipeline.models import create_model, list_models, model_info
-    model = create_model("crnn_tiny", num_classes=96)      # logits (B, T, 96), class 0 = CTC blank
-    rebuilt = create_model(**model.config())               # same architecture, e.g. from a checkpoint
+>>> from pipeline.models import create_model, list_models
+>>> model = create_model("crnn_tiny", num_classes=96)  # logits (B, T, 96), class 0 = CTC blank
+>>> rebuilt = create_model(**model.config())  # same architecture, e.g. from a checkpoint config
+>>> list_models("*_tiny")
+['crnn_tiny', 'svtr_tiny', 'vit_tiny']
 """
 
 from . import crnn, svtr, vit  # noqa: F401  (importing a family module registers its models)

@@ -49,8 +49,12 @@ class Recognizer(nn.Module):
 
     def __init__(self, *, num_classes: int, image_height: int, width_multiple: int) -> None:
         super().__init__()
-        check_choice("num_classes", num_classes, ">= 2 (blank + at least one character)",
-                     isinstance(num_classes, int) and num_classes >= 2)
+        check_choice(
+            "num_classes",
+            num_classes,
+            ">= 2 (blank + at least one character)",
+            isinstance(num_classes, int) and num_classes >= 2,
+        )
         self.num_classes = num_classes
         self.image_height = image_height
         self.width_multiple = width_multiple
@@ -64,8 +68,12 @@ class Recognizer(nn.Module):
     def config(self) -> dict[str, Any]:
         """Everything `create_model(**config)` needs to rebuild this architecture (JSON-native)."""
         hparams = {k: list(v) if isinstance(v, tuple) else v for k, v in self.hparams.items()}
-        return {"name": self.model_name, "num_classes": self.num_classes, "image_height": self.image_height,
-                **hparams}
+        return {
+            "name": self.model_name,
+            "num_classes": self.num_classes,
+            "image_height": self.image_height,
+            **hparams,
+        }
 
     def check_width(self, width: int) -> None:
         """Raise `ValueError` unless `width` is a positive multiple of `width_multiple`."""
@@ -92,6 +100,7 @@ class Recognizer(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Per-frame logits (B, T, num_classes) for images (B, 1, image_height, W) in [0, 1]."""
-        if not torch.jit.is_tracing():  # Python checks would be frozen into an exported graph
+        # Python-side shape checks would be frozen into a traced graph or guard a symbolic width.
+        if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
             self._check_input(images)
         return self.head(self.neck(self.backbone(images)))

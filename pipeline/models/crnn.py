@@ -18,7 +18,9 @@ HORIZONTAL_STRIDE = 4
 VERTICAL_STRIDE = 16
 
 
-def _conv_bn_relu(in_channels: int, out_channels: int, kernel: tuple[int, int], padding: tuple[int, int]) -> list:
+def _conv_bn_relu(
+    in_channels: int, out_channels: int, kernel: tuple[int, int], padding: tuple[int, int]
+) -> list:
     return [
         nn.Conv2d(in_channels, out_channels, kernel, padding=padding, bias=False),
         nn.BatchNorm2d(out_channels),
@@ -56,7 +58,11 @@ class BiLSTMNeck(nn.Module):
     def __init__(self, in_channels: int, hidden_size: int, num_layers: int, dropout: float) -> None:
         super().__init__()
         self.lstm = nn.LSTM(
-            in_channels, hidden_size, num_layers=num_layers, bidirectional=True, batch_first=True,
+            in_channels,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=True,
+            batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
         )
         self.out_features = 2 * hidden_size
@@ -91,14 +97,22 @@ class CRNN(Recognizer):
         dropout: float = 0.0,
     ) -> None:
         super().__init__(num_classes=num_classes, image_height=image_height, width_multiple=HORIZONTAL_STRIDE)
-        check_choice("image_height", image_height, "a multiple of 16, >= 16",
-                     isinstance(image_height, int) and image_height >= 16 and image_height % 16 == 0)
+        check_choice(
+            "image_height",
+            image_height,
+            "a multiple of 16, >= 16",
+            isinstance(image_height, int) and image_height >= 16 and image_height % 16 == 0,
+        )
         channels = check_positive_ints("channels", channels, length=4)
         check_positive_ints("hidden_size", hidden_size)
         check_positive_ints("num_layers", num_layers)
         check_choice("dropout", dropout, "0 <= dropout < 1", 0.0 <= dropout < 1.0)
-        self.hparams = {"channels": channels, "hidden_size": hidden_size, "num_layers": num_layers,
-                        "dropout": dropout}
+        self.hparams = {
+            "channels": channels,
+            "hidden_size": hidden_size,
+            "num_layers": num_layers,
+            "dropout": dropout,
+        }
         self.backbone = CRNNBackbone(channels, image_height)
         self.neck = BiLSTMNeck(self.backbone.out_channels, hidden_size, num_layers, dropout)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.neck.out_features, num_classes))
@@ -108,26 +122,30 @@ class CRNN(Recognizer):
         return width // HORIZONTAL_STRIDE
 
 
-def _create(name: str, defaults: dict[str, Any], num_classes: int, image_height: int, overrides: dict) -> CRNN:
-    return CRNN(num_classes=num_classes, image_height=image_height, **merge_overrides(name, defaults, overrides))
+def _create(
+    name: str, defaults: dict[str, Any], num_classes: int, image_height: int, overrides: dict
+) -> CRNN:
+    return CRNN(
+        num_classes=num_classes, image_height=image_height, **merge_overrides(name, defaults, overrides)
+    )
 
 
 @register_model
 def crnn_tiny(*, num_classes: int, image_height: int = 32, **overrides: Any) -> CRNN:
-    """CPU-friendly CRNN (~0.45M params): conv 32-64-96-128, one BiLSTM layer of 96."""
+    """CPU-friendly CRNN (~0.41M params): conv 32-64-96-128, one BiLSTM layer of 96."""
     defaults = {"channels": (32, 64, 96, 128), "hidden_size": 96, "num_layers": 1, "dropout": 0.0}
     return _create("crnn_tiny", defaults, num_classes, image_height, overrides)
 
 
 @register_model
 def crnn_small(*, num_classes: int, image_height: int = 32, **overrides: Any) -> CRNN:
-    """Mid-size CRNN (~3M params): conv 64-128-192-256, two BiLSTM layers of 192."""
+    """Mid-size CRNN (~2.5M params): conv 64-128-192-256, two BiLSTM layers of 192."""
     defaults = {"channels": (64, 128, 192, 256), "hidden_size": 192, "num_layers": 2, "dropout": 0.1}
     return _create("crnn_small", defaults, num_classes, image_height, overrides)
 
 
 @register_model
 def crnn_base(*, num_classes: int, image_height: int = 32, **overrides: Any) -> CRNN:
-    """GPU-sized CRNN (~9M params): conv 64-128-256-512, two BiLSTM layers of 256."""
+    """GPU-sized CRNN (~5.3M params): conv 64-128-256-512, two BiLSTM layers of 256."""
     defaults = {"channels": (64, 128, 256, 512), "hidden_size": 256, "num_layers": 2, "dropout": 0.1}
     return _create("crnn_base", defaults, num_classes, image_height, overrides)

@@ -83,7 +83,9 @@ def merge_overrides(name: str, defaults: dict[str, Any], overrides: dict[str, An
     """
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        raise ValueError(f"unknown override {unknown[0]!r} for {name}; allowed: {', '.join(sorted(defaults))}")
+        raise ValueError(
+            f"unknown override {unknown[0]!r} for {name}; allowed: {', '.join(sorted(defaults))}"
+        )
     return {**defaults, **overrides}
 
 
@@ -108,11 +110,17 @@ def count_macs(model: Recognizer, image_height: int, width: int) -> int:
     hooks = []
     for module_name, module in model.named_modules():
         if isinstance(module, nn.LSTM):
+
             def record(mod: nn.Module, args: tuple, _out: Any, key: str = module_name) -> None:
                 sequence = args[0]
                 batch_first = mod.batch_first
-                lstm_steps[key] = (sequence.shape[0 if batch_first else 1], sequence.shape[1 if batch_first else 0])
+                lstm_steps[key] = (
+                    sequence.shape[0 if batch_first else 1],
+                    sequence.shape[1 if batch_first else 0],
+                )
+
             hooks.append(module.register_forward_hook(record))
+    device = next(model.parameters()).device
     fused = {m: m.fused_attn for m in model.modules() if hasattr(m, "fused_attn")}
     was_training = model.training
     try:
@@ -120,7 +128,7 @@ def count_macs(model: Recognizer, image_height: int, width: int) -> int:
             module.fused_attn = False
         model.eval()
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros(1, 1, image_height, width))
+            model(torch.zeros(1, 1, image_height, width, device=device))
     finally:
         for module, value in fused.items():
             module.fused_attn = value

@@ -25,8 +25,12 @@ class ConvStem(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Conv2d(1, dim // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(dim // 2), nn.GELU(),
-            nn.Conv2d(dim // 2, dim, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(dim), nn.GELU(),
+            nn.Conv2d(1, dim // 2, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(dim // 2),
+            nn.GELU(),
+            nn.Conv2d(dim // 2, dim, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(dim),
+            nn.GELU(),
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -84,8 +88,14 @@ class SVTRBackbone(nn.Module):
     """Stem and three stages of mixing blocks. Output grid (B, H/16, W/4, dims[-1]), channels last."""
 
     def __init__(
-        self, dims: tuple[int, ...], depths: tuple[int, ...], num_heads: tuple[int, ...],
-        local_blocks: int, local_kernel: tuple[int, int], mlp_ratio: float, drop_path_rate: float,
+        self,
+        dims: tuple[int, ...],
+        depths: tuple[int, ...],
+        num_heads: tuple[int, ...],
+        local_blocks: int,
+        local_kernel: tuple[int, int],
+        mlp_ratio: float,
+        drop_path_rate: float,
     ) -> None:
         super().__init__()
         self.stem = ConvStem(dims[0])
@@ -164,27 +174,48 @@ class SVTR(Recognizer):
         dropout: float = 0.0,
     ) -> None:
         super().__init__(num_classes=num_classes, image_height=image_height, width_multiple=HORIZONTAL_STRIDE)
-        check_choice("image_height", image_height, "a multiple of 16, >= 16",
-                     isinstance(image_height, int) and image_height >= 16 and image_height % 16 == 0)
+        check_choice(
+            "image_height",
+            image_height,
+            "a multiple of 16, >= 16",
+            isinstance(image_height, int) and image_height >= 16 and image_height % 16 == 0,
+        )
         dims = check_positive_ints("dims", dims, length=3)
         depths = check_positive_ints("depths", depths, length=3)
         num_heads = check_positive_ints("num_heads", num_heads, length=3)
-        check_choice("num_heads", num_heads, f"3 heads that divide dims={dims}",
-                     all(d % h == 0 for d, h in zip(dims, num_heads, strict=True)))
+        check_choice(
+            "num_heads",
+            num_heads,
+            f"3 heads that divide dims={dims}",
+            all(d % h == 0 for d, h in zip(dims, num_heads, strict=True)),
+        )
         check_choice("dims", dims, "even widths (the stem uses dims[0] / 2)", dims[0] % 2 == 0)
-        check_choice("local_blocks", local_blocks, f"0..{sum(depths)}",
-                     isinstance(local_blocks, int) and 0 <= local_blocks <= sum(depths))
+        check_choice(
+            "local_blocks",
+            local_blocks,
+            f"0..{sum(depths)}",
+            isinstance(local_blocks, int) and 0 <= local_blocks <= sum(depths),
+        )
         local_kernel = check_positive_ints("local_kernel", local_kernel, length=2)
         check_choice("local_kernel", local_kernel, "two odd sizes", all(k % 2 == 1 for k in local_kernel))
         check_choice("mlp_ratio", mlp_ratio, "> 0", mlp_ratio > 0)
         check_positive_ints("neck_dim", neck_dim)
         check_choice("drop_path_rate", drop_path_rate, "0 <= rate < 1", 0.0 <= drop_path_rate < 1.0)
         check_choice("dropout", dropout, "0 <= dropout < 1", 0.0 <= dropout < 1.0)
-        self.hparams = {"dims": dims, "depths": depths, "num_heads": num_heads, "local_blocks": local_blocks,
-                        "local_kernel": local_kernel, "mlp_ratio": mlp_ratio, "neck_dim": neck_dim,
-                        "drop_path_rate": drop_path_rate, "dropout": dropout}
-        self.backbone = SVTRBackbone(dims, depths, num_heads, local_blocks, local_kernel, mlp_ratio,
-                                     drop_path_rate)
+        self.hparams = {
+            "dims": dims,
+            "depths": depths,
+            "num_heads": num_heads,
+            "local_blocks": local_blocks,
+            "local_kernel": local_kernel,
+            "mlp_ratio": mlp_ratio,
+            "neck_dim": neck_dim,
+            "drop_path_rate": drop_path_rate,
+            "dropout": dropout,
+        }
+        self.backbone = SVTRBackbone(
+            dims, depths, num_heads, local_blocks, local_kernel, mlp_ratio, drop_path_rate
+        )
         self.neck = CombineNeck(dims[-1], neck_dim, dropout)
         self.head = nn.Linear(neck_dim, num_classes)
         self.apply(_init_weights)
@@ -204,29 +235,60 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def _create(name: str, defaults: dict[str, Any], num_classes: int, image_height: int, overrides: dict) -> SVTR:
-    return SVTR(num_classes=num_classes, image_height=image_height, **merge_overrides(name, defaults, overrides))
+def _create(
+    name: str, defaults: dict[str, Any], num_classes: int, image_height: int, overrides: dict
+) -> SVTR:
+    return SVTR(
+        num_classes=num_classes, image_height=image_height, **merge_overrides(name, defaults, overrides)
+    )
 
 
 @register_model
 def svtr_tiny(*, num_classes: int, image_height: int = 32, **overrides: Any) -> SVTR:
-    """CPU-friendly SVTR (~0.85M params): dims 64-96-128, depths 1-2-2, 2 local then 3 global blocks."""
-    defaults = {"dims": (64, 96, 128), "depths": (1, 2, 2), "num_heads": (2, 3, 4), "local_blocks": 2,
-                "local_kernel": (7, 11), "mlp_ratio": 4.0, "neck_dim": 192, "drop_path_rate": 0.0, "dropout": 0.0}
+    """CPU-friendly SVTR (~0.86M params): dims 64-96-128, depths 1-2-2, 2 local then 3 global blocks."""
+    defaults = {
+        "dims": (64, 96, 128),
+        "depths": (1, 2, 2),
+        "num_heads": (2, 3, 4),
+        "local_blocks": 2,
+        "local_kernel": (7, 11),
+        "mlp_ratio": 4.0,
+        "neck_dim": 192,
+        "drop_path_rate": 0.0,
+        "dropout": 0.0,
+    }
     return _create("svtr_tiny", defaults, num_classes, image_height, overrides)
 
 
 @register_model
 def svtr_small(*, num_classes: int, image_height: int = 32, **overrides: Any) -> SVTR:
     """SVTR-T sized (~4M params): dims 64-128-256, depths 3-6-3, 6 local then 6 global blocks."""
-    defaults = {"dims": (64, 128, 256), "depths": (3, 6, 3), "num_heads": (2, 4, 8), "local_blocks": 6,
-                "local_kernel": (7, 11), "mlp_ratio": 4.0, "neck_dim": 192, "drop_path_rate": 0.1, "dropout": 0.1}
+    defaults = {
+        "dims": (64, 128, 256),
+        "depths": (3, 6, 3),
+        "num_heads": (2, 4, 8),
+        "local_blocks": 6,
+        "local_kernel": (7, 11),
+        "mlp_ratio": 4.0,
+        "neck_dim": 192,
+        "drop_path_rate": 0.1,
+        "dropout": 0.1,
+    }
     return _create("svtr_small", defaults, num_classes, image_height, overrides)
 
 
 @register_model
 def svtr_base(*, num_classes: int, image_height: int = 32, **overrides: Any) -> SVTR:
-    """SVTR-B sized (~24M params): dims 128-256-384, depths 3-6-9, 8 local then 10 global blocks."""
-    defaults = {"dims": (128, 256, 384), "depths": (3, 6, 9), "num_heads": (4, 8, 12), "local_blocks": 8,
-                "local_kernel": (7, 11), "mlp_ratio": 4.0, "neck_dim": 256, "drop_path_rate": 0.1, "dropout": 0.1}
+    """SVTR-B sized (~21M params): dims 128-256-384, depths 3-6-9, 8 local then 10 global blocks."""
+    defaults = {
+        "dims": (128, 256, 384),
+        "depths": (3, 6, 9),
+        "num_heads": (4, 8, 12),
+        "local_blocks": 8,
+        "local_kernel": (7, 11),
+        "mlp_ratio": 4.0,
+        "neck_dim": 256,
+        "drop_path_rate": 0.1,
+        "dropout": 0.1,
+    }
     return _create("svtr_base", defaults, num_classes, image_height, overrides)

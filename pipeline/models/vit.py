@@ -22,16 +22,32 @@ class ViTBackbone(nn.Module):
     """Patch embedding + positions + transformer blocks. Output tokens (B, rows * cols, dim), row-major."""
 
     def __init__(
-        self, image_height: int, patch_size: tuple[int, int], embed_dim: int, depth: int, num_heads: int,
-        mlp_ratio: float, drop_path_rate: float,
+        self,
+        image_height: int,
+        patch_size: tuple[int, int],
+        embed_dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float,
+        drop_path_rate: float,
     ) -> None:
         super().__init__()
         from timm.models.vision_transformer import VisionTransformer  # timm import is slow; only when used
 
         self.vit = VisionTransformer(
-            img_size=(image_height, 32 * patch_size[1]), patch_size=patch_size, in_chans=1, num_classes=0,
-            global_pool="", embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio,
-            class_token=False, pos_embed="none", dynamic_img_size=True, drop_path_rate=drop_path_rate,
+            img_size=(image_height, 32 * patch_size[1]),
+            patch_size=patch_size,
+            in_chans=1,
+            num_classes=0,
+            global_pool="",
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+            class_token=False,
+            pos_embed="none",
+            dynamic_img_size=True,
+            drop_path_rate=drop_path_rate,
         )
         self.rows = image_height // patch_size[0]
         self.row_embed = nn.Parameter(torch.zeros(1, self.rows, 1, embed_dim))
@@ -94,18 +110,38 @@ class ViTRecognizer(Recognizer):
     ) -> None:
         patch_size = check_positive_ints("patch_size", patch_size, length=2)
         super().__init__(num_classes=num_classes, image_height=image_height, width_multiple=patch_size[1])
-        check_choice("image_height", image_height, f"a positive multiple of the patch height {patch_size[0]}",
-                     isinstance(image_height, int) and image_height > 0 and image_height % patch_size[0] == 0)
+        check_choice(
+            "image_height",
+            image_height,
+            f"a positive multiple of the patch height {patch_size[0]}",
+            isinstance(image_height, int) and image_height > 0 and image_height % patch_size[0] == 0,
+        )
         check_positive_ints("depth", depth)
         check_positive_ints("neck_dim", neck_dim)
-        check_choice("num_heads", num_heads, f"a positive divisor of embed_dim={embed_dim}",
-                     isinstance(embed_dim, int) and isinstance(num_heads, int) and num_heads > 0
-                     and embed_dim > 0 and embed_dim % num_heads == 0)
+        check_choice(
+            "num_heads",
+            num_heads,
+            f"a positive divisor of embed_dim={embed_dim}",
+            isinstance(embed_dim, int)
+            and isinstance(num_heads, int)
+            and num_heads > 0
+            and embed_dim > 0
+            and embed_dim % num_heads == 0,
+        )
         check_choice("mlp_ratio", mlp_ratio, "> 0", mlp_ratio > 0)
         check_choice("drop_path_rate", drop_path_rate, "0 <= rate < 1", 0.0 <= drop_path_rate < 1.0)
-        self.hparams = {"patch_size": patch_size, "embed_dim": embed_dim, "depth": depth, "num_heads": num_heads,
-                        "mlp_ratio": mlp_ratio, "neck_dim": neck_dim, "drop_path_rate": drop_path_rate}
-        self.backbone = ViTBackbone(image_height, patch_size, embed_dim, depth, num_heads, mlp_ratio, drop_path_rate)
+        self.hparams = {
+            "patch_size": patch_size,
+            "embed_dim": embed_dim,
+            "depth": depth,
+            "num_heads": num_heads,
+            "mlp_ratio": mlp_ratio,
+            "neck_dim": neck_dim,
+            "drop_path_rate": drop_path_rate,
+        }
+        self.backbone = ViTBackbone(
+            image_height, patch_size, embed_dim, depth, num_heads, mlp_ratio, drop_path_rate
+        )
         self.neck = RowMergeNeck(self.backbone.rows, embed_dim, neck_dim)
         self.head = nn.Linear(neck_dim, num_classes)
 
@@ -115,29 +151,51 @@ class ViTRecognizer(Recognizer):
 
 
 def _create(name: str, defaults: dict[str, Any], num_classes: int, image_height: int, overrides: dict):
-    return ViTRecognizer(num_classes=num_classes, image_height=image_height,
-                         **merge_overrides(name, defaults, overrides))
+    return ViTRecognizer(
+        num_classes=num_classes, image_height=image_height, **merge_overrides(name, defaults, overrides)
+    )
 
 
 @register_model
 def vit_tiny(*, num_classes: int, image_height: int = 32, **overrides: Any) -> ViTRecognizer:
     """CPU-friendly ViT-CTC (~0.9M params): 8x4 patches, dim 128, 4 blocks, 4 heads."""
-    defaults = {"patch_size": (8, 4), "embed_dim": 128, "depth": 4, "num_heads": 4, "mlp_ratio": 4.0,
-                "neck_dim": 128, "drop_path_rate": 0.0}
+    defaults = {
+        "patch_size": (8, 4),
+        "embed_dim": 128,
+        "depth": 4,
+        "num_heads": 4,
+        "mlp_ratio": 4.0,
+        "neck_dim": 128,
+        "drop_path_rate": 0.0,
+    }
     return _create("vit_tiny", defaults, num_classes, image_height, overrides)
 
 
 @register_model
 def vit_small(*, num_classes: int, image_height: int = 32, **overrides: Any) -> ViTRecognizer:
     """Mid-size ViT-CTC (~5M params): 8x4 patches, dim 256, 6 blocks, 4 heads."""
-    defaults = {"patch_size": (8, 4), "embed_dim": 256, "depth": 6, "num_heads": 4, "mlp_ratio": 4.0,
-                "neck_dim": 256, "drop_path_rate": 0.05}
+    defaults = {
+        "patch_size": (8, 4),
+        "embed_dim": 256,
+        "depth": 6,
+        "num_heads": 4,
+        "mlp_ratio": 4.0,
+        "neck_dim": 256,
+        "drop_path_rate": 0.05,
+    }
     return _create("vit_small", defaults, num_classes, image_height, overrides)
 
 
 @register_model
 def vit_base(*, num_classes: int, image_height: int = 32, **overrides: Any) -> ViTRecognizer:
     """GPU-sized ViT-CTC (~22M params, ViT-S width): 8x4 patches, dim 384, 12 blocks, 6 heads."""
-    defaults = {"patch_size": (8, 4), "embed_dim": 384, "depth": 12, "num_heads": 6, "mlp_ratio": 4.0,
-                "neck_dim": 384, "drop_path_rate": 0.1}
+    defaults = {
+        "patch_size": (8, 4),
+        "embed_dim": 384,
+        "depth": 12,
+        "num_heads": 6,
+        "mlp_ratio": 4.0,
+        "neck_dim": 384,
+        "drop_path_rate": 0.1,
+    }
     return _create("vit_base", defaults, num_classes, image_height, overrides)

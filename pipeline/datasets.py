@@ -1,0 +1,114 @@
+"""The data an experiment trains, validates, calibrates and tests on, built from its config.
+
+Synthetic lines are deterministic per (seed, split, index), so every variant of an experiment, and a
+resumed run, sees exactly the same lines without storing images.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pipeline.charset import Charset
+from pipeline.config import ExperimentConfig
+from pipeline.data.labelled import LabelledLineDataset, load_label_file
+from pipeline.data.loader import MixedDataset, make_loader
+from pipeline.data.synthetic import SyntheticLineDataset
+
+# Seeds of the fixed evaluation streams, apart from training seeds so no test line is ever trained on.
+_EPOCH_SEED_STRIDE = 1_000_003
+
+
+@dataclass
+class DataBundle:
+    """Loaders for every stage of one experiment."""
+
+    config: ExperimentConfig
+    charset: Charset
+    width_multiple: int
+    real_train: object | None = None
+    real_val: object | None = None
+    real_test: object | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def lines_per_epoch(self) -> int:
+        return self.config.data.num_train if self.real_train is None else max(self.config.data.num_train, len(self.real_train))
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.lines_per_epoch / self.config.train.batch_size)
+
+    @property
+    def test_size(self) -> int:
+        return len(self.real_test) if self.real_test is not None else self.config.data.num_test
+
+    @property
+    def has_held_out_fonts(self) -> bool:
+        return self.real_test is None and bool(self.config.synthetic.held_out_fonts)
+
+    def _synthetic(self, split: str, size: int, seed: int, fonts: str = "train") -> SyntheticLineDataset:
+        return SyntheticLineDataset(
+            self.config.synthetic, self.config.augment, self.charset, size=size, seed=seed, split=split, font_pool=fonts
+        )
+
+    def _loader(self, dataset, *, shuffle: bool, epoch: int = 0, workers: int | None = None) -> Iterable:
+        return make_loader(
+            dataset,
+            self.config.train.batch_size,
+            charset=self.charset,
+            width_multiple=self.width_multiple,
+            shuffle=shuffle,
+            seed=self.config.train.seed,
+            epoch=epoch,
+            num_workers=self.config.data.num_workers if workers is None else workers,
+        )
+
+    def train_dataset(self, epoch: int):
+        seed = self.config.train.seed + (epoch * _EPOCH_SEED_STRIDE if self.config.data.fresh_data_each_epoch else 0)
+        synthetic = self._synthetic("train", self.config.data.num_train, seed)
+        if self.real_train is None:
+            return synthetic
+        ratio = self.config.data.real_ratio
+        if ratio >= 1.0:
+            return self.real_train
+        return MixedDataset(synthetic, self.real_train, real_ratio=ratio, size=self.lines_per_epoch, seed=seed)
+
+    def train_batches(self, epoch: int) -> Iterable:
+        """The batches of one training epoch, in a deterministic order for (seed, epoch)."""
+        return self._loader(self.train_dataset(epoch), shuffle=True, epoch=epoch)
+
+    def val_batches(self) -> Iterable:
+        dataset = self.real_val if self.real_val is not None else self._synthetic("val", self.config.data.num_val, self.config.train.seed)
+        return self._loader(dataset, shuffle=False)
+
+    def test_batches(self, fonts: str = "train") -> Iterable:
+        """The shared test set; `fonts="held_out"` gives the same count of lines in fonts never trained on."""
+        if self.real_test is not None:
+            return self._loader(self.real_test, shuffle=False)
+        return self._loader(self._synthetic("test", self.config.data.num_test, self.config.train.seed, fonts=fonts), shuffle=False)
+
+    def calibration_batches(self, count: int) -> list:
+        """`count` batches of training-distribution lines for quantization calibration (never test lines)."""
+        dataset = self._synthetic("train", count * self.config.train.batch_size, self.config.train.seed + 7)
+        return list(self._loader(dataset, shuffle=False, workers=0))
+
+
+def build_data(config: ExperimentConfig, charset: Charset, width_multiple: int) -> DataBundle:
+    """Check fonts and label files now (a bad input fails before any work) and return the bundle."""
+    bundle = DataBundle(config=config, charset=charset, width_multiple=width_multiple)
+    # Building one synthetic dataset resolves the fonts: a missing or unreadable font fails here.
+    bundle._synthetic("val", 1, config.train.seed)
+    data = config.data
+    for attr, path in (("real_train", data.train_data), ("real_val", data.val_data), ("real_test", data.test_data)):
+        if path is None:
+            continue
+        samples, problems = load_label_file(path, charset, allow_empty=True, skip_bad=data.skip_bad_samples)
+        bundle.problems.extend(problems_as_text(problems))
+        setattr(bundle, attr, LabelledLineDataset(samples, image_height=config.synthetic.image_height))
+    return bundle
+
+
+def problems_as_text(problems) -> list[str]:
+    return [str(p) for p in problems]

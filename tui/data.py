@@ -1,0 +1,270 @@
+"""Reading the store for the screens: listings, a live tail of one experiment, studies.
+
+No Textual here (a test checks it): screens call these functions from thread workers and turn the
+results into messages. Each reader skips work when the store files it depends on did not change, so
+an idle TUI costs almost nothing even with a large store.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from store import STATUSES, ExperimentNotFound, Store
+from store.liveness import read_heartbeat
+from store.logfile import LOG_FILE
+from store.records import EXPERIMENT_FILE
+from store.store import INDEX_FILE
+from store.studies import STUDIES_FILE
+
+# A running experiment turns `crashed` when its heartbeat goes stale, which changes no file: re-read
+# listings that show a running experiment at least this often.
+RUNNING_REFRESH_S = 10.0
+EXPERIMENT_RUNNING_REFRESH_S = 5.0
+LOG_LINES = 200
+
+# Experiments-list column key -> summary field it sorts by.
+SORT_FIELDS = {
+    "id": "id", "name": "name", "template": "template", "model": "model", "status": "status",
+    "best_cer": "best_cer", "best_em": "best_em", "size_ratio": "size_ratio", "speedup": "speedup",
+    "created": "created", "tags": "tags",
+}  # fmt: skip
+
+
+def file_signature(*paths: Path) -> tuple[tuple[int, int], ...]:
+    """(mtime_ns, size) of each path, (0, 0) when missing: it changes whenever a file is replaced."""
+    signature = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            signature.append((0, 0))
+        else:
+            signature.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(signature)
+
+
+# -- the experiments list ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What the experiments list shows: filters from the `/` bar, sort, and whether deleted rows show."""
+
+    text: str | None = None
+    status: str | None = None
+    template: str | None = None
+    tag: str | None = None
+    sort: str = "created"
+    descending: bool = True
+    include_deleted: bool = False
+
+
+def parse_filter(text: str) -> dict[str, str | None]:
+    """Parse the filter bar: ``status:running tag:qat resnet`` -> status, tag, template and free text.
+
+    Raises:
+        ValueError: an unknown status or an empty ``key:``, with a one-line message.
+    """
+    found: dict[str, str | None] = {"status": None, "tag": None, "template": None, "text": None}
+    words = []
+    for word in text.split():
+        key, sep, value = word.partition(":")
+        if sep and key in ("status", "tag", "template"):
+            if not value:
+                raise ValueError(f"filter '{word}' needs a value, like {key}:{_example(key)}")
+            if key == "status" and value not in STATUSES:
+                raise ValueError(f"status '{value}' is not a status; allowed {', '.join(STATUSES)}")
+            found[key] = value
+        elif word in STATUSES:  # a bare status word is the obvious intent
+            found["status"] = word
+        else:
+            words.append(word)
+    found["text"] = " ".join(words) or None
+    return found
+
+
+def _example(key: str) -> str:
+    return {"status": "running", "tag": "qat", "template": "smoke"}[key]
+
+
+@dataclass
+class ExperimentsSnapshot:
+    """One read of the experiments list."""
+
+    query: ListQuery
+    rows: list[dict[str, Any]]
+    total: int
+
+
+class ExperimentsReader:
+    """Reads the list for a query, skipping the read when nothing it shows can have changed."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._signature: tuple | None = None
+        self._query: ListQuery | None = None
+        self._read_at = 0.0
+        self._any_running = False
+
+    def read(self, query: ListQuery, *, force: bool = False) -> ExperimentsSnapshot | None:
+        """The listing for ``query``, or ``None`` when the last one is still current."""
+        signature = file_signature(self.store.home / INDEX_FILE)
+        stale = self._any_running and time.monotonic() - self._read_at >= RUNNING_REFRESH_S
+        if not force and query == self._query and signature == self._signature and not stale:
+            return None
+        rows = self.store.list_experiments(
+            status=query.status, template=query.template, tag=query.tag, text=query.text,
+            sort=SORT_FIELDS.get(query.sort, query.sort), descending=query.descending,
+            include_deleted=query.include_deleted,
+        )  # fmt: skip
+        self._signature, self._query, self._read_at = signature, query, time.monotonic()
+        self._any_running = any(row.get("status") == "running" for row in rows)
+        return ExperimentsSnapshot(query=query, rows=rows, total=len(rows))
+
+
+# -- one experiment, live ------------------------------------------------------------------------
+
+
+@dataclass
+class ExperimentUpdate:
+    """What changed in one experiment since the previous poll.
+
+    Attributes:
+        document: the full document (summary, config, variants, artifacts, ...) when re-read, else None.
+        new_epochs: epochs recorded since the previous poll, in order.
+        first_epoch: the index (in the experiment's epoch list) of ``new_epochs[0]``.
+        heartbeat: the latest heartbeat (stage, progress, time), or None.
+        log_lines: the log tail when the log changed, else None.
+        missing: the experiment is not (yet) in the store.
+    """
+
+    exp_id: str
+    document: dict[str, Any] | None = None
+    new_epochs: list[dict[str, Any]] = field(default_factory=list)
+    first_epoch: int = 0
+    heartbeat: dict[str, Any] | None = None
+    log_lines: list[str] | None = None
+    missing: bool = False
+
+
+class ExperimentTail:
+    """Follows one experiment: each :meth:`poll` returns only what is new.
+
+    Reading the epochs costs one small file; the index (which grows with the store) is read only when it
+    changed, or every few seconds while the experiment runs (to notice a crash).
+    """
+
+    def __init__(self, store: Store, exp_id: str, log_lines: int = LOG_LINES) -> None:
+        self.store = store
+        self.exp_id = exp_id
+        self.log_lines = log_lines
+        self.cursor = 0
+        self.status: str | None = None
+        self._doc_signature: tuple | None = None
+        self._log_signature: tuple | None = None
+        self._read_at = 0.0
+
+    def poll(self) -> ExperimentUpdate:
+        update = ExperimentUpdate(self.exp_id)
+        try:
+            folder = self.store.experiment_dir(self.exp_id)
+        except ExperimentNotFound:
+            update.missing = True
+            return update
+        signature = file_signature(self.store.home / INDEX_FILE, folder / EXPERIMENT_FILE)
+        stale = self.status == "running" and time.monotonic() - self._read_at >= EXPERIMENT_RUNNING_REFRESH_S
+        if signature != self._doc_signature or stale:
+            try:
+                document = self.store.get(self.exp_id)
+            except ExperimentNotFound:
+                update.missing = True
+                return update
+            self._doc_signature, self._read_at = signature, time.monotonic()
+            self.status = document.get("status")
+            update.document = document
+            epochs = document.get("epochs", [])
+            update.new_epochs, update.first_epoch = epochs[self.cursor :], self.cursor
+            self.cursor = len(epochs)
+        update.heartbeat = read_heartbeat(folder)
+        log_signature = file_signature(folder / LOG_FILE)
+        if log_signature != self._log_signature:
+            self._log_signature = log_signature
+            update.log_lines = self.store.log_tail(self.exp_id, self.log_lines)
+        return update
+
+
+def new_log_lines(shown: list[str], tail: list[str]) -> tuple[list[str], bool]:
+    """Lines of ``tail`` not yet shown, and whether the view must be rebuilt (no overlap found).
+
+    ``shown`` ends with some prefix of ``tail`` when the log only grew: find the longest such overlap.
+    """
+    if not shown:
+        return tail, False
+    for overlap in range(min(len(shown), len(tail)), 0, -1):
+        if shown[-overlap:] == tail[:overlap]:
+            return tail[overlap:], False
+    return tail, True
+
+
+# -- studies -------------------------------------------------------------------------------------
+
+
+@dataclass
+class StudiesSnapshot:
+    """Every study (newest first) and, when one is selected, that study with its trials."""
+
+    studies: list[dict[str, Any]]
+    selected: dict[str, Any] | None
+
+
+class StudiesReader:
+    """Reads studies and the selected study's trials, skipping reads when studies.json did not change."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._signature: tuple | None = None
+        self._selected: str | None = None
+
+    def read(self, selected_id: str | None, *, force: bool = False) -> StudiesSnapshot | None:
+        signature = file_signature(self.store.home / STUDIES_FILE)
+        if not force and signature == self._signature and selected_id == self._selected:
+            return None
+        studies = self.store.list_studies()
+        if selected_id is None and studies:
+            selected_id = studies[0]["id"]
+        known = {study["id"] for study in studies}
+        selected = self.store.get_study(selected_id) if selected_id in known else None
+        self._signature, self._selected = signature, selected_id
+        return StudiesSnapshot(studies=studies, selected=selected)
+
+
+def pareto_front(trials: list[dict[str, Any]], directions: list[str]) -> set[int]:
+    """Numbers of the complete trials that no other complete trial dominates."""
+    signs = [1.0 if direction == "minimize" else -1.0 for direction in directions]
+    points = []
+    for trial in trials:
+        values = trial.get("values")
+        if trial.get("state") != "complete" or not values or len(values) != len(signs):
+            continue
+        if any(value is None for value in values):
+            continue
+        points.append((trial["number"], [sign * value for sign, value in zip(signs, values, strict=True)]))
+
+    def dominates(a: list[float], b: list[float]) -> bool:
+        return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
+
+    return {number for number, point in points if not any(dominates(other, point) for _, other in points)}
+
+
+def best_trials(study: dict[str, Any]) -> set[int]:
+    """The study's best trials: Optuna's record when the study has one, else computed from the trials.
+
+    One objective: the best complete trial. Several: the Pareto front.
+    """
+    if study.get("best_trials"):
+        return {int(number) for number in study["best_trials"]}
+    return pareto_front(study.get("trials", []), list(study.get("directions") or ["minimize"]))

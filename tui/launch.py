@@ -1,0 +1,273 @@
+"""Starting `ocrq run` as a detached process, and stopping a running experiment.
+
+A launched run lives in its own session (``start_new_session``), reads nothing from the terminal and
+writes its output to ``HOME/launches/<id>.log``, so closing the TUI or losing the SSH connection does
+not stop it. The TUI never trains in its own process. No Textual here (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import MODES, ConfigError, resolve_config
+from store import Store
+from store.liveness import this_host
+
+GRACE_S = 10.0
+LAUNCH_DIR = "launches"
+# Children this process started: polled so that a finished one is reaped (a zombie looks alive).
+_children: dict[int, subprocess.Popen] = {}
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """What the launch form asks for: a template plus field overrides written as CLI text.
+
+    Attributes:
+        template: a built-in template name.
+        overrides: ``{field: text}``, e.g. ``{"qat_epochs": "5", "variants": "ort-fp32,ptq"}``.
+        name: the experiment name ("" lets `ocrq run` choose one).
+        mode: train, compress, both or evaluate ("" keeps the template's).
+        tags: tags to put on the experiment.
+    """
+
+    template: str
+    overrides: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    mode: str = ""
+    tags: tuple[str, ...] = ()
+
+
+def parse_tags(text: str) -> tuple[str, ...]:
+    """``"qat, int4 night"`` -> ``("qat", "int4", "night")`` (commas or spaces separate tags)."""
+    return tuple(dict.fromkeys(tag for tag in re.split(r"[\s,]+", text) if tag))
+
+
+def validate_request(request: LaunchRequest) -> Any:
+    """Resolve the config the run will use.
+
+    Returns:
+        The validated ``ExperimentConfig``.
+
+    Raises:
+        ConfigError: with the one-line message `ocrq run` would print for the same arguments.
+    """
+    if request.mode and request.mode not in MODES:
+        raise ConfigError(f"mode={request.mode} is not supported; allowed {', '.join(MODES)}")
+    overrides = dict(request.overrides)
+    if request.name.strip():
+        overrides["name"] = request.name.strip()
+    if request.mode:
+        overrides["mode"] = request.mode
+    return resolve_config(request.template, overrides=overrides)
+
+
+def run_arguments(request: LaunchRequest, exp_id: str) -> list[str]:
+    """The `ocrq` arguments after the global options: ``run TEMPLATE --field=value ... --id ID --json``.
+
+    ``--flag=value`` keeps a value that starts with ``-`` (a negative number) from reading as a flag.
+    """
+    args = ["run", request.template]
+    for key, text in request.overrides.items():
+        args.append(f"--{key.replace('_', '-')}={text}")
+    if request.name.strip():
+        args.append(f"--name={request.name.strip()}")
+    if request.mode:
+        args.append(f"--mode={request.mode}")
+    for tag in request.tags:
+        args.append(f"--tag={tag}")
+    args += ["--id", exp_id, "--json"]
+    return args
+
+
+def build_run_command(home: str | Path, request: LaunchRequest, exp_id: str, python: str | None = None) -> list[str]:
+    """The full argument list of a detached run: ``python -m cli.main --home HOME run ...``."""
+    return [python or sys.executable, "-m", "cli.main", "--home", str(home), *run_arguments(request, exp_id)]
+
+
+@dataclass(frozen=True)
+class LaunchedRun:
+    """A run this TUI started: its pre-allocated experiment id, pid, argument list and output log."""
+
+    exp_id: str
+    pid: int
+    argv: tuple[str, ...]
+    log_path: Path
+
+    @property
+    def command_line(self) -> str:
+        """The command as a shell would spell it."""
+        return shlex.join(self.argv)
+
+
+def start_detached(argv: list[str], log_path: Path, *, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``argv`` in a new session with stdin from /dev/null and output appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        log.write(f"$ {shlex.join(argv)}\n".encode())
+        log.flush()
+        process = subprocess.Popen(  # noqa: S603 - an argument list, no shell
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+        )
+    _children[process.pid] = process
+    return process
+
+
+def launch_run(home: str | Path, request: LaunchRequest, exp_id: str | None = None) -> LaunchedRun:
+    """Validate ``request`` and start `ocrq run` for it as a detached process.
+
+    Raises:
+        ConfigError: the request is invalid (nothing is started).
+    """
+    validate_request(request)
+    exp_id = exp_id or secrets.token_hex(6)
+    home = Path(home)
+    argv = build_run_command(home, request, exp_id)
+    log_path = home / LAUNCH_DIR / f"{exp_id}.log"
+    env = {**os.environ, "OCRQ_HOME": str(home)}
+    process = start_detached(argv, log_path, env=env)
+    return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
+
+
+def launch_log_tail(path: Path, lines: int = 40) -> list[str]:
+    """The last lines of a launch log (empty when it does not exist)."""
+    try:
+        data = path.read_bytes()[-65536:]
+    except OSError:
+        return []
+    return data.decode("utf-8", errors="replace").splitlines()[-lines:]
+
+
+# -- processes -----------------------------------------------------------------------------------
+
+
+def process_alive(pid: Any) -> bool:
+    """Whether ``pid`` is a live (not zombie) process on this machine."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+        return state != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _proc_text(pid: int, name: str) -> str | None:
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as handle:
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def looks_like_ocrq(pid: int) -> bool:
+    """Whether ``pid`` runs ocrq (guards against a recycled pid); True where /proc cannot tell."""
+    cmdline = _proc_text(pid, "cmdline")
+    if cmdline is None:
+        return True
+    return "ocrq" in cmdline or "cli.main" in cmdline
+
+
+def graceful_signal(pid: int) -> int:
+    """SIGINT, which `ocrq run` turns into a graceful interrupt; SIGTERM when the process ignores SIGINT.
+
+    A process started with SIGINT ignored (``nohup``-style launchers) never sees SIGINT, while `ocrq run`
+    always installs its own SIGTERM handler.
+    """
+    status = _proc_text(pid, "status") or ""
+    match = re.search(r"^SigCgt:\s*([0-9a-fA-F]+)", status, re.M)
+    if match and not int(match.group(1), 16) & (1 << (signal.SIGINT - 1)):
+        return signal.SIGTERM
+    return signal.SIGINT
+
+
+def stop_process(pid: int, grace_s: float = GRACE_S, poll_s: float = 0.05) -> str:
+    """Interrupt ``pid`` gracefully, then kill it if it is still alive after ``grace_s``.
+
+    Returns:
+        ``"interrupted"`` (it exited within the grace period), ``"killed"`` or ``"gone"`` (not running).
+    """
+    if not process_alive(pid):
+        return "gone"
+    try:
+        os.kill(pid, graceful_signal(pid))
+    except ProcessLookupError:
+        return "gone"
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return "interrupted"
+        time.sleep(poll_s)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return "interrupted"
+    deadline = time.monotonic() + 5.0
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(poll_s)
+    return "killed"
+
+
+class StopError(Exception):
+    """The experiment cannot be stopped from here (not running, another host, pid not ocrq)."""
+
+
+def stop_experiment(store: Store, exp_id: str, grace_s: float = GRACE_S) -> str:
+    """Stop a running experiment: graceful interrupt, then kill after ``grace_s``.
+
+    A killed run cannot record its own end, so it is stored as ``interrupted`` with the reason.
+
+    Returns:
+        A one-line message saying what happened.
+
+    Raises:
+        StopError: the experiment is not running here.
+    """
+    experiment = store.get(exp_id)
+    short = experiment["id"][:8]
+    if experiment.get("status") != "running":
+        raise StopError(f"experiment {short} is {experiment.get('status')}; only a running experiment can be stopped")
+    beat = experiment.get("heartbeat") or {}
+    host = beat.get("host") or experiment.get("host")
+    pid = beat.get("pid") or experiment.get("pid")
+    if host and host != this_host():
+        raise StopError(f"experiment {short} runs on host {host}; stop it there")
+    if not isinstance(pid, int) or not process_alive(pid):
+        raise StopError(f"experiment {short} has no live process (pid {pid}); it will show as crashed")
+    if not looks_like_ocrq(pid):
+        raise StopError(f"pid {pid} of experiment {short} is no longer an ocrq process; not signalling it")
+    outcome = stop_process(pid, grace_s)
+    if outcome == "killed":
+        if store.get(exp_id).get("status") == "running":
+            reason = f"killed by ocrq tui: still running {grace_s:g} s after the interrupt"
+            store.set_status(experiment["id"], "interrupted", error=reason)
+        return f"experiment {short} did not stop within {grace_s:g} s and was killed (pid {pid})"
+    if outcome == "gone":
+        return f"experiment {short} had already stopped"
+    return f"experiment {short} interrupted (pid {pid}); its checkpoint is saved"

@@ -1,0 +1,51 @@
+"""Small messages that carry store reads from thread workers to the screens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from tui.data import ExperimentsSnapshot, ExperimentUpdate, StudiesSnapshot
+
+
+class ExperimentsLoaded(Message):
+    """A fresh read of the experiments list."""
+
+    def __init__(self, snapshot: ExperimentsSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class ExperimentUpdated(Message):
+    """What is new in the open experiment."""
+
+    def __init__(self, update: ExperimentUpdate) -> None:
+        super().__init__()
+        self.update = update
+
+
+class StudiesLoaded(Message):
+    """A fresh read of the studies and the selected study's trials."""
+
+    def __init__(self, snapshot: StudiesSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class ComparisonLoaded(Message):
+    """Full documents of the experiments being compared."""
+
+    def __init__(self, experiments: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.experiments = experiments
+
+
+class PreviewReady(Message):
+    """A rendered image preview (or why there is none) for an artifact path."""
+
+    def __init__(self, path: str, preview: Any, error: str | None) -> None:
+        super().__init__()
+        self.path = path
+        self.preview = preview
+        self.error = error

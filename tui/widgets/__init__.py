@@ -1,0 +1,1 @@
+"""Reusable widgets of the ocrq TUI, grouped by what they show."""
