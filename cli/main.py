@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from cli import browse, configs, manage, run
+from cli import browse, configs, data_cmd, evaluate_cmd, manage, run
 from cli.config_options import normalize_config_flags
 from cli.console import CliError, err
 
@@ -62,6 +62,8 @@ run.register(app)
 browse.register(app)
 manage.register(app)
 configs.register(app)
+data_cmd.register(app)
+evaluate_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

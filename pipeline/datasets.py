@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pipeline.charset import Charset
 from pipeline.config import ExperimentConfig
 from pipeline.data.labelled import LabelledLineDataset, load_label_file
-from pipeline.data.loader import MixedDataset, make_loader
+from pipeline.data.loader import make_loader
+from pipeline.data.mixed import MixedDataset
 from pipeline.data.synthetic import SyntheticLineDataset
 
 # Seeds of the fixed evaluation streams, apart from training seeds so no test line is ever trained on.
@@ -73,21 +74,23 @@ class DataBundle:
         ratio = self.config.data.real_ratio
         if ratio >= 1.0:
             return self.real_train
-        return MixedDataset(synthetic, self.real_train, real_ratio=ratio, size=self.lines_per_epoch, seed=seed)
+        return MixedDataset(synthetic, self.real_train, real_fraction=ratio, size=self.lines_per_epoch, seed=seed)
 
     def train_batches(self, epoch: int) -> Iterable:
         """The batches of one training epoch, in a deterministic order for (seed, epoch)."""
         return self._loader(self.train_dataset(epoch), shuffle=True, epoch=epoch)
 
     def val_batches(self) -> Iterable:
-        dataset = self.real_val if self.real_val is not None else self._synthetic("val", self.config.data.num_val, self.config.train.seed)
+        dataset = self.real_val
+        if dataset is None:  # training fonts: held-out fonts are measured apart, on the test set
+            dataset = self._synthetic("val", self.config.data.num_val, self.config.train.seed)
         return self._loader(dataset, shuffle=False)
 
     def test_batches(self, fonts: str = "train") -> Iterable:
         """The shared test set; `fonts="held_out"` gives the same count of lines in fonts never trained on."""
         if self.real_test is not None:
             return self._loader(self.real_test, shuffle=False)
-        return self._loader(self._synthetic("test", self.config.data.num_test, self.config.train.seed, fonts=fonts), shuffle=False)
+        return self._loader(self._synthetic("test", self.config.data.num_test, self.config.train.seed, fonts), shuffle=False)
 
     def calibration_batches(self, count: int) -> list:
         """`count` batches of training-distribution lines for quantization calibration (never test lines)."""
@@ -106,7 +109,10 @@ def build_data(config: ExperimentConfig, charset: Charset, width_multiple: int) 
             continue
         samples, problems = load_label_file(path, charset, allow_empty=True, skip_bad=data.skip_bad_samples)
         bundle.problems.extend(problems_as_text(problems))
-        setattr(bundle, attr, LabelledLineDataset(samples, image_height=config.synthetic.image_height))
+        dataset = LabelledLineDataset(
+            samples, image_height=config.synthetic.image_height, max_image_width=config.synthetic.max_image_width
+        )
+        setattr(bundle, attr, dataset)
     return bundle
 
 

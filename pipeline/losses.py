@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 def frame_lengths(model: torch.nn.Module, widths: torch.Tensor, frames: int) -> torch.Tensor:
     """Output frames each line really has (padding excluded), capped at the padded batch's frame count."""
-    lengths = [min(frames, int(model.output_length(int(w)))) for w in widths.tolist()]
+    multiple = model.width_multiple
+    lengths = [min(frames, int(model.output_length(-(-int(w) // multiple) * multiple))) for w in widths.tolist()]
     return torch.tensor(lengths, dtype=torch.long)
 
 

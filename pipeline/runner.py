@@ -136,7 +136,8 @@ def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: boo
 
     sink(StageStarted(stage="evaluate", detail=f"FP32 on {data.test_size} test lines", total=1))
     decoding = dict(decoding=train_cfg.decoding, beam_width=train_cfg.beam_width)
-    test = predict(fp32_model, data.test_batches(), charset, device, **decoding)
+    keep_logits = config.mode in ("both", "compress") and any(v != "fp32" for v in config.deploy.variants)
+    test = predict(fp32_model, data.test_batches(), charset, device, keep_logits=keep_logits, **decoding)
     metrics = test.metrics()
     size = write_predictions_tsv(test, workdir / "predictions.tsv")
     sink(ArtifactSaved(artifact_kind="predictions", path=str(workdir / "predictions.tsv"), bytes=size, variant="fp32"))

@@ -16,7 +16,6 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 POLL_GROUP = "poll"
-ACTION_GROUP = "action"
 
 
 class PollingScreen(Screen):
@@ -70,10 +69,8 @@ class PollingScreen(Screen):
             self._poll_timer = self.set_timer(self.POLL_INTERVAL, self.poll_now)
 
     def run_action_in_thread(self, function, *args, description: str = "") -> Worker:
-        """Run a store write or a process action in a thread; failures are reported like poll failures."""
-        return self.run_worker(
-            lambda: function(*args), thread=True, exit_on_error=False, group=ACTION_GROUP, description=description
-        )
+        """Run a store write or a process action in a thread (see ``OcrqApp.run_store_action``)."""
+        return self.app.run_store_action(function, *args, description=description)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker, state = event.worker, event.state
@@ -88,7 +85,3 @@ class PollingScreen(Screen):
             if state == WorkerState.SUCCESS:
                 self._last_error = None
             self._poll_finished()
-        elif worker.group == ACTION_GROUP and state == WorkerState.SUCCESS:
-            if isinstance(worker.result, str) and worker.result:
-                self.notify(worker.result, title="ocrq", timeout=6)
-            self.poll_now(force=True)

@@ -16,8 +16,9 @@ LineSample = tuple[torch.Tensor, str]
 
 def pixels_to_tensor(pixels: np.ndarray) -> torch.Tensor:
     """uint8 (H, W) greyscale pixels -> float32 (1, H, W) tensor in [-1, 1]."""
-    tensor = torch.from_numpy(np.asarray(pixels, dtype=np.uint8).astype(np.float32))  # a writable copy
-    return tensor.div_(127.5).sub_(1.0).unsqueeze_(0)
+    scaled = np.asarray(pixels, dtype=np.float32) * np.float32(1 / 127.5)  # a new, writable array
+    scaled -= np.float32(1.0)
+    return torch.from_numpy(scaled[None])
 
 
 def image_to_tensor(image: Image.Image) -> torch.Tensor:

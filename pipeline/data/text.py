@@ -16,7 +16,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 
-
 from pipeline.charset import Charset
 from pipeline.data.config import TEXT_SOURCES, SyntheticDataConfig
 

@@ -132,8 +132,10 @@ def _create(
 
 @register_model
 def crnn_tiny(*, num_classes: int, image_height: int = 32, **overrides: Any) -> CRNN:
-    """CPU-friendly CRNN (~0.41M params): conv 32-64-96-128, one BiLSTM layer of 96."""
-    defaults = {"channels": (32, 64, 96, 128), "hidden_size": 96, "num_layers": 1, "dropout": 0.0}
+    """CPU-friendly CRNN (~0.28M params): conv 24-48-64-96, one BiLSTM layer of 96."""
+    # Narrow early convs: they run at the highest resolution and dominate CPU time (~1.8x faster
+    # training than 32-64-96-128 for the same LSTM).
+    defaults = {"channels": (24, 48, 64, 96), "hidden_size": 96, "num_layers": 1, "dropout": 0.0}
     return _create("crnn_tiny", defaults, num_classes, image_height, overrides)
 
 

@@ -13,17 +13,17 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from tui.data import ExperimentsReader, ListQuery, parse_filter
 from tui.format import summary_cells
-from tui.launch import parse_tags
 from tui.messages import ExperimentsLoaded
 from tui.polling import PollingScreen
-from tui.screens.dialogs import ConfirmDialog, TextPrompt
+from tui.screens.dialogs import ConfirmDialog
 from tui.widgets.inputs import OcrqInput
 from tui.widgets.keyed_table import KeyedTable
 
+# The figures come before template and model so that an 80-column terminal shows them.
 COLUMNS = (
-    ("mark", " "), ("id", "id"), ("name", "name"), ("template", "template"), ("model", "model"),
-    ("status", "status"), ("best_cer", "CER"), ("best_em", "EM"), ("size_ratio", "size×"),
-    ("speedup", "speed×"), ("created", "created"), ("tags", "tags"),
+    ("mark", " "), ("id", "id"), ("name", "name"), ("status", "status"), ("best_cer", "CER"),
+    ("best_em", "EM"), ("size_ratio", "size×"), ("speedup", "speed×"), ("template", "template"),
+    ("model", "model"), ("created", "created"), ("tags", "tags"),
 )  # fmt: skip
 SORTABLE = [key for key, _ in COLUMNS if key != "mark"]
 LABELS = dict(COLUMNS)
@@ -35,6 +35,15 @@ class ExperimentsTable(KeyedTable):
     """The experiments DataTable; enter opens the experiment under the cursor."""
 
     BINDINGS = [Binding("enter", "select_cursor", "Open", id="experiments.open", tooltip="Open the experiment")]
+
+
+class FilterInput(OcrqInput):
+    """The `/` filter bar; escape or enter returns to the table and keeps the filter."""
+
+    BINDINGS = [Binding("escape", "leave", "Back to the table", id="filter.leave", tooltip="Keep the filter, go back")]
+
+    def action_leave(self) -> None:
+        self.screen.leave_filter()
 
 
 class ExperimentsScreen(PollingScreen):
@@ -69,7 +78,7 @@ class ExperimentsScreen(PollingScreen):
         yield Header(show_clock=False)
         with Horizontal(id="filter-bar"):
             yield Label("/", id="filter-label")
-            yield OcrqInput(placeholder="text  status:running  tag:qat  template:smoke", id="filter-input", compact=True)
+            yield FilterInput(placeholder="text  status:running  tag:qat  template:smoke", id="filter-input", compact=True)
         yield Static("", id="filter-error", classes="error-line")
         yield ExperimentsTable(COLUMNS, id="experiments")
         yield Static("", id="list-status", classes="status-line")
@@ -78,6 +87,7 @@ class ExperimentsScreen(PollingScreen):
     def on_mount(self) -> None:
         self.sub_title = "experiments"
         self.reader = ExperimentsReader(self.app.store)
+        self.app.experiments_screen = self
         self._show_sort()
         self.query_one(ExperimentsTable).focus()
 
@@ -101,8 +111,11 @@ class ExperimentsScreen(PollingScreen):
 
     def _cells(self, row: dict[str, Any], marked: bool) -> tuple[Any, ...]:
         cells = summary_cells(row)
-        mark = Text("●", style="bold magenta") if marked else Text(" ")
-        return (mark, *(cells[key] for key, _ in COLUMNS[1:]))
+        return (self._mark(marked), *(cells[key] for key, _ in COLUMNS[1:]))
+
+    @staticmethod
+    def _mark(marked: bool) -> Text:
+        return Text("●", style="bold magenta") if marked else Text(" ")
 
     def _show_status(self) -> None:
         running = sum(1 for row in self.rows.values() if row.get("status") == "running")
@@ -175,18 +188,17 @@ class ExperimentsScreen(PollingScreen):
         else:
             self.marked.append(exp_id)
         table = self.query_one(ExperimentsTable)
-        row = self.rows.get(exp_id)
-        if row is not None:
-            table.sync((key, self._cells(self.rows[key], key in self.marked)) for key in table.keys)
+        table.set_cell(exp_id, "mark", self._mark(exp_id in self.marked))
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
         self._show_status()
 
     def action_clear_marks(self) -> None:
         if self.marked:
-            self.marked.clear()
             table = self.query_one(ExperimentsTable)
-            table.sync((key, self._cells(self.rows[key], False)) for key in table.keys)
+            for exp_id in self.marked:
+                table.set_cell(exp_id, "mark", self._mark(False))
+            self.marked.clear()
             self._show_status()
 
     def action_compare(self) -> None:
@@ -215,17 +227,12 @@ class ExperimentsScreen(PollingScreen):
 
     def on_input_submitted(self, event: OcrqInput.Submitted) -> None:
         if event.input.id == "filter-input":
-            self._leave_filter()
+            self.leave_filter()
 
-    def _leave_filter(self) -> None:
+    def leave_filter(self) -> None:
         bar = self.query_one("#filter-bar")
         bar.set_class(bool(self.query_one("#filter-input", OcrqInput).value), "-active")
         self.query_one(ExperimentsTable).focus()
-
-    def on_key(self, event) -> None:
-        if event.key == "escape" and self.focused is self.query_one("#filter-input"):
-            event.stop()
-            self._leave_filter()
 
     def action_sort_next(self) -> None:
         index = SORTABLE.index(self.query_state.sort) if self.query_state.sort in SORTABLE else -1
@@ -248,43 +255,15 @@ class ExperimentsScreen(PollingScreen):
 
     def action_tag(self) -> None:
         targets = self._targets()
-        if not targets:
-            return
-        current = " ".join(self.rows.get(targets[0], {}).get("tags") or []) if len(targets) == 1 else ""
-        help_text = "words to add; -word removes a tag" + (f" (now: {current})" if current else "")
-
-        def apply(text: str | None) -> None:
-            if not text:
-                return
-            words = parse_tags(text)
-            add = [word for word in words if not word.startswith("-")]
-            remove = [word[1:] for word in words if word.startswith("-") and len(word) > 1]
-            store = self.app.store
-
-            def write() -> str:
-                for exp_id in targets:
-                    store.tag(exp_id, add=add, remove=remove)
-                return f"tagged {len(targets)} experiment{'s' if len(targets) != 1 else ''}"
-
-            self.run_action_in_thread(write, description="tagging")
-
-        title = f"Tags for {self._label(targets[0])}" if len(targets) == 1 else f"Tags for {len(targets)} experiments"
-        self.app.push_screen(TextPrompt(title, help_text), apply)
+        if targets:
+            current = (self.rows.get(targets[0], {}).get("tags") or []) if len(targets) == 1 else []
+            label = self._label(targets[0]) if len(targets) == 1 else f"{len(targets)} experiments"
+            self.app.edit_tags(targets, current, label)
 
     def action_note(self) -> None:
         exp_id = self._cursor_id()
-        if exp_id is None:
-            return
-
-        def apply(text: str | None) -> None:
-            if text is not None:
-                store = self.app.store
-                self.run_action_in_thread(
-                    lambda: (store.set_note(exp_id, text), f"note saved for {exp_id[:8]}")[1], description="saving the note"
-                )
-
-        note = self.rows.get(exp_id, {}).get("note") or ""
-        self.app.push_screen(TextPrompt(f"Note for {self._label(exp_id)}", "free text; empty clears it", note), apply)
+        if exp_id is not None:
+            self.app.edit_note(exp_id, self.rows.get(exp_id, {}).get("note") or "", self._label(exp_id))
 
     def action_delete(self) -> None:
         targets = [exp_id for exp_id in self._targets() if not self.rows.get(exp_id, {}).get("deleted")]

@@ -27,7 +27,7 @@ class KeyedTable(DataTable):
         self._labels = [label for _, label in columns]
         self._cells: dict[str, tuple[Any, ...]] = {}
         self._order: list[str] = []
-        self._anchor: dict[str, Text] = {}
+        self._row_anchor: dict[str, Text] = {}
         self.follow_tail = follow_tail
 
     def on_mount(self) -> None:
@@ -50,11 +50,11 @@ class KeyedTable(DataTable):
     def cells_of(self, key: str) -> tuple[Any, ...] | None:
         return self._cells.get(key)
 
-    def _anchored(self, key: str, cells: Sequence[Any]) -> tuple[Any, ...]:
+    def _with_anchor(self, key: str, cells: Sequence[Any]) -> tuple[Any, ...]:
         # The first cell of each row is a distinct Text object, so a sort can find the row by identity.
         first = cells[0] if isinstance(cells[0], Text) else Text(str(cells[0]))
         first = first.copy()
-        self._anchor[key] = first
+        self._row_anchor[key] = first
         return (first, *cells[1:])
 
     def sync(self, rows: Iterable[tuple[str, Sequence[Any]]]) -> None:
@@ -65,13 +65,13 @@ class KeyedTable(DataTable):
         at_tail = cursor_key is None or cursor_key == self._order[-1]
         for key in [key for key in self._order if key not in wanted]:
             self.remove_row(key)
-            del self._cells[key], self._anchor[key]
+            del self._cells[key], self._row_anchor[key]
         self._order = [key for key in self._order if key in wanted]
         for key, cells in rows:
             cells = tuple(cells)
             old = self._cells.get(key)
             if old is None:
-                anchored = self._anchored(key, cells)
+                anchored = self._with_anchor(key, cells)
                 self.add_row(*anchored, key=key)
                 self._cells[key] = cells
                 self._order.append(key)
@@ -80,12 +80,12 @@ class KeyedTable(DataTable):
                 continue
             for index, (column, before, after) in enumerate(zip(self.column_keys, old, cells, strict=True)):
                 if before != after:
-                    value = self._anchored(key, cells)[0] if index == 0 else after
+                    value = self._with_anchor(key, cells)[0] if index == 0 else after
                     self.update_cell(key, column, value)
             self._cells[key] = cells
         order = [key for key, _ in rows]
         if order != self._order:
-            rank = {id(self._anchor[key]): index for index, key in enumerate(order)}
+            rank = {id(self._row_anchor[key]): index for index, key in enumerate(order)}
             self.sort(self.column_keys[0], key=lambda cell: rank[id(cell)])
             self._order = order
         if not self._order:
@@ -95,9 +95,17 @@ class KeyedTable(DataTable):
         elif cursor_key in wanted:
             self.move_cursor(row=self._order.index(cursor_key), animate=False, scroll=False)
 
+    def set_cell(self, key: str, column: str, value: Any) -> None:
+        """Change one cell of row ``key`` in place."""
+        cells = list(self._cells[key])
+        index = self.column_keys.index(column)
+        cells[index] = value
+        self._cells[key] = tuple(cells)
+        self.update_cell(key, column, self._with_anchor(key, cells)[0] if index == 0 else value)
+
     def reset(self) -> None:
         """Remove every row (columns stay)."""
         self.clear()
         self._cells.clear()
         self._order.clear()
-        self._anchor.clear()
+        self._row_anchor.clear()

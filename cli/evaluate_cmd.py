@@ -1,0 +1,104 @@
+"""`ocrq evaluate` and `ocrq export`: use a stored experiment's variants."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.console import UsageError, fmt_num, fmt_pct, info, out, print_json
+from cli.resolve import resolve
+from store import Store
+
+
+def _variant_names(experiment: dict) -> list[str]:
+    return [v["name"] for v in experiment.get("variants", [])]
+
+
+def evaluate(
+    ref: Annotated[str, typer.Argument(help="Experiment id, prefix or name.")],
+    data: Annotated[str, typer.Option("--data", help="A label file (path<TAB>label), a folder holding one, or 'synthetic'.")] = "synthetic",
+    variant: Annotated[str, typer.Option("--variant", "-v", help="Which variant to run (see `ocrq show ID`).")] = "fp32",
+    count: Annotated[int | None, typer.Option("-n", "--count", help="Evaluate at most this many lines.", min=1, show_default=False)] = None,
+    fonts: Annotated[str, typer.Option("--fonts", help="Synthetic data: train, held_out or all fonts.")] = "train",
+    skip_bad: Annotated[bool, typer.Option("--skip-bad-samples", help="Skip bad label-file lines instead of stopping.")] = False,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads.", min=1)] = 1,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Measure a variant on a labelled folder or on fresh synthetic lines; write predictions.tsv and record it."""
+    if fonts not in ("train", "held_out", "all"):
+        raise UsageError(f"--fonts '{fonts}' is not allowed; allowed train, held_out, all")
+    store = Store()
+    exp_id = resolve(store, ref)
+    experiment = store.get(exp_id)
+    if variant not in _variant_names(experiment):
+        known = ", ".join(_variant_names(experiment)) or "none (the experiment has not finished evaluating)"
+        raise UsageError(f"--variant '{variant}' is not in experiment {exp_id}; allowed {known}")
+    from pipeline.evaluation_job import evaluate_experiment
+
+    try:
+        result = evaluate_experiment(store.experiment_dir(exp_id), experiment["config"], variant=variant, data=data,
+                                     count=count, fonts=fonts, skip_bad=skip_bad, threads=threads)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    record = result.record()
+    store.record_evaluation(exp_id, record)
+    store.record_artifact(exp_id, kind="predictions", path=str(result.predictions_path),
+                          bytes=result.predictions_path.stat().st_size, variant=variant)
+    if json_:
+        print_json({"id": exp_id, **record})
+        return
+    m = result.metrics
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("dataset", "samples", "CER", "accuracy (EM)", "1 - NED", "label length"):
+        table.add_column(column, justify="left" if column == "dataset" else "right")
+    mean_length = m.label_chars / m.samples if m.samples else 0.0
+    table.add_row(result.data, str(m.samples), fmt_pct(m.cer), fmt_pct(m.em), fmt_num(m.ned, 4), f"{mean_length:.1f}")
+    out.print(f"[bold]{exp_id[:8]}[/] variant [bold]{variant}[/]")
+    out.print(table)
+    buckets = Table(title="by label length", box=None, pad_edge=False, header_style="bold", title_justify="left")
+    for column in ("length", "samples", "CER", "EM", "1 - NED"):
+        buckets.add_column(column, justify="right")
+    for bucket in m.to_dict().get("buckets", []):
+        buckets.add_row(str(bucket["bucket"]), str(bucket["samples"]), fmt_pct(bucket["cer"]), fmt_pct(bucket["em"]), fmt_num(bucket["ned"], 4))
+    out.print(buckets)
+    ops = m.to_dict().get("edits", {})
+    if ops:
+        out.print("errors: " + ", ".join(f"{k} {v}" for k, v in ops.items()))
+    info(f"predictions: {result.predictions_path}")
+
+
+def export(
+    ref: Annotated[str, typer.Argument(help="Experiment id, prefix or name.")],
+    variant: Annotated[str, typer.Option("--variant", "-v", help="Which variant to export.")] = "ort-fp32",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write it (default: current folder).", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a variant's deployable model file (ONNX or a torch state dict) and print its path and size."""
+    store = Store()
+    exp_id = resolve(store, ref)
+    experiment = store.get(exp_id)
+    if variant not in _variant_names(experiment):
+        known = ", ".join(_variant_names(experiment)) or "none"
+        raise UsageError(f"--variant '{variant}' is not in experiment {exp_id}; allowed {known}")
+    from pipeline.variants import deployable_artifact
+
+    source = deployable_artifact(store.experiment_dir(exp_id), variant)
+    target = output or Path.cwd() / f"{exp_id[:8]}-{variant.replace(':', '-')}{source.suffix}"
+    if target.is_dir():
+        target = target / f"{exp_id[:8]}-{variant.replace(':', '-')}{source.suffix}"
+    if target.exists() and not force:
+        raise UsageError(f"'{target}' exists; pass --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".part")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
+    typer.echo(f"{target}\t{target.stat().st_size} bytes")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate", rich_help_panel="Deploy")(evaluate)
+    app.command("export", rich_help_panel="Deploy")(export)

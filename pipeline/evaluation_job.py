@@ -1,0 +1,103 @@
+"""`ocrq evaluate`: measure a stored experiment's variant on a labelled folder or fresh synthetic lines."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.charset import Charset
+from pipeline.config import config_from_dict
+from pipeline.data.labelled import LabelledLineDataset, load_label_file
+from pipeline.data.loader import make_loader
+from pipeline.data.synthetic import SyntheticLineDataset
+from pipeline.device import configure_threads
+from pipeline.evaluate import Predictions, predict, write_predictions_tsv
+from pipeline.metrics import RecognitionMetrics
+
+LABEL_FILE_NAMES = ("labels.txt", "rec_gt.txt", "gt.txt", "label.txt")
+
+
+@dataclass
+class EvaluationResult:
+    variant: str
+    data: str
+    metrics: RecognitionMetrics
+    predictions: Predictions
+    predictions_path: Path
+    seconds: float
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-native document stored with the experiment."""
+        metrics = self.metrics.to_dict()
+        return {
+            "variant": self.variant,
+            "data": self.data,
+            "predictions": str(self.predictions_path),
+            "seconds": self.seconds,
+            **{k: metrics[k] for k in ("cer", "em", "ned", "samples")},
+            "metrics": metrics,
+        }
+
+
+def find_label_file(data: str) -> Path:
+    """A label file given directly, or the one label file inside a folder."""
+    path = Path(data)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        for name in LABEL_FILE_NAMES:
+            if (path / name).is_file():
+                return path / name
+        candidates = sorted(path.glob("*.txt"))
+        if len(candidates) == 1:
+            return candidates[0]
+        raise ValueError(f"--data '{data}' holds no single label file; name it one of {', '.join(LABEL_FILE_NAMES)}")
+    raise ValueError(f"--data '{data}' does not exist; allowed a label file, a folder with one, or 'synthetic'")
+
+
+def evaluate_experiment(
+    experiment_dir: Path,
+    experiment_config: dict[str, Any],
+    *,
+    variant: str = "fp32",
+    data: str = "synthetic",
+    count: int | None = None,
+    fonts: str = "train",
+    skip_bad: bool = False,
+    threads: int = 1,
+) -> EvaluationResult:
+    """Run `variant` of a stored experiment over `data` and write predictions.tsv under `evaluations/`."""
+    from pipeline.variants import load_recognizer
+
+    config = config_from_dict(experiment_config)
+    charset = Charset.from_spec(config.model.charset)
+    configure_threads(threads)
+    recognizer = load_recognizer(experiment_dir, variant, threads=threads)
+    if data == "synthetic":
+        size = count or config.data.num_test
+        # A stream apart from training, validation and the stored test set: seed offset by 101.
+        dataset = SyntheticLineDataset(config.synthetic, config.augment, charset, size=size, seed=config.train.seed + 101,
+                                       split="test", font_pool=fonts)
+        label = f"synthetic ({fonts} fonts, {size} lines)"
+    else:
+        label_file = find_label_file(data)
+        samples, _ = load_label_file(label_file, charset, allow_empty=True, skip_bad=skip_bad)
+        if count:
+            samples = samples[:count]
+        dataset = LabelledLineDataset(samples, image_height=config.synthetic.image_height,
+                                      max_image_width=config.synthetic.max_image_width, too_wide="resize")
+        label = str(label_file)
+    loader = make_loader(dataset, config.train.batch_size, charset=charset, width_multiple=recognizer.width_multiple,
+                         shuffle=False, seed=config.train.seed, num_workers=0)
+    started = time.monotonic()
+    predictions = predict(recognizer, loader, charset, torch.device("cpu"), decoding=config.train.decoding,
+                          beam_width=config.train.beam_width)
+    seconds = time.monotonic() - started
+    out_dir = experiment_dir / "evaluations" / f"{time.strftime('%Y%m%d-%H%M%S')}-{variant.replace(':', '-')}"
+    path = out_dir / "predictions.tsv"
+    write_predictions_tsv(predictions, path)
+    return EvaluationResult(variant, label, predictions.metrics(), predictions, path, seconds)

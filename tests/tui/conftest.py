@@ -1,0 +1,39 @@
+"""Fixtures for the TUI tests: a store filled through the real store API, the app, and waiting helpers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from store import Store
+from tests.tui.store_fixtures import fill_store
+from tui.app import OcrqApp
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def filled_store(tmp_path) -> Store:
+    return fill_store(tmp_path / "ocrq-home")
+
+
+@pytest.fixture
+def make_app() -> Callable[..., OcrqApp]:
+    def make(store: Store, **kwargs) -> OcrqApp:
+        return OcrqApp(store, cursor_blink=False, **kwargs)
+
+    return make
+
+
+async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
+    """Let the app run until ``predicate()`` is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(0.05)

@@ -1,0 +1,168 @@
+"""A small store filled through the real store API, the same on every run (fixed ids and timestamps).
+
+Used by the Pilot tests, the snapshot app and by hand (`python -m tests.tui.store_fixtures HOME`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest import mock
+
+from PIL import Image, ImageDraw
+
+import store.store as store_module
+import store.studies as studies_module
+from store import Store
+
+IDS = {
+    "baseline": "a1a1a1a1a1a1",
+    "qat": "b2b2b2b2b2b2",
+    "pruned": "c3c3c3c3c3c3",
+    "failed": "d4d4d4d4d4d4",
+    "running": "e5e5e5e5e5e5",
+    "deleted": "f6f6f6f6f6f6",
+}
+STUDY_ID = "5a5a5a5a5a5a"
+START = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
+
+
+@contextlib.contextmanager
+def fixed_clock() -> Iterator[None]:
+    """Store timestamps from a clock that ticks one minute per call, starting at ``START``."""
+    ticks = iter(range(100_000))
+
+    def now_iso() -> str:
+        return (START + timedelta(minutes=next(ticks))).isoformat(timespec="milliseconds")
+
+    with mock.patch.object(store_module, "now_iso", now_iso), mock.patch.object(studies_module, "now_iso", now_iso):
+        yield
+
+
+def _config(template: str, epochs: int, lr: float, variants: list[str], **extra: object) -> dict:
+    return {
+        "template": template,
+        "name": None,
+        "mode": "both",
+        "model": {"model": "crnn_tiny", "charset": "ascii"},
+        "train": {"epochs": epochs, "learning_rate": lr, "batch_size": 32, **extra},
+        "deploy": {"variants": variants},
+    }
+
+
+def _epochs(count: int, start_cer: float, phase: str = "baseline") -> list[dict]:
+    return [
+        {
+            "epoch": n, "phase": phase, "train_loss": round(3.0 / n + 0.2, 4), "val_loss": round(3.2 / n + 0.3, 4),
+            "cer": round(start_cer / n, 4), "em": round(min(0.95, 0.1 * n), 4), "lr": 1e-3 / n, "seconds": 12.5,
+        }  # fmt: skip
+        for n in range(1, count + 1)
+    ]
+
+
+def _variants(cer: float) -> list[dict]:
+    return [
+        {"name": "fp32", "backend": "torch", "cer": cer, "em": 0.62, "ned": 0.97, "size_bytes": 1_640_000,
+         "latency_ms_p50": 30.5, "latency_ms_p95": 34.1, "throughput_lines_per_s_b16": 680.0},
+        {"name": "ort-fp32", "backend": "onnxruntime", "cer": cer, "cer_delta_pp": 0.0, "em": 0.62, "ned": 0.97,
+         "size_bytes": 1_630_000, "compression_ratio": 1.0, "latency_ms_p50": 7.5, "latency_ms_p95": 9.0,
+         "throughput_lines_per_s_b16": 1400.0, "speedup": 1.0, "fidelity": {"cosine": 1.0}, "accuracy_guard": "ok"},
+        {"name": "ort-int8-dynamic", "backend": "onnxruntime", "cer": cer + 0.004, "cer_delta_pp": 0.4, "em": 0.6,
+         "ned": 0.965, "size_bytes": 441_000, "compression_ratio": 3.7, "latency_ms_p50": 5.1, "latency_ms_p95": 6.0,
+         "throughput_lines_per_s_b16": 2100.0, "speedup": 1.47, "fidelity": {"cosine": 0.9991}, "accuracy_guard": "ok"},
+        {"name": "qat", "backend": "torchao", "cer": cer + 0.011, "cer_delta_pp": 1.1, "em": 0.57, "ned": 0.96,
+         "size_bytes": 230_000, "compression_ratio": 7.1, "latency_ms_p50": 9.9, "latency_ms_p95": 11.0,
+         "throughput_lines_per_s_b16": 900.0, "speedup": 0.76, "fidelity": {"cosine": 0.998},
+         "accuracy_guard": "exceeded"},
+    ]  # fmt: skip
+
+
+def write_figure(path: Path) -> int:
+    """A small training-curve-like PNG; returns its size in bytes."""
+    image = Image.new("RGB", (160, 80), (250, 250, 250))
+    draw = ImageDraw.Draw(image)
+    draw.line([(5, 10), (40, 45), (80, 60), (155, 70)], fill=(200, 30, 30), width=3)
+    draw.line([(5, 70), (60, 40), (155, 15)], fill=(30, 60, 200), width=3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path.stat().st_size
+
+
+def _finished(store: Store, key: str, name: str, template: str, cer: float, tags: list[str], **config_extra) -> str:
+    exp_id = IDS[key]
+    store.create_experiment(
+        name=name, template=template, config=_config(template, 4, 2e-3, ["ort-fp32", "ort-int8-dynamic"], **config_extra),
+        model="crnn_tiny", experiment_id=exp_id,
+    )  # fmt: skip
+    store.set_status(exp_id, "running")
+    for epoch in _epochs(4, cer * 4):
+        store.record_epoch(exp_id, epoch)
+    for variant in _variants(cer):
+        store.record_variant(exp_id, variant)
+    folder = store.experiment_dir(exp_id)
+    size = write_figure(folder / "training_curves.png")
+    store.record_artifact(exp_id, kind="figure", path=str(folder / "training_curves.png"), bytes=size)
+    (folder / "report.json").write_text('{"ok": true}\n')
+    store.record_artifact(exp_id, kind="report", path=str(folder / "report.json"), bytes=13)
+    store.append_log(exp_id, "info", "run started on cpu with 1 threads")
+    store.append_log(exp_id, "info", "stage train started: crnn_tiny, 4 epochs")
+    store.append_log(exp_id, "info", "run finished")
+    store.set_status(exp_id, "finished")
+    store.update_summary(exp_id, best_cer=cer, best_em=0.62, size_ratio=3.7, speedup=1.47, stage="evaluate")
+    if tags:
+        store.tag(exp_id, add=tags)
+    return exp_id
+
+
+def fill_store(home: str | Path) -> Store:
+    """Six experiments (finished, failed, running, deleted) and a two-objective study with four trials."""
+    store = Store(home)
+    with fixed_clock():
+        _finished(store, "baseline", "baseline-fp32", "smoke", 0.081, ["baseline"])
+        _finished(store, "qat", "qat-int4", "ocr_balanced", 0.094, ["qat", "int4"], weight_decay=0.02)
+        _finished(store, "pruned", "pruned-30", "quickstart", 0.102, ["pruning"])
+        store.set_note(IDS["pruned"], "pruned 30% of the channels")
+        failed = store.create_experiment(
+            name="too-big-lr", template="smoke", config=_config("smoke", 2, 0.5, ["ort-fp32"]), model="crnn_tiny",
+            experiment_id=IDS["failed"],
+        )["id"]  # fmt: skip
+        store.set_status(failed, "running")
+        store.record_epoch(failed, {**_epochs(1, 0.9)[0], "train_loss": None})
+        store.append_log(failed, "error", "loss is NaN at step 12")
+        store.set_status(failed, "failed", error="loss is NaN at step 12; lower learning_rate")
+        running = store.create_experiment(
+            name="live-run", template="smoke", config=_config("smoke", 6, 2e-3, ["ort-fp32"]), model="crnn_tiny",
+            experiment_id=IDS["running"],
+        )["id"]  # fmt: skip
+        store.set_status(running, "running")
+        for epoch in _epochs(2, 0.6):
+            store.record_epoch(running, epoch)
+        store.heartbeat(running, stage="train", progress="2/6")
+        gone = store.create_experiment(
+            name="old-try", template="smoke", config=_config("smoke", 1, 1e-3, ["ort-fp32"]), model="crnn_tiny",
+            experiment_id=IDS["deleted"],
+        )["id"]  # fmt: skip
+        store.set_status(gone, "interrupted")
+        store.soft_delete(gone)
+        study = store.create_study(
+            name="cer-vs-size", directions=["minimize", "maximize"],
+            config={"objectives": ["cer", "size_ratio"], "template": "smoke"}, study_id=STUDY_ID,
+        )["id"]  # fmt: skip
+        trials = [
+            (0, "complete", {"qat_epochs": 1, "pruning_ratio": 0.1}, [0.081, 3.7], IDS["baseline"]),
+            (1, "complete", {"qat_epochs": 3, "pruning_ratio": 0.3}, [0.094, 7.1], IDS["qat"]),
+            (2, "complete", {"qat_epochs": 2, "pruning_ratio": 0.5}, [0.102, 3.0], IDS["pruned"]),
+            (3, "running", {"qat_epochs": 4, "pruning_ratio": 0.2}, None, IDS["running"]),
+        ]
+        for number, state, params, values, exp_id in trials:
+            store.record_trial(study, number=number, state=state, params=params, values=values, experiment_id=exp_id)
+        store.set_study_status(study, "running")
+    return store
+
+
+if __name__ == "__main__":
+    fill_store(sys.argv[1])
+    print(f"filled {sys.argv[1]}")

@@ -1,0 +1,27 @@
+"""The TUI's rules of the house: its domain modules do not import Textual, and nothing in tui/ imports torch
+or the computing pipeline (a TUI must not train in its own process)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+PURE_MODULES = ("tui.data", "tui.launch", "tui.fields", "tui.format", "tui.plot", "tui.preview")
+
+
+def _loaded_after_import(modules: tuple[str, ...]) -> set[str]:
+    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + "print('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(result.stdout.split())
+
+
+def test_domain_modules_do_not_import_textual():
+    loaded = _loaded_after_import(PURE_MODULES)
+    assert "textual" not in loaded
+
+
+def test_the_whole_tui_imports_neither_torch_nor_pipeline_runtime():
+    loaded = _loaded_after_import(("tui.app", "cli.tui_command"))
+    assert "textual" in loaded  # the check below is about a real import of the app
+    heavy = {"torch", "onnxruntime", "optuna", "numpy", "pipeline.runner", "pipeline.train", "pipeline.models"}
+    assert not heavy & loaded, heavy & loaded

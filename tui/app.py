@@ -1,0 +1,196 @@
+"""`ocrq tui`: the Textual app that browses the store and launches and stops runs as separate processes.
+
+Screens: experiments (mode 1), studies (mode 2), and pushed on top of them one experiment, a
+comparison, the launch form and help. The app never trains: runs are `ocrq run` processes in their
+own session, which survive the TUI and the SSH connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from store import Store, StoreError
+from tui.commands import OcrqCommands
+from tui.launch import GRACE_S, LaunchedRun, StopError, parse_tags, stop_experiment
+from tui.polling import PollingScreen
+from tui.screens.compare import CompareScreen
+from tui.screens.dialogs import ConfirmDialog, TextPrompt
+from tui.screens.experiment import ExperimentScreen
+from tui.screens.experiments import ExperimentsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.launch import LaunchScreen
+from tui.screens.studies import StudiesScreen
+
+ACTION_GROUP = "action"
+
+
+class OcrqApp(App[None]):
+    """The ocrq terminal UI.
+
+    Args:
+        store: the store to browse.
+        open_ref: an experiment (id, prefix or name) to open at start.
+        stop_grace_s: seconds between the interrupt and the kill when stopping a run.
+        cursor_blink: whether text cursors blink (snapshot tests turn it off).
+    """
+
+    CSS_PATH = "ocrq.tcss"
+    TITLE = "ocrq"
+    COMMANDS = App.COMMANDS | {OcrqCommands}
+    MODES = {"experiments": ExperimentsScreen, "studies": StudiesScreen}
+    DEFAULT_MODE = "experiments"
+    BINDINGS = [
+        Binding("f1,question_mark", "help", "Help", id="app.help", tooltip="Every key binding"),
+        Binding("1", "switch_mode('experiments')", "Experiments", id="app.experiments", tooltip="The experiments list"),
+        Binding("2", "switch_mode('studies')", "Studies", id="app.studies", tooltip="Optuna studies and trials"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (launched runs keep running)"),
+    ]
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        open_ref: str | None = None,
+        stop_grace_s: float = GRACE_S,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.open_ref = open_ref
+        self.stop_grace_s = stop_grace_s
+        self.cursor_blink_enabled = cursor_blink
+        self.experiments_screen: ExperimentsScreen | None = None  # set by the screen when it mounts
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.store.home)
+        if not self.is_headless:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGHUP, signal.SIGTERM):  # the SSH session or terminal went away
+                try:
+                    loop.add_signal_handler(signum, self.exit)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+        if self.open_ref:
+            self.run_store_action(self._resolve_and_open, self.open_ref, description="opening the experiment")
+
+    def _resolve_and_open(self, ref: str) -> None:
+        exp_id = self.store.resolve_id(ref)
+        self.call_from_thread(self.open_experiment, exp_id)
+
+    # -- navigation ------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_experiment(self, exp_id: str, launched: LaunchedRun | None = None) -> None:
+        """Show one experiment (``launched`` when this TUI just started its run)."""
+        self.push_screen(ExperimentScreen(exp_id, launched=launched))
+
+    def compare(self, exp_ids: list[str]) -> None:
+        """Show two or more experiments side by side."""
+        self.push_screen(CompareScreen(exp_ids))
+
+    def launch(self, template: str | None = None) -> None:
+        """Open the launch form, starting from ``template``."""
+        self.push_screen(LaunchScreen(template))
+
+    def compare_marked(self) -> None:
+        screen = self.experiments_screen
+        marked = list(screen.marked) if screen is not None else []
+        if len(marked) < 2:
+            self.notify("mark two or more experiments with space in the experiments list", severity="warning")
+            return
+        self.compare(marked)
+
+    def clear_marks(self) -> None:
+        screen = self.experiments_screen
+        if screen is not None:
+            screen.action_clear_marks()
+
+    async def open_study(self, study_id: str) -> None:
+        """Switch to the studies screen and show ``study_id``."""
+        await self.switch_mode("studies")
+        if isinstance(self.screen, StudiesScreen):
+            self.screen.select_study(study_id)
+
+    # -- actions on experiments ------------------------------------------------------------------
+
+    def run_store_action(self, function, *args: Any, description: str = "") -> Worker:
+        """Run a store write or a process action in a thread; its result (a message) or error is shown."""
+        return self.run_worker(
+            partial(function, *args), thread=True, exit_on_error=False, group=ACTION_GROUP, description=description
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != ACTION_GROUP or worker.node is not self:
+            return
+        if event.state == WorkerState.ERROR:
+            error = worker.error
+            known = isinstance(error, StoreError | StopError | ValueError)
+            text = str(error) if known else f"{type(error).__name__}: {error}"
+            self.notify(text, title=f"{worker.description or 'action'} failed", severity="error", timeout=10)
+        elif event.state == WorkerState.SUCCESS:
+            if isinstance(worker.result, str) and worker.result:
+                self.notify(worker.result, timeout=6)
+            if isinstance(self.screen, PollingScreen):
+                self.screen.poll_now(force=True)
+
+    def stop_experiment(self, exp_id: str) -> None:
+        """Ask, then interrupt the run (SIGINT) and kill it if it is still alive after the grace period."""
+        grace = self.stop_grace_s
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"stopping {exp_id[:8]}: interrupt sent, kill after {grace:g} s", timeout=4)
+                self.run_store_action(stop_experiment, self.store, exp_id, grace, description="stopping")
+
+        message = f"Stop experiment {exp_id[:8]}? It saves a checkpoint and ends as interrupted; it is killed if still running after {grace:g} s."
+        self.push_screen(ConfirmDialog("Stop run", message, yes="Stop"), confirmed)
+
+    def edit_tags(self, exp_ids: list[str], current: list[str], label: str) -> None:
+        """Prompt for tags to add (``word``) and remove (``-word``) on each of ``exp_ids``."""
+        help_text = "words to add; -word removes a tag" + (f" (now: {' '.join(current)})" if current else "")
+
+        def apply(text: str | None) -> None:
+            if not text:
+                return
+            words = parse_tags(text)
+            add = [word for word in words if not word.startswith("-")]
+            remove = [word[1:] for word in words if word.startswith("-") and len(word) > 1]
+
+            def write() -> str:
+                for exp_id in exp_ids:
+                    self.store.tag(exp_id, add=add, remove=remove)
+                return f"tags updated on {label}"
+
+            self.run_store_action(write, description="tagging")
+
+        self.push_screen(TextPrompt(f"Tags for {label}", help_text), apply)
+
+    def edit_note(self, exp_id: str, note: str, label: str) -> None:
+        """Prompt for the experiment's note (prefilled with the current one)."""
+
+        def apply(text: str | None) -> None:
+            if text is not None:
+                self.run_store_action(self._save_note, exp_id, text, description="saving the note")
+
+        self.push_screen(TextPrompt(f"Note for {label}", "free text; empty clears it", note), apply)
+
+    def _save_note(self, exp_id: str, text: str) -> str:
+        self.store.set_note(exp_id, text)
+        return f"note saved for {exp_id[:8]}"
+
+
+def run_tui(home: str | Path | None = None, open_ref: str | None = None) -> None:
+    """Run the TUI on the store at ``home`` (default: ``$OCRQ_HOME`` or ``~/.ocrq``) until the user quits."""
+    OcrqApp(Store(home), open_ref=open_ref).run()

@@ -1,0 +1,122 @@
+"""Two or more experiments side by side: metrics (best and last), config differences, variants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from store.records import EXPERIMENT_FILE
+from store.store import EXPERIMENTS_DIR, INDEX_FILE
+from tui.data import file_signature
+from tui.format import config_differences, metric_rows, value_text
+from tui.messages import ComparisonLoaded
+from tui.polling import PollingScreen
+from tui.widgets.keyed_table import KeyedTable
+from tui.widgets.variants_table import VariantsTable
+
+
+class CompareTable(KeyedTable):
+    """A comparison table whose columns are the experiments; rebuilt only when they change."""
+
+    def set_experiments(self, first: tuple[str, str], experiments: list[dict[str, Any]]) -> None:
+        columns = [first] + [(e["id"], f"{e['id'][:8]} {e.get('name') or ''}".strip()[:24]) for e in experiments]
+        if [key for key, _ in columns] != self.column_keys:
+            self.reset()
+            self.clear(columns=True)
+            self.column_keys = [key for key, _ in columns]
+            for key, label in columns:
+                self.add_column(label, key=key)
+
+
+class CompareScreen(PollingScreen):
+    """Compares experiments; refreshed while any of them changes (a running one, a new tag).
+
+    Args:
+        exp_ids: two or more full experiment ids, in column order.
+    """
+
+    POLL_INTERVAL = 2.0
+    BINDINGS = [
+        Binding("escape,backspace", "back", "Back", id="compare.back", tooltip="Back to the previous screen"),
+        Binding("m", "tab('metrics')", "Metrics", id="compare.metrics", tooltip="Best and last metrics"),
+        Binding("c", "tab('config')", "Config", id="compare.config", tooltip="Config side by side"),
+        Binding("v", "tab('variants')", "Variants", id="compare.variants", tooltip="Every variant of every experiment"),
+        Binding("o", "only_changed", "Only changed", id="compare.only_changed", tooltip="Show only config fields that differ"),
+    ]
+
+    def __init__(self, exp_ids: list[str]) -> None:
+        super().__init__()
+        self.exp_ids = list(exp_ids)
+        self.experiments: list[dict[str, Any]] = []
+        self.only_changed = True
+        self._signature: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Static("", id="compare-header", classes="status-line")
+        with TabbedContent(initial="metrics", id="compare-tabs"):
+            with TabPane("Metrics", id="metrics"):
+                yield CompareTable((("metric", "metric"),), id="metrics-table", zebra_stripes=True)
+            with TabPane("Config", id="config"):
+                yield CompareTable((("field", "field"),), id="config-table")
+            with TabPane("Variants", id="variants"):
+                yield VariantsTable(per_experiment=True, id="compare-variants")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"compare {len(self.exp_ids)} experiments"
+        self.query_one("#metrics-table", CompareTable).focus()
+
+    def read_store(self, force: bool) -> Message | None:
+        store = self.app.store
+        paths = [store.home / INDEX_FILE]
+        paths += [store.home / EXPERIMENTS_DIR / exp_id / EXPERIMENT_FILE for exp_id in self.exp_ids]
+        signature = file_signature(*paths)
+        running = any(e.get("status") == "running" for e in self.experiments)
+        if not force and signature == self._signature and not running:
+            return None
+        experiments = store.compare(self.exp_ids)
+        self._signature = signature
+        return ComparisonLoaded(experiments)
+
+    def on_comparison_loaded(self, message: ComparisonLoaded) -> None:
+        self.experiments = message.experiments
+        metrics = self.query_one("#metrics-table", CompareTable)
+        metrics.set_experiments(("metric", "metric"), self.experiments)
+        metrics.sync((label, (label, *values)) for label, values in metric_rows(self.experiments))
+        self._show_config()
+        self.query_one(VariantsTable).show_experiments(self.experiments)
+        names = ", ".join(f"{e['id'][:8]} {e.get('name') or ''}".strip() for e in self.experiments)
+        self.query_one("#compare-header", Static).update(Text(names))
+
+    def _show_config(self) -> None:
+        table = self.query_one("#config-table", CompareTable)
+        table.set_experiments(("field", "field"), self.experiments)
+        rows = config_differences(self.experiments, only_changed=self.only_changed)
+        cells = []
+        for row in rows:
+            style = "yellow" if row["changed"] else ""
+            cells.append((row["field"], (Text(row["field"], style=style), *(Text(value_text(v), style=style) for v in row["values"]))))
+        table.sync(cells)
+        tabs = self.query_one(TabbedContent)
+        label = f"Config ({len(rows)} {'changed' if self.only_changed else 'fields'})"
+        tabs.get_tab("config").label = label
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        target = {"metrics": "#metrics-table", "config": "#config-table", "variants": "#compare-variants"}[tab]
+        self.query_one(target, DataTable).focus()
+
+    def action_only_changed(self) -> None:
+        self.only_changed = not self.only_changed
+        self._show_config()
+        self.query_one(TabbedContent).active = "config"
+        self.notify("config: only fields that differ" if self.only_changed else "config: every field", timeout=3)

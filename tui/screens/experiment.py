@@ -1,0 +1,217 @@
+"""One experiment, live: header with stage and progress, epochs, charts, variants, artifacts, config, log."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Collapsible, Footer, Header, ProgressBar, Static, TabbedContent, TabPane
+
+from tui.data import ExperimentTail
+from tui.format import fmt_time, status_text, value_text
+from tui.launch import LaunchedRun, launch_log_tail, process_alive
+from tui.messages import ExperimentUpdated
+from tui.polling import PollingScreen
+from tui.widgets.artifacts import ArtifactsTable, ArtifactsView
+from tui.widgets.charts import TrainingCharts
+from tui.widgets.epoch_table import EpochTable
+from tui.widgets.log_tail import LogTail
+from tui.widgets.variants_table import VariantsTable
+
+TABS = ("epochs", "charts", "variants", "artifacts", "config", "log")
+_PROGRESS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)")
+
+
+class ExperimentScreen(PollingScreen):
+    """Everything about one experiment; a new epoch shows within a second of being recorded.
+
+    Args:
+        exp_id: the experiment's full id.
+        launched: set when this TUI just started the run (the experiment may not exist yet).
+    """
+
+    POLL_INTERVAL = 0.5
+    BINDINGS = [
+        Binding("escape,backspace", "back", "Back", id="experiment.back", tooltip="Back to the previous screen"),
+        Binding("e", "tab('epochs')", "Epochs", id="experiment.epochs", tooltip="The epoch table"),
+        Binding("g", "tab('charts')", "Charts", id="experiment.charts", tooltip="Loss and CER charts"),
+        Binding("v", "tab('variants')", "Variants", id="experiment.variants", tooltip="The variants comparison"),
+        Binding("a", "tab('artifacts')", "Artifacts", id="experiment.artifacts", tooltip="Files, figures, copy paths"),
+        Binding("c", "tab('config')", "Config", id="experiment.config", tooltip="The resolved config"),
+        Binding("l", "tab('log')", "Log", id="experiment.log", tooltip="The run log"),
+        Binding("x", "stop", "Stop", id="experiment.stop", tooltip="Interrupt the run (kill after a grace period)"),
+        Binding("t", "tag", "Tag", id="experiment.tag", tooltip="Add or remove tags"),
+        Binding("n", "note", "Note", id="experiment.note", tooltip="Edit the note"),
+    ]
+
+    def __init__(self, exp_id: str, launched: LaunchedRun | None = None) -> None:
+        super().__init__()
+        self.exp_id = exp_id
+        self.launched = launched
+        self.document: dict[str, Any] | None = None
+        self.epochs: list[dict[str, Any]] = []
+        self.heartbeat: dict[str, Any] | None = None
+        self.tail: ExperimentTail | None = None
+        self._config_shown = False
+        self._missing_polls = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Static(Text(f"{self.exp_id}  loading…"), id="experiment-header")
+        with Horizontal(id="progress-row"):
+            yield Static("", id="stage-label")
+            yield ProgressBar(total=None, show_eta=False, id="stage-progress")
+        with TabbedContent(initial="epochs", id="experiment-tabs"):
+            with TabPane("Epochs", id="epochs"):
+                yield EpochTable(id="epoch-table")
+            with TabPane("Charts", id="charts"):
+                yield TrainingCharts(id="charts-view")
+            with TabPane("Variants", id="variants"):
+                yield VariantsTable(id="variants-table")
+            with TabPane("Artifacts", id="artifacts"):
+                yield ArtifactsView(id="artifacts-view")
+            with TabPane("Config", id="config"):
+                yield VerticalScroll(id="config-view")
+            with TabPane("Log", id="log"):
+                yield LogTail(id="log-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"experiment {self.exp_id[:8]}"
+        self.tail = ExperimentTail(self.app.store, self.exp_id)
+        self.query_one("#progress-row").display = False
+        self.query_one(EpochTable).focus()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def read_store(self, force: bool) -> Message | None:
+        return ExperimentUpdated(self.tail.poll())
+
+    def on_experiment_updated(self, message: ExperimentUpdated) -> None:
+        update = message.update
+        if update.missing:
+            self._show_missing()
+            return
+        if update.document is not None:
+            self.document = update.document
+            self._show_document(update.document)
+        if update.new_epochs:
+            self.epochs[update.first_epoch :] = update.new_epochs
+            self.query_one(EpochTable).show(self.epochs)
+            self.query_one(TrainingCharts).show(self.epochs)
+        if update.heartbeat != self.heartbeat or update.document is not None:
+            self.heartbeat = update.heartbeat
+            self._show_progress()
+        if update.log_lines is not None:
+            self.query_one(LogTail).show(update.log_lines)
+
+    def _show_missing(self) -> None:
+        self._missing_polls += 1
+        header = self.query_one("#experiment-header", Static)
+        if self.launched is None:
+            header.update(Text(f"{self.exp_id}: not in the store (deleted permanently?)", style="red"))
+            return
+        text = Text(f"{self.exp_id}  ", style="bold")
+        if process_alive(self.launched.pid):
+            text.append(f"starting (pid {self.launched.pid})…", style="cyan")
+        else:
+            text.append("the run exited before it was recorded; its output is in the Log tab", style="bold red")
+            if self._missing_polls == 1 or self.query_one(TabbedContent).active != "log":
+                self.query_one(TabbedContent).active = "log"
+        text.append(f"\n$ {self.launched.command_line}", style="dim")
+        header.update(text)
+        if self._missing_polls % 2 == 1:  # the launch log changes slowly: read it every second
+            self.query_one(LogTail).show(launch_log_tail(self.launched.log_path, 200))
+
+    def _show_document(self, document: dict[str, Any]) -> None:
+        header = Text()
+        header.append(document["id"], style="bold")
+        header.append(f"  {document.get('name') or ''}  ")
+        header.append_text(status_text(document.get("status"), deleted=bool(document.get("deleted"))))
+        details = [
+            f"template {document.get('template')}",
+            f"model {document.get('model')}",
+            f"created {fmt_time(document.get('created'))}",
+        ]
+        if document.get("tags"):
+            details.append("tags " + ",".join(document["tags"]))
+        header.append("\n" + " · ".join(details), style="dim")
+        if document.get("study_id"):
+            header.append(f" · trial {document.get('trial_number')} of study {document['study_id'][:8]}", style="dim")
+        if document.get("note"):
+            header.append(f"\nnote: {document['note']}", style="italic")
+        if document.get("error"):
+            header.append(f"\nerror: {document['error']}", style="red")
+        self.query_one("#experiment-header", Static).update(header)
+        self.sub_title = f"experiment {document['id'][:8]} {document.get('name') or ''}".strip()
+        self.query_one(VariantsTable).show(document.get("variants", []))
+        self.query_one(ArtifactsView).show(document.get("artifacts", []), base=document.get("dir"))
+        if not self._config_shown and document.get("config"):
+            self._config_shown = True
+            self._show_config(document["config"])
+
+    def _show_config(self, config: dict[str, Any]) -> None:
+        view = self.query_one("#config-view", VerticalScroll)
+        top = {k: v for k, v in config.items() if not isinstance(v, dict)}
+        sections = {k: v for k, v in config.items() if isinstance(v, dict)}
+        widgets = []
+        if top:
+            widgets.append(Static(Text("\n".join(f"{k} = {value_text(v)}" for k, v in top.items())), classes="config-top"))
+        for name, values in sections.items():
+            body = Text("\n".join(f"{k} = {value_text(v)}" for k, v in values.items()))
+            widgets.append(Collapsible(Static(body), title=f"{name} ({len(values)})", collapsed=True))
+        view.mount_all(widgets)
+
+    def _show_progress(self) -> None:
+        document = self.document or {}
+        running = document.get("status") == "running"
+        row = self.query_one("#progress-row")
+        row.display = running
+        if not running:
+            return
+        beat = self.heartbeat or {}
+        stage = beat.get("stage") or document.get("stage") or "starting"
+        progress = beat.get("progress") or ""
+        where = f" · pid {beat.get('pid') or document.get('pid')} on {beat.get('host') or document.get('host')}"
+        self.query_one("#stage-label", Static).update(Text(f"{stage} {progress}".strip() + where))
+        bar = self.query_one("#stage-progress", ProgressBar)
+        match = _PROGRESS.match(progress)
+        if match and float(match.group(2)) > 0:
+            bar.update(total=float(match.group(2)), progress=float(match.group(1)))
+        else:
+            bar.update(total=None)
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        focus = {"epochs": EpochTable, "variants": VariantsTable, "artifacts": ArtifactsTable}.get(tab)
+        if focus is not None:
+            self.query_one(focus).focus()
+        elif tab == "log":
+            self.query_one(LogTail).focus()
+        elif tab == "config":
+            titles = self.query("#config-view CollapsibleTitle")
+            if titles:
+                titles.first().focus()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "charts":
+            self.query_one(TrainingCharts).refresh()
+
+    def action_stop(self) -> None:
+        self.app.stop_experiment(self.exp_id)
+
+    def action_tag(self) -> None:
+        self.app.edit_tags([self.exp_id], (self.document or {}).get("tags") or [], self.exp_id[:8])
+
+    def action_note(self) -> None:
+        self.app.edit_note(self.exp_id, (self.document or {}).get("note") or "", self.exp_id[:8])

@@ -1,0 +1,238 @@
+"""The launch form: a template, a name, a mode, tags and any config field; starts `ocrq run` detached."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import DataTable, Footer, Header, Label, Select, Static
+
+from pipeline.config import MODES, TEMPLATES, ConfigError, parse_overrides
+from tui.fields import FormField, effective_values, form_field, form_fields, value_text
+from tui.launch import LaunchRequest, launch_run, parse_tags
+from tui.widgets.inputs import OcrqInput
+from tui.widgets.keyed_table import KeyedTable
+
+FIELD_COLUMNS = (("set", " "), ("field", "field"), ("section", "section"), ("value", "value"))
+
+
+class FieldEditor(ModalScreen[str | None]):
+    """Edit one config field as CLI text; the same validation and messages as `ocrq run`.
+
+    Dismisses with the text, ``""`` to go back to the template's value, or ``None`` when cancelled.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="field.cancel", tooltip="Close, change nothing")]
+
+    def __init__(self, field: FormField, text: str, template_text: str) -> None:
+        super().__init__()
+        self.field = field
+        self.text = text
+        self.template_text = template_text
+
+    def compose(self) -> ComposeResult:
+        field = self.field
+        with Vertical(classes="dialog"):
+            yield Label(f"{field.flag}  ({field.section})", classes="dialog-title")
+            yield Static(Text(field.help), classes="dialog-help")
+            yield Static(Text(f"allowed: {field.allowed}\ntemplate value: {self.template_text}"), classes="dialog-help")
+            suggester = SuggestFromList(field.choices, case_sensitive=False) if field.choices else None
+            yield OcrqInput(value=self.text, id="field-input", suggester=suggester, select_on_focus=False)
+            yield Static("", id="field-error", classes="error-line")
+            yield Static("enter: save · empty: template value · escape: cancel", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#field-input", OcrqInput).focus()
+
+    def _error(self, text: str) -> str | None:
+        if not text.strip():
+            return None
+        try:
+            parse_overrides({self.field.key: text.strip()})
+        except ConfigError as error:
+            return str(error)
+        return None
+
+    def on_input_changed(self, event: OcrqInput.Changed) -> None:
+        self.query_one("#field-error", Static).update(Text(self._error(event.value) or ""))
+
+    def on_input_submitted(self, event: OcrqInput.Submitted) -> None:
+        error = self._error(event.value)
+        if error:
+            self.query_one("#field-error", Static).update(Text(error))
+            return
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FieldsTable(KeyedTable):
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Edit", id="launch.edit", tooltip="Edit the field under the cursor"),
+        Binding("delete,backspace", "reset_field", "Reset", id="launch.reset", tooltip="Back to the template's value"),
+    ]
+
+    def action_reset_field(self) -> None:
+        self.screen.reset_field(self.cursor_key)
+
+
+class LaunchScreen(Screen):
+    """Build an `ocrq run` from a template and field overrides, validate it, start it detached.
+
+    Args:
+        template: the template to start from (default: the first one, usually quickstart).
+    """
+
+    BINDINGS = [
+        Binding("ctrl+r,f5", "launch", "Launch", id="launch.launch", tooltip="Validate and start the run"),
+        Binding("escape", "back", "Back", id="launch.back", tooltip="Back without launching"),
+        Binding("slash", "filter", "Filter fields", id="launch.filter", tooltip="Show only fields matching a word"),
+    ]
+
+    def __init__(self, template: str | None = None) -> None:
+        super().__init__()
+        self.template = template if template in TEMPLATES else next(iter(TEMPLATES))
+        self.overrides: dict[str, str] = {}
+        self.values: dict[str, object] = {}
+        self.field_filter = ""
+        self.last_command: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Grid(id="launch-top"):
+            yield Label("template", classes="form-label")
+            yield Select([(name, name) for name in TEMPLATES], value=self.template, allow_blank=False, id="template", compact=True)
+            yield Label("mode", classes="form-label")
+            modes = [("template's", "")] + [(mode, mode) for mode in MODES]
+            yield Select(modes, value="", allow_blank=False, id="mode", compact=True)
+            yield Label("name", classes="form-label")
+            yield OcrqInput(placeholder="(template-model)", id="name", compact=True)
+            yield Label("tags", classes="form-label")
+            yield OcrqInput(placeholder="space-separated", id="tags", compact=True)
+        yield Static("", id="template-description", classes="status-line")
+        yield OcrqInput(placeholder="/ filter fields", id="field-filter", compact=True)
+        yield FieldsTable(FIELD_COLUMNS, id="fields-table")
+        yield Static("", id="field-help", classes="status-line")
+        yield Static("", id="launch-error", classes="error-line")
+        yield Static("", id="launch-command", classes="path-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "launch a run"
+        self._refresh_values()
+        self.query_one(FieldsTable).focus()
+
+    # -- the form --------------------------------------------------------------------------------
+
+    def _request(self) -> LaunchRequest:
+        mode = self.query_one("#mode", Select).value
+        return LaunchRequest(
+            template=self.template,
+            overrides=dict(self.overrides),
+            name=self.query_one("#name", OcrqInput).value,
+            mode=mode if isinstance(mode, str) else "",
+            tags=parse_tags(self.query_one("#tags", OcrqInput).value),
+        )
+
+    def _refresh_values(self) -> None:
+        error_line = self.query_one("#launch-error", Static)
+        try:
+            self.values = effective_values(self.template, self.overrides)
+        except ConfigError as error:
+            error_line.update(Text(str(error)))
+        else:
+            error_line.update("")
+        description = TEMPLATES[self.template].description
+        self.query_one("#template-description", Static).update(Text(f"{self.template}: {description}"))
+        self._show_fields()
+
+    def _show_fields(self) -> None:
+        words = self.field_filter.lower().split()
+        rows = []
+        for field in form_fields():
+            haystack = f"{field.key} {field.section} {field.help}".lower()
+            if words and not all(word in haystack for word in words):
+                continue
+            overridden = field.key in self.overrides
+            shown = self.overrides[field.key] if overridden else value_text(self.values.get(field.key))
+            style = "bold yellow" if overridden else ""
+            cells = (Text("●" if overridden else " ", style=style), field.key, field.section, Text(shown, style=style))
+            rows.append((field.key, cells))
+        self.query_one(FieldsTable).sync(rows)
+        self._show_help(self.query_one(FieldsTable).cursor_key)
+
+    def _show_help(self, key: str | None) -> None:
+        line = self.query_one("#field-help", Static)
+        if key is None:
+            line.update(Text("no field matches the filter", style="dim"))
+            return
+        field = form_field(key)
+        line.update(Text(f"{field.flag}: {field.help} [{field.allowed}]"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_help(event.row_key.value)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key is None:
+            return
+        field = form_field(key)
+        current = self.overrides.get(key, value_text(self.values.get(key)))
+        template_text = value_text(self.values.get(key)) if key not in self.overrides else "(see the template)"
+
+        def apply(text: str | None) -> None:
+            if text is None:
+                return
+            if text:
+                self.overrides[key] = text
+            else:
+                self.overrides.pop(key, None)
+            self._refresh_values()
+
+        self.app.push_screen(FieldEditor(field, current, template_text), apply)
+
+    def reset_field(self, key: str | None) -> None:
+        if key is not None and self.overrides.pop(key, None) is not None:
+            self._refresh_values()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "template" and isinstance(event.value, str) and event.value != self.template:
+            self.template = event.value
+            self._refresh_values()
+
+    def on_input_changed(self, event: OcrqInput.Changed) -> None:
+        if event.input.id == "field-filter":
+            self.field_filter = event.value
+            self._show_fields()
+
+    def on_input_submitted(self, event: OcrqInput.Submitted) -> None:
+        if event.input.id == "field-filter":
+            self.query_one(FieldsTable).focus()
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.query_one("#field-filter", OcrqInput).focus()
+
+    def action_back(self) -> None:
+        if self.focused is not None and self.focused.id == "field-filter":
+            self.query_one(FieldsTable).focus()
+            return
+        self.app.pop_screen()
+
+    def action_launch(self) -> None:
+        request = self._request()
+        try:
+            launched = launch_run(self.app.store.home, request)
+        except ConfigError as error:
+            self.query_one("#launch-error", Static).update(Text(str(error)))
+            self.notify(str(error), title="not launched", severity="error", timeout=8)
+            return
+        self.last_command = launched.command_line
+        self.query_one("#launch-command", Static).update(Text(f"started: {launched.command_line}"))
+        self.notify(f"started {launched.exp_id[:8]} (pid {launched.pid}); output in {launched.log_path}", timeout=6)
+        self.app.open_experiment(launched.exp_id, launched=launched)

@@ -1,0 +1,186 @@
+"""Optuna studies and their trials: parameters, objective values, best trials, the Pareto front."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tui.data import StudiesReader, best_trials, pareto_front
+from tui.format import fmt_num, fmt_time, status_text
+from tui.messages import StudiesLoaded
+from tui.polling import PollingScreen
+from tui.widgets.keyed_table import KeyedTable
+
+STUDY_COLUMNS = (
+    ("name", "study"), ("id", "id"), ("status", "status"), ("directions", "objectives"),
+    ("n_trials", "trials"), ("created", "created"),
+)  # fmt: skip
+TRIAL_STATE_STYLES = {"complete": "green", "running": "cyan", "waiting": "dim", "pruned": "yellow", "fail": "red"}
+
+
+class StudiesTable(KeyedTable):
+    BINDINGS = [Binding("enter", "select_cursor", "Trials", id="studies.trials", tooltip="Show this study's trials")]
+
+
+class TrialsTable(KeyedTable):
+    BINDINGS = [Binding("enter", "select_cursor", "Open run", id="studies.open", tooltip="Open the trial's experiment")]
+
+    def set_columns(self, columns: list[tuple[str, str]]) -> None:
+        """Replace the columns (each study has its own parameters and objectives)."""
+        if [key for key, _ in columns] != self.column_keys:
+            self.reset()
+            self.clear(columns=True)
+            self.column_keys = [key for key, _ in columns]
+            for key, label in columns:
+                self.add_column(label, key=key)
+
+
+def _objective_labels(study: dict[str, Any]) -> list[str]:
+    directions = study.get("directions") or ["minimize"]
+    names = (study.get("config") or {}).get("objectives")
+    if isinstance(names, list) and len(names) == len(directions):
+        return [f"{name} {'↓' if d == 'minimize' else '↑'}" for name, d in zip(names, directions, strict=True)]
+    if len(directions) == 1:
+        return [f"value {'↓' if directions[0] == 'minimize' else '↑'}"]
+    return [f"value {i} {'↓' if d == 'minimize' else '↑'}" for i, d in enumerate(directions)]
+
+
+class StudiesScreen(PollingScreen):
+    """Every study in the store and the trials of the highlighted one, refreshed every 2 s."""
+
+    POLL_INTERVAL = 2.0
+    BINDINGS = [
+        Binding("p", "pareto_only", "Pareto only", id="studies.pareto", tooltip="Show only the best / Pareto-front trials"),
+        Binding("tab", "app.focus_next", "Next table", show=False, id="studies.next"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reader: StudiesReader | None = None
+        self.selected_id: str | None = None
+        self.study: dict[str, Any] | None = None
+        self.pareto_only = False
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield StudiesTable(STUDY_COLUMNS, id="studies-table")
+        yield Static("", id="study-info", classes="status-line")
+        yield TrialsTable((("number", "#"),), id="trials-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "studies"
+        self.reader = StudiesReader(self.app.store)
+        self.query_one(StudiesTable).focus()
+
+    def read_store(self, force: bool) -> Message | None:
+        snapshot = self.reader.read(self.selected_id, force=force)
+        return None if snapshot is None else StudiesLoaded(snapshot)
+
+    def on_studies_loaded(self, message: StudiesLoaded) -> None:
+        snapshot = message.snapshot
+        self.loaded = True
+        rows = []
+        for study in snapshot.studies:
+            cells = (
+                study.get("name") or "-",
+                study["id"][:8],
+                status_text(study.get("status")),
+                ", ".join(study.get("directions") or []),
+                str(study.get("n_trials", 0)),
+                fmt_time(study.get("created")),
+            )
+            rows.append((study["id"], cells))
+        studies_table = self.query_one(StudiesTable)
+        studies_table.sync(rows)
+        self.study = snapshot.selected
+        if self.study is not None:
+            self.selected_id = self.study["id"]
+            if studies_table.cursor_key != self.selected_id and self.selected_id in studies_table.keys:
+                studies_table.move_cursor(row=studies_table.keys.index(self.selected_id))
+        self._show_trials()
+
+    def _show_trials(self) -> None:
+        info = self.query_one("#study-info", Static)
+        table = self.query_one(TrialsTable)
+        study = self.study
+        if study is None:
+            info.update(Text("No studies yet. `ocrq study …` records a study here as soon as it starts.", style="dim"))
+            table.set_columns([("number", "#")])
+            table.sync([])
+            return
+        trials = study.get("trials", [])
+        directions = list(study.get("directions") or ["minimize"])
+        best = best_trials(study)
+        front = pareto_front(trials, directions) if len(directions) > 1 else set()
+        params = sorted({key for trial in trials for key in (trial.get("params") or {})})
+        objectives = _objective_labels(study)
+        columns = [("number", "#"), ("state", "state"), ("best", "★")]
+        columns += [(f"value:{i}", label) for i, label in enumerate(objectives)]
+        columns += [(f"param:{p}", p) for p in params] + [("experiment", "experiment")]
+        table.set_columns(columns)
+        rows = []
+        for trial in trials:
+            number = trial["number"]
+            if self.pareto_only and number not in (front or best):
+                continue
+            values = trial.get("values") or []
+            mark = "★" if number in best else ("◆" if number in front else "")
+            cells = [
+                str(number),
+                Text(str(trial.get("state")), style=TRIAL_STATE_STYLES.get(str(trial.get("state")), "")),
+                Text(mark, style="bold yellow"),
+            ]
+            cells += [fmt_num(values[i], 5) if i < len(values) else "-" for i in range(len(objectives))]
+            cells += [_param(trial.get("params", {}).get(p)) for p in params]
+            cells.append((trial.get("experiment_id") or "-")[:8])
+            rows.append((str(number), cells))
+        table.sync(rows)
+        summary = Text()
+        summary.append(f"{study.get('name')}", style="bold")
+        summary.append(f" · {len(trials)} trials · {', '.join(directions)}")
+        if best:
+            label = "best trial" if len(directions) == 1 else "Pareto front"
+            summary.append(f" · {label}: {', '.join(f'#{n}' for n in sorted(best))}", style="yellow")
+        if self.pareto_only:
+            summary.append(" · showing best only (p)", style="dim")
+        info.update(summary)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "studies-table" and event.row_key.value and event.row_key.value != self.selected_id:
+            self.selected_id = event.row_key.value
+            self.poll_now(force=True)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "studies-table":
+            self.query_one(TrialsTable).focus()
+            return
+        if self.study is None or event.row_key.value is None:
+            return
+        number = int(event.row_key.value)
+        trial = next((t for t in self.study.get("trials", []) if t["number"] == number), None)
+        if trial is None or not trial.get("experiment_id"):
+            self.notify(f"trial #{number} has no experiment yet", severity="warning")
+            return
+        self.app.open_experiment(trial["experiment_id"])
+
+    def select_study(self, study_id: str) -> None:
+        """Show ``study_id``'s trials (used by the command palette)."""
+        self.selected_id = study_id
+        self.poll_now(force=True)
+
+    def action_pareto_only(self) -> None:
+        self.pareto_only = not self.pareto_only
+        self._show_trials()
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, float):
+        return fmt_num(value, 5)
+    return "-" if value is None else str(value)
