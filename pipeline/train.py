@@ -161,9 +161,10 @@ def fit(
     try:
         while state["epoch"] < settings.epochs and not state.get("stop_reason"):
             epoch = state["epoch"]
-            epoch_start = time.monotonic()
-            loss_sum = torch.zeros((), dtype=torch.float64)
-            lines = 0
+            epoch_start = time.monotonic() - state.get("epoch_seconds", 0.0)
+            # Sums survive an interrupt, so a resumed epoch reports the same mean loss.
+            loss_sum = torch.tensor(state.get("epoch_loss_sum", 0.0), dtype=torch.float64)
+            lines = state.get("epoch_lines", 0)
             batches = iter(train_batches(epoch))
             skip = state["batch"]
             if skip:  # resumed mid-epoch: the epoch's batch order is deterministic, so skip what was done
@@ -191,14 +192,17 @@ def fit(
                 state["global_step"] += 1
                 loss_sum += loss.detach().double() * len(batch.texts)
                 lines += len(batch.texts)
+                state["epoch_loss_sum"], state["epoch_lines"] = float(loss_sum), lines
+                state["epoch_seconds"] = time.monotonic() - epoch_start
                 if state["batch"] % 10 == 0:
                     sink(StageProgress(stage=phase, completed=epoch + state["batch"] / steps_per_epoch,
-                                       total=settings.epochs, message=f"loss {float(loss):.3f}"))
+                                       total=settings.epochs, message=f"loss {float(loss.detach()):.3f}"))
             eval_module = ema.module if ema is not None else model
             val = validate(eval_module)
             metrics = val.metrics()
             state["epoch"] += 1
             state["batch"] = 0
+            state["epoch_loss_sum"], state["epoch_lines"], state["epoch_seconds"] = 0.0, 0, 0.0
             state["elapsed"] = time.monotonic() - started
             record = {
                 "epoch": state["epoch"],

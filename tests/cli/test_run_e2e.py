@@ -1,0 +1,127 @@
+"""`ocrq run --template smoke` end to end through the CLI into a real store, then the browsing commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """One real smoke experiment shared by the tests of this module (training is the slow part)."""
+    import os
+
+    from cli.main import main
+
+    home = tmp_path_factory.mktemp("home")
+    previous = os.environ.get("OCRQ_HOME")
+    os.environ["OCRQ_HOME"] = str(home)
+    try:
+        code = main(["run", "--template", "smoke", "--name", "e2e", "--tag", "ci", "-q"])
+        yield home, code
+    finally:
+        if previous is None:
+            os.environ.pop("OCRQ_HOME", None)
+        else:
+            os.environ["OCRQ_HOME"] = previous
+
+
+@pytest.fixture
+def home(smoke_run, monkeypatch):
+    home, code = smoke_run
+    assert code == 0
+    monkeypatch.setenv("OCRQ_HOME", str(home))
+    return home
+
+
+def test_show_json_has_the_documented_fields(home, ocrq):
+    code, out, _ = ocrq("show", "e2e", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    for key in ("id", "name", "status", "template", "created", "config", "epochs", "variants", "artifacts", "tags", "note"):
+        assert key in doc, key
+    assert doc["status"] == "finished" and doc["template"] == "smoke" and doc["tags"] == ["ci"]
+    assert len(doc["epochs"]) == 2
+    for epoch in doc["epochs"]:
+        for key in ("epoch", "train_loss", "val_loss", "cer", "em", "lr", "seconds"):
+            assert isinstance(epoch[key], int | float), (key, epoch)
+    names = [v["name"] for v in doc["variants"]]
+    assert names[0] == "fp32" and "ort-fp32" in names and "ort-int8-dynamic" in names
+    for variant in doc["variants"]:
+        for key in ("name", "size_bytes", "cer", "em", "latency_ms_p50"):
+            assert variant[key] is not None, (variant["name"], key)
+    # Recorded sizes are the bytes on disk, and every artifact exists.
+    for artifact in doc["artifacts"]:
+        assert Path(artifact["path"]).stat().st_size == artifact["bytes"], artifact
+    kinds = {a["kind"] for a in doc["artifacts"]}
+    assert {"checkpoint", "model", "onnx", "figure", "predictions", "config", "report"} <= kinds
+    dynamic = next(v for v in doc["variants"] if v["name"] == "ort-int8-dynamic")
+    assert dynamic["size_bytes"] < next(v for v in doc["variants"] if v["name"] == "ort-fp32")["size_bytes"]
+
+
+def test_ls_json_quiet_and_filters(home, ocrq):
+    code, out, _ = ocrq("ls", "--json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 1 and "epochs" not in rows[0] and rows[0]["status"] == "finished"
+    exp_id = rows[0]["id"]
+    assert ocrq("ls", "-q")[1].split() == [exp_id]
+    assert ocrq("ls", "-q", "--status", "failed")[1].split() == []
+    assert ocrq("ls", "-q", "--tag", "ci")[1].split() == [exp_id]
+    assert ocrq("ls", "-q", "--grep", "e2e")[1].split() == [exp_id]
+
+
+def test_show_human_output_lists_epochs_variants_and_figure_path(home, ocrq):
+    code, out, _ = ocrq("show", "e2e")
+    assert code == 0
+    assert "epochs" in out and "variants" in out and "training_curves.png" in out and "ort-int8-dynamic" in out
+
+
+def test_tag_note_rm_restore_cycle(home, ocrq):
+    assert ocrq("tag", "e2e", "keep")[1].split() == ["ci", "keep"]
+    assert ocrq("note", "e2e", "first smoke")[0] == 0
+    assert json.loads(ocrq("show", "e2e", "--json")[1])["note"] == "first smoke"
+    assert ocrq("rm", "e2e")[0] == 0
+    assert ocrq("ls", "-q")[1].strip() == ""
+    assert ocrq("ls", "-q", "--all")[1].strip() != ""
+    assert ocrq("restore", "e2e")[0] == 0
+    assert ocrq("ls", "-q")[1].strip() != ""
+    ocrq("tag", "e2e", "--remove", "keep")
+
+
+def test_evaluate_on_a_labelled_folder_made_here(home, ocrq, tmp_path):
+    from PIL import Image, ImageDraw
+
+    folder = tmp_path / "real"
+    folder.mkdir()
+    lines = []
+    for index, text in enumerate(["hello", "42", "ocrq"]):
+        image = Image.new("L", (120, 32), 255)
+        ImageDraw.Draw(image).text((4, 8), text, fill=0)
+        image.save(folder / f"line{index}.png")
+        lines.append(f"line{index}.png\t{text}")
+    (folder / "labels.txt").write_text("\n".join(lines) + "\n")
+    code, out, err = ocrq("evaluate", "e2e", "--data", str(folder), "--variant", "ort-int8-dynamic", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["samples"] == 3 and 0.0 <= result["cer"]
+    tsv = Path(result["predictions"]).read_text().splitlines()
+    assert tsv[0] == "path\tprediction\tlabel" and len(tsv) == 4
+    assert [row.split("\t")[2] for row in tsv[1:]] == ["hello", "42", "ocrq"] or sorted(r.split("\t")[2] for r in tsv[1:]) == ["42", "hello", "ocrq"]
+    doc = json.loads(ocrq("show", "e2e", "--json")[1])
+    assert doc["evaluations"] and doc["evaluations"][-1]["variant"] == "ort-int8-dynamic"
+
+
+def test_compare_two_runs_only_changed(home, ocrq):
+    code, _, err = ocrq("run", "smoke", "--name", "e2e-b", "--epochs", "1", "--variants", "ort-fp32", "-q")
+    assert code == 0, err
+    code, out, _ = ocrq("compare", "e2e", "e2e-b", "--only-changed", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    changed = {row["field"] for row in doc["config"]}
+    assert "train.epochs" in changed and "deploy.variants" in changed and "model.model" not in changed
+    metrics = {row["metric"]: row["values"] for row in doc["metrics"]}
+    assert metrics["epochs"] == [2, 1]
