@@ -146,7 +146,9 @@ def _read_charset_file(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"charset file {str(path)!r} is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise ValueError(
+            f"charset file {str(path)!r} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from None
     chars: list[str] = []
     first_line: dict[str, int] = {}
     for line_number, line in enumerate(text.split("\n"), start=1):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 BACKGROUND_KINDS = ("plain", "paper", "gradient", "texture")
 TEXTURE_HEIGHT = 128
@@ -41,7 +41,11 @@ def paper_texture() -> np.ndarray:
     """Paper-like grain: fine speckle over soft blotches, values about -1..1."""
     rng = np.random.default_rng(1001)
     h, w = TEXTURE_HEIGHT, TEXTURE_WIDTH
-    field = 0.5 * _smooth_noise(rng, h, w, 0.7) + 0.35 * _smooth_noise(rng, h, w, 3) + 0.6 * _smooth_noise(rng, h, w, 12)
+    field = (
+        0.5 * _smooth_noise(rng, h, w, 0.7)
+        + 0.35 * _smooth_noise(rng, h, w, 3)
+        + 0.6 * _smooth_noise(rng, h, w, 12)
+    )
     return _normalise(np.clip(field, -3, 3))
 
 
@@ -64,7 +68,9 @@ def textures() -> tuple[np.ndarray, ...]:
     dust = 0.25 * _smooth_noise(rng, h, w, 1.0)
     spots = rng.random((h, w)) < 0.004
     dust[spots] = -1.0
-    dust = np.asarray(Image.fromarray(((dust + 1) * 127).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6)))
+    dust = np.asarray(
+        Image.fromarray(((dust + 1) * 127).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6))
+    )
     dust = dust.astype(np.float32) / 127 - 1
 
     grid = np.where((rows % 16 < 1) | (cols % 16 < 1), -1.0, 0.0).astype(np.float32)
@@ -76,28 +82,78 @@ def textures() -> tuple[np.ndarray, ...]:
     return tuple(_normalise(t) for t in (ruled, stains, dust, grid, streaks))
 
 
+# Fields are stored as 8-bit images centred on 128 so every per-line step is a C call (crop, lookup table,
+# paste); FIELD_SCALE grey levels of the image stand for one unit of the field.
+FIELD_SCALE = 31.0
+
+
+def _as_image(field: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(np.rint(128 + FIELD_SCALE * field), 0, 255).astype(np.uint8))
+
+
 @lru_cache(maxsize=1)
-def noise_field() -> np.ndarray:
-    """Standard normal noise, windows of which serve as per-line sensor noise."""
-    return np.random.default_rng(3003).standard_normal((TEXTURE_HEIGHT, NOISE_WIDTH)).astype(np.float32)
+def paper_image() -> Image.Image:
+    """`paper_texture` as an 8-bit image (range -1..1 scaled by FIELD_SCALE)."""
+    return _as_image(paper_texture())
 
 
-def window(field: np.ndarray, offset: tuple[float, float], height: int, width: int) -> np.ndarray:
-    """A height x width window of `field` at a fractional offset, wrapping around its edges if needed."""
-    field_h, field_w = field.shape
-    y0 = int(offset[0] * field_h) % field_h
-    x0 = int(offset[1] * field_w) % field_w
-    if y0 + height <= field_h and x0 + width <= field_w:
-        return field[y0 : y0 + height, x0 : x0 + width]
-    rows = np.arange(y0, y0 + height) % field_h
-    cols = np.arange(x0, x0 + width) % field_w
-    return field[rows[:, None], cols[None, :]]
+@lru_cache(maxsize=1)
+def texture_images() -> tuple[Image.Image, ...]:
+    """`textures` as 8-bit images."""
+    return tuple(_as_image(t) for t in textures())
+
+
+@lru_cache(maxsize=1)
+def noise_image() -> Image.Image:
+    """Standard normal noise (clipped to 4 deviations) whose windows serve as per-line sensor noise."""
+    field = np.random.default_rng(3003).standard_normal((TEXTURE_HEIGHT, NOISE_WIDTH))
+    return _as_image(np.clip(field, -4, 4))
+
+
+@lru_cache(maxsize=1)
+def gradient_images() -> tuple[Image.Image, ...]:
+    """Small linear ramps (-1..1) across, down and along both diagonals, resized to each line."""
+    ramp = np.linspace(-1.0, 1.0, 16)  # small: lines are larger, so resizing only interpolates (cheap)
+    across, down = ramp[None, :].repeat(16, 0), ramp[:, None].repeat(16, 1)
+    return tuple(_as_image(f) for f in (across, down, (across + down) / 2, (across - down) / 2))
+
+
+def window(field: Image.Image, offset: tuple[float, float], height: int, width: int) -> Image.Image:
+    """A width x height window of an 8-bit field at a fractional offset (tiled if the field is too small)."""
+    field_w, field_h = field.size
+    if width <= field_w and height <= field_h:
+        x0 = int(offset[1] * (field_w - width + 1))
+        y0 = int(offset[0] * (field_h - height + 1))
+        return field.crop((x0, y0, x0 + width, y0 + height))
+    array = np.asarray(field)
+    reps = (height // field_h + 2, width // field_w + 2)
+    y0, x0 = int(offset[0] * field_h), int(offset[1] * field_w)
+    return Image.fromarray(np.ascontiguousarray(np.tile(array, reps)[y0 : y0 + height, x0 : x0 + width]))
+
+
+def linear_map(image: Image.Image, slope: float, offset: float) -> Image.Image:
+    """`slope * v + offset` for every pixel, clipped to 0..255, as one C call (ImageChops).
+
+    Much cheaper than `Image.point` with a per-line lookup table.
+    """
+    if slope == 0:
+        return Image.new("L", image.size, int(round(min(255.0, max(0.0, offset)))))
+    zero = Image.new("L", image.size, 0)
+    if slope > 0:
+        return ImageChops.add(image, zero, scale=1.0 / slope, offset=int(round(offset)))
+    return ImageChops.subtract(zero, image, scale=-1.0 / slope, offset=int(round(offset)))
 
 
 def make_background(
-    kind: str, grey: float, strength: float, variant: int, offset: tuple[float, float], height: int, width: int
-) -> np.ndarray:
-    """A float32 height x width background around `grey`.
+    kind: str,
+    grey: float,
+    strength: float,
+    variant: int,
+    offset: tuple[float, float],
+    height: int,
+    width: int,
+) -> Image.Image:
+    """A mode "L" width x height background around `grey`.
 
     Args:
         kind: One of `BACKGROUND_KINDS`.
@@ -107,15 +163,16 @@ def make_background(
         offset: Fractional (row, column) position of the texture window.
     """
     if kind == "plain" or strength == 0:
-        return np.full((height, width), grey, dtype=np.float32)
+        return Image.new("L", (width, height), int(round(grey)))
+    slope = strength / FIELD_SCALE
     if kind == "paper":
-        return grey + strength * window(paper_texture(), offset, height, width)
-    if kind == "texture":
-        texture = textures()[variant % NUM_TEXTURE_VARIANTS]
-        return grey + strength * window(texture, offset, height, width)
-    if kind == "gradient":
-        across = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
-        down = np.linspace(-1.0, 1.0, height, dtype=np.float32)[:, None]
-        shape = (across, down, (across + down) * 0.5, (across - down) * 0.5)[variant % NUM_GRADIENT_VARIANTS]
-        return np.broadcast_to(grey + strength * shape, (height, width)).astype(np.float32)
-    raise ValueError(f"background kind {kind!r} is unknown; allowed {', '.join(BACKGROUND_KINDS)}")
+        field = window(paper_image(), offset, height, width)
+    elif kind == "texture":
+        field = window(texture_images()[variant % NUM_TEXTURE_VARIANTS], offset, height, width)
+    elif kind == "gradient":
+        field = gradient_images()[variant % NUM_GRADIENT_VARIANTS].resize(
+            (width, height), Image.Resampling.BILINEAR
+        )
+    else:
+        raise ValueError(f"background kind {kind!r} is unknown; allowed {', '.join(BACKGROUND_KINDS)}")
+    return linear_map(field, slope, grey - 128.0 * slope)

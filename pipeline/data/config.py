@@ -44,7 +44,9 @@ def _check_int(name: str, value: int, low: int, high: int) -> None:
 
 def _check_min_max(min_name: str, min_value: float, max_name: str, max_value: float) -> None:
     if min_value > max_value:
-        raise ValueError(f"{min_name}={min_value!r} is above {max_name}={max_value!r}; allowed {min_name} <= {max_name}")
+        raise ValueError(
+            f"{min_name}={min_value!r} is above {max_name}={max_value!r}; allowed {min_name} <= {max_name}"
+        )
 
 
 def _check_weights(name: str, weights: dict[str, float], allowed: tuple[str, ...]) -> None:
@@ -54,10 +56,17 @@ def _check_weights(name: str, weights: dict[str, float], allowed: tuple[str, ...
     if unknown:
         raise ValueError(f"{name} has unknown keys {unknown}; allowed keys {', '.join(allowed)}")
     for key, value in weights.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
             raise ValueError(f"{name}[{key!r}]={value!r} is not allowed; weights are finite numbers >= 0")
     if sum(weights.values()) <= 0:
-        raise ValueError(f"{name}={weights!r} has no positive weight; allowed: weights >= 0 with a positive sum")
+        raise ValueError(
+            f"{name}={weights!r} has no positive weight; allowed: weights >= 0 with a positive sum"
+        )
 
 
 def _check_name_list(name: str, value: Any) -> None:
@@ -103,7 +112,9 @@ class SyntheticDataConfig:
         if self.fonts != "all":
             _check_name_list("fonts", self.fonts)
             if not self.fonts:
-                raise ValueError("fonts=[] selects no font; allowed: a non-empty list of font file names or 'all'")
+                raise ValueError(
+                    "fonts=[] selects no font; allowed: a non-empty list of font file names or 'all'"
+                )
         _check_name_list("held_out_fonts", self.held_out_fonts)
         _check_name_list("font_dirs", self.font_dirs)
         for folder in self.font_dirs:

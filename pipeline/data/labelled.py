@@ -90,7 +90,11 @@ def charset_coverage(labels: Iterable[str], charset: Charset, max_examples: int 
 
 def _unsafe_reason(relative: str) -> str | None:
     """Why a path from the label file may not be used, or None: it must stay inside the file's folder."""
-    if PurePosixPath(relative).is_absolute() or PureWindowsPath(relative).is_absolute() or PureWindowsPath(relative).drive:
+    if (
+        PurePosixPath(relative).is_absolute()
+        or PureWindowsPath(relative).is_absolute()
+        or PureWindowsPath(relative).drive
+    ):
         return f"absolute path {relative!r} is not allowed; paths are relative to the label file's folder"
     if ".." in PurePosixPath(relative.replace("\\", "/")).parts:
         return f"path {relative!r} leaves the label file's folder ('..' is not allowed)"
@@ -114,7 +118,9 @@ def _check_line(
     except OSError:
         inside = False
     if not inside:
-        return LabelProblem(line_number, "unsafe_path", f"path {relative!r} resolves outside the label file's folder")
+        return LabelProblem(
+            line_number, "unsafe_path", f"path {relative!r} resolves outside the label file's folder"
+        )
     if not path.is_file():
         return LabelProblem(line_number, "missing_file", f"image file {relative!r} does not exist")
     try:
@@ -124,7 +130,9 @@ def _check_line(
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return LabelProblem(line_number, "unreadable_image", f"image {relative!r} cannot be read ({exc})")
     if not label and not allow_empty:
-        return LabelProblem(line_number, "empty_label", f"empty label for {relative!r} (pass allow_empty to keep blank lines)")
+        return LabelProblem(
+            line_number, "empty_label", f"empty label for {relative!r} (pass allow_empty to keep blank lines)"
+        )
     missing = charset.missing(label)
     if missing:
         return LabelProblem(
@@ -162,18 +170,27 @@ def load_label_file(
     root = path.parent
     samples: list[LabelledSample] = []
     problems: list[LabelProblem] = []
+    labels: list[str] = []
     for line_number, raw in enumerate(text.split("\n"), start=1):
         raw = raw.rstrip("\r")
         if not raw.strip():
             continue
+        if "\t" in raw:
+            labels.append(raw.split("\t", 1)[1])
         result = _check_line(raw, line_number, root, charset, allow_empty)
         (problems if isinstance(result, LabelProblem) else samples).append(result)
     if problems and not skip_bad:
         shown = "; ".join(str(p) for p in problems[:SHOWN_PROBLEMS])
         more = f" (and {len(problems) - SHOWN_PROBLEMS} more)" if len(problems) > SHOWN_PROBLEMS else ""
-        raise DataError(f"{path}: {len(problems)} bad line(s): {shown}{more}; pass skip_bad to skip them")
+        coverage = charset_coverage(labels, charset)
+        summary = f"; charset coverage: {coverage}" if coverage.bad else ""
+        raise DataError(
+            f"{path}: {len(problems)} bad line(s): {shown}{more}{summary}; pass skip_bad to skip them"
+        )
     if not samples:
-        raise DataError(f"label file {str(path)!r} has no usable line" + (f" ({len(problems)} bad)" if problems else ""))
+        raise DataError(
+            f"label file {str(path)!r} has no usable line" + (f" ({len(problems)} bad)" if problems else "")
+        )
     return samples, problems
 
 
@@ -199,13 +216,17 @@ class LabelledLineDataset(Dataset):
         if too_wide not in TOO_WIDE_POLICIES:
             raise ValueError(f"too_wide={too_wide!r} is unknown; allowed {', '.join(TOO_WIDE_POLICIES)}")
         if image_height < 8 or max_image_width < image_height:
-            raise ValueError(f"image_height={image_height} / max_image_width={max_image_width} are not allowed")
+            raise ValueError(
+                f"image_height={image_height} / max_image_width={max_image_width} are not allowed"
+            )
         self.samples = list(samples)
         self.image_height, self.max_image_width, self.too_wide = image_height, max_image_width, too_wide
         self._widths = np.array([self._scaled_width(s.size) for s in self.samples], dtype=np.int64)
         wide = [s for s, w in zip(self.samples, self._widths, strict=True) if w > max_image_width]
         if wide and too_wide == "error":
-            shown = "; ".join(f"line {s.line_number}: {s.path.name} ({self._scaled_width(s.size)} px)" for s in wide[:5])
+            shown = "; ".join(
+                f"line {s.line_number}: {s.path.name} ({self._scaled_width(s.size)} px)" for s in wide[:5]
+            )
             raise DataError(
                 f"{len(wide)} image(s) are wider than max_image_width={max_image_width} at height {image_height}: "
                 f"{shown}; raise max_image_width or use too_wide='resize'"
@@ -258,7 +279,9 @@ class LabelledLineDataset(Dataset):
             with Image.open(sample.path) as image:
                 grey = image.convert("L")
         except (OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"line {sample.line_number}: image {str(sample.path)!r} cannot be read ({exc})") from None
+            raise DataError(
+                f"line {sample.line_number}: image {str(sample.path)!r} cannot be read ({exc})"
+            ) from None
         size = (int(self._widths[index]), self.image_height)
         return grey if grey.size == size else grey.resize(size, Image.Resampling.BILINEAR)
 

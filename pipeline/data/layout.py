@@ -184,16 +184,20 @@ def plan_line(text: str, font_path: str | Path, params: RenderParams, height: in
         width = max(1, int(round(params.blank_width * height)))
         return LinePlan((), (), (1, 1), (width, height), (0.0,) * 8, False, 0, 0.0)
     size = ladder_size(height / ((1.0 + params.margin_top + params.margin_bottom) * _box_ratio(font_path)))
-    # Estimate the geometry from the whole-line advance (one C call) to pick a size that needs little
-    # downscaling, so the per-glyph layout runs once.
-    estimate_w = max(1.0, load_font(font_path, size).getlength(text) * params.char_spacing)
+    # Estimate the geometry from the summed advances to pick a size that needs little downscaling, so the
+    # full layout runs once.
+    table = glyph_table(font_path, size)
+    advance = sum((table.get(c) or glyph(font_path, size, c)).advance for c in text)
+    estimate_w = max(1.0, advance * params.char_spacing)
     estimate_h = _box_ratio(font_path) * size + 2 * math.ceil(params.baseline_jitter * size)
     scale = _geometry(estimate_w, estimate_h, params, height)[-1]
     if scale < MIN_SCALE:
         size = ladder_size(size * scale)
     for _ in range(2):
         glyphs, positions, (layer_w, layer_h) = _layout(text, font_path, size, params)
-        rotation, cos, sin, quad, (x_min, x_max, y_min, y_max), scale = _geometry(layer_w, layer_h, params, height)
+        rotation, cos, sin, quad, (x_min, x_max, y_min, y_max), scale = _geometry(
+            layer_w, layer_h, params, height
+        )
         smaller = ladder_size(size * scale)
         if scale >= MIN_SCALE or smaller >= size:
             break
@@ -217,5 +221,14 @@ def plan_line(text: str, font_path: str | Path, params: RenderParams, height: in
             scaled_size = (max(1, int(round(layer_w * scale))), max(1, int(round(layer_h * scale))))
             paste_at = (int(round(shift_x)), int(round(shift_y)))
     return LinePlan(
-        glyphs, positions, (layer_w, layer_h), (width, height), coefficients, perspective, size, rotation, scaled_size, paste_at
+        glyphs,
+        positions,
+        (layer_w, layer_h),
+        (width, height),
+        coefficients,
+        perspective,
+        size,
+        rotation,
+        scaled_size,
+        paste_at,
     )

@@ -8,7 +8,7 @@ shuffled) so little of each batch is padding. Everything is deterministic given 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,12 +120,32 @@ def dataset_widths(dataset: Dataset) -> np.ndarray | None:
     return None
 
 
+WidthLookup = Callable[[np.ndarray], np.ndarray]
+
+
+def width_lookup(dataset: Dataset) -> WidthLookup | None:
+    """A function giving the widths of some item indices, asked lazily (chunk by chunk) so the first batch
+    does not wait for every line of a large synthetic set to be laid out; None if the dataset cannot tell."""
+    if isinstance(dataset, Subset):
+        parent = width_lookup(dataset.dataset)
+        if parent is None:
+            return None
+        indices = np.asarray(dataset.indices, dtype=np.int64)
+        return lambda items: parent(indices[items])
+    if not hasattr(dataset, "width_hint"):
+        return None
+    hint = dataset.width_hint
+    return lambda items: np.fromiter((hint(int(i)) for i in items), dtype=np.int64, count=len(items))
+
+
 class WidthBucketBatchSampler(Sampler[list[int]]):
     """Index batches of similar width: shuffle, sort by width inside chunks of `chunk_batches` batches,
-    cut into batches, shuffle the batches. Call `set_epoch` before each epoch for a new order.
+    cut into batches, shuffle the batches of each chunk. Call `set_epoch` before each epoch for a new order.
 
     Args:
-        widths: Width of every item, or None to batch without grouping.
+        widths: Width of every item, a function giving the widths of an index array (asked once per chunk),
+            or None to batch without grouping.
+        num_items: Number of items.
         batch_size: Items per batch.
         shuffle: Shuffle items and batches (False keeps a fixed order, still grouped by width).
         seed: With the epoch, fixes the order.
@@ -136,7 +156,7 @@ class WidthBucketBatchSampler(Sampler[list[int]]):
 
     def __init__(
         self,
-        widths: np.ndarray | None,
+        widths: np.ndarray | WidthLookup | None,
         num_items: int,
         batch_size: int,
         shuffle: bool = True,
@@ -147,8 +167,11 @@ class WidthBucketBatchSampler(Sampler[list[int]]):
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size} is not allowed; expected an integer >= 1")
-        if widths is not None and len(widths) != num_items:
-            raise ValueError(f"got {len(widths)} widths for {num_items} items")
+        if isinstance(widths, np.ndarray | list | tuple):
+            if len(widths) != num_items:
+                raise ValueError(f"got {len(widths)} widths for {num_items} items")
+            array = np.asarray(widths, dtype=np.int64)
+            widths = lambda items: array[items]  # noqa: E731 - one lookup type inside the sampler
         self.widths, self.num_items, self.batch_size = widths, num_items, batch_size
         self.shuffle, self.seed, self.epoch = shuffle, seed, epoch
         self.drop_last, self.chunk_batches = drop_last, chunk_batches
@@ -157,25 +180,33 @@ class WidthBucketBatchSampler(Sampler[list[int]]):
         """Use the order of `epoch` from the next iteration on."""
         self.epoch = epoch
 
-    def batches(self) -> list[np.ndarray]:
-        """The batches of the current epoch, as index arrays."""
+    def iter_batches(self) -> Iterator[np.ndarray]:
+        """The batches of the current epoch, as index arrays, produced chunk by chunk.
+
+        Widths are asked only when a chunk is reached, so a large synthetic set starts at once. Batches
+        are shuffled within their chunk; each chunk is a random sample of the whole set, so batch order is
+        as random as a global shuffle would make it.
+        """
         rng = np.random.default_rng((self.seed, self.epoch))
         order = rng.permutation(self.num_items) if self.shuffle else np.arange(self.num_items)
-        chunk = self.batch_size * (self.chunk_batches if self.widths is not None else 1)
-        batches: list[np.ndarray] = []
+        chunk = self.batch_size * self.chunk_batches
         for start in range(0, self.num_items, chunk):
             part = order[start : start + chunk]
             if self.widths is not None:
-                part = part[np.argsort(self.widths[part], kind="stable")]
-            batches.extend(part[i : i + self.batch_size] for i in range(0, len(part), self.batch_size))
-        if self.drop_last:
-            batches = [b for b in batches if len(b) == self.batch_size]
-        if self.shuffle:
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-        return batches
+                part = part[np.argsort(self.widths(part), kind="stable")]
+            batches = [part[i : i + self.batch_size] for i in range(0, len(part), self.batch_size)]
+            if self.drop_last:
+                batches = [b for b in batches if len(b) == self.batch_size]
+            if self.shuffle and self.widths is not None:
+                batches = [batches[i] for i in rng.permutation(len(batches))]
+            yield from batches
+
+    def batches(self) -> list[np.ndarray]:
+        """All batches of the current epoch (see `iter_batches`)."""
+        return list(self.iter_batches())
 
     def __iter__(self) -> Iterator[list[int]]:
-        for batch in self.batches():
+        for batch in self.iter_batches():
             yield batch.tolist()
 
     def __len__(self) -> int:
@@ -204,7 +235,8 @@ def make_loader(
     in sampler order. For later epochs call `loader.batch_sampler.set_epoch(epoch)` and iterate again.
 
     Args:
-        dataset: Items `(image (1, H, W), label)`; widths come from its `width_hints()`/`width_hint(i)`.
+        dataset: Items `(image (1, H, W), label)`; widths for grouping come from its `width_hint(i)`, asked
+            chunk by chunk as batches are drawn.
         batch_size: Lines per batch.
         charset: Encodes labels into targets.
         width_multiple: Batch widths are padded to a multiple of this (the model's stride).
@@ -216,7 +248,7 @@ def make_loader(
         drop_last: Drop the incomplete last batches.
         pin_memory: Page-locked batches for faster copies to a GPU.
     """
-    widths = dataset_widths(dataset) if bucket_by_width else None
+    widths = width_lookup(dataset) if bucket_by_width else None
     sampler = WidthBucketBatchSampler(widths, len(dataset), batch_size, shuffle, seed, epoch, drop_last)
     return DataLoader(
         dataset,

@@ -23,7 +23,9 @@ class MixedDataset(Dataset):
         seed: Fixes which items are real and which real line each is.
     """
 
-    def __init__(self, synthetic: Dataset, real: Dataset, real_fraction: float, size: int | None = None, seed: int = 0):
+    def __init__(
+        self, synthetic: Dataset, real: Dataset, real_fraction: float, size: int | None = None, seed: int = 0
+    ):
         if not 0.0 <= real_fraction <= 1.0:
             raise ValueError(f"real_fraction={real_fraction!r} is out of range; allowed 0..1")
         size = len(synthetic) if size is None else size
@@ -63,7 +65,23 @@ class MixedDataset(Dataset):
         note = dataset.describe(inner) if hasattr(dataset, "describe") else ""
         return ("real " if self.is_real[index] else "synthetic ") + note
 
+    def width_hints(self) -> np.ndarray:
+        """Pixel widths of all items, from the sources' hints."""
+        synthetic = (
+            _hints(self.synthetic)[: self.size] if not self.is_real.all() else np.zeros(self.size, np.int64)
+        )
+        if not self.is_real.any():
+            return synthetic.copy()
+        real = _hints(self.real)
+        return np.where(self.is_real, real[self.real_index], np.resize(synthetic, self.size))
+
     def width_hint(self, index: int) -> int:
         """Pixel width of item `index` from its source's hint."""
         dataset, inner = self._source(index)
         return int(dataset.width_hint(inner))
+
+
+def _hints(dataset: Dataset) -> np.ndarray:
+    if hasattr(dataset, "width_hints"):
+        return np.asarray(dataset.width_hints(), dtype=np.int64)
+    return np.array([dataset.width_hint(i) for i in range(len(dataset))], dtype=np.int64)

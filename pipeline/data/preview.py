@@ -53,7 +53,8 @@ def write_contact_sheet(
         image = image.resize((image.width * zoom, image.height * zoom), Image.Resampling.NEAREST)
         if image.width > MAX_CELL_WIDTH:  # very long lines: shrink to fit the cell, keeping the aspect ratio
             image = image.resize(
-                (MAX_CELL_WIDTH, max(1, round(image.height * MAX_CELL_WIDTH / image.width))), Image.Resampling.BILINEAR
+                (MAX_CELL_WIDTH, max(1, round(image.height * MAX_CELL_WIDTH / image.width))),
+                Image.Resampling.BILINEAR,
             )
         cells.append((image, _label_line(index, label, describe(index) if describe else "")))
     font = load_font(str(LABEL_FONT), LABEL_SIZE)

@@ -19,14 +19,23 @@ import random
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
-from pipeline.data.backgrounds import make_background, noise_field, window
+from pipeline.data.backgrounds import FIELD_SCALE, linear_map, make_background, noise_image, window
 from pipeline.data.config import AugmentationConfig
 from pipeline.data.layout import LinePlan, plan_line
 from pipeline.data.params import RenderParams, sample_render_params
 
-__all__ = ["LinePlan", "RenderParams", "draw_line", "draw_line_pixels", "plan_line", "render_text_line", "sample_render_params"]
+__all__ = [
+    "LinePlan",
+    "RenderParams",
+    "draw_image",
+    "draw_line",
+    "draw_line_pixels",
+    "plan_line",
+    "render_text_line",
+    "sample_render_params",
+]
 
 
 def _ink_layer(plan: LinePlan) -> Image.Image:
@@ -39,24 +48,38 @@ def _ink_layer(plan: LinePlan) -> Image.Image:
     return layer
 
 
-def _ink(plan: LinePlan) -> np.ndarray:
-    """Ink coverage (0..1 float32) of the planned line at output size."""
+def _ink(plan: LinePlan) -> Image.Image:
+    """Ink coverage (mode "L", 255 = full ink) of the planned line at output size."""
     layer = _ink_layer(plan)
     if plan.scaled_size is not None:
         canvas = Image.new("L", plan.output_size, 0)
         canvas.paste(layer.resize(plan.scaled_size, Image.Resampling.BILINEAR), plan.paste_at)
-    elif plan.perspective:
-        canvas = layer.transform(plan.output_size, Image.Transform.PERSPECTIVE, plan.coefficients, Image.Resampling.BILINEAR)
-    else:
-        canvas = layer.transform(plan.output_size, Image.Transform.AFFINE, plan.coefficients[:6], Image.Resampling.BILINEAR)
-    return np.asarray(canvas, dtype=np.float32) * (1.0 / 255.0)
+        return canvas
+    if plan.perspective:
+        return layer.transform(plan.output_size, Image.Transform.PERSPECTIVE, plan.coefficients, _BILINEAR)
+    return layer.transform(plan.output_size, Image.Transform.AFFINE, plan.coefficients[:6], _BILINEAR)
 
 
-def draw_line_pixels(plan: LinePlan, params: RenderParams) -> np.ndarray:
-    """Compose a planned line as a uint8 (height, width) array: ink on background, contrast and brightness,
-    blur, noise, then JPEG compression (applied last, as a camera or scanner would)."""
+_BILINEAR = Image.Resampling.BILINEAR
+
+
+def _jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
+    """The image after JPEG compression at `quality` (blocking and ringing as in real scans)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    data = buffer.getvalue()
+    try:  # the raw decoder skips the JPEG plugin's Python-level parsing (about half the cost)
+        return Image.frombytes("L", image.size, data, "jpeg", "L", "")
+    except (TypeError, ValueError, OSError):  # decoder arguments differ in some Pillow version
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as decoded:
+            return decoded.convert("L")
+
+
+def draw_image(plan: LinePlan, params: RenderParams) -> Image.Image:
+    """Compose a planned line as a mode "L" image: ink over the background, contrast and brightness, blur,
+    sensor noise, then JPEG compression (last, as a camera or scanner would). Every step is one C call."""
     width, height = plan.output_size
-    pixels = make_background(
+    image = make_background(
         params.background_kind,
         params.background_grey,
         params.background_strength,
@@ -66,31 +89,38 @@ def draw_line_pixels(plan: LinePlan, params: RenderParams) -> np.ndarray:
         width,
     )
     if plan.glyphs:
-        pixels = pixels + (params.text_grey - pixels) * _ink(plan)
+        image.paste(params.text_grey, (0, 0), _ink(plan))  # alpha-blends the ink colour by coverage
     if params.contrast != 1.0 or params.brightness != 0.0:
-        pixels = (pixels - 128.0) * params.contrast + (128.0 + params.brightness)
+        image = linear_map(image, params.contrast, 128.0 * (1.0 - params.contrast) + params.brightness)
     if params.blur_sigma > 0:
-        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-        pixels = np.asarray(image.filter(ImageFilter.GaussianBlur(params.blur_sigma)))
+        image = image.filter(ImageFilter.GaussianBlur(params.blur_sigma))
     if params.noise_sigma > 0:
-        pixels = pixels + params.noise_sigma * window(noise_field(), params.noise_offset, height, width)
-    if pixels.dtype != np.uint8:
-        pixels = np.clip(pixels, 0, 255).astype(np.uint8)
+        slope = params.noise_sigma / FIELD_SCALE  # the noise field is centred on 128, FIELD_SCALE per unit
+        noise = linear_map(
+            window(noise_image(), params.noise_offset, height, width), slope, 128.0 * (1.0 - slope)
+        )
+        image = ImageChops.add(image, noise, scale=1.0, offset=-128)
     if params.jpeg_quality is not None:
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="JPEG", quality=params.jpeg_quality)
-        with Image.open(io.BytesIO(buffer.getvalue()), formats=["JPEG"]) as decoded:
-            pixels = np.asarray(decoded.convert("L"))
-    return pixels
+        image = _jpeg_round_trip(image, params.jpeg_quality)
+    return image
+
+
+def draw_line_pixels(plan: LinePlan, params: RenderParams) -> np.ndarray:
+    """`draw_image` as a uint8 (height, width) array."""
+    return np.asarray(draw_image(plan, params))
 
 
 def draw_line(plan: LinePlan, params: RenderParams) -> Image.Image:
-    """Compose a planned line as a mode "L" image (see `draw_line_pixels`)."""
-    return Image.fromarray(draw_line_pixels(plan, params))
+    """Compose a planned line as a mode "L" image (see `draw_image`)."""
+    return draw_image(plan, params)
 
 
 def render_text_line(
-    text: str, font: str | Path, rng: random.Random | np.random.Generator, height: int, aug: AugmentationConfig
+    text: str,
+    font: str | Path,
+    rng: random.Random | np.random.Generator,
+    height: int,
+    aug: AugmentationConfig,
 ) -> Image.Image:
     """Render `text` with `font` as a greyscale (mode "L") line image `height` pixels tall.
 

@@ -70,15 +70,17 @@ class SyntheticLineDataset(Dataset):
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split={split!r} is unknown; allowed {', '.join(SPLITS)}")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise ValueError(f"size={size!r} is not allowed; expected an integer >= 0")
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= 2**36:
+            raise ValueError(f"size={size!r} is not allowed; expected an integer 0..2**36")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed={seed!r} is not allowed; expected an integer >= 0")
         font_pool = font_pool or ("train" if split == "train" else "all")
         if font_pool not in FONT_POOLS:
             raise ValueError(f"font_pool={font_pool!r} is unknown; allowed {', '.join(FONT_POOLS)}")
         if split == "train" and font_pool != "train":
-            raise ValueError(f"font_pool={font_pool!r} is not allowed for the train split; it only uses 'train' fonts")
+            raise ValueError(
+                f"font_pool={font_pool!r} is not allowed for the train split; it only uses 'train' fonts"
+            )
         self.config, self.aug, self.charset = config, aug, charset
         self.size, self.seed, self.split, self.font_pool = size, seed, split, font_pool
         self.pools = resolve_font_pools(config, charset)
@@ -89,6 +91,8 @@ class SyntheticLineDataset(Dataset):
         self._drawable = {p: font_coverage(p) & frozenset(charset.chars) for p in self._font_paths}
         self.text_sampler = TextSampler(config, charset)
         self._width_hints: np.ndarray | None = None
+        # Widths asked one by one (by loaders, chunk by chunk) are remembered: -1 = not known yet.
+        self._width_cache = np.full(size, -1, dtype=np.int32) if size <= 10_000_000 else None
 
     def __len__(self) -> int:
         return self.size
@@ -117,7 +121,9 @@ class SyntheticLineDataset(Dataset):
                 keep = max(1, min(len(text) - 1, int(len(text) * max_width / width * 0.95)))
                 text = _cut(text, keep, 1)
             else:
-                params = replace(params, pad_left=0.0, pad_right=0.0, blank_width=min(params.blank_width, 4.0))
+                params = replace(
+                    params, pad_left=0.0, pad_right=0.0, blank_width=min(params.blank_width, 4.0)
+                )
             plan = plan_line(text, font, params, height)
         if plan.rotation_degrees != params.rotation_degrees:  # report the rotation actually applied
             params = replace(params, rotation_degrees=plan.rotation_degrees)
@@ -145,12 +151,18 @@ class SyntheticLineDataset(Dataset):
         """Exact pixel width of line `index`, computed without drawing it (for batching by width)."""
         if self._width_hints is not None:
             return int(self._width_hints[index])
-        return self._plan(index)[3].output_size[0]
+        cache = self._width_cache
+        if cache is not None and 0 <= index < self.size and cache[index] >= 0:
+            return int(cache[index])
+        width = self._plan(index)[3].output_size[0]
+        if cache is not None:
+            cache[index] = width
+        return width
 
     def width_hints(self) -> np.ndarray:
-        """Widths of all lines (computed once, then cached)."""
+        """Widths of all lines (computed once, then cached; about 0.1 ms a line)."""
         if self._width_hints is None:
-            self._width_hints = np.array([self._plan(i)[3].output_size[0] for i in range(self.size)], dtype=np.int64)
+            self._width_hints = np.array([self.width_hint(i) for i in range(self.size)], dtype=np.int64)
         return self._width_hints
 
     def __getitem__(self, index: int) -> LineSample:
@@ -159,6 +171,6 @@ class SyntheticLineDataset(Dataset):
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_width_hints"] = None  # workers never need the hints; do not ship a large array to each
+        state["_width_hints"] = None  # workers never need the hints; do not ship large arrays to each
+        state["_width_cache"] = None
         return state
-

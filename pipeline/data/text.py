@@ -31,11 +31,22 @@ LAST_NAMES = (
     "ramirez lewis robinson walker young allen king wright scott torres nguyen hill flores green adams "
     "nelson baker hall rivera campbell mitchell carter roberts schmidt muller rossi novak"
 ).split()
-STREET_SUFFIXES = ("Street", "St.", "Avenue", "Ave.", "Road", "Rd.", "Lane", "Drive", "Dr.", "Way", "Blvd.", "Court")
-STATES = ("CA", "NY", "TX", "WA", "IL", "MA", "FL", "OR", "CO", "GA", "NJ", "OH")
-MONTHS = (
-    "January February March April May June July August September October November December".split()
+STREET_SUFFIXES = (
+    "Street",
+    "St.",
+    "Avenue",
+    "Ave.",
+    "Road",
+    "Rd.",
+    "Lane",
+    "Drive",
+    "Dr.",
+    "Way",
+    "Blvd.",
+    "Court",
 )
+STATES = ("CA", "NY", "TX", "WA", "IL", "MA", "FL", "OR", "CO", "GA", "NJ", "OH")
+MONTHS = "January February March April May June July August September October November December".split()
 TLDS = ("com", "org", "net", "io", "de", "co.uk", "fr", "edu", "info")
 CURRENCY_SYMBOLS = ("$", "€", "£", "¥")
 CURRENCY_CODES = ("USD", "EUR", "GBP", "JPY", "CHF", "CAD")
@@ -57,7 +68,9 @@ class TextSources:
     def __init__(self, charset: Charset) -> None:
         self.words = load_words()
         # Zipf-like rank weights: common words dominate as in real text, rare ones still appear.
-        self._word_cdf = list(itertools.accumulate(1.0 / (rank + 20.0) for rank in range(1, len(self.words) + 1)))
+        self._word_cdf = list(
+            itertools.accumulate(1.0 / (rank + 20.0) for rank in range(1, len(self.words) + 1))
+        )
         self.currency_symbols = tuple(s for s in CURRENCY_SYMBOLS if s in charset) or ("",)
         self._random_chars, self._random_cdf = _random_char_table(charset)
 
@@ -118,7 +131,12 @@ class TextSources:
             text = f"-{rng.randrange(1, 10000)}"
         elif kind < 0.87:
             area, mid, end = self._digits(rng, 3), self._digits(rng, 3), self._digits(rng, 4)
-            forms = (f"({area}) {mid}-{end}", f"+1 {area} {mid} {end}", f"{area}-{mid}-{end}", f"{area}.{mid}.{end}")
+            forms = (
+                f"({area}) {mid}-{end}",
+                f"+1 {area} {mid} {end}",
+                f"{area}-{mid}-{end}",
+                f"{area}.{mid}.{end}",
+            )
             text = rng.choice(forms)
         elif kind < 0.94:
             low = rng.randrange(1, 500)
@@ -188,7 +206,13 @@ class TextSources:
     def emails(self, rng: Rng) -> str:
         first = rng.choice(FIRST_NAMES)
         last = rng.choice(LAST_NAMES)
-        forms = (f"{first}.{last}", f"{first[0]}{last}", f"{first}_{last}", f"{first}{self._digits(rng, 2)}", last)
+        forms = (
+            f"{first}.{last}",
+            f"{first[0]}{last}",
+            f"{first}_{last}",
+            f"{first}{self._digits(rng, 2)}",
+            last,
+        )
         user = rng.choice(forms)
         domain = self._word(rng) if rng.random() < 0.7 else f"{self._word(rng)}-{self._word(rng)}"
         return f"{user}@{domain.lower()}.{rng.choice(TLDS)}"

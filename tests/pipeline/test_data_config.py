@@ -11,10 +11,23 @@ from pipeline.data.config import AugmentationConfig, SyntheticDataConfig
 
 def test_defaults_and_presets_are_valid():
     SyntheticDataConfig()
-    for aug in (AugmentationConfig(), AugmentationConfig.none(), AugmentationConfig.light(), AugmentationConfig.heavy()):
+    for aug in (
+        AugmentationConfig(),
+        AugmentationConfig.none(),
+        AugmentationConfig.light(),
+        AugmentationConfig.heavy(),
+    ):
         assert 0 <= aug.rotation_prob <= 1
-    assert all(getattr(AugmentationConfig.none(), f.name) == 0 for f in fields(AugmentationConfig) if f.name.endswith("_prob"))
-    assert all(getattr(AugmentationConfig.heavy(), f.name) == 1 for f in fields(AugmentationConfig) if f.name.endswith("_prob"))
+    assert all(
+        getattr(AugmentationConfig.none(), f.name) == 0
+        for f in fields(AugmentationConfig)
+        if f.name.endswith("_prob")
+    )
+    assert all(
+        getattr(AugmentationConfig.heavy(), f.name) == 1
+        for f in fields(AugmentationConfig)
+        if f.name.endswith("_prob")
+    )
 
 
 def test_field_names_are_unique_across_both_configs():
@@ -28,14 +41,21 @@ def test_field_names_are_unique_across_both_configs():
     [
         ({"rotation_max_degrees": 9.0}, r"rotation_max_degrees=9.0 is out of range; allowed 0.0..5.0"),
         ({"char_spacing_min": 0.5}, r"char_spacing_min=0.5 is out of range; allowed 0.8..1.3"),
-        ({"char_spacing_min": 1.2, "char_spacing_max": 1.0}, r"char_spacing_min=1.2 is above char_spacing_max=1.0"),
+        (
+            {"char_spacing_min": 1.2, "char_spacing_max": 1.0},
+            r"char_spacing_min=1.2 is above char_spacing_max=1.0",
+        ),
         ({"blur_sigma_max": 2.0}, r"blur_sigma_max=2.0 is out of range; allowed 0.0..1.5"),
         ({"jpeg_quality_min": 10}, r"jpeg_quality_min=10 is out of range; allowed 30..95"),
         ({"jpeg_quality_max": 90.5}, r"jpeg_quality_max=90.5 is not an integer"),
         ({"noise_prob": 1.5}, r"noise_prob=1.5 is out of range; allowed 0.0..1.0"),
         (
-            {"background_plain_weight": 0, "background_paper_weight": 0, "background_gradient_weight": 0,
-             "background_texture_weight": 0},
+            {
+                "background_plain_weight": 0,
+                "background_paper_weight": 0,
+                "background_gradient_weight": 0,
+                "background_texture_weight": 0,
+            },
             "all 0",
         ),
     ],

@@ -53,10 +53,16 @@ def test_bad_lines_raise_with_line_numbers_and_count(messy):
         load_label_file(messy, ASCII)
     message = str(info.value)
     assert "7 bad line(s)" in message
-    for fragment in ("line 3: image file 'img/missing.png' does not exist", "line 4: image 'img/broken.png' cannot be read",
-                     "line 5: label 'café ☕' has characters outside charset", "line 6: empty label", "line 7:"):
+    for fragment in (
+        "line 3: image file 'img/missing.png' does not exist",
+        "line 4: image 'img/broken.png' cannot be read",
+        "line 5: label 'café ☕' has characters outside charset",
+        "line 6: empty label",
+        "line 7:",
+    ):
         assert fragment in message
     assert "(and 2 more)" in message
+    assert "charset coverage: 1 of 8 labels have characters outside the charset ('é' x1, '☕' x1)" in message
     assert isinstance(info.value, ValueError)
 
 
@@ -120,7 +126,9 @@ def test_too_wide_images_error_or_resize(tmp_path):
     (tmp_path / "labels.txt").write_text("ok.png\tfine\nwide.png\tvery long line\n", encoding="utf-8")
     with pytest.raises(DataError, match="line 2: wide.png \\(1600 px\\)"):
         LabelledLineDataset.from_label_file(tmp_path / "labels.txt", ASCII, max_image_width=1024)
-    dataset = LabelledLineDataset.from_label_file(tmp_path / "labels.txt", ASCII, max_image_width=1024, too_wide="resize")
+    dataset = LabelledLineDataset.from_label_file(
+        tmp_path / "labels.txt", ASCII, max_image_width=1024, too_wide="resize"
+    )
     assert dataset[1][0].shape == (1, 32, 1024)
 
 

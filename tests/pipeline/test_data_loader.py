@@ -34,7 +34,9 @@ def test_collate_pads_to_width_multiple_with_background():
     assert torch.allclose(batch.images[0, :, :, 50:], torch.tensor(0.8))  # padding continues the paper
     assert torch.equal(batch.images[0, :, :, :50], white_line)
     assert batch.target_lengths.tolist() == [2, 0, 3]
-    assert batch.targets.dtype == torch.long and batch.targets.tolist() == ASCII.encode("ab") + ASCII.encode("xyz")
+    assert batch.targets.dtype == torch.long and batch.targets.tolist() == ASCII.encode("ab") + ASCII.encode(
+        "xyz"
+    )
     assert batch.texts == ["ab", "", "xyz"]
 
 
@@ -104,6 +106,7 @@ def test_mixed_dataset_mixes_at_ratio_reproducibly(tmp_path, synthetic):
     assert 0.2 < share < 0.4
     again = MixedDataset(synthetic, real, real_fraction=0.3, seed=4)
     assert labels == [again.label(i) for i in range(len(again))]
+    assert list(mixed.width_hints()) == [mixed.width_hint(i) for i in range(len(mixed))]
     batch = next(iter(make_loader(mixed, 12, charset=ASCII, seed=0)))
     assert batch.images.shape[0] == 12
     with pytest.raises(ValueError, match="real_fraction=1.5"):

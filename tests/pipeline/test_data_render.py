@@ -11,6 +11,7 @@ import pytest
 
 from fonts import FONT_DIR, bundled_fonts
 from pipeline.data.config import AugmentationConfig
+from pipeline.data.layout import quad_homography
 from pipeline.data.render import draw_line, plan_line, render_text_line, sample_render_params
 
 SANS = FONT_DIR / "DejaVuSans.ttf"
@@ -68,6 +69,16 @@ def test_rotation_measured_on_pixels_stays_within_configured_max():
     assert measured_any_large
 
 
+def test_perspective_coefficients_map_output_quad_back_to_layer_corners():
+    quad = [(3.0, 2.0), (210.0, -4.0), (205.0, 40.0), (-1.0, 35.0)]
+    a, b, c, d, e, f, g, h = quad_homography(200.0, 36.0, quad)
+    corners = [(0.0, 0.0), (200.0, 0.0), (200.0, 36.0), (0.0, 36.0)]
+    for (x, y), (u, v) in zip(quad, corners, strict=True):
+        w = g * x + h * y + 1
+        assert (a * x + b * y + c) / w == pytest.approx(u, abs=1e-6)
+        assert (d * x + e * y + f) / w == pytest.approx(v, abs=1e-6)
+
+
 def test_no_rotation_gives_level_lines():
     params = sample_render_params(random.Random(0), AugmentationConfig.none())
     pixels = np.asarray(draw_line(plan_line("__________", SANS, params, 48), params))
@@ -75,10 +86,14 @@ def test_no_rotation_gives_level_lines():
 
 
 def test_character_spacing_in_range_and_visible_in_width():
-    aug = replace(AugmentationConfig.none(), char_spacing_prob=1.0, char_spacing_min=0.8, char_spacing_max=1.3)
+    aug = replace(
+        AugmentationConfig.none(), char_spacing_prob=1.0, char_spacing_min=0.8, char_spacing_max=1.3
+    )
     factors = [sample_render_params(random.Random(s), aug).char_spacing for s in range(200)]
     assert min(factors) >= 0.8 and max(factors) <= 1.3 and max(factors) - min(factors) > 0.3
-    base = replace(sample_render_params(random.Random(0), AugmentationConfig.none()), pad_left=0.0, pad_right=0.0)
+    base = replace(
+        sample_render_params(random.Random(0), AugmentationConfig.none()), pad_left=0.0, pad_right=0.0
+    )
     tight = plan_line("spacing test", SANS, replace(base, char_spacing=0.8), 32).output_size[0]
     loose = plan_line("spacing test", SANS, replace(base, char_spacing=1.3), 32).output_size[0]
     assert loose > tight * 1.3
@@ -86,7 +101,11 @@ def test_character_spacing_in_range_and_visible_in_width():
 
 def test_photometric_parameters_within_bounds():
     aug = replace(
-        AugmentationConfig.heavy(), jpeg_quality_min=40, jpeg_quality_max=60, blur_sigma_max=0.8, noise_sigma_max=10.0
+        AugmentationConfig.heavy(),
+        jpeg_quality_min=40,
+        jpeg_quality_max=60,
+        blur_sigma_max=0.8,
+        noise_sigma_max=10.0,
     )
     for seed in range(200):
         p = sample_render_params(random.Random(seed), aug)

@@ -23,7 +23,9 @@ ASCII = Charset.from_spec("ascii")
 
 
 def _dataset(size: int = 64, seed: int = 7, split: str = "train", **kwargs) -> SyntheticLineDataset:
-    return SyntheticLineDataset(SyntheticDataConfig(), AugmentationConfig(), ASCII, size, seed=seed, split=split, **kwargs)
+    return SyntheticLineDataset(
+        SyntheticDataConfig(), AugmentationConfig(), ASCII, size, seed=seed, split=split, **kwargs
+    )
 
 
 def _digest(tensor: torch.Tensor) -> str:
@@ -56,7 +58,9 @@ def test_same_index_gives_identical_pixels_in_a_fresh_process():
         "d = SyntheticLineDataset(SyntheticDataConfig(), AugmentationConfig(), Charset.from_spec('ascii'), 64, seed=7);"
         f"print(json.dumps([[hashlib.sha256(d[i][0].numpy().tobytes()).hexdigest(), d[i][1]] for i in {indices}]))"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     dataset = _dataset()
     assert json.loads(result.stdout) == [[_digest(dataset[i][0]), dataset[i][1]] for i in indices]
 
@@ -82,7 +86,9 @@ def test_held_out_fonts_never_used_in_train_split():
 
 
 def test_font_selection_and_unknown_font():
-    config = SyntheticDataConfig(fonts=["DejaVuSansMono.ttf", "LiberationMono-Regular.ttf"], held_out_fonts=[])
+    config = SyntheticDataConfig(
+        fonts=["DejaVuSansMono.ttf", "LiberationMono-Regular.ttf"], held_out_fonts=[]
+    )
     dataset = SyntheticLineDataset(config, AugmentationConfig(), ASCII, 50)
     assert {dataset.describe(i) for i in range(50)} == {"DejaVuSansMono", "LiberationMono-Regular"}
     with pytest.raises(ValueError, match="font 'Comic.ttf' was not found"):
@@ -93,7 +99,9 @@ def test_font_selection_and_unknown_font():
 
 
 def test_user_font_dir_adds_fonts(tmp_path):
-    (tmp_path / "MyFont.ttf").write_bytes((Path(__file__).resolve().parents[2] / "fonts" / "DejaVuSerif.ttf").read_bytes())
+    (tmp_path / "MyFont.ttf").write_bytes(
+        (Path(__file__).resolve().parents[2] / "fonts" / "DejaVuSerif.ttf").read_bytes()
+    )
     config = SyntheticDataConfig(fonts=["MyFont.ttf"], held_out_fonts=[], font_dirs=[str(tmp_path)])
     dataset = SyntheticLineDataset(config, AugmentationConfig(), ASCII, 10)
     assert dataset.describe(3) == "MyFont" and dataset[3][0].shape[1] == 32
