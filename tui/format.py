@@ -102,20 +102,20 @@ def value_text(value: Any) -> str:
 # -- experiments ---------------------------------------------------------------------------------
 
 
-def summary_cells(summary: dict[str, Any]) -> dict[str, Any]:
-    """The experiments-list cells of one summary, keyed by column key."""
+def summary_cells(summary: dict[str, Any]) -> dict[str, Text]:
+    """The experiments-list cells of one summary, keyed by column key (Text: names are never markup)."""
     return {
-        "id": summary["id"][:8],
-        "name": summary.get("name") or "-",
-        "template": summary.get("template") or "-",
-        "model": summary.get("model") or "-",
+        "id": Text(summary["id"][:8]),
+        "name": Text(summary.get("name") or "-"),
+        "template": Text(summary.get("template") or "-"),
+        "model": Text(summary.get("model") or "-"),
         "status": status_text(summary.get("status"), deleted=bool(summary.get("deleted"))),
-        "best_cer": fmt_pct(summary.get("best_cer")),
-        "best_em": fmt_pct(summary.get("best_em"), 1),
-        "size_ratio": fmt_ratio(summary.get("size_ratio")),
-        "speedup": fmt_ratio(summary.get("speedup")),
-        "created": fmt_time(summary.get("created")),
-        "tags": ",".join(summary.get("tags") or []),
+        "best_cer": Text(fmt_pct(summary.get("best_cer"))),
+        "best_em": Text(fmt_pct(summary.get("best_em"), 1)),
+        "size_ratio": Text(fmt_ratio(summary.get("size_ratio"))),
+        "speedup": Text(fmt_ratio(summary.get("speedup"))),
+        "created": Text(fmt_time(summary.get("created"))),
+        "tags": Text(",".join(summary.get("tags") or [])),
     }
 
 

@@ -37,3 +37,32 @@ def parity_report(torch_logits: list[np.ndarray], onnx_logits: list[np.ndarray])
         "max_abs_diff": float(max(d.max() for d in diffs)) if diffs else 0.0,
         "mean_abs_diff": float(np.mean([d.mean() for d in diffs])) if diffs else 0.0,
     }
+
+
+def export_named_onnx(model: torch.nn.Module, path: Path, *, opset: int = 17) -> list[str]:
+    """Export like `export_onnx`, then name every conv/linear/LSTM node after its torch module so later
+    quantization steps and reports can refer to layers by name. Returns layers no node matched."""
+    import onnx
+
+    from pipeline.compress.layers import weight_layers
+    from pipeline.deploy.onnx_graph import name_weight_nodes
+
+    export_onnx(model, path, opset=opset)
+    layers = weight_layers(model)
+    weights = {layer.name: model.get_submodule(layer.name).weight.detach().cpu().numpy()
+               for layer in layers if layer.kind == "linear"}
+    graph = onnx.load(str(path))
+    unmatched = name_weight_nodes(graph, layers, weights)
+    onnx.save(graph, str(path))
+    return unmatched
+
+
+def parity_summary(torch_logits: list[np.ndarray], onnx_logits: list[np.ndarray], torch_cer: float, onnx_cer: float,
+                   torch_texts: list[str], onnx_texts: list[str]) -> dict[str, float | bool | int]:
+    """Parity of an ONNX export with its torch model on the test set: logit differences, CER, text agreement."""
+    report: dict[str, float | bool | int] = dict(parity_report(torch_logits, onnx_logits))
+    report["torch_cer"] = torch_cer
+    report["onnx_cer"] = onnx_cer
+    report["identical_cer"] = torch_cer == onnx_cer
+    report["differing_lines"] = sum(a != b for a, b in zip(torch_texts, onnx_texts, strict=True))
+    return report

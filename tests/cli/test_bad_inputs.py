@@ -15,7 +15,7 @@ def seeded(ocrq_home, tmp_path):
     """A store with two experiments whose ids share no 4-char prefix, plus some bad files on disk."""
     store = Store()
     first = store.create_experiment(name="alpha", template="smoke", config={}, model="crnn_tiny", experiment_id="aaaa11112222")
-    store.create_experiment(name="beta", template="smoke", config={}, model="crnn_tiny", experiment_id="aaab33334444")
+    store.create_experiment(name="beta", template="smoke", config={}, model="crnn_tiny", experiment_id="aaaa33334444")
     store.create_experiment(name="twin", template="smoke", config={}, model="crnn_tiny", experiment_id="bbbb55556666")
     store.create_experiment(name="twin", template="smoke", config={}, model="crnn_tiny", experiment_id="cccc77778888")
     (tmp_path / "broken.json").write_text("{ nope")
@@ -50,7 +50,7 @@ BAD_INPUTS = [
     (["run", "--resume", "zzzz"], "no experiment matches 'zzzz'"),
     (["show", "ffff"], "no experiment matches 'ffff'"),
     (["show", "aaa"], "at least 4"),
-    (["show", "aaaa"], "matches 2 experiments: aaaa11112222 (alpha), aaab33334444 (beta)"),
+    (["show", "aaaa"], "matches 2 experiments: aaaa11112222 (alpha), aaaa33334444 (beta)"),
     (["show", "twin"], "matches 2 experiments"),
     (["compare", "aaaa1"], "compare needs two or more experiments"),
     (["compare", "aaaa1", "alpha"], "names experiment aaaa11112222 twice"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +19,25 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(scope="session")
+def filled_template(tmp_path_factory) -> Path:
+    """The filled store, built once per session (its writes are fsynced: about a second)."""
+    home = tmp_path_factory.mktemp("template") / "ocrq-home"
+    fill_store(home)
+    return home
+
+
 @pytest.fixture
-def filled_store(tmp_path) -> Store:
+def filled_store(filled_template, tmp_path) -> Store:
+    """A private copy of the filled store for one test (artifact paths still point into the template)."""
+    home = tmp_path / "ocrq-home"
+    shutil.copytree(filled_template, home)
+    return Store(home)
+
+
+@pytest.fixture
+def fresh_store(tmp_path) -> Store:
+    """The filled store built in this test's folder (artifact paths point into it)."""
     return fill_store(tmp_path / "ocrq-home")
 
 

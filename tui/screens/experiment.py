@@ -65,7 +65,7 @@ class ExperimentScreen(PollingScreen):
         yield Static(Text(f"{self.exp_id}  loading…"), id="experiment-header")
         with Horizontal(id="progress-row"):
             yield Static("", id="stage-label")
-            yield ProgressBar(total=None, show_eta=False, id="stage-progress")
+            yield ProgressBar(total=100, show_eta=False, id="stage-progress")
         with TabbedContent(initial="epochs", id="experiment-tabs"):
             with TabPane("Epochs", id="epochs"):
                 yield EpochTable(id="epoch-table")
@@ -181,10 +181,10 @@ class ExperimentScreen(PollingScreen):
         self.query_one("#stage-label", Static).update(Text(f"{stage} {progress}".strip() + where))
         bar = self.query_one("#stage-progress", ProgressBar)
         match = _PROGRESS.match(progress)
-        if match and float(match.group(2)) > 0:
+        # No bar when the amount of work is unknown: an indeterminate bar animates, costing CPU over SSH.
+        bar.display = bool(match and float(match.group(2)) > 0)
+        if bar.display:
             bar.update(total=float(match.group(2)), progress=float(match.group(1)))
-        else:
-            bar.update(total=None)
 
     # -- actions ---------------------------------------------------------------------------------
 

@@ -103,19 +103,21 @@ class ExperimentsScreen(PollingScreen):
             return  # a read for a filter the user has already changed
         self.rows = {row["id"]: row for row in snapshot.rows}
         self.marked = [exp_id for exp_id in self.marked if exp_id in self.rows]
-        marked = set(self.marked)
-        table = self.query_one(ExperimentsTable)
-        table.sync((row["id"], self._cells(row, row["id"] in marked)) for row in snapshot.rows)
+        self._show_rows()
         self.loaded = True
         self._show_status()
 
-    def _cells(self, row: dict[str, Any], marked: bool) -> tuple[Any, ...]:
-        cells = summary_cells(row)
-        return (self._mark(marked), *(cells[key] for key, _ in COLUMNS[1:]))
+    def _show_rows(self) -> None:
+        marked = set(self.marked)
+        rows = ((exp_id, (exp_id in marked, row)) for exp_id, row in self.rows.items())
+        self.query_one(ExperimentsTable).sync(rows, cells=self._cells)
 
     @staticmethod
-    def _mark(marked: bool) -> Text:
-        return Text("●", style="bold magenta") if marked else Text(" ")
+    def _cells(data: tuple[bool, dict[str, Any]]) -> tuple[Any, ...]:
+        marked, row = data
+        cells = summary_cells(row)
+        mark = Text("●", style="bold magenta") if marked else Text(" ")
+        return (mark, *(cells[key] for key, _ in COLUMNS[1:]))
 
     def _show_status(self) -> None:
         running = sum(1 for row in self.rows.values() if row.get("status") == "running")
@@ -187,18 +189,16 @@ class ExperimentsScreen(PollingScreen):
             self.marked.remove(exp_id)
         else:
             self.marked.append(exp_id)
+        self._show_rows()
         table = self.query_one(ExperimentsTable)
-        table.set_cell(exp_id, "mark", self._mark(exp_id in self.marked))
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
         self._show_status()
 
     def action_clear_marks(self) -> None:
         if self.marked:
-            table = self.query_one(ExperimentsTable)
-            for exp_id in self.marked:
-                table.set_cell(exp_id, "mark", self._mark(False))
             self.marked.clear()
+            self._show_rows()
             self._show_status()
 
     def action_compare(self) -> None:

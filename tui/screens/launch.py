@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,7 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import DataTable, Footer, Header, Label, Select, Static
 
-from pipeline.config import MODES, TEMPLATES, ConfigError, parse_overrides
+from pipeline.config import MODES, TEMPLATES, ConfigError
 from tui.fields import FormField, effective_values, form_field, form_fields, value_text
 from tui.launch import LaunchRequest, launch_run, parse_tags
 from tui.widgets.inputs import OcrqInput
@@ -20,18 +23,19 @@ FIELD_COLUMNS = (("set", " "), ("field", "field"), ("section", "section"), ("val
 
 
 class FieldEditor(ModalScreen[str | None]):
-    """Edit one config field as CLI text; the same validation and messages as `ocrq run`.
+    """Edit one config field as CLI text, checked as you type with the same messages as `ocrq run`.
 
     Dismisses with the text, ``""`` to go back to the template's value, or ``None`` when cancelled.
     """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="field.cancel", tooltip="Close, change nothing")]
 
-    def __init__(self, field: FormField, text: str, template_text: str) -> None:
+    def __init__(self, field: FormField, text: str, template_text: str, check: Callable[[str], str | None]) -> None:
         super().__init__()
         self.field = field
         self.text = text
         self.template_text = template_text
+        self.check = check
 
     def compose(self) -> ComposeResult:
         field = self.field
@@ -47,24 +51,17 @@ class FieldEditor(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#field-input", OcrqInput).focus()
 
-    def _error(self, text: str) -> str | None:
-        if not text.strip():
-            return None
-        try:
-            parse_overrides({self.field.key: text.strip()})
-        except ConfigError as error:
-            return str(error)
-        return None
-
     def on_input_changed(self, event: OcrqInput.Changed) -> None:
-        self.query_one("#field-error", Static).update(Text(self._error(event.value) or ""))
+        self.query_one("#field-error", Static).update(Text(self.check(event.value.strip()) or ""))
 
     def on_input_submitted(self, event: OcrqInput.Submitted) -> None:
-        error = self._error(event.value)
-        if error:
-            self.query_one("#field-error", Static).update(Text(error))
+        text = event.value.strip()
+        error = self.check(text)
+        self.query_one("#field-error", Static).update(Text(error or ""))
+        # A message about another field (a combination) does not stop this one from being saved.
+        if error and self.field.key in error:
             return
-        self.dismiss(event.value.strip())
+        self.dismiss(text)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -193,7 +190,18 @@ class LaunchScreen(Screen):
                 self.overrides.pop(key, None)
             self._refresh_values()
 
-        self.app.push_screen(FieldEditor(field, current, template_text), apply)
+        self.app.push_screen(FieldEditor(field, current, template_text, partial(self.check_value, key)), apply)
+
+    def check_value(self, key: str, text: str) -> str | None:
+        """The message `ocrq run` would print with ``key`` set to ``text`` (``""``: the template's value)."""
+        overrides = {k: v for k, v in self.overrides.items() if k != key}
+        if text:
+            overrides[key] = text
+        try:
+            effective_values(self.template, overrides)
+        except ConfigError as error:
+            return str(error)
+        return None
 
     def reset_field(self, key: str | None) -> None:
         if key is not None and self.overrides.pop(key, None) is not None:
