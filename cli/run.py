@@ -28,6 +28,7 @@ def run(
     template_opt: Annotated[str | None, typer.Option("--template", help="Same as the TEMPLATE argument.", show_default=False)] = None,
     mode: Annotated[str | None, typer.Option("--mode", help="train | compress | both | evaluate", show_default=False)] = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Continue an interrupted experiment (id or prefix).", show_default=False)] = None,
+    from_ref: Annotated[str | None, typer.Option("--from", help="Reuse this experiment's trained FP32 model: --mode compress makes a new experiment from it, --mode evaluate re-measures it in place.", show_default=False)] = None,
     tags: Annotated[list[str] | None, typer.Option("--tag", help="Tag the experiment (repeatable).", show_default=False)] = None,
     experiment_id: Annotated[str | None, typer.Option("--id", help="Use this new 12-hex-digit id (launchers pre-allocate ids).", show_default=False, hidden=True)] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
@@ -45,7 +46,16 @@ def run(
         overrides["mode"] = mode
     if experiment_id is not None and (resume or not _is_new_id(store, experiment_id)):
         raise UsageError(f"--id '{experiment_id}' is not a free 12-hex-digit id (and cannot be used with --resume)")
-    if resume:
+    baseline_dir = None
+    in_place = False
+    if from_ref:
+        if resume:
+            raise UsageError("--from and --resume cannot be combined; --resume continues an interrupted run")
+        exp_id, config, baseline_dir = _config_from_baseline(store, from_ref, template or template_opt, config_file, overrides)
+        in_place = config.mode == "evaluate"
+    elif overrides.get("mode") in ("compress", "evaluate"):
+        raise UsageError(f"--mode {overrides['mode']} needs --from ID: the experiment whose trained model to use")
+    elif resume:
         exp_id, config = _config_to_resume(store, resume, template or template_opt, config_file, overrides)
     else:
         config = resolve_or_usage_error(template or template_opt, config_file, overrides)
@@ -56,7 +66,7 @@ def run(
         prepared = prepare_experiment(config)
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from None
-    if not resume:
+    if not (resume or in_place):
         summary = store.create_experiment(
             name=config.name or f"{config.template}-{config.model.model}",
             template=config.template,
@@ -70,7 +80,8 @@ def run(
             store.tag(exp_id, add=tags)
     if not (json_ or quiet):
         info(f"experiment [bold]{exp_id}[/] in {store.experiment_dir(exp_id)}")
-    outcome = _run_recorded(store, exp_id, prepared, run_experiment, resume=bool(resume), show_progress=not (json_ or quiet))
+    outcome = _run_recorded(store, exp_id, prepared, run_experiment, resume=bool(resume), show_progress=not (json_ or quiet),
+                            baseline_dir=baseline_dir)
     if json_:
         print_json({"id": exp_id, "status": outcome.status, "error": outcome.error, "summary": outcome.summary,
                     "path": str(store.experiment_dir(exp_id))})
@@ -87,6 +98,40 @@ def run(
         raise typer.Exit(1)
     if outcome.status == "interrupted":
         raise typer.Exit(130)
+
+
+# What `--mode evaluate` may change: how things are measured, never what was built.
+_EVALUATE_OVERRIDES = {"latency_threads", "latency_runs", "accuracy_budget_pp", "decoding", "beam_width", "threads", "device"}
+
+
+def _config_from_baseline(store: Store, ref: str, template: str | None, config_file: Path | None, overrides: dict[str, Any]):
+    """(experiment id to record into, config, folder holding the baseline model) for --from."""
+    from pipeline.config import ConfigError, canonical_key, config_from_dict, derive_config
+
+    if template or config_file:
+        raise UsageError("--from starts from that experiment's saved config; change settings with flags, not a template or --config")
+    try:
+        source_id = store.resolve_id(ref)
+    except (ExperimentNotFound, StoreError) as error:
+        raise UsageError(str(error)) from None
+    source = store.get(source_id)
+    if source["status"] == "running":
+        raise UsageError(f"experiment {source_id} is still running; wait for it to finish")
+    overrides = {**overrides, "mode": overrides.get("mode", "compress")}
+    try:
+        if overrides["mode"] == "evaluate":
+            changed = {canonical_key(k) for k in overrides} - _EVALUATE_OVERRIDES - {"mode"}
+            if changed:
+                raise UsageError(f"--mode evaluate re-measures what exists; it cannot change {', '.join(sorted(changed))}")
+        elif overrides["mode"] != "compress":
+            raise UsageError(f"--from works with --mode compress or evaluate, not {overrides['mode']}")
+        config = derive_config(config_from_dict(source["config"]), overrides)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    baseline_dir = store.experiment_dir(source_id)
+    if config.mode == "evaluate":
+        return source_id, config, baseline_dir
+    return None, config, baseline_dir
 
 
 def _is_new_id(store: Store, exp_id: str) -> bool:
@@ -118,7 +163,8 @@ def _config_to_resume(store: Store, ref: str, template: str | None, config_file:
     return exp_id, config_from_dict(experiment["config"])
 
 
-def _run_recorded(store: Store, exp_id: str, prepared, run_experiment, *, resume: bool, show_progress: bool):
+def _run_recorded(store: Store, exp_id: str, prepared, run_experiment, *, resume: bool, show_progress: bool,
+                  baseline_dir: Path | None = None):
     from cli.progress import ProgressDisplay, fan_out
     from store.recorder import StoreRecorder
 
@@ -128,7 +174,8 @@ def _run_recorded(store: Store, exp_id: str, prepared, run_experiment, *, resume
     recorder.start_heartbeat()
     try:
         with display:
-            return run_experiment(prepared, fan_out(recorder, display), store.experiment_dir(exp_id), resume=resume)
+            return run_experiment(prepared, fan_out(recorder, display), store.experiment_dir(exp_id), resume=resume,
+                                  baseline_dir=baseline_dir)
     finally:
         recorder.stop()
         signal.signal(signal.SIGTERM, previous)

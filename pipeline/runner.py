@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from pipeline.events import (
     RunStarted,
     Sink,
     StageStarted,
+    VariantEvaluated,
 )
 from pipeline.figures import training_curves
 from pipeline.models import create_model, model_info
@@ -67,10 +69,23 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_experiment(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: bool = False) -> RunOutcome:
-    """Run one experiment in `workdir`; every failure is reported to the sink as well as returned."""
+def run_experiment(
+    prepared: PreparedExperiment,
+    sink: Sink,
+    workdir: Path,
+    *,
+    resume: bool = False,
+    baseline_dir: Path | None = None,
+) -> RunOutcome:
+    """Run one experiment in `workdir`; every failure is reported to the sink as well as returned.
+
+    Args:
+        resume: continue from `workdir/checkpoints/last.pt`.
+        baseline_dir: skip training and start from the FP32 model of the experiment in this folder
+            (`--mode compress --from ID`, or `--mode evaluate` on the experiment itself).
+    """
     try:
-        return _run(prepared, sink, Path(workdir), resume=resume)
+        return _run(prepared, sink, Path(workdir), resume=resume, baseline_dir=baseline_dir)
     except KeyboardInterrupt:
         sink(RunFinished(status="interrupted", summary={}))
         return RunOutcome(status="interrupted")
@@ -80,70 +95,47 @@ def run_experiment(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, r
         return RunOutcome(status="failed", error=message)
 
 
-def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: bool) -> RunOutcome:
+@dataclass
+class Baseline:
+    """The FP32 model every variant starts from, and how it came to be."""
+
+    model: torch.nn.Module
+    history: list[dict[str, Any]]
+    best_cer: float | None
+    stop_reason: str
+    model_path: Path
+
+
+def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: bool, baseline_dir: Path | None) -> RunOutcome:
     config, charset, data = prepared.config, prepared.charset, prepared.data
-    train_cfg = config.train
-    threads = configure_threads(train_cfg.threads, data_workers=config.data.num_workers)
-    device = resolve_device(train_cfg.device)
-    seed_everything(train_cfg.seed)
-    checkpoint_dir = workdir / "checkpoints"
-    last_path = checkpoint_dir / "last.pt"
-    resume_payload = load_checkpoint(last_path) if resume and last_path.is_file() else None
+    threads = configure_threads(config.train.threads, data_workers=config.data.num_workers)
+    device = resolve_device(config.train.device)
+    seed_everything(config.train.seed)
+    resume_payload = None
+    last_path = workdir / "checkpoints" / "last.pt"
+    if resume and last_path.is_file():
+        resume_payload = load_checkpoint(last_path)
     sink(RunStarted(config=config.to_dict(), device=str(device), threads=threads,
                     resumed_from_epoch=resume_payload["state"]["epoch"] if resume_payload else 0))
     _save_json(workdir / "config.json", config.to_dict(), sink, "config")
-
-    model = create_model(config.model.model, num_classes=charset.num_classes, image_height=config.synthetic.image_height)
-    meta = {"model_config": model.config(), "charset": charset.to_dict(), "experiment_config": config.to_dict()}
-    sink(LogMessage(level="info", message=f"{config.model.model}: {sum(p.numel() for p in model.parameters()):,} parameters, "
-                    f"device {device}, {threads} thread(s)"))
-
-    sink(StageStarted(stage="train", detail=f"{config.model.model}, {train_cfg.epochs} epochs of {data.lines_per_epoch} lines",
-                      total=train_cfg.epochs))
-    amp_dtype = autocast_dtype(train_cfg.amp, device)
-
-    def validate(module: torch.nn.Module) -> Predictions:
-        return predict(module, data.val_batches(), charset, device, decoding="greedy", autocast_dtype=amp_dtype)
-
-    result = fit(
-        model,
-        FitSettings.from_train_config(train_cfg),
-        train_batches=data.train_batches,
-        steps_per_epoch=data.steps_per_epoch,
-        validate=validate,
-        device=device,
-        sink=sink,
-        phase="baseline",
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_meta=meta,
-        resume=resume_payload,
-    )
-    if result.history:
-        size = training_curves(result.history, workdir / "training_curves.png", title=config.name or config.model.model)
-        sink(ArtifactSaved(artifact_kind="figure", path=str(workdir / "training_curves.png"), bytes=size))
-    if result.interrupted:
-        sink(LogMessage(level="warning", message=f"interrupted after {len(result.history)} epoch(s); "
-                        "`ocrq run --resume ID` continues from checkpoints/last.pt"))
-        sink(RunFinished(status="interrupted", summary={"epochs": len(result.history)}))
-        return RunOutcome(status="interrupted", summary={"epochs": len(result.history)})
-    sink(LogMessage(level="info", message=f"training stopped: {result.stop_reason}; best validation CER "
-                    f"{100 * result.best_cer:.2f}% at epoch {result.best_epoch}"))
-
-    fp32_model = result.eval_model.eval()
-    model_path = workdir / "model_fp32.pt"
-    model_bytes = save_checkpoint(model_path, {**meta, "format": "ocrq-model-1", "weights": fp32_model.state_dict()})
-    sink(ArtifactSaved(artifact_kind="model", path=str(model_path), bytes=model_bytes, variant="fp32"))
+    if baseline_dir is not None:
+        baseline = _load_baseline(baseline_dir, workdir, sink)
+    else:
+        baseline = _train_baseline(prepared, sink, workdir, device, threads, resume_payload)
+        if baseline is None:
+            return RunOutcome(status="interrupted")
+    fp32_model = baseline.model.eval()
 
     sink(StageStarted(stage="evaluate", detail=f"FP32 on {data.test_size} test lines", total=1))
-    decoding = dict(decoding=train_cfg.decoding, beam_width=train_cfg.beam_width)
-    keep_logits = config.mode in ("both", "compress") and any(v != "fp32" for v in config.deploy.variants)
+    decoding = dict(decoding=config.train.decoding, beam_width=config.train.beam_width)
+    keep_logits = config.mode in ("both", "compress", "evaluate") and any(v != "fp32" for v in config.deploy.variants)
     test = predict(fp32_model, data.test_batches(), charset, device, keep_logits=keep_logits, **decoding)
-    metrics = test.metrics()
     size = write_predictions_tsv(test, workdir / "predictions.tsv")
     sink(ArtifactSaved(artifact_kind="predictions", path=str(workdir / "predictions.tsv"), bytes=size, variant="fp32"))
     fp32_row: dict[str, Any] = {
-        **metrics.to_dict(),
-        "size_bytes": model_bytes,
+        **test.metrics().to_dict(),
+        "size_bytes": baseline.model_path.stat().st_size,
+        "artifact": str(baseline.model_path),
         "params": sum(p.numel() for p in fp32_model.parameters()),
         "nonzero_params": int(sum((p != 0).sum() for p in fp32_model.parameters())),
         "bits_per_weight": 32.0,
@@ -156,22 +148,83 @@ def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: boo
     from pipeline.variants import measure_torch_latency, produce_variants
 
     fp32_row.update(measure_torch_latency(fp32_model, data, config.deploy, device))
-    from pipeline.events import VariantEvaluated
-
     sink(VariantEvaluated(name="fp32", metrics=fp32_row))
     variants = {"fp32": fp32_row}
-    if config.mode in ("both", "compress"):
+    if config.mode in ("both", "compress", "evaluate"):
         variants.update(produce_variants(fp32_model, prepared, fp32_row, test, sink, workdir, device))
 
-    summary = _summary(result, variants)
-    _save_json(workdir / "report.json", {"config": config.to_dict(), "history": result.history, "variants": variants,
-                                         "summary": summary, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-               sink, "report")
+    summary = _summary(baseline, variants)
+    report = {"config": config.to_dict(), "history": baseline.history, "variants": variants, "summary": summary,
+              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _save_json(workdir / "report.json", report, sink, "report")
     sink(RunFinished(status="finished", summary=summary))
     return RunOutcome(status="finished", summary=summary)
 
 
-def _summary(result, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _train_baseline(prepared, sink: Sink, workdir: Path, device: torch.device, threads: int, resume_payload) -> Baseline | None:
+    """Train the FP32 baseline; None when interrupted (checkpoints/last.pt holds the state)."""
+    config, charset, data = prepared.config, prepared.charset, prepared.data
+    model = create_model(config.model.model, num_classes=charset.num_classes, image_height=config.synthetic.image_height)
+    meta = {"model_config": model.config(), "charset": charset.to_dict(), "experiment_config": config.to_dict()}
+    sink(LogMessage(level="info", message=f"{config.model.model}: {sum(p.numel() for p in model.parameters()):,} "
+                    f"parameters, device {device}, {threads} thread(s)"))
+    sink(StageStarted(stage="train", detail=f"{config.model.model}, {config.train.epochs} epochs of "
+                      f"{data.lines_per_epoch} lines", total=config.train.epochs))
+    amp_dtype = autocast_dtype(config.train.amp, device)
+
+    def validate(module: torch.nn.Module) -> Predictions:
+        return predict(module, data.val_batches(), charset, device, decoding="greedy", autocast_dtype=amp_dtype)
+
+    result = fit(
+        model,
+        FitSettings.from_train_config(config.train),
+        train_batches=data.train_batches,
+        steps_per_epoch=data.steps_per_epoch,
+        validate=validate,
+        device=device,
+        sink=sink,
+        phase="baseline",
+        checkpoint_dir=workdir / "checkpoints",
+        checkpoint_meta=meta,
+        resume=resume_payload,
+    )
+    if result.history:
+        size = training_curves(result.history, workdir / "training_curves.png", title=config.name or config.model.model)
+        sink(ArtifactSaved(artifact_kind="figure", path=str(workdir / "training_curves.png"), bytes=size))
+    if result.interrupted:
+        sink(LogMessage(level="warning", message=f"interrupted after {len(result.history)} epoch(s); "
+                        "`ocrq run --resume ID` continues from checkpoints/last.pt"))
+        sink(RunFinished(status="interrupted", summary={"epochs": len(result.history)}))
+        return None
+    sink(LogMessage(level="info", message=f"training stopped: {result.stop_reason}; best validation CER "
+                    f"{100 * result.best_cer:.2f}% at epoch {result.best_epoch}"))
+    model_path = workdir / "model_fp32.pt"
+    fp32_model = result.eval_model.eval()
+    size = save_checkpoint(model_path, {**meta, "format": "ocrq-model-1", "weights": fp32_model.state_dict()})
+    sink(ArtifactSaved(artifact_kind="model", path=str(model_path), bytes=size, variant="fp32"))
+    return Baseline(fp32_model, result.history, result.best_cer, result.stop_reason, model_path)
+
+
+def _load_baseline(baseline_dir: Path, workdir: Path, sink: Sink) -> Baseline:
+    """The FP32 model of an earlier experiment, copied into this one so it stands on its own."""
+    source = baseline_dir / "model_fp32.pt"
+    if not source.is_file():
+        raise FileNotFoundError(f"{baseline_dir} has no model_fp32.pt; its baseline never finished training")
+    payload = load_checkpoint(source)
+    model_config = dict(payload["model_config"])
+    model = create_model(model_config.pop("name"), **model_config)
+    model.load_state_dict(payload["weights"])
+    target = workdir / "model_fp32.pt"
+    if source.resolve() != target.resolve():
+        shutil.copyfile(source, target)
+        sink(ArtifactSaved(artifact_kind="model", path=str(target), bytes=target.stat().st_size, variant="fp32"))
+    sink(LogMessage(level="info", message=f"baseline FP32 model from {source}"))
+    report = baseline_dir / "report.json"
+    history = json.loads(report.read_text())["history"] if report.is_file() else []
+    return Baseline(model, history, None, "reused", target)
+
+
+def _summary(baseline: Baseline, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Index fields: best CER/EM of the baseline and the best size ratio / speed-up any variant reached."""
     fp32 = variants["fp32"]
     ratios = [v.get("compression_ratio") for v in variants.values() if v.get("compression_ratio")]
@@ -179,9 +232,9 @@ def _summary(result, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "best_cer": fp32["cer"],
         "best_em": fp32["em"],
-        "val_best_cer": result.best_cer,
-        "epochs": len(result.history),
-        "stop_reason": result.stop_reason,
+        "val_best_cer": baseline.best_cer,
+        "epochs": len(baseline.history),
+        "stop_reason": baseline.stop_reason,
         "size_ratio": max(ratios) if ratios else None,
         "speedup": max(speedups) if speedups else None,
     }

@@ -6,7 +6,14 @@ without importing torch.
 
 from pipeline.config.experiment import FLAT_FIELDS, MODES, SECTIONS, ExperimentConfig, canonical_key, field_info
 from pipeline.config.fields import ConfigError, describe_allowed
-from pipeline.config.resolve import config_from_dict, parse_overrides, read_config_file, resolve_config, template_names
+from pipeline.config.resolve import (
+    config_from_dict,
+    derive_config,
+    parse_overrides,
+    read_config_file,
+    resolve_config,
+    template_names,
+)
 from pipeline.config.sections import MODEL_NAMES, QUANTIZATION_STRATEGIES, VARIANT_KINDS
 from pipeline.config.templates import TEMPLATES, Template
 
@@ -23,6 +30,7 @@ __all__ = [
     "Template",
     "canonical_key",
     "config_from_dict",
+    "derive_config",
     "describe_allowed",
     "field_info",
     "parse_overrides",

@@ -98,6 +98,10 @@ def resolve_config(
     flat = {**copy.deepcopy(TEMPLATES[template].overrides), **chosen, "template": template}
     _apply_implied_defaults(flat, chosen)
     _check_paths(flat)
+    return build_config(_nest(flat))
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     nested: dict[str, Any] = {}
     for key, value in flat.items():
         section = FLAT_FIELDS[key]
@@ -105,7 +109,7 @@ def resolve_config(
             nested[key] = value
         else:
             nested.setdefault(section, {})[key] = value
-    return build_config(nested)
+    return nested
 
 
 def _apply_implied_defaults(flat: dict[str, Any], chosen: dict[str, Any]) -> None:
@@ -167,3 +171,30 @@ def _field_defaults() -> dict[str, Any]:
 def config_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
     """Rebuild a saved (nested) config, e.g. from the store, validating it again."""
     return build_config(copy.deepcopy(dict(data)))
+
+
+def derive_config(base: ExperimentConfig, overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
+    """A new config from a saved one plus flag overrides (compressing an existing baseline).
+
+    Model, charset and image height stay the baseline's: the weights only fit that architecture.
+    """
+    cli_values = parse_overrides(overrides or {})
+    frozen = {"model", "charset", "image_height"} & cli_values.keys()
+    if frozen:
+        raise ConfigError(f"{', '.join(sorted(frozen))} cannot change when compressing an existing baseline")
+    flat = _flatten_config(base.to_dict())
+    flat.update(cli_values)
+    chosen = dict(cli_values)
+    _apply_implied_defaults(flat, chosen)
+    _check_paths(flat)
+    return build_config(_nest(flat))
+
+
+def _flatten_config(nested: Mapping[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in nested.items():
+        if key in SECTIONS:
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat

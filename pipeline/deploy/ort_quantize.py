@@ -1,0 +1,155 @@
+"""ONNX Runtime quantization of an exported recognizer: dynamic int8, static QDQ int8 (calibrated), and
+4-bit weight-only MatMulNBits.
+
+Static int8 is the CPU default and quantizes every weight-bearing layer: convs and MatMuls as QDQ
+with per-channel weights and calibrated uint8 activations, and LSTMs with ONNX Runtime's dynamic
+`DynamicQuantizeLSTM` (the QDQ format has no LSTM). Only weight MatMuls are quantized: attention's
+activation x activation products and softmax stay float, because their uint8 kernels are slower
+than float on CPUs without VNNI and cost accuracy.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+from pipeline.deploy.calibration import Calibration, LineBatchReader, calibration_for
+from pipeline.deploy.cpu_features import should_reduce_range
+
+STATIC_OP_TYPES = ("Conv", "MatMul", "Gemm", "Relu", "Clip", "MaxPool", "AveragePool")
+
+
+@dataclass
+class StaticInt8Options:
+    """Settings of an ONNX Runtime static int8 quantization.
+
+    Attributes:
+        per_channel: One weight scale per output channel (else one per tensor).
+        reduce_range: 7-bit weights against int16 saturation on x86 without VNNI; None decides from the CPU.
+        symmetric_activations: int8 activations with zero point 0 instead of asymmetric uint8.
+        calibration: The calibration method (see `calibration_for`).
+        exclude: Torch module names (= node names after `name_weight_nodes`) to keep in float.
+        quantize_lstm: Quantize LSTMs with dynamic int8 (weights int8, activations at run time).
+    """
+
+    per_channel: bool = True
+    reduce_range: bool | None = None
+    symmetric_activations: bool = False
+    calibration: Calibration = field(default_factory=lambda: calibration_for("min_max"))
+    exclude: list[str] = field(default_factory=list)
+    quantize_lstm: bool = True
+
+    def resolved_reduce_range(self) -> bool:
+        return should_reduce_range() if self.reduce_range is None else self.reduce_range
+
+
+def _quiet():
+    """ONNX Runtime's quantizer logs advice (pre-processing) at warning level on every call."""
+    logger = logging.getLogger()
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    return logger, previous
+
+
+def _node_names(path: Path, op_types: tuple[str, ...]) -> list[str]:
+    return [n.name for n in onnx.load(str(path)).graph.node if n.op_type in op_types]
+
+
+def activation_matmuls(path: Path) -> list[str]:
+    """MatMul nodes whose second input is an activation (attention's QK^T and AV), kept float."""
+    model = onnx.load(str(path))
+    inits = {t.name for t in model.graph.initializer}
+    return [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[1] not in inits and n.name]
+
+
+def quantize_lstm_dynamic(source: Path, target: Path, *, exclude: list[str] = ()) -> bool:
+    """Replace LSTM nodes with DynamicQuantizeLSTM (int8 weights). Returns False when there is no LSTM."""
+    lstms = [name for name in _node_names(source, ("LSTM",)) if name not in exclude]
+    if not lstms:
+        return False
+    logger, level = _quiet()
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=False,
+                         op_types_to_quantize=["LSTM"], nodes_to_quantize=lstms)
+    finally:
+        logger.setLevel(level)
+    return True
+
+
+def quantize_static_int8(source: Path, target: Path, reader: LineBatchReader, options: StaticInt8Options) -> Path:
+    """Static QDQ int8: per-channel int8 weights, calibrated uint8 activations, LSTMs dynamic int8."""
+    reader.rewind()
+    calibration = options.calibration
+    extra = {
+        "ActivationSymmetric": options.symmetric_activations,
+        "WeightSymmetric": True,
+        # a MatMul's float output feeds its bias Add: ONNX Runtime then fuses DQ -> MatMul into
+        # MatMulIntegerToFloat instead of quantizing and dequantizing the output again
+        "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"],
+        **calibration.extra_options,
+    }
+    exclude = sorted(set(options.exclude) | set(activation_matmuls(source)))
+    with tempfile.TemporaryDirectory(prefix="ocrq-quant-") as scratch:
+        staged = source
+        if options.quantize_lstm:
+            lstm_path = Path(scratch) / "lstm.onnx"
+            if quantize_lstm_dynamic(source, lstm_path, exclude=options.exclude):
+                staged = lstm_path
+        logger, level = _quiet()
+        try:
+            quantize_static(
+                str(staged), str(target), reader,
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=list(STATIC_OP_TYPES),
+                per_channel=options.per_channel,
+                reduce_range=options.resolved_reduce_range(),
+                activation_type=QuantType.QInt8 if options.symmetric_activations else QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=exclude,
+                calibrate_method=calibration.method,
+                extra_options=extra,
+            )
+        finally:
+            logger.setLevel(level)
+    return target
+
+
+def quantize_dynamic_int8(source: Path, target: Path, *, per_channel: bool = True, exclude: list[str] = (),
+                          include_convs: bool = False) -> Path:
+    """Dynamic int8: int8 weights, activations quantized per call. Convs are left float by default,
+    because ONNX Runtime's ConvInteger kernel is several times slower than its float conv."""
+    op_types = ["MatMul", "Gemm", "LSTM", "Attention"] + (["Conv"] if include_convs else [])
+    logger, level = _quiet()
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         op_types_to_quantize=op_types, nodes_to_exclude=list(exclude),
+                         extra_options={"MatMulConstBOnly": True})
+    finally:
+        logger.setLevel(level)
+    return target
+
+
+def quantize_weights_nbits(source: Path, target: Path, *, bits: int = 4, block_size: int = 32, symmetric: bool = True,
+                           accuracy_level: int = 0, exclude: list[str] = ()) -> Path:
+    """Weight-only MatMulNBits for every MatMul with a constant weight (ONNX Runtime's own quantizer).
+
+    `accuracy_level` 4 runs the product with int8 activations quantized at run time; 0 keeps float compute.
+    """
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    model = onnx.load(str(source))
+    config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=symmetric, bits=bits,
+                                          accuracy_level=accuracy_level or None, op_types_to_quantize=("MatMul",))
+    quantizer = MatMulNBitsQuantizer(model, nodes_to_exclude=list(exclude), algo_config=config)
+    logger, level = _quiet()
+    try:
+        quantizer.process()
+    finally:
+        logger.setLevel(level)
+    quantizer.model.save_model_to_file(str(target), use_external_data_format=False)
+    return target

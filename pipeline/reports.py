@@ -1,0 +1,128 @@
+"""Per-experiment compression reports: `quantization_report.json` (every row, the config's compression
+settings, the CPU), `comparison.md` (one table, FP32 first) and figures, each recorded as an artifact."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.deploy.cpu_features import cpu_summary
+from pipeline.events import ArtifactSaved
+
+COLUMNS = (
+    ("variant", lambda n, r: n),
+    ("backend", lambda n, r: r.get("backend", "-")),
+    ("CER %", lambda n, r: _num(100 * r["cer"], 2)),
+    ("ΔCER pp", lambda n, r: _signed(r.get("cer_delta_pp"))),
+    ("EM %", lambda n, r: _num(100 * r["em"], 1)),
+    ("1-NED", lambda n, r: _num(r.get("ned"), 4)),
+    ("bytes on disk", lambda n, r: f"{r['size_bytes']:,}" if r.get("size_bytes") else "-"),
+    ("size ×", lambda n, r: _ratio(r.get("compression_ratio"))),
+    ("bits/weight (theory)", lambda n, r: _num(r.get("bits_per_weight"), 2)),
+    ("params", lambda n, r: f"{r['params']:,}" if r.get("params") else "-"),
+    ("non-zero", lambda n, r: f"{r['nonzero_params']:,}" if r.get("nonzero_params") is not None else "-"),
+    ("p50 ms b1", lambda n, r: _num(r.get("latency_ms_p50"), 2)),
+    ("p95 ms b1", lambda n, r: _num(r.get("latency_ms_p95"), 2)),
+    ("lines/s b16", lambda n, r: _num(r.get("throughput_lines_per_s_b16"), 1)),
+    ("speed ×", lambda n, r: _ratio(r.get("speedup"))),
+    ("peak MiB", lambda n, r: _num(r["peak_memory_bytes"] / 2**20, 1) if r.get("peak_memory_bytes") else "-"),
+    ("cosine", lambda n, r: _num((r.get("fidelity") or {}).get("cosine"), 4)),
+    ("SNR dB", lambda n, r: _num((r.get("fidelity") or {}).get("snr_db"), 1)),
+    ("KL", lambda n, r: _num((r.get("fidelity") or {}).get("kl"), 4)),
+    ("guard", lambda n, r: r.get("accuracy_guard", "-")),
+)
+
+
+def _num(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return f"{value:.{digits}f}"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if not value else f"{value:.2f}x"
+
+
+def ordered(rows: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """FP32 first, then FP32 ONNX, then the variants in their order."""
+    names = list(rows)
+    return sorted(rows.items(), key=lambda item: (item[0] != "fp32", item[0] != "ort-fp32", names.index(item[0])))
+
+
+def comparison_markdown(rows: dict[str, dict[str, Any]], title: str, threads: int | None, cpu: dict[str, Any]) -> str:
+    """The comparison table in Markdown, with the measurement conditions above it and guard messages below."""
+    header = "| " + " | ".join(c for c, _ in COLUMNS) + " |"
+    rule = "|" + "|".join("---" for _ in COLUMNS) + "|"
+    lines = [f"# {title}", "",
+             f"Test set: {next(iter(rows.values())).get('samples', '?')} lines. Latency: one 32x256 line (batch 1) and "
+             f"batch 16, CPU, {threads} thread(s); CPU {cpu['model']} ({', '.join(cpu['flags'])}). "
+             "Ratios against FP32 ONNX (ort-fp32). Bytes are the deployable file on disk; bits/weight is theoretical.",
+             "", header, rule]
+    for name, row in ordered(rows):
+        lines.append("| " + " | ".join(str(fn(name, row)) for _, fn in COLUMNS) + " |")
+    notes = [f"- **{name}**: " + "; ".join(row.get("notes", [])) for name, row in ordered(rows) if row.get("notes")]
+    floats = [f"- **{name}**: {', '.join(row['float_layers']) or 'none'}" for name, row in ordered(rows) if "float_layers" in row]
+    guards = [f"- {row['guard_message']}" for _, row in ordered(rows) if row.get("guard_message")]
+    lines += ["", "## Layers left in float", "", *floats, "", "## Notes", "", *notes]
+    if guards:
+        lines += ["", "## Accuracy guard", "", *guards]
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(workdir: Path, rows: dict[str, dict[str, Any]], config, sink, *, sensitivity=None) -> dict[str, Path]:
+    """Write the report, the comparison table and the figures into `workdir`; record each as an artifact."""
+    from pipeline.report_figures import accuracy_vs_size, sensitivity_bars, variant_bars
+
+    workdir = Path(workdir)
+    cpu = cpu_summary()
+    written: dict[str, Path] = {}
+    report = {
+        "format": "ocrq-quantization-report-1",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": config.model.model,
+        "hardware_target": config.deploy.hardware_target,
+        "backend": config.deploy.backend,
+        "cpu": cpu,
+        "settings": {"quantization": vars(config.quantization), "distillation": vars(config.distillation),
+                     "pruning": vars(config.pruning), "deploy": vars(config.deploy)},
+        "ratio_baseline": "ort-fp32",
+        "variants": dict(ordered(rows)),
+        "sensitivity": sensitivity.to_dict() if sensitivity is not None else None,
+    }
+    path = workdir / "quantization_report.json"
+    path.write_text(json.dumps(report, indent=2, default=_json_default), encoding="utf-8")
+    written["report"] = path
+    title = f"{config.name or config.model.model}: compression variants"
+    path = workdir / "comparison.md"
+    path.write_text(comparison_markdown(rows, title, config.deploy.latency_threads, cpu), encoding="utf-8")
+    written["comparison"] = path
+    figures = workdir / "figures"
+    written["accuracy_vs_size"] = accuracy_vs_size(rows, figures / "accuracy_vs_size.png", title=title)
+    written["variant_bars"] = variant_bars(rows, figures / "variant_bars.png", title=title)
+    if sensitivity is not None:
+        written["sensitivity"] = sensitivity_bars(sensitivity, figures / "sensitivity.png", title=title)
+    for key, file in written.items():
+        kind = "figure" if file.suffix == ".png" else "report"
+        sink(ArtifactSaved(artifact_kind=kind, path=str(file), bytes=file.stat().st_size))
+    return written
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | set):
+        return list(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

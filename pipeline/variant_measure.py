@@ -1,0 +1,127 @@
+"""Measuring a variant the same way as every other: the shared test set (CER, EM, 1-NED), bytes on disk of
+its deployable file, latency at batch 1 and throughput at batch 16 on a 32x256 line with a stated thread
+count (and on CUDA for torch variants when present), peak memory of a process that loads only the
+artifact, and fidelity of its outputs to FP32.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline.deploy.ort_session import OnnxRecognizer
+from pipeline.evaluate import Predictions
+from pipeline.measure import latency_summary, time_calls
+from pipeline.metrics import output_fidelity
+
+LATENCY_WIDTH = 256
+
+# The setting a user should change when a variant's CER rises over the budget, by variant kind.
+GUARD_ADVICE = {
+    "fp16": "deploy fp32 or bf16 for this model (fp16 overflowed or lost precision)",
+    "bf16": "use fp16 (more mantissa bits) or fp32",
+    "ort-fp32": "the export itself differs from torch: check onnx_opset",
+    "ort-int8-dynamic": "set quantization_granularity=per_channel or skip_first_last=true",
+    "ort-int8-static": "raise calibration_batches, try observer_type=percentile or entropy, or set skip_first_last=true",
+    "ort-int4-weight": "lower group_size (e.g. 32) or set symmetric_quantization=false",
+    "ptq": "train it instead (variant qat, qat_epochs), lower group_size, or set skip_first_last=true",
+    "qat": "raise qat_epochs or distillation_weight, or lower qat_learning_rate_multiplier",
+    "mixed": "lower accuracy_budget_pp so the scan keeps more layers at 8 bits, or raise calibration_batches",
+    "pruned": "lower pruning_ratio, raise finetune_epochs, or set accuracy_first=true with min_acc_drop",
+    "pruned-int8": "lower pruning_ratio or raise finetune_epochs; if pruned alone is fine, raise calibration_batches",
+}
+
+
+def latency_inputs(image_height: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed batch of 1 and of 16 random 32x256 lines (seeded, so every variant sees the same input)."""
+    generator = torch.Generator().manual_seed(0)
+    one = torch.rand(1, 1, image_height, LATENCY_WIDTH, generator=generator) * 2 - 1
+    sixteen = torch.rand(16, 1, image_height, LATENCY_WIDTH, generator=generator) * 2 - 1
+    return one, sixteen
+
+
+def measure_torch_latency(model: torch.nn.Module, deploy, device: torch.device) -> dict[str, Any]:
+    """Batch-1 latency and batch-16 throughput of a torch module with `deploy.latency_threads` CPU threads;
+    on a CUDA device the figures are CUDA's (synchronised) and labelled so."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(deploy.latency_threads)
+    try:
+        one, sixteen = (t.to(device) for t in latency_inputs(model.image_height))
+        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+        def call(x: torch.Tensor):
+            out = model(x)
+            sync()
+            return out
+
+        with torch.inference_mode():
+            b1 = time_calls(lambda: call(one), runs=deploy.latency_runs)
+            b16 = time_calls(lambda: call(sixteen), runs=max(3, deploy.latency_runs // 4))
+    finally:
+        torch.set_num_threads(previous)
+    return {**latency_summary(b1, b16), "latency_threads": deploy.latency_threads, "latency_device": device.type,
+            "latency_input": f"1x{model.image_height}x{LATENCY_WIDTH}"}
+
+
+def measure_onnx_latency(recognizer: OnnxRecognizer, deploy) -> dict[str, Any]:
+    """Batch-1 latency and batch-16 throughput of an ONNX Runtime session (CPU, its fixed thread count)."""
+    one, sixteen = (t.numpy() for t in latency_inputs(recognizer.image_height))
+    b1 = time_calls(lambda: recognizer.run_numpy(one), runs=deploy.latency_runs)
+    b16 = time_calls(lambda: recognizer.run_numpy(sixteen), runs=max(3, deploy.latency_runs // 4))
+    return {**latency_summary(b1, b16), "latency_threads": deploy.latency_threads, "latency_device": "cpu",
+            "latency_input": f"1x{recognizer.image_height}x{LATENCY_WIDTH}"}
+
+
+def fidelity(reference: Predictions, candidate: Predictions) -> dict[str, float]:
+    """Output fidelity to FP32 over every frame of every test line."""
+    ref = np.concatenate(reference.logits, axis=0)[None]
+    test = np.concatenate(candidate.logits, axis=0)[None]
+    return output_fidelity(ref, test)
+
+
+def peak_memory(experiment_dir: Path, variant: str, *, threads: int, artifact: Path | None = None,
+                image_height: int = 32, timeout: float = 300.0) -> dict[str, int] | None:
+    """Peak resident memory of a fresh process that loads only the variant's deployable file and reads one
+    batch of 16 lines (`pipeline.deploy.memory_probe`). None when the probe fails."""
+    command = [sys.executable, "-m", "pipeline.deploy.memory_probe", "--threads", str(threads), "--height", str(image_height)]
+    if artifact is not None and artifact.suffix == ".onnx":
+        command += ["--onnx", str(artifact)]
+    else:
+        command += ["--experiment", str(experiment_dir), "--variant", variant]
+    root = Path(__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=root, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        return None
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        return None
+
+
+def compare(row: dict[str, Any], fp32_row: dict[str, Any], reference: dict[str, Any] | None, budget_pp: float) -> None:
+    """Ratios against FP32 ONNX (the deployable baseline; FP32 torch when there is none) and the guard."""
+    base = reference or fp32_row
+    row["ratio_baseline"] = "ort-fp32" if reference else "fp32"
+    row["compression_ratio"] = base["size_bytes"] / row["size_bytes"] if row.get("size_bytes") else None
+    row["speedup"] = base["latency_ms_p50"] / row["latency_ms_p50"] if row.get("latency_ms_p50") else None
+    if base.get("throughput_lines_per_s_b16") and row.get("throughput_lines_per_s_b16"):
+        row["throughput_ratio_b16"] = row["throughput_lines_per_s_b16"] / base["throughput_lines_per_s_b16"]
+    row["cer_delta_pp"] = 100 * (row["cer"] - fp32_row["cer"])
+    row["accuracy_guard"] = "ok" if row["cer_delta_pp"] <= budget_pp else "exceeded"
+
+
+def guard_message(name: str, row: dict[str, Any], budget_pp: float) -> str:
+    """The warning for a variant over the CER budget, naming the setting to change."""
+    kind = name.partition(":")[0]
+    advice = GUARD_ADVICE.get(kind, "choose a gentler setting")
+    return (f"{name}: CER rose {row['cer_delta_pp']:.2f} pp ({100 * row['cer']:.2f}% vs FP32), over the {budget_pp} pp "
+            f"budget (accuracy_budget_pp); to fix: {advice}")
