@@ -118,6 +118,10 @@ def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: boo
     sink(RunStarted(config=config.to_dict(), device=str(device), threads=threads,
                     resumed_from_epoch=resume_payload["state"]["epoch"] if resume_payload else 0))
     _save_json(workdir / "config.json", config.to_dict(), sink, "config")
+    for problem in data.problems[:20]:  # only with --skip-bad-samples: otherwise they stopped the run earlier
+        sink(LogMessage(level="warning", message=f"skipped label-file line: {problem}"))
+    if len(data.problems) > 20:
+        sink(LogMessage(level="warning", message=f"... and {len(data.problems) - 20} more skipped lines"))
     if baseline_dir is not None:
         baseline = _load_baseline(baseline_dir, workdir, sink)
     else:
