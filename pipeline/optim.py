@@ -31,24 +31,43 @@ def build_optimizer(
     return torch.optim.AdamW(groups, lr=learning_rate)
 
 
-def build_scheduler(
-    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int, warmup_ratio: float
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warmup, then cosine decay to 2% / one-cycle (cosine up and down) / constant."""
-    total_steps = max(1, total_steps)
-    warmup = int(total_steps * warmup_ratio) if schedule != "onecycle" else max(1, int(total_steps * max(warmup_ratio, 0.25)))
+class LRSchedule:
+    """Linear warmup, then cosine decay to 2% / one-cycle / constant, driven by training progress in 0..1.
 
-    def factor(step: int) -> float:
-        if warmup and step < warmup:
-            start = 0.04 if schedule == "onecycle" else 0.0
-            return start + (1 - start) * (step + 1) / warmup
-        if schedule == "constant":
+    Progress is steps done over total steps, or, under a time budget, the larger of that and the share
+    of the budget spent, so a run cut short by its budget still anneals its learning rate.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, schedule: str, warmup_ratio: float) -> None:
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.warmup = max(warmup_ratio, 0.25) if schedule == "onecycle" else warmup_ratio
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
+        self.progress = 0.0
+        self.apply(0.0)
+
+    def factor(self, progress: float) -> float:
+        if self.warmup and progress < self.warmup:
+            start = 0.04 if self.schedule == "onecycle" else 0.0
+            return start + (1 - start) * max(progress, 1e-3) / self.warmup
+        if self.schedule == "constant":
             return 1.0
-        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-        floor = 0.02 if schedule == "cosine" else 1e-3
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+        remaining = min(1.0, (progress - self.warmup) / max(1e-9, 1 - self.warmup))
+        floor = 0.02 if self.schedule == "cosine" else 1e-3
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * remaining))
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    def apply(self, progress: float) -> None:
+        self.progress = min(1.0, max(0.0, progress))
+        scale = self.factor(self.progress)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+            group["lr"] = base * scale
+
+    def state_dict(self) -> dict:
+        return {"progress": self.progress, "base_lrs": self.base_lrs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base_lrs = list(state["base_lrs"])
+        self.apply(state["progress"])
 
 
 class ExponentialMovingAverage:

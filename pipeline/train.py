@@ -23,7 +23,7 @@ from pipeline.device import autocast_dtype
 from pipeline.events import ArtifactSaved, EpochEnded, Sink, StageProgress
 from pipeline.evaluate import Predictions
 from pipeline.losses import ctc_loss, frame_lengths
-from pipeline.optim import ExponentialMovingAverage, build_optimizer, build_scheduler
+from pipeline.optim import ExponentialMovingAverage, LRSchedule, build_optimizer
 
 CHECKPOINT_FORMAT = "ocrq-checkpoint-1"
 
@@ -115,7 +115,9 @@ def fit(
     """
     model.to(device)
     optimizer = build_optimizer(model, settings.learning_rate, settings.weight_decay, settings.part_lr_multipliers)
-    scheduler = build_scheduler(optimizer, settings.lr_schedule, settings.epochs * steps_per_epoch, settings.warmup_ratio)
+    scheduler = LRSchedule(optimizer, settings.lr_schedule, settings.warmup_ratio)
+    total_steps = max(1, settings.epochs * steps_per_epoch)
+    budget_seconds = settings.time_budget_minutes * 60
     dtype = autocast_dtype(settings.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     ema = ExponentialMovingAverage(model, settings.ema_decay) if settings.ema else None
@@ -157,6 +159,11 @@ def fit(
 
     stop_reason = state.get("stop_reason") or "epochs"
     started = time.monotonic() - state["elapsed"]
+
+    def progress() -> float:
+        done = state["global_step"] / total_steps
+        return max(done, (time.monotonic() - started) / budget_seconds) if budget_seconds else done
+
     model.train()
     try:
         while state["epoch"] < settings.epochs and not state.get("stop_reason"):
@@ -185,15 +192,17 @@ def fit(
                     torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip_norm)
                 scaler.step(optimizer)
                 scaler.update()
-                scheduler.step()
                 if ema is not None:
                     ema.update(model)
                 state["batch"] += 1
                 state["global_step"] += 1
+                scheduler.apply(progress())
                 loss_sum += loss.detach().double() * len(batch.texts)
                 lines += len(batch.texts)
                 state["epoch_loss_sum"], state["epoch_lines"] = float(loss_sum), lines
                 state["epoch_seconds"] = time.monotonic() - epoch_start
+                if budget_seconds and time.monotonic() - started >= budget_seconds:
+                    break  # the budget is spent: validate what we have and stop
                 if state["batch"] % 10 == 0:
                     sink(StageProgress(stage=phase, completed=epoch + state["batch"] / steps_per_epoch,
                                        total=settings.epochs, message=f"loss {float(loss.detach()):.3f}"))
