@@ -16,13 +16,15 @@ from store import Store, StoreError
 
 def tui(
     experiment: Annotated[
-        str | None, typer.Argument(help="Open this experiment (id, unique prefix or name) at start.", show_default=False)
+        str | None,
+        typer.Argument(help="Open this experiment (id, unique prefix or name) at start.", show_default=False),
     ] = None,
 ) -> None:
     """Open the terminal UI: live experiments, comparisons, studies, and a form that launches runs.
 
-    Runs launched from the TUI are separate `ocrq run` processes in their own session: they keep
-    running when the TUI closes or the SSH connection drops. Press F1 in the TUI for every key.
+    Launched runs are separate `ocrq run` processes in their own session: they outlive the TUI and SSH.
+
+    Press F1 in the TUI for every key.
     """
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise CliError("ocrq tui needs an interactive terminal; use `ocrq ls` / `ocrq show` in scripts")

@@ -16,13 +16,18 @@ def physical_cores() -> int:
 
 
 def configure_threads(threads: int, *, data_workers: int = 0) -> int:
-    """Set torch's intra-op threads; 0 picks one per core left after the data workers. Returns the count.
+    """Set torch's intra-op threads; 0 picks one per idle core left after the data workers. Returns the count.
 
     Never more threads than free cores: the LSTM and conv kernels synchronise their threads at every
     step, so one preempted thread stalls them all.
     """
     if threads <= 0:
-        threads = max(1, physical_cores() - max(0, data_workers))
+        cores = physical_cores()
+        try:  # cores other processes keep busy are not ours to use
+            idle = int(cores - os.getloadavg()[0] + 0.5)
+        except OSError:
+            idle = cores
+        threads = max(1, min(cores - max(0, data_workers), idle))
     torch.set_num_threads(threads)
     return threads
 

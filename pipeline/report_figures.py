@@ -36,7 +36,11 @@ def _order(rows: dict[str, dict[str, Any]]) -> list[str]:
 
 def accuracy_vs_size(rows: dict[str, dict[str, Any]], path: Path, *, title: str = "", ax=None) -> Path | None:
     """CER (%) against bytes on disk, one point per variant, the Pareto front as a line."""
-    points = [(row["size_bytes"] / 1024, 100 * row["cer"], name) for name, row in rows.items() if row.get("size_bytes")]
+    points = [
+        (row["size_bytes"] / 1024, 100 * row["cer"], name)
+        for name, row in rows.items()
+        if row.get("size_bytes")
+    ]
     own = ax is None
     if own:
         fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
@@ -46,9 +50,21 @@ def accuracy_vs_size(rows: dict[str, dict[str, Any]], path: Path, *, title: str 
         ax.annotate(name, (size, cer), textcoords="offset points", xytext=(4, 4), fontsize=8)
     front = pareto_front(points)
     if len(front) > 1:
-        ax.plot([p[0] for p in front], [p[1] for p in front], color="tab:green", lw=1.5, label="Pareto front", zorder=2)
+        ax.plot(
+            [p[0] for p in front],
+            [p[1] for p in front],
+            color="tab:green",
+            lw=1.5,
+            label="Pareto front",
+            zorder=2,
+        )
         ax.legend(loc="upper right")
-    ax.set(xscale="log", xlabel="deployable file (KiB, log)", ylabel="test CER (%)", title=title or "accuracy vs size")
+    ax.set(
+        xscale="log",
+        xlabel="deployable file (KiB, log)",
+        ylabel="test CER (%)",
+        title=title or "accuracy vs size",
+    )
     ax.grid(alpha=0.3, which="both")
     if own:
         return _save(fig, path)
@@ -60,7 +76,9 @@ def variant_bars(rows: dict[str, dict[str, Any]], path: Path, *, title: str = ""
     names = _order(rows)
     own = axes is None
     if own:
-        fig, axes = plt.subplots(3, 1, figsize=(max(7.0, 0.7 * len(names) + 2), 9), constrained_layout=True, sharex=True)
+        fig, axes = plt.subplots(
+            3, 1, figsize=(max(7.0, 0.7 * len(names) + 2), 9), constrained_layout=True, sharex=True
+        )
     specs = (
         ("size on disk (KiB)", lambda r: (r.get("size_bytes") or 0) / 1024, "tab:blue"),
         ("p50 latency, batch 1 (ms)", lambda r: r.get("latency_ms_p50") or 0, "tab:orange"),

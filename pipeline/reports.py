@@ -55,22 +55,37 @@ def _ratio(value: float | None) -> str:
 def ordered(rows: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """FP32 first, then FP32 ONNX, then the variants in their order."""
     names = list(rows)
-    return sorted(rows.items(), key=lambda item: (item[0] != "fp32", item[0] != "ort-fp32", names.index(item[0])))
+    return sorted(
+        rows.items(), key=lambda item: (item[0] != "fp32", item[0] != "ort-fp32", names.index(item[0]))
+    )
 
 
-def comparison_markdown(rows: dict[str, dict[str, Any]], title: str, threads: int | None, cpu: dict[str, Any]) -> str:
+def comparison_markdown(
+    rows: dict[str, dict[str, Any]], title: str, threads: int | None, cpu: dict[str, Any]
+) -> str:
     """The comparison table in Markdown, with the measurement conditions above it and guard messages below."""
     header = "| " + " | ".join(c for c, _ in COLUMNS) + " |"
     rule = "|" + "|".join("---" for _ in COLUMNS) + "|"
-    lines = [f"# {title}", "",
-             f"Test set: {next(iter(rows.values())).get('samples', '?')} lines. Latency: one 32x256 line (batch 1) and "
-             f"batch 16, CPU, {threads} thread(s); CPU {cpu['model']} ({', '.join(cpu['flags'])}). "
-             "Ratios against FP32 ONNX (ort-fp32). Bytes are the deployable file on disk; bits/weight is theoretical.",
-             "", header, rule]
+    lines = [
+        f"# {title}",
+        "",
+        f"Test set: {next(iter(rows.values())).get('samples', '?')} lines. Latency: one 32x256 line (batch 1) and "
+        f"batch 16, CPU, {threads} thread(s); CPU {cpu['model']} ({', '.join(cpu['flags'])}). "
+        "Ratios against FP32 ONNX (ort-fp32). Bytes are the deployable file on disk; bits/weight is theoretical.",
+        "",
+        header,
+        rule,
+    ]
     for name, row in ordered(rows):
         lines.append("| " + " | ".join(str(fn(name, row)) for _, fn in COLUMNS) + " |")
-    notes = [f"- **{name}**: " + "; ".join(row.get("notes", [])) for name, row in ordered(rows) if row.get("notes")]
-    floats = [f"- **{name}**: {', '.join(row['float_layers']) or 'none'}" for name, row in ordered(rows) if "float_layers" in row]
+    notes = [
+        f"- **{name}**: " + "; ".join(row.get("notes", [])) for name, row in ordered(rows) if row.get("notes")
+    ]
+    floats = [
+        f"- **{name}**: {', '.join(row['float_layers']) or 'none'}"
+        for name, row in ordered(rows)
+        if "float_layers" in row
+    ]
     guards = [f"- {row['guard_message']}" for _, row in ordered(rows) if row.get("guard_message")]
     lines += ["", "## Layers left in float", "", *floats, "", "## Notes", "", *notes]
     if guards:
@@ -78,7 +93,9 @@ def comparison_markdown(rows: dict[str, dict[str, Any]], title: str, threads: in
     return "\n".join(lines) + "\n"
 
 
-def write_reports(workdir: Path, rows: dict[str, dict[str, Any]], config, sink, *, sensitivity=None) -> dict[str, Path]:
+def write_reports(
+    workdir: Path, rows: dict[str, dict[str, Any]], config, sink, *, sensitivity=None
+) -> dict[str, Path]:
     """Write the report, the comparison table and the figures into `workdir`; record each as an artifact."""
     from pipeline.report_figures import accuracy_vs_size, sensitivity_bars, variant_bars
 
@@ -92,8 +109,12 @@ def write_reports(workdir: Path, rows: dict[str, dict[str, Any]], config, sink, 
         "hardware_target": config.deploy.hardware_target,
         "backend": config.deploy.backend,
         "cpu": cpu,
-        "settings": {"quantization": vars(config.quantization), "distillation": vars(config.distillation),
-                     "pruning": vars(config.pruning), "deploy": vars(config.deploy)},
+        "settings": {
+            "quantization": vars(config.quantization),
+            "distillation": vars(config.distillation),
+            "pruning": vars(config.pruning),
+            "deploy": vars(config.deploy),
+        },
         "ratio_baseline": "ort-fp32",
         "variants": dict(ordered(rows)),
         "sensitivity": sensitivity.to_dict() if sensitivity is not None else None,
@@ -110,7 +131,7 @@ def write_reports(workdir: Path, rows: dict[str, dict[str, Any]], config, sink, 
     written["variant_bars"] = variant_bars(rows, figures / "variant_bars.png", title=title)
     if sensitivity is not None:
         written["sensitivity"] = sensitivity_bars(sensitivity, figures / "sensitivity.png", title=title)
-    for key, file in written.items():
+    for _key, file in written.items():
         kind = "figure" if file.suffix == ".png" else "report"
         sink(ArtifactSaved(artifact_kind=kind, path=str(file), bytes=file.stat().st_size))
     return written

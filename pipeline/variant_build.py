@@ -70,11 +70,19 @@ class CastingRecognizer(nn.Module):
 
 def onnx_recognizer(path: Path, like: nn.Module, threads: int) -> OnnxRecognizer:
     """An ONNX Runtime session behind the recognizer call shape of `like` (same strides and height)."""
-    return OnnxRecognizer(make_session(path, threads=threads), like.output_length, like.width_multiple, like.image_height)
+    return OnnxRecognizer(
+        make_session(path, threads=threads), like.output_length, like.width_multiple, like.image_height
+    )
 
 
-def onnx_built(ctx: VariantContext, path: Path, source: nn.Module, *, notes: list[str] | None = None,
-               extra: dict[str, Any] | None = None) -> Built:
+def onnx_built(
+    ctx: VariantContext,
+    path: Path,
+    source: nn.Module,
+    *,
+    notes: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Built:
     """Wrap an ONNX artifact made from `source` (the float model it was exported from)."""
     from pipeline.deploy.onnx_graph import count_zero_weights
 
@@ -110,14 +118,18 @@ def build_half(ctx: VariantContext, name: str) -> Built:
     }
     torch.save(checkpoint, path)
     params, nonzero = count_parameters(model.model)
-    notes = [f"weights and activations in {name} on {device.type}; the file is torch.save of the {name} state dict"]
+    notes = [
+        f"weights and activations in {name} on {device.type}; the file is torch.save of the {name} state dict"
+    ]
     return Built(model, path, f"torch-{name}", "torch", device, params, nonzero, 16.0, [], notes)
 
 
 def build_ort_fp32(ctx: VariantContext, name: str) -> Built:
     """The FP32 ONNX export (dynamic batch and width) in ONNX Runtime; the deployment baseline."""
     path = ctx.fp32_onnx()
-    return onnx_built(ctx, path, ctx.fp32_model, notes=["FP32 ONNX, dynamic batch and width; the baseline of the ratios"])
+    return onnx_built(
+        ctx, path, ctx.fp32_model, notes=["FP32 ONNX, dynamic batch and width; the baseline of the ratios"]
+    )
 
 
 def build_ort_int8_dynamic(ctx: VariantContext, name: str) -> Built:
@@ -126,9 +138,15 @@ def build_ort_int8_dynamic(ctx: VariantContext, name: str) -> Built:
     per_channel = ctx.config.quantization.quantization_granularity != "per_tensor"
     quantize_dynamic_int8(ctx.fp32_onnx(), path, per_channel=per_channel, exclude=_skipped(ctx))
     compact_onnx(path)
-    return onnx_built(ctx, path, ctx.fp32_model, notes=[
-        "convs stay float: ONNX Runtime's dynamic ConvInteger is several times slower than its float conv "
-        "(ort-int8-static quantizes them)"])
+    return onnx_built(
+        ctx,
+        path,
+        ctx.fp32_model,
+        notes=[
+            "convs stay float: ONNX Runtime's dynamic ConvInteger is several times slower than its float conv "
+            "(ort-int8-static quantizes them)"
+        ],
+    )
 
 
 def build_ort_int8_static(ctx: VariantContext, name: str) -> Built:
@@ -137,8 +155,14 @@ def build_ort_int8_static(ctx: VariantContext, name: str) -> Built:
     return static_int8_of(ctx, name, ctx.fp32_onnx(), ctx.fp32_model, path)
 
 
-def static_int8_of(ctx: VariantContext, name: str, source: Path, model: nn.Module, path: Path,
-                   extra: dict[str, Any] | None = None) -> Built:
+def static_int8_of(
+    ctx: VariantContext,
+    name: str,
+    source: Path,
+    model: nn.Module,
+    path: Path,
+    extra: dict[str, Any] | None = None,
+) -> Built:
     """Static int8 of any named float ONNX export (the FP32 model, or a pruned one)."""
     options = ctx.static_options(exclude=_skipped(ctx))
     quantize_static_int8(source, path, ctx.calibration_reader(), options)
@@ -160,13 +184,26 @@ def build_ort_int4_weight(ctx: VariantContext, name: str) -> Built:
     q = ctx.config.quantization
     path = ctx.artifact_path(name, ".onnx")
     accuracy_level = 4 if q.activation_bits == 8 else 0
-    quantize_weights_nbits(ctx.fp32_onnx(), path, bits=4, block_size=q.group_size, symmetric=q.symmetric_quantization,
-                           accuracy_level=accuracy_level, exclude=_skipped(ctx))
+    quantize_weights_nbits(
+        ctx.fp32_onnx(),
+        path,
+        bits=4,
+        block_size=q.group_size,
+        symmetric=q.symmetric_quantization,
+        accuracy_level=accuracy_level,
+        exclude=_skipped(ctx),
+    )
     compact_onnx(path)
-    return onnx_built(ctx, path, ctx.fp32_model, notes=[
-        f"MatMul weights 4-bit, blocks of {q.group_size}, {'symmetric' if q.symmetric_quantization else 'asymmetric'}; "
-        f"{'int8 activations at run time (accuracy_level 4)' if accuracy_level else 'float compute'}; "
-        "convs and LSTMs stay float (use ort-int8-static or ptq/qat for those)"])
+    return onnx_built(
+        ctx,
+        path,
+        ctx.fp32_model,
+        notes=[
+            f"MatMul weights 4-bit, blocks of {q.group_size}, {'symmetric' if q.symmetric_quantization else 'asymmetric'}; "
+            f"{'int8 activations at run time (accuracy_level 4)' if accuracy_level else 'float compute'}; "
+            "convs and LSTMs stay float (use ort-int8-static or ptq/qat for those)"
+        ],
+    )
 
 
 def _skipped(ctx: VariantContext) -> list[str]:

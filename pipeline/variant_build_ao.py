@@ -36,8 +36,14 @@ def _plan(ctx: VariantContext, name: str) -> LayerPlan:
     return plan_linear_layers(ctx.fp32_model, scheme, skip_first_last=q.skip_first_last, per_layer=per_layer)
 
 
-def _deploy(ctx: VariantContext, name: str, quantized: torch.nn.Module, float_model: torch.nn.Module, plan: LayerPlan,
-            extra: dict[str, Any]) -> Built:
+def _deploy(
+    ctx: VariantContext,
+    name: str,
+    quantized: torch.nn.Module,
+    float_model: torch.nn.Module,
+    plan: LayerPlan,
+    extra: dict[str, Any],
+) -> Built:
     """Deploy a torchao model per the backend, and measure the torch model's CER for the deployment gap."""
     torch_test = ctx.predict(quantized, torch.device("cpu"), keep_logits=False)
     extra = {"plan": plan.to_dict(), "torchao_cer": torch_test.metrics().cer, **extra}
@@ -49,18 +55,36 @@ def _deploy(ctx: VariantContext, name: str, quantized: torch.nn.Module, float_mo
         params, nonzero = count_parameters(quantized)
         device = ctx.device
         recognizer = quantized.to(device) if device.type == "cuda" else quantized
-        notes.append("torchao tensors in PyTorch; the file is torch.save of the quantized state dict (needs torchao)")
-        return Built(recognizer, path, "torchao", "torchao", device if device.type == "cuda" else torch.device("cpu"),
-                     params, nonzero, plan.theoretical_bits(), plan.torch_float_layers(), notes, extra)
+        notes.append(
+            "torchao tensors in PyTorch; the file is torch.save of the quantized state dict (needs torchao)"
+        )
+        return Built(
+            recognizer,
+            path,
+            "torchao",
+            "torchao",
+            device if device.type == "cuda" else torch.device("cpu"),
+            params,
+            nonzero,
+            plan.theoretical_bits(),
+            plan.torch_float_layers(),
+            notes,
+            extra,
+        )
     source = float_model if float_model is not ctx.fp32_model else None
     fp32_onnx = ctx.export_onnx(float_model, name) if source is not None else ctx.fp32_onnx()
     strategy_quantizes_activations = any(s.dynamic_activations for s in plan.quantized.values())
-    options = OrtPlanOptions(static=ctx.static_options(), activations_int8=strategy_quantizes_activations,
-                             float_layers=[n for n, s in plan.schemes.items() if s is None])
+    options = OrtPlanOptions(
+        static=ctx.static_options(),
+        activations_int8=strategy_quantizes_activations,
+        float_layers=sorted({n for n, s in plan.schemes.items() if s is None} | plan.skipped),
+    )
     path = ctx.artifact_path(name, ".onnx")
     deploy_torchao_plan(fp32_onnx, quantized, plan, path, ctx.calibration_reader(), options)
-    notes.append("deployed in ONNX Runtime with torchao's integers (MatMulNBits); convs "
-                 f"{'static int8' if strategy_quantizes_activations else 'weight-only int8'}, LSTMs dynamic int8")
+    notes.append(
+        "deployed in ONNX Runtime with torchao's integers (MatMulNBits); convs "
+        f"{'static int8' if strategy_quantizes_activations else 'weight-only int8'}, LSTMs dynamic int8"
+    )
     return onnx_built(ctx, path, float_model, notes=notes, extra=extra)
 
 
@@ -68,7 +92,14 @@ def build_ptq(ctx: VariantContext, name: str) -> Built:
     """torchao post-training quantization of the FP32 model."""
     plan = _plan(ctx, name)
     quantized = apply_ptq(ctx.fp32_model, plan)
-    built = _deploy(ctx, name, quantized, ctx.fp32_model, plan, {"strategy": _strategy(name) or ctx.config.quantization.quantization_strategy})
+    built = _deploy(
+        ctx,
+        name,
+        quantized,
+        ctx.fp32_model,
+        plan,
+        {"strategy": _strategy(name) or ctx.config.quantization.quantization_strategy},
+    )
     ctx.cache.setdefault("ptq_cer", {})[built.extra["strategy"]] = built.extra["torchao_cer"]
     return built
 
@@ -81,26 +112,44 @@ def build_qat(ctx: VariantContext, name: str) -> Built:
     phase = f"qat:{name}"
 
     def fit_stage(model, index, epochs, extra_loss):
-        return finetune(ctx, model, epochs=epochs, lr_multiplier=q.qat_learning_rate_multiplier,
-                        phase=phase if index == 0 else f"{phase}:stage{index + 1}", extra_loss=extra_loss)
+        return finetune(
+            ctx,
+            model,
+            epochs=epochs,
+            lr_multiplier=q.qat_learning_rate_multiplier,
+            phase=phase if index == 0 else f"{phase}:stage{index + 1}",
+            extra_loss=extra_loss,
+        )
 
     epochs = q.qat_epochs if q.quantization_aware_training else 0
     result = run_qat(
-        ctx.fp32_model, plan, fit_stage=fit_stage, qat_epochs=epochs, progressive_stages=list(q.progressive_stages),
-        teacher=ctx.teacher() if d.enable_distillation else None, distillation_weight=d.distillation_weight,
-        temperature=d.temperature_distillation, quantization_loss_weight=q.quantization_loss_weight,
+        ctx.fp32_model,
+        plan,
+        fit_stage=fit_stage,
+        qat_epochs=epochs,
+        progressive_stages=list(q.progressive_stages),
+        teacher=ctx.teacher() if d.enable_distillation else None,
+        distillation_weight=d.distillation_weight,
+        temperature=d.temperature_distillation,
+        quantization_loss_weight=q.quantization_loss_weight,
     )
-    fake_quant = ctx.predict(result.fake_quant_model.cpu(), torch.device("cpu"), keep_logits=False).metrics().cer
+    fake_quant = (
+        ctx.predict(result.fake_quant_model.cpu(), torch.device("cpu"), keep_logits=False).metrics().cer
+    )
     ptq_cer = ctx.cache.get("ptq_cer", {}).get(strategy)
     if ptq_cer is None:
-        ptq_cer = ctx.predict(apply_ptq(ctx.fp32_model, plan), torch.device("cpu"), keep_logits=False).metrics().cer
+        ptq_cer = (
+            ctx.predict(apply_ptq(ctx.fp32_model, plan), torch.device("cpu"), keep_logits=False).metrics().cer
+        )
     extra = {
         "strategy": strategy,
         "qat_epochs": epochs,
-        "stages": [list(s) for s in result.stages],
+        "stages": [stage.describe() for stage in result.stages],
         "fake_quant_cer": fake_quant,
         "ptq_torchao_cer": ptq_cer,
-        "distillation": {"weight": d.distillation_weight, "temperature": d.temperature_distillation} if d.enable_distillation else None,
+        "distillation": {"weight": d.distillation_weight, "temperature": d.temperature_distillation}
+        if d.enable_distillation
+        else None,
     }
     built = _deploy(ctx, name, result.quantized_model.cpu(), result.float_model.cpu(), plan, extra)
     fp32_cer = ctx.fp32_row["cer"]
@@ -108,7 +157,9 @@ def build_qat(ctx: VariantContext, name: str) -> Built:
     # share of the PTQ CER increase that QAT won back, both measured on the torchao models in torch
     built.extra["ptq_recovery"] = (ptq_cer - built.extra["torchao_cer"]) / increase if increase > 0 else None
     if not q.quantization_aware_training:
-        built.notes.append("quantization_aware_training=false: converted without training (PTQ of the same plan)")
+        built.notes.append(
+            "quantization_aware_training=false: converted without training (PTQ of the same plan)"
+        )
     return built
 
 
@@ -119,8 +170,13 @@ def shared_mixed_plan(ctx: VariantContext) -> LayerPlan:
         scheme = scheme_from_config(q)
         scan = sensitivity_scan(ctx, scheme)
         ctx.cache["sensitivity"] = scan
-        ctx.cache["mixed_plan"] = mixed_plan(ctx.fp32_model, scan, scheme, cer_budget_pp=ctx.config.deploy.accuracy_budget_pp / 2,
-                                             skip_first_last=q.skip_first_last)
+        ctx.cache["mixed_plan"] = mixed_plan(
+            ctx.fp32_model,
+            scan,
+            scheme,
+            cer_budget_pp=ctx.config.deploy.accuracy_budget_pp / 2,
+            skip_first_last=q.skip_first_last,
+        )
     return ctx.cache["mixed_plan"]
 
 
@@ -129,7 +185,9 @@ def build_mixed(ctx: VariantContext, name: str) -> Built:
     plan = shared_mixed_plan(ctx)
     quantized = apply_ptq(ctx.fp32_model, plan)
     scan = ctx.cache["sensitivity"]
-    return _deploy(ctx, name, quantized, ctx.fp32_model, plan, {"sensitivity": scan.to_dict(), "strategy": "mixed"})
+    return _deploy(
+        ctx, name, quantized, ctx.fp32_model, plan, {"sensitivity": scan.to_dict(), "strategy": "mixed"}
+    )
 
 
 BUILDERS = {"ptq": build_ptq, "qat": build_qat, "mixed": build_mixed}

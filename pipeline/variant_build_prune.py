@@ -50,7 +50,11 @@ def _grad_scores(ctx: VariantContext, model: nn.Module) -> dict[int, torch.Tenso
         lengths = frame_lengths(module, batch.widths, logits.shape[1])
         return ctc_loss(logits, batch.targets, batch.target_lengths, lengths)
 
-    return gradient_importance(model, ctx.prepared.data.calibration_batches(min(4, ctx.config.quantization.calibration_batches)), loss)
+    return gradient_importance(
+        model,
+        ctx.prepared.data.calibration_batches(min(4, ctx.config.quantization.calibration_batches)),
+        loss,
+    )
 
 
 def prune_once(ctx: VariantContext, model: nn.Module, spec: PruningSpec) -> dict[str, Any]:
@@ -81,8 +85,10 @@ def search_ratio(ctx: VariantContext, spec: PruningSpec) -> tuple[float, list[di
         rise = _val_cer(ctx, model) - base
         accepted = rise <= budget
         probes.append({"ratio": ratio, "cer_rise": rise, "accepted": accepted})
-        ctx.log(f"accuracy-first pruning: ratio {ratio:.3f} raises validation CER by {100 * rise:.2f} pp "
-                f"({'within' if accepted else 'over'} min_acc_drop={budget})")
+        ctx.log(
+            f"accuracy-first pruning: ratio {ratio:.3f} raises validation CER by {100 * rise:.2f} pp "
+            f"({'within' if accepted else 'over'} min_acc_drop={budget})"
+        )
         low, high = (ratio, high) if accepted else (low, ratio)
     return low, probes
 
@@ -101,33 +107,52 @@ def shared_pruned_model(ctx: VariantContext) -> PrunedModel:
     report["ratios"] = dict(spec.ratios)
     model = copy.deepcopy(ctx.fp32_model)
     teacher = ctx.teacher() if d.enable_distillation else None
-    extra = make_extra_loss(teacher, distillation_weight=d.distillation_weight, temperature=d.temperature_distillation)
+    extra = make_extra_loss(
+        teacher, distillation_weight=d.distillation_weight, temperature=d.temperature_distillation
+    )
     steps = max(1, p.pruning_epoch)
     history: list[dict] = []
     for step in range(1, steps + 1):
         previous, target = (step - 1) / steps, step / steps
         # each step removes a share of what is left, so the steps compound to the full ratio
-        step_spec = PruningSpec(spec.strategy, {part: 1 - (1 - r * target) / (1 - r * previous) for part, r in spec.ratios.items()},
-                                spec.criterion, spec.global_ranking)
+        step_spec = PruningSpec(
+            spec.strategy,
+            {part: 1 - (1 - r * target) / (1 - r * previous) for part, r in spec.ratios.items()},
+            spec.criterion,
+            spec.global_ranking,
+        )
         report.setdefault("steps", []).append(prune_once(ctx, model, step_spec))
         if steps > 1:
-            model, stage = finetune(ctx, model, epochs=1, lr_multiplier=1.0, phase=f"prune-step{step}:pruned", extra_loss=extra)
+            model, stage = finetune(
+                ctx, model, epochs=1, lr_multiplier=1.0, phase=f"prune-step{step}:pruned", extra_loss=extra
+            )
             history += stage
     if p.finetune_epochs > 0:
-        model, stage = finetune(ctx, model, epochs=p.finetune_epochs, lr_multiplier=1.0, phase="finetune:pruned", extra_loss=extra)
+        model, stage = finetune(
+            ctx, model, epochs=p.finetune_epochs, lr_multiplier=1.0, phase="finetune:pruned", extra_loss=extra
+        )
         history += stage
     model = model.cpu().eval()
-    report["masks_made_permanent"] = make_permanent(model)
+    # structured masks are folded as soon as their channels are removed; unstructured ones after finetuning
+    folded_structured = sum(len(step.get("removed", {})) for step in report.get("steps", []))
+    report["masks_made_permanent"] = make_permanent(model) + folded_structured
     params_before, _ = count_parameters(ctx.fp32_model)
     params_after, nonzero = count_parameters(model)
-    report.update(params_before=params_before, params_after=params_after, nonzero_params=nonzero,
-                  weight_sparsity=weight_sparsity(model), finetune_epochs=p.finetune_epochs,
-                  finetune_history=history)
+    report.update(
+        params_before=params_before,
+        params_after=params_after,
+        nonzero_params=nonzero,
+        weight_sparsity=weight_sparsity(model),
+        finetune_epochs=p.finetune_epochs,
+        finetune_history=history,
+    )
     pruned = PrunedModel(model=model, spec=spec, report=report)
     ctx.cache["pruned"] = pruned
     ctx.cache["pruned_onnx"] = ctx.export_onnx(model, "pruned")
-    ctx.log(f"pruned ({spec.strategy}, ratios {spec.ratios}): {params_before:,} -> {params_after:,} parameters, "
-            f"{100 * report['weight_sparsity']:.1f}% zero weights")
+    ctx.log(
+        f"pruned ({spec.strategy}, ratios {spec.ratios}): {params_before:,} -> {params_after:,} parameters, "
+        f"{100 * report['weight_sparsity']:.1f}% zero weights"
+    )
     return pruned
 
 
@@ -144,7 +169,9 @@ def build_pruned_int8(ctx: VariantContext, name: str) -> Built:
     """Pruned + finetuned model, then ONNX Runtime static int8 (one variant: prune -> finetune -> quantize)."""
     pruned = shared_pruned_model(ctx)
     path = ctx.artifact_path(name, ".onnx")
-    built = static_int8_of(ctx, name, ctx.cache["pruned_onnx"], pruned.model, path, extra={"pruning": pruned.report})
+    built = static_int8_of(
+        ctx, name, ctx.cache["pruned_onnx"], pruned.model, path, extra={"pruning": pruned.report}
+    )
     built.notes.insert(0, _describe(pruned))
     return built
 
@@ -152,8 +179,10 @@ def build_pruned_int8(ctx: VariantContext, name: str) -> Built:
 def _describe(pruned: PrunedModel) -> str:
     r = pruned.report
     kind = "channels removed" if pruned.spec.structured else "weights zeroed (dense shapes)"
-    return (f"{pruned.spec.strategy} ({pruned.spec.criterion}), ratios {pruned.spec.ratios}: {kind}; "
-            f"{r['params_before']:,} -> {r['params_after']:,} params, finetuned {r['finetune_epochs']} epoch(s) with distillation")
+    return (
+        f"{pruned.spec.strategy} ({pruned.spec.criterion}), ratios {pruned.spec.ratios}: {kind}; "
+        f"{r['params_before']:,} -> {r['params_after']:,} params, finetuned {r['finetune_epochs']} epoch(s) with distillation"
+    )
 
 
 BUILDERS = {"pruned": build_pruned, "pruned-int8": build_pruned_int8}

@@ -51,7 +51,9 @@ class VariantContext:
         self.sink(LogMessage(level=level, message=message))
 
     def saved(self, path: Path, kind: str, variant: str) -> None:
-        self.sink(ArtifactSaved(artifact_kind=kind, path=str(path), bytes=path.stat().st_size, variant=variant))
+        self.sink(
+            ArtifactSaved(artifact_kind=kind, path=str(path), bytes=path.stat().st_size, variant=variant)
+        )
 
     # --- shared resources -------------------------------------------------------------------------
     def fp32_onnx(self) -> Path:
@@ -61,8 +63,10 @@ class VariantContext:
             unmatched = export_named_onnx(self.fp32_model, path, opset=self.config.deploy.onnx_opset)
             compact_onnx(path, half_side_tensors=False)
             if unmatched:
-                self.log(f"ONNX export: no node matched layers {', '.join(unmatched)}; they are reported by node name",
-                         "warning")
+                self.log(
+                    f"ONNX export: no node matched layers {', '.join(unmatched)}; they are reported by node name",
+                    "warning",
+                )
             self.cache["fp32_onnx"] = path
         return self.cache["fp32_onnx"]
 
@@ -84,7 +88,9 @@ class VariantContext:
 
     def calibration(self) -> Calibration:
         q = self.config.quantization
-        return calibration_for(q.observer_type, momentum=q.observer_momentum, percentile=q.observer_percentile)
+        return calibration_for(
+            q.observer_type, momentum=q.observer_momentum, percentile=q.observer_percentile
+        )
 
     def static_options(self, exclude: list[str] | None = None) -> StaticInt8Options:
         """ONNX Runtime static int8 settings from the config (per-channel unless per_tensor was asked for)."""
@@ -103,15 +109,29 @@ class VariantContext:
             self.cache["fp32_test"] = self.predict(self.fp32_model, torch.device("cpu"), keep_logits=True)
         return self.cache["fp32_test"]
 
-    def predict(self, recognizer, device: torch.device | None = None, *, keep_logits: bool = True, split: str = "test",
-                limit: int | None = None) -> Predictions:
+    def predict(
+        self,
+        recognizer,
+        device: torch.device | None = None,
+        *,
+        keep_logits: bool = True,
+        split: str = "test",
+        limit: int | None = None,
+    ) -> Predictions:
         """Predictions of a recognizer on the shared test set (or `split="val"`, optionally the first `limit` lines)."""
         train = self.config.train
         batches = self.prepared.data.test_batches() if split == "test" else self.prepared.data.val_batches()
         if limit is not None:
             batches = _take_lines(batches, limit)
-        return predict(recognizer, batches, self.prepared.charset, device or torch.device("cpu"),
-                       decoding=train.decoding, beam_width=train.beam_width, keep_logits=keep_logits)
+        return predict(
+            recognizer,
+            batches,
+            self.prepared.charset,
+            device or torch.device("cpu"),
+            decoding=train.decoding,
+            beam_width=train.beam_width,
+            keep_logits=keep_logits,
+        )
 
     def teacher(self) -> torch.nn.Module:
         """A frozen copy of the FP32 model on the training device (distillation teacher)."""

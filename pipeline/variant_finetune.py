@@ -12,8 +12,15 @@ from pipeline.evaluate import predict
 from pipeline.variant_context import VariantContext
 
 
-def finetune(ctx: VariantContext, model: nn.Module, *, epochs: int, lr_multiplier: float, phase: str,
-             extra_loss: Callable | None) -> tuple[nn.Module, list[dict]]:
+def finetune(
+    ctx: VariantContext,
+    model: nn.Module,
+    *,
+    epochs: int,
+    lr_multiplier: float,
+    phase: str,
+    extra_loss: Callable | None,
+) -> tuple[nn.Module, list[dict]]:
     """Train `model` for `epochs` at `learning_rate x lr_multiplier`; returns (best validated model, history).
 
     EMA, early stopping, target CER and the time budget of the baseline are off: these runs are short, and an
@@ -31,9 +38,18 @@ def finetune(ctx: VariantContext, model: nn.Module, *, epochs: int, lr_multiplie
     def validate(module: nn.Module):
         return predict(module, data.val_batches(), ctx.prepared.charset, device, decoding="greedy")
 
-    result = fit(model, settings, train_batches=data.train_batches, steps_per_epoch=data.steps_per_epoch,
-                 validate=validate, device=device, sink=ctx.sink, phase=phase, checkpoint_dir=None,
-                 extra_loss=extra_loss)
+    result = fit(
+        model,
+        settings,
+        train_batches=data.train_batches,
+        steps_per_epoch=data.steps_per_epoch,
+        validate=validate,
+        device=device,
+        sink=ctx.sink,
+        phase=phase,
+        checkpoint_dir=None,
+        extra_loss=extra_loss,
+    )
     return result.eval_model.eval(), result.history
 
 

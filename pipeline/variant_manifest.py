@@ -25,7 +25,9 @@ def read_manifest(experiment_dir: Path) -> dict[str, dict[str, Any]]:
     return dict(data.get("variants", {}))
 
 
-def record_variant(experiment_dir: Path, name: str, artifact: Path, artifact_format: str, backend: str) -> Path:
+def record_variant(
+    experiment_dir: Path, name: str, artifact: Path, artifact_format: str, backend: str
+) -> Path:
     """Add or replace one variant's entry (written atomically: temp file + replace)."""
     experiment_dir = Path(experiment_dir)
     variants = read_manifest(experiment_dir)

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from pipeline.compress.plan_check import check_compression_plan
-from pipeline.events import LogMessage, StageStarted, VariantEvaluated
 from pipeline.evaluate import Predictions
+from pipeline.events import LogMessage, StageStarted, VariantEvaluated
 from pipeline.variant_build import BUILDERS as BASIC_BUILDERS
 from pipeline.variant_build import Built
 from pipeline.variant_context import VariantContext
@@ -27,14 +27,33 @@ from pipeline.variant_measure import (
     fidelity,
     guard_message,
     measure_onnx_latency,
+    paired_latency,
     peak_memory,
 )
 from pipeline.variant_measure import measure_torch_latency as _measure_torch_latency
 
-__all__ = ["check_compression_plan", "deployable_artifact", "load_recognizer", "measure_torch_latency", "produce_variants"]
+__all__ = [
+    "check_compression_plan",
+    "deployable_artifact",
+    "load_recognizer",
+    "measure_torch_latency",
+    "produce_variants",
+    "remeasure_experiment",
+]
 
 
-def measure_torch_latency(model: torch.nn.Module, data, deploy_config, device: torch.device) -> dict[str, Any]:
+def remeasure_experiment(
+    experiment_dir: Path, prepared, sink, device: torch.device, **kwargs
+) -> dict[str, dict[str, Any]]:
+    """Measure FP32 and every variant of an existing experiment again from its files (`--mode evaluate`)."""
+    from pipeline.variant_remeasure import remeasure_experiment as remeasure
+
+    return remeasure(experiment_dir, prepared, sink, device, **kwargs)
+
+
+def measure_torch_latency(
+    model: torch.nn.Module, data, deploy_config, device: torch.device
+) -> dict[str, Any]:
     """Batch-1 latency and batch-16 throughput of a torch module (`data` is unused; kept for the runner)."""
     del data
     return _measure_torch_latency(model, deploy_config, device)
@@ -47,7 +66,9 @@ def _builder(name: str):
     kind = name.partition(":")[0]
     builders = {**BASIC_BUILDERS, **AO_BUILDERS, **PRUNE_BUILDERS}
     if kind not in builders:
-        raise ValueError(f"variant {name!r} is not known; allowed {', '.join(builders)} (ptq/qat take :STRATEGY)")
+        raise ValueError(
+            f"variant {name!r} is not known; allowed {', '.join(builders)} (ptq/qat take :STRATEGY)"
+        )
     return builders[kind]
 
 
@@ -57,8 +78,9 @@ def _order(names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: (rank.get(n.partition(":")[0], 1), names.index(n)))
 
 
-def measure_built(ctx: VariantContext, name: str, built: Built, reference: dict[str, Any] | None,
-                  *, memory: bool = True) -> tuple[dict[str, Any], Predictions]:
+def measure_built(
+    ctx: VariantContext, name: str, built: Built, reference: dict[str, Any] | None, *, memory: bool = True
+) -> tuple[dict[str, Any], Predictions]:
     """Evaluate and time a built variant; returns its row of the comparison table and its test predictions."""
     deploy = ctx.config.deploy
     test = ctx.predict(built.recognizer, built.device, keep_logits=True)
@@ -78,23 +100,33 @@ def measure_built(ctx: VariantContext, name: str, built: Built, reference: dict[
         "notes": built.notes,
         **built.extra,
     }
-    if built.artifact_format == "onnx":
+    reference_recognizer = ctx.cache.get("reference_recognizer")
+    if reference_recognizer is not None and name != "ort-fp32":
+        # alternated with the FP32 ONNX baseline, so speed-ups stay fair on a shared machine
+        row.update(paired_latency(built.recognizer, reference_recognizer, deploy, built.device))
+    elif built.artifact_format == "onnx":
         row.update(measure_onnx_latency(built.recognizer, deploy))
     else:
-        row.update(_measure_torch_latency(built.recognizer, deploy, torch.device("cpu") if built.device.type == "cpu" else built.device))
-        if built.device.type == "cuda":
-            cpu = _cpu_copy(built.recognizer)
-            if cpu is not None:
-                cpu_figures = _measure_torch_latency(cpu, deploy, torch.device("cpu"))
-                row["cpu_latency"] = {k: cpu_figures[k] for k in ("latency_ms_p50", "latency_ms_p95", "throughput_lines_per_s_b16")}
+        row.update(_measure_torch_latency(built.recognizer, deploy, built.device))
+    if built.artifact_format != "onnx" and built.device.type == "cuda":
+        cpu = _cpu_copy(built.recognizer)  # the CPU figures too, labelled apart
+        if cpu is not None:
+            cpu_figures = _measure_torch_latency(cpu, deploy, torch.device("cpu"))
+            keys = ("latency_ms_p50", "latency_ms_p95", "throughput_lines_per_s_b16")
+            row["cpu_latency"] = {k: cpu_figures[k] for k in keys}
     row["fidelity"] = fidelity(ctx.fp32_reference(), test)
     if "fake_quant_cer" in row:
         row["deploy_gap_pp"] = 100 * (row["cer"] - row["fake_quant_cer"])
     if "torchao_cer" in row:
         row["torchao_gap_pp"] = 100 * (row["cer"] - row["torchao_cer"])
     if memory:
-        probe = peak_memory(ctx.workdir, name, threads=deploy.latency_threads, artifact=built.artifact,
-                            image_height=ctx.fp32_model.image_height)
+        probe = peak_memory(
+            ctx.workdir,
+            name,
+            threads=deploy.latency_threads,
+            artifact=built.artifact,
+            image_height=ctx.fp32_model.image_height,
+        )
         if probe:
             row["peak_memory_bytes"] = probe["peak_rss_bytes"]
             row["model_memory_bytes"] = probe["model_bytes"]
@@ -135,15 +167,24 @@ def produce_variants(
     names = _order([name for name in config.deploy.variants if name != "fp32"])
     sink(StageStarted(stage="compress", detail=", ".join(names), total=len(names)))
     cpu_model = fp32_model.cpu().eval()
-    ctx = VariantContext(config=config, prepared=prepared, fp32_model=cpu_model, fp32_row=fp32_row, workdir=workdir,
-                         device=device, sink=sink)
+    ctx = VariantContext(
+        config=config,
+        prepared=prepared,
+        fp32_model=cpu_model,
+        fp32_row=fp32_row,
+        workdir=workdir,
+        device=device,
+        sink=sink,
+    )
     if fp32_test.logits:
         ctx.cache["fp32_test"] = fp32_test
     record_variant(workdir, "fp32", workdir / "model_fp32.pt", "torch-fp32", "torch")
     rows: dict[str, dict[str, Any]] = {}
     reference: dict[str, Any] | None = None
     if "ort-fp32" not in names:  # ratios are always against FP32 ONNX, measured even when not listed
-        reference, _ = measure_built(ctx, "ort-fp32", _builder("ort-fp32")(ctx, "ort-fp32"), None, memory=False)
+        baseline = _builder("ort-fp32")(ctx, "ort-fp32")
+        reference, _ = measure_built(ctx, "ort-fp32", baseline, None, memory=False)
+        ctx.cache["reference_recognizer"] = baseline.recognizer
     for name in names:
         started = time.monotonic()
         sink(StageStarted(stage=f"variant:{name}", detail=name, total=None))
@@ -156,10 +197,17 @@ def produce_variants(
             from pipeline.deploy.onnx_export import parity_summary
 
             torch_test, onnx_test = ctx.fp32_reference(), test
-            row["parity"] = parity_summary(torch_test.logits, onnx_test.logits, torch_test.metrics().cer, row["cer"],
-                                           torch_test.predictions, onnx_test.predictions)
+            row["parity"] = parity_summary(
+                torch_test.logits,
+                onnx_test.logits,
+                torch_test.metrics().cer,
+                row["cer"],
+                torch_test.predictions,
+                onnx_test.predictions,
+            )
             row["bits_per_weight"] = 32.0
             reference = row
+            ctx.cache["reference_recognizer"] = built.recognizer
             compare(row, fp32_row, reference, config.deploy.accuracy_budget_pp)
         row["build_seconds"] = time.monotonic() - started
         if row["accuracy_guard"] == "exceeded":
@@ -183,7 +231,9 @@ def _finish_fp32_row(ctx: VariantContext, fp32_row: dict[str, Any], reference: d
 
     fp32_row.setdefault("artifact", str(ctx.workdir / "model_fp32.pt"))
     fp32_row.setdefault("artifact_format", "torch-fp32")
-    fp32_row["size_source"] = "bytes on disk of model_fp32.pt (torch.save of the FP32 state dict with its config)"
+    fp32_row["size_source"] = (
+        "bytes on disk of model_fp32.pt (torch.save of the FP32 state dict with its config)"
+    )
     fp32_row["float_layers"] = [layer.name for layer in weight_layers(ctx.fp32_model)]
     fp32_row.setdefault("notes", ["the trained FP32 model in PyTorch"])
     fp32_row["nonzero_params"] = count_parameters(ctx.fp32_model)[1]
@@ -217,7 +267,9 @@ def deployable_artifact(experiment_dir: Path, variant: str) -> Path:
         path = path if path.is_absolute() else experiment_dir / path
     else:
         known = ", ".join(sorted(manifest)) or "fp32"
-        raise FileNotFoundError(f"experiment {experiment_dir.name} has no variant {variant!r}; it has {known}")
+        raise FileNotFoundError(
+            f"experiment {experiment_dir.name} has no variant {variant!r}; it has {known}"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"the file of variant {variant!r} ({path}) is missing")
     return path

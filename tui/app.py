@@ -49,8 +49,16 @@ class OcrqApp(App[None]):
     DEFAULT_MODE = "experiments"
     BINDINGS = [
         Binding("f1,question_mark", "help", "Help", id="app.help", tooltip="Every key binding"),
-        Binding("1", "switch_mode('experiments')", "Experiments", id="app.experiments", tooltip="The experiments list"),
-        Binding("2", "switch_mode('studies')", "Studies", id="app.studies", tooltip="Optuna studies and trials"),
+        Binding(
+            "1",
+            "switch_mode('experiments')",
+            "Experiments",
+            id="app.experiments",
+            tooltip="The experiments list",
+        ),
+        Binding(
+            "2", "switch_mode('studies')", "Studies", id="app.studies", tooltip="Optuna studies and trials"
+        ),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (launched runs keep running)"),
     ]
 
@@ -127,7 +135,11 @@ class OcrqApp(App[None]):
     def run_store_action(self, function, *args: Any, description: str = "") -> Worker:
         """Run a store write or a process action in a thread; its result (a message) or error is shown."""
         return self.run_worker(
-            partial(function, *args), thread=True, exit_on_error=False, group=ACTION_GROUP, description=description
+            partial(function, *args),
+            thread=True,
+            exit_on_error=False,
+            group=ACTION_GROUP,
+            description=description,
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -145,8 +157,19 @@ class OcrqApp(App[None]):
             if isinstance(self.screen, PollingScreen):
                 self.screen.poll_now(force=True)
 
-    def stop_experiment(self, exp_id: str) -> None:
-        """Ask, then interrupt the run (SIGINT) and kill it if it is still alive after the grace period."""
+    def stop_experiment(self, exp_id: str, status: str | None = None) -> None:
+        """Ask, then interrupt the run (SIGINT) and kill it if it is still alive after the grace period.
+
+        Args:
+            exp_id: the experiment to stop.
+            status: its status when the caller knows it; a run that is not running is not asked about.
+        """
+        if status is not None and status != "running":
+            self.notify(
+                f"experiment {exp_id[:8]} is {status}; only a running experiment can be stopped",
+                severity="warning",
+            )
+            return
         grace = self.stop_grace_s
 
         def confirmed(yes: bool | None) -> None:
@@ -154,7 +177,10 @@ class OcrqApp(App[None]):
                 self.notify(f"stopping {exp_id[:8]}: interrupt sent, kill after {grace:g} s", timeout=4)
                 self.run_store_action(stop_experiment, self.store, exp_id, grace, description="stopping")
 
-        message = f"Stop experiment {exp_id[:8]}? It saves a checkpoint and ends as interrupted; it is killed if still running after {grace:g} s."
+        message = (
+            f"Stop experiment {exp_id[:8]}? It saves a checkpoint and ends as interrupted; "
+            f"it is killed if still running after {grace:g} s."
+        )
         self.push_screen(ConfirmDialog("Stop run", message, yes="Stop"), confirmed)
 
     def edit_tags(self, exp_ids: list[str], current: list[str], label: str) -> None:

@@ -27,12 +27,18 @@ class OcrqCommands(Provider):
             ("run: launch a new experiment", app.launch, "open the launch form"),
             ("view: experiments", partial(app.switch_mode, "experiments"), "the experiments list"),
             ("view: help", app.action_help, "every key binding"),
-            ("compare: marked experiments", app.compare_marked, "mark rows with space in the experiments list"),
+            (
+                "compare: marked experiments",
+                app.compare_marked,
+                "mark rows with space in the experiments list",
+            ),
             ("compare: clear marks", app.clear_marks, "unmark every experiment"),
             ("study: show studies", partial(app.switch_mode, "studies"), "studies and their trials"),
         ]
         for name, template in TEMPLATES.items():
-            commands.append((f"run: launch from template {name}", partial(app.launch, name), template.description))
+            commands.append(
+                (f"run: launch from template {name}", partial(app.launch, name), template.description)
+            )
         return commands
 
     def _dynamic(self) -> list[tuple[str, Callable[[], object], str]]:
@@ -40,9 +46,13 @@ class OcrqCommands(Provider):
         commands = []
         for row in self.experiments:
             label = f"{row.get('name')} ({row['id'][:8]}, {row.get('status')})"
-            commands.append((f"run: open {label}", partial(app.open_experiment, row["id"]), "open the experiment"))
+            commands.append(
+                (f"run: open {label}", partial(app.open_experiment, row["id"]), "open the experiment")
+            )
             if row.get("status") == "running":
-                commands.append((f"run: stop {label}", partial(app.stop_experiment, row["id"]), "interrupt, then kill"))
+                commands.append(
+                    (f"run: stop {label}", partial(app.stop_experiment, row["id"]), "interrupt, then kill")
+                )
         for study in self.studies:
             label = f"{study.get('name')} ({study['id'][:8]})"
             commands.append((f"study: open {label}", partial(app.open_study, study["id"]), "show its trials"))

@@ -24,6 +24,9 @@ from store.studies import STUDIES_FILE
 # listings that show a running experiment at least this often.
 RUNNING_REFRESH_S = 10.0
 EXPERIMENT_RUNNING_REFRESH_S = 5.0
+# Variants and artifacts live in the experiment's file but are shown from the full document: re-read it
+# this long after the file changed (epochs show at once, from the file alone).
+DETAILS_REFRESH_S = 2.0
 LOG_LINES = 200
 
 # Experiments-list column key -> summary field it sorts by.
@@ -152,10 +155,12 @@ class ExperimentUpdate:
 
 
 class ExperimentTail:
-    """Follows one experiment: each :meth:`poll` returns only what is new.
+    """Follows one experiment: :meth:`poll` returns what is new, cheaply; :meth:`read_document` the rest.
 
-    Reading the epochs costs one small file; the index (which grows with the store) is read only when it
-    changed, or every few seconds while the experiment runs (to notice a crash).
+    A new epoch costs one read of the experiment's own small file. The full document (status, variants,
+    artifacts) needs the index, which grows with the store: :meth:`document_due` says when to read it
+    (the index changed, the experiment's file changed a while ago, or every few seconds while it runs,
+    to notice a crash).
     """
 
     def __init__(self, store: Store, exp_id: str, log_lines: int = LOG_LINES) -> None:
@@ -164,36 +169,66 @@ class ExperimentTail:
         self.log_lines = log_lines
         self.cursor = 0
         self.status: str | None = None
-        self._doc_signature: tuple | None = None
+        self._index_signature: tuple | None = None
+        self._file_signature: tuple | None = None
+        self._details_stale = True
         self._log_signature: tuple | None = None
         self._read_at = 0.0
 
-    def poll(self) -> ExperimentUpdate:
-        update = ExperimentUpdate(self.exp_id)
+    def _folder(self) -> Path | None:
         try:
-            folder = self.store.experiment_dir(self.exp_id)
+            return self.store.experiment_dir(self.exp_id)
         except ExperimentNotFound:
+            return None
+
+    def poll(self) -> ExperimentUpdate:
+        """New epochs (from the experiment's file alone), the heartbeat, and the log tail if it grew."""
+        update = ExperimentUpdate(self.exp_id)
+        folder = self._folder()
+        if folder is None:
             update.missing = True
             return update
-        signature = file_signature(self.store.home / INDEX_FILE, folder / EXPERIMENT_FILE)
-        stale = self.status == "running" and time.monotonic() - self._read_at >= EXPERIMENT_RUNNING_REFRESH_S
-        if signature != self._doc_signature or stale:
+        signature = file_signature(folder / EXPERIMENT_FILE)
+        if signature != self._file_signature:
+            self._file_signature, self._details_stale = signature, True
             try:
-                document = self.store.get(self.exp_id)
+                update.new_epochs, cursor = self.store.epochs(self.exp_id, self.cursor)
             except ExperimentNotFound:
                 update.missing = True
                 return update
-            self._doc_signature, self._read_at = signature, time.monotonic()
-            self.status = document.get("status")
-            update.document = document
-            epochs = document.get("epochs", [])
-            update.new_epochs, update.first_epoch = epochs[self.cursor :], self.cursor
-            self.cursor = len(epochs)
+            update.first_epoch, self.cursor = self.cursor, cursor
         update.heartbeat = read_heartbeat(folder)
         log_signature = file_signature(folder / LOG_FILE)
         if log_signature != self._log_signature:
             self._log_signature = log_signature
             update.log_lines = self.store.log_tail(self.exp_id, self.log_lines)
+        return update
+
+    def document_due(self) -> bool:
+        """Whether :meth:`read_document` would show something new."""
+        since_read = time.monotonic() - self._read_at
+        return (
+            file_signature(self.store.home / INDEX_FILE) != self._index_signature
+            or (self._details_stale and since_read >= DETAILS_REFRESH_S)
+            or (self.status == "running" and since_read >= EXPERIMENT_RUNNING_REFRESH_S)
+        )
+
+    def read_document(self) -> ExperimentUpdate:
+        """The full document (and any epochs :meth:`poll` has not returned yet)."""
+        update = ExperimentUpdate(self.exp_id)
+        # The signature first: an index write landing during the read is seen by the next check.
+        self._index_signature = file_signature(self.store.home / INDEX_FILE)
+        try:
+            document = self.store.get(self.exp_id)
+        except ExperimentNotFound:
+            update.missing = True
+            return update
+        self._read_at, self._details_stale = time.monotonic(), False
+        self.status = document.get("status")
+        update.document = document
+        epochs = document.get("epochs", [])
+        update.new_epochs, update.first_epoch = epochs[self.cursor :], self.cursor
+        self.cursor = max(self.cursor, len(epochs))
         return update
 
 
@@ -255,7 +290,9 @@ def pareto_front(trials: list[dict[str, Any]], directions: list[str]) -> set[int
         points.append((trial["number"], [sign * value for sign, value in zip(signs, values, strict=True)]))
 
     def dominates(a: list[float], b: list[float]) -> bool:
-        return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
+        return all(x <= y for x, y in zip(a, b, strict=True)) and any(
+            x < y for x, y in zip(a, b, strict=True)
+        )
 
     return {number for number, point in points if not any(dominates(other, point) for _, other in points)}
 

@@ -90,7 +90,9 @@ def run_arguments(request: LaunchRequest, exp_id: str) -> list[str]:
     return args
 
 
-def build_run_command(home: str | Path, request: LaunchRequest, exp_id: str, python: str | None = None) -> list[str]:
+def build_run_command(
+    home: str | Path, request: LaunchRequest, exp_id: str, python: str | None = None
+) -> list[str]:
     """The full argument list of a detached run: ``python -m cli.main --home HOME run ...``."""
     return [python or sys.executable, "-m", "cli.main", "--home", str(home), *run_arguments(request, exp_id)]
 
@@ -252,7 +254,9 @@ def stop_experiment(store: Store, exp_id: str, grace_s: float = GRACE_S) -> str:
     experiment = store.get(exp_id)
     short = experiment["id"][:8]
     if experiment.get("status") != "running":
-        raise StopError(f"experiment {short} is {experiment.get('status')}; only a running experiment can be stopped")
+        raise StopError(
+            f"experiment {short} is {experiment.get('status')}; only a running experiment can be stopped"
+        )
     beat = experiment.get("heartbeat") or {}
     host = beat.get("host") or experiment.get("host")
     pid = beat.get("pid") or experiment.get("pid")

@@ -1,4 +1,8 @@
-"""Small messages that carry store reads from thread workers to the screens."""
+"""Small messages that carry store reads from thread workers to the screens.
+
+Whole-listing reads coalesce (a newer one replaces a pending older one); experiment updates do not,
+as each carries only what is new.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ class ExperimentsLoaded(Message):
         super().__init__()
         self.snapshot = snapshot
 
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, type(self))  # a newer read makes a pending older one useless
+
 
 class ExperimentUpdated(Message):
     """What is new in the open experiment."""
@@ -32,6 +39,9 @@ class StudiesLoaded(Message):
         super().__init__()
         self.snapshot = snapshot
 
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, type(self))  # a newer read makes a pending older one useless
+
 
 class ComparisonLoaded(Message):
     """Full documents of the experiments being compared."""
@@ -39,6 +49,9 @@ class ComparisonLoaded(Message):
     def __init__(self, experiments: list[dict[str, Any]]) -> None:
         super().__init__()
         self.experiments = experiments
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, type(self))  # a newer read makes a pending older one useless
 
 
 class PreviewReady(Message):

@@ -101,16 +101,26 @@ def line_chart(
     styles: list[list[str | None]] = [[None] * plot_cols for _ in range(plot_rows)]
     for item, points in zip(series, lines, strict=True):
         dots = [to_dot(x, y) for x, y in points]
-        path = dots[:1] if len(dots) == 1 else [d for a, b in zip(dots, dots[1:], strict=False) for d in _line(*a, *b)]
+        path = (
+            dots[:1]
+            if len(dots) == 1
+            else [d for a, b in zip(dots, dots[1:], strict=False) for d in _line(*a, *b)]
+        )
         for col, row in path:
             cells[row // 4][col // 2] |= _DOTS[col % 2][row % 4]
             styles[row // 4][col // 2] = item.style
-    label_rows = {0: labels[0], plot_rows // 2: labels[1], plot_rows - 1: labels[2]} if plot_rows >= 3 else {0: labels[0]}
+    label_rows = (
+        {0: labels[0], plot_rows // 2: labels[1], plot_rows - 1: labels[2]}
+        if plot_rows >= 3
+        else {0: labels[0]}
+    )
     out = header.copy()
     for row in range(plot_rows):
         out.append("\n" + label_rows.get(row, "").rjust(axis_width - 1) + " ┤", style="dim")
         for col in range(plot_cols):
-            out.append(chr(_BRAILLE + cells[row][col]) if cells[row][col] else " ", style=styles[row][col] or "")
+            out.append(
+                chr(_BRAILLE + cells[row][col]) if cells[row][col] else " ", style=styles[row][col] or ""
+            )
     left, right = f"{x_low:g}", f"{x_high:g} {x_label}"
     gap = max(1, plot_cols - len(left) - len(right))
     out.append("\n" + " " * axis_width + "└" + left + " " * gap + right, style="dim")

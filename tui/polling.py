@@ -29,15 +29,19 @@ class PollingScreen(Screen):
         self._polling = False
         self._poll_again: bool | None = None  # None: no request waiting; else its `force` flag
         self._last_error: str | None = None
+        self._shown = False  # between ScreenResume and ScreenSuspend (Screen.is_current is also true
+        # for the screen right under the top one, which is hidden here)
 
     def read_store(self, force: bool) -> Message | None:
         """Read what the screen shows (runs in a thread); return a message to post, or None if unchanged."""
         raise NotImplementedError
 
     def on_screen_resume(self) -> None:
+        self._shown = True
         self.poll_now()
 
     def on_screen_suspend(self) -> None:
+        self._shown = False
         self._cancel_timer()
 
     def _cancel_timer(self) -> None:
@@ -65,7 +69,7 @@ class PollingScreen(Screen):
         if self._poll_again is not None:
             force, self._poll_again = self._poll_again, None
             self.poll_now(force)
-        elif self.is_current:
+        elif self._shown:
             self._poll_timer = self.set_timer(self.POLL_INTERVAL, self.poll_now)
 
     def run_action_in_thread(self, function, *args, description: str = "") -> Worker:

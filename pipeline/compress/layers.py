@@ -56,7 +56,9 @@ def weight_layers(model: nn.Module) -> list[WeightLayer]:
             weight = module.weight
             params = weight.numel()
             in_features = int(weight[0].numel()) if kind == "conv" else int(weight.shape[1])
-        layers.append(WeightLayer(name=name, kind=kind, part=part, params=int(params), in_features=in_features))
+        layers.append(
+            WeightLayer(name=name, kind=kind, part=part, params=int(params), in_features=in_features)
+        )
     return layers
 
 
@@ -74,7 +76,11 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
         tensor = parameter.detach()
         total += tensor.numel()
         try:
-            dense = tensor.dequantize() if type(tensor) is not torch.Tensor and hasattr(tensor, "dequantize") else tensor
+            dense = (
+                tensor.dequantize()
+                if type(tensor) is not torch.Tensor and hasattr(tensor, "dequantize")
+                else tensor
+            )
             nonzero += int(torch.count_nonzero(dense))
         except (RuntimeError, NotImplementedError, TypeError):
             nonzero += tensor.numel()

@@ -40,11 +40,15 @@ def check_compression_plan(config) -> list[str]:
             raise ValueError(f"variants: {name!r} names an unknown strategy; allowed {', '.join(STRATEGIES)}")
         if kind in ("ptq", "qat", "mixed"):
             try:
-                _check_scheme(config, strategy or None, for_qat=kind == "qat" and q.quantization_aware_training)
+                _check_scheme(
+                    config, strategy or None, for_qat=kind == "qat" and q.quantization_aware_training
+                )
             except ValueError as error:
                 raise ValueError(f"variant {name}: {error}") from None
         if kind in ("pruned", "pruned-int8") and not p.enable_pruning:
-            raise ValueError(f"variants lists {name} but enable_pruning=False; allowed enable_pruning=True or drop {name}")
+            raise ValueError(
+                f"variants lists {name} but enable_pruning=False; allowed enable_pruning=True or drop {name}"
+            )
         if kind in ("ort-int8-static", "pruned-int8") and q.quantization_granularity == "per_group":
             notes.append(f"{name}: ONNX Runtime int8 has no per-group weights; it uses per-channel scales")
     if p.enable_pruning:
@@ -53,7 +57,9 @@ def check_compression_plan(config) -> list[str]:
             if ratio is not None and not 0.0 <= ratio < 1.0:
                 raise ValueError(f"pruning ratio {ratio} is out of range; allowed 0 <= ratio < 1")
         if p.pruning_strategy == "random_unstructured" and p.prune_criteria != "l1":
-            notes.append(f"prune_criteria={p.prune_criteria} is ignored by pruning_strategy=random_unstructured")
+            notes.append(
+                f"prune_criteria={p.prune_criteria} is ignored by pruning_strategy=random_unstructured"
+            )
     if q.progressive_stages and not any(v.startswith("qat") for v in deploy.variants):
         notes.append("progressive_stages only affects qat variants, and none is listed")
     if q.mixed_precision and not any(v.partition(":")[0] in ("ptq", "qat", "mixed") for v in deploy.variants):

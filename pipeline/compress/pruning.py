@@ -39,7 +39,9 @@ class PruningSpec:
 
     def __post_init__(self) -> None:
         if self.strategy not in STRUCTURED + UNSTRUCTURED:
-            raise ValueError(f"pruning_strategy={self.strategy!r} is not supported; allowed {', '.join(STRUCTURED + UNSTRUCTURED)}")
+            raise ValueError(
+                f"pruning_strategy={self.strategy!r} is not supported; allowed {', '.join(STRUCTURED + UNSTRUCTURED)}"
+            )
         for part, ratio in self.ratios.items():
             if not 0.0 <= ratio < 1.0:
                 raise ValueError(f"pruning ratio for {part}={ratio} is out of range; allowed 0 <= ratio < 1")
@@ -56,10 +58,17 @@ class PruningSpec:
         return 1 if self.strategy == "l1_structured" or self.criterion == "l1" else 2
 
     def scaled(self, factor: float) -> PruningSpec:
-        return PruningSpec(self.strategy, {p: r * factor for p, r in self.ratios.items()}, self.criterion, self.global_ranking)
+        return PruningSpec(
+            self.strategy,
+            {p: r * factor for p, r in self.ratios.items()},
+            self.criterion,
+            self.global_ranking,
+        )
 
     def with_ratio(self, ratio: float) -> PruningSpec:
-        return PruningSpec(self.strategy, {p: ratio for p in self.ratios}, self.criterion, self.global_ranking)
+        return PruningSpec(
+            self.strategy, {p: ratio for p in self.ratios}, self.criterion, self.global_ranking
+        )
 
 
 def spec_from_config(pruning) -> PruningSpec:
@@ -70,7 +79,10 @@ def spec_from_config(pruning) -> PruningSpec:
         "neck": pruning.neck_pruning_ratio if pruning.neck_pruning_ratio is not None else ratio,
         "head": pruning.decoder_pruning_ratio if pruning.decoder_pruning_ratio is not None else ratio,
     }
-    per_part = any(v is not None for v in (pruning.backbone_pruning_ratio, pruning.neck_pruning_ratio, pruning.decoder_pruning_ratio))
+    per_part = any(
+        v is not None
+        for v in (pruning.backbone_pruning_ratio, pruning.neck_pruning_ratio, pruning.decoder_pruning_ratio)
+    )
     return PruningSpec(pruning.pruning_strategy, ratios, pruning.prune_criteria, global_ranking=not per_part)
 
 
@@ -81,7 +93,11 @@ def weight_parameters(model: nn.Module) -> list[tuple[nn.Module, str, str]]:
         module = model.get_submodule(layer.name)
         if layer.kind == "lstm":
             # a pruned LSTM weight lives on as `<name>_orig` (the mask is applied in a forward pre-hook)
-            names = [n.removesuffix("_orig") for n, _ in module.named_parameters(recurse=False) if n.startswith("weight")]
+            names = [
+                n.removesuffix("_orig")
+                for n, _ in module.named_parameters(recurse=False)
+                if n.startswith("weight")
+            ]
             found.extend((module, n, layer.part) for n in dict.fromkeys(names))
         else:
             found.append((module, "weight", layer.part))
@@ -104,7 +120,9 @@ def gradient_importance(model: nn.Module, batches: Iterable, loss_fn) -> dict[in
     return scores
 
 
-def apply_unstructured(model: nn.Module, spec: PruningSpec, grad_scores: dict[int, torch.Tensor] | None = None) -> None:
+def apply_unstructured(
+    model: nn.Module, spec: PruningSpec, grad_scores: dict[int, torch.Tensor] | None = None
+) -> None:
     """Attach unstructured masks (`torch.nn.utils.prune`); weights read as weight_orig * weight_mask."""
     targets = [(m, n, part) for m, n, part in weight_parameters(model) if spec.ratios.get(part, 0) > 0]
     if not targets:
@@ -126,7 +144,9 @@ def apply_unstructured(model: nn.Module, spec: PruningSpec, grad_scores: dict[in
         return
     if spec.global_ranking:
         ratio = next(iter(spec.ratios.values()))
-        prune.global_unstructured([(m, n) for m, n, _ in targets], pruning_method=prune.L1Unstructured, amount=ratio)
+        prune.global_unstructured(
+            [(m, n) for m, n, _ in targets], pruning_method=prune.L1Unstructured, amount=ratio
+        )
         return
     for module, name, part in targets:
         prune.l1_unstructured(module, name, amount=spec.ratios[part])
@@ -136,7 +156,9 @@ def make_permanent(model: nn.Module) -> int:
     """Fold every pruning mask into its weight (`prune.remove`). Returns how many masks were folded."""
     folded = 0
     for module in model.modules():
-        for name in [n[: -len("_mask")] for n, _ in list(module.named_buffers(recurse=False)) if n.endswith("_mask")]:
+        for name in [
+            n[: -len("_mask")] for n, _ in list(module.named_buffers(recurse=False)) if n.endswith("_mask")
+        ]:
             prune.remove(module, name)
             folded += 1
     return folded
@@ -159,7 +181,9 @@ def channel_scores(weight: torch.Tensor, norm: int, grad_score: torch.Tensor | N
     return weight.detach().reshape(weight.shape[0], -1).norm(p=norm, dim=1)
 
 
-def structured_mask(module: nn.Module, ratio: float, norm: int, grad_score: torch.Tensor | None = None) -> list[int]:
+def structured_mask(
+    module: nn.Module, ratio: float, norm: int, grad_score: torch.Tensor | None = None
+) -> list[int]:
     """Mask the lowest-importance output channels with `prune.ln_structured` (or a gradient mask), fold the
     mask, and return the pruned channel indices (at least one channel is always kept)."""
     channels = module.weight.shape[0]

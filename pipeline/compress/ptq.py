@@ -28,6 +28,7 @@ class LayerPlan:
     schemes: dict[str, WeightScheme | None]
     layers: list[WeightLayer]
     notes: list[str] = field(default_factory=list)
+    skipped: set[str] = field(default_factory=set)  # layers of any kind kept float on purpose (skip_first_last)
 
     @property
     def quantized(self) -> dict[str, WeightScheme]:
@@ -76,13 +77,19 @@ def plan_linear_layers(
         if layer.name in skipped or (parts is not None and layer.part not in parts):
             chosen = None
         schemes[layer.name] = chosen
-        if chosen is not None and chosen.granularity == "per_group" and chosen.group_for(layer.in_features) != chosen.group_size:
+        if (
+            chosen is not None
+            and chosen.granularity == "per_group"
+            and chosen.group_for(layer.in_features) != chosen.group_size
+        ):
             used = chosen.group_for(layer.in_features)
-            notes.append(f"{layer.name}: {layer.in_features} inputs are not a multiple of group_size={chosen.group_size}; "
-                         f"used {'group ' + str(used) if used else 'one scale per row'}")
+            notes.append(
+                f"{layer.name}: {layer.in_features} inputs are not a multiple of group_size={chosen.group_size}; "
+                f"used {'group ' + str(used) if used else 'one scale per row'}"
+            )
     if skipped:
         notes.append(f"skip_first_last kept {', '.join(sorted(skipped))} in float")
-    return LayerPlan(schemes=schemes, layers=layers, notes=notes)
+    return LayerPlan(schemes=schemes, layers=layers, notes=notes, skipped=set(skipped))
 
 
 def torchao_fqn_config(model: nn.Module, plan: LayerPlan):

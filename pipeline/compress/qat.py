@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
 from torch import nn
 
 from pipeline.compress.distill import make_extra_loss
@@ -18,26 +19,55 @@ from pipeline.compress.ptq import LayerPlan, apply_ptq
 from pipeline.compress.schemes import qat_fake_quant_configs
 
 PARTS = ("backbone", "neck", "head")
+# Bit-width stages ("8bit" then the plan's bits): train at a gentle precision first, then at the target.
+BIT_STAGES = {"8bit": 8, "4bit": 4}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One QAT stage: the parts whose linear layers are fake-quantized, and the bits (None = the plan's)."""
+
+    parts: tuple[str, ...]
+    bits: int | None = None
+
+    def describe(self) -> str:
+        return "+".join(self.parts) + (f" at {self.bits} bits" if self.bits else "")
+
+
+def qat_stages(progressive_stages: list[str]) -> list[Stage]:
+    """Stages from `progressive_stages`.
+
+    Part names accumulate: [head, neck, backbone] -> head, then head+neck, then all. Bit widths apply to
+    every part: [8bit] -> all parts at 8 bits, then a last stage at the plan's bits ("8 -> 4 bits").
+    Parts not named in a part list join the last stage; no list means one stage over every part.
+    """
+    if not progressive_stages:
+        return [Stage(PARTS)]
+    seen: list[str] = []
+    stages: list[Stage] = []
+    for entry in progressive_stages:
+        if entry in BIT_STAGES:
+            stages.append(Stage(PARTS, BIT_STAGES[entry]))
+        elif entry in PARTS:
+            if entry not in seen:
+                seen.append(entry)
+                stages.append(Stage(tuple(seen)))
+        else:
+            raise ValueError(
+                f"progressive_stages entry {entry!r} is not a part or a bit width; allowed "
+                f"{', '.join(PARTS + tuple(BIT_STAGES))}"
+            )
+    if seen and len(seen) < len(PARTS):
+        last = stages[-1]
+        stages[-1] = Stage(tuple(seen + [p for p in PARTS if p not in seen]), last.bits)
+    if stages[-1].bits is not None or set(stages[-1].parts) != set(PARTS):
+        stages.append(Stage(PARTS))  # always end on the plan itself: every part at its planned bits
+    return stages
 
 
 def stage_parts(progressive_stages: list[str]) -> list[tuple[str, ...]]:
-    """Cumulative parts per stage: [head, neck, backbone] -> [(head,), (head, neck), (head, neck, backbone)].
-
-    No stages means one stage over every part. Parts not named in a progressive list join the last stage.
-    """
-    if not progressive_stages:
-        return [PARTS]
-    seen: list[str] = []
-    stages = []
-    for part in progressive_stages:
-        if part not in PARTS:
-            raise ValueError(f"progressive_stages entry {part!r} is not a part; allowed {', '.join(PARTS)}")
-        if part not in seen:
-            seen.append(part)
-            stages.append(tuple(seen))
-    if len(seen) < len(PARTS):
-        stages[-1] = tuple(seen + [p for p in PARTS if p not in seen])
-    return stages
+    """The parts of each stage (see `qat_stages`)."""
+    return [stage.parts for stage in qat_stages(progressive_stages)]
 
 
 def stage_epochs(total: int, stages: int) -> list[int]:
@@ -48,14 +78,24 @@ def stage_epochs(total: int, stages: int) -> list[int]:
     return epochs
 
 
-def prepare_layers(model: nn.Module, plan: LayerPlan, names: list[str]) -> None:
-    """Swap the named linear layers for torchao FakeQuantizedLinear with the plan's scheme."""
+def prepare_layers(model: nn.Module, plan: LayerPlan, names: list[str], bits: int | None = None) -> None:
+    """Swap the named linear layers for torchao FakeQuantizedLinear with the plan's scheme (at `bits` if given).
+
+    A layer that is already fake-quantized is swapped back to nn.Linear first, so a later stage can change
+    its precision.
+    """
     from torchao.quantization import quantize_
     from torchao.quantization.qat import QATConfig
 
     for name in names:
         scheme = plan.schemes[name]
+        if bits is not None and bits != scheme.bits:
+            scheme = replace(scheme, bits=bits)
         module = model.get_submodule(name)
+        if hasattr(module, "to_linear"):
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, module.to_linear())
+            module = model.get_submodule(name)
         activation, weight = qat_fake_quant_configs(scheme, module.in_features)
         config = QATConfig(activation_config=activation, weight_config=weight, step="prepare")
         quantize_(model, config, filter_fn=lambda m, fqn, target=name: fqn == target)
@@ -78,7 +118,7 @@ class QATResult:
     float_model: nn.Module
     quantized_model: nn.Module
     history: list[dict] = field(default_factory=list)
-    stages: list[tuple[str, ...]] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
 
 
 def run_qat(
@@ -102,23 +142,31 @@ def run_qat(
         qat_epochs: Epochs over all stages (0 converts without training: PTQ of the same plan).
     """
     model = copy.deepcopy(fp32_model).train()
-    stages = stage_parts(progressive_stages)
+    stages = qat_stages(progressive_stages)
     epochs = stage_epochs(qat_epochs, len(stages)) if qat_epochs > 0 else [0] * len(stages)
-    extra = make_extra_loss(teacher, distillation_weight=distillation_weight, temperature=temperature,
-                            quantization_loss_weight=quantization_loss_weight)
+    extra = make_extra_loss(
+        teacher,
+        distillation_weight=distillation_weight,
+        temperature=temperature,
+        quantization_loss_weight=quantization_loss_weight,
+    )
     layer_part = {layer.name: layer.part for layer in plan.layers}
-    prepared: set[str] = set()
+    prepared: dict[str, int | None] = {}  # layer -> bits it is fake-quantized at
     history: list[dict] = []
-    for index, parts in enumerate(stages):
-        new = [name for name in plan.quantized if layer_part[name] in parts and name not in prepared]
-        prepare_layers(model, plan, new)
-        prepared.update(new)
+    for index, stage in enumerate(stages):
+        names = [n for n in plan.quantized if layer_part[n] in stage.parts and prepared.get(n, -1) != stage.bits]
+        prepare_layers(model, plan, names, stage.bits)
+        prepared.update(dict.fromkeys(names, stage.bits))
         if epochs[index] > 0:
             model, stage_history = fit_stage(model, index, epochs[index], extra)
-            history.extend({**h, "stage": index + 1, "parts": list(parts)} for h in stage_history)
+            history.extend({**h, "stage": index + 1, "stage_layers": stage.describe()} for h in stage_history)
     fake_quant = copy.deepcopy(model).eval()
     float_model = convert_to_float(model).eval()
     quantized = apply_ptq(float_model, plan)
-    return QATResult(fake_quant_model=fake_quant, float_model=float_model, quantized_model=quantized,
-                     history=history, stages=stages)
-
+    return QATResult(
+        fake_quant_model=fake_quant,
+        float_model=float_model,
+        quantized_model=quantized,
+        history=history,
+        stages=stages,
+    )

@@ -45,9 +45,13 @@ class WeightScheme:
         if self.bits not in (4, 8):
             raise ValueError(f"weight bits={self.bits} is not supported; allowed 4 or 8")
         if self.granularity not in GRANULARITIES:
-            raise ValueError(f"granularity={self.granularity!r} is not supported; allowed {', '.join(GRANULARITIES)}")
+            raise ValueError(
+                f"granularity={self.granularity!r} is not supported; allowed {', '.join(GRANULARITIES)}"
+            )
         if self.group_size not in GROUP_SIZES:
-            raise ValueError(f"group_size={self.group_size} is not supported; allowed {', '.join(map(str, GROUP_SIZES))}")
+            raise ValueError(
+                f"group_size={self.group_size} is not supported; allowed {', '.join(map(str, GROUP_SIZES))}"
+            )
         if self.bits == 4 and self.granularity == "per_tensor":
             raise ValueError(
                 "quantization_granularity=per_tensor is not available for 4-bit weights (one scale cannot cover a "
@@ -68,7 +72,9 @@ class WeightScheme:
 
     def label(self) -> str:
         """Short human label, e.g. `w4 g32 sym +a8`."""
-        grain = {"per_tensor": "tensor", "per_channel": "channel"}.get(self.granularity, f"g{self.group_size}")
+        grain = {"per_tensor": "tensor", "per_channel": "channel"}.get(
+            self.granularity, f"g{self.group_size}"
+        )
         return f"w{self.bits} {grain} {'sym' if self.symmetric else 'asym'}{' +a8' if self.dynamic_activations else ''}"
 
     def theoretical_bits(self, in_features: int) -> float:
@@ -141,11 +147,15 @@ def torchao_config(scheme: WeightScheme, in_features: int):
         if scheme.dynamic_activations:
             from pipeline.deploy.cpu_features import should_reduce_range
 
-            return Int8DynamicActivationInt8WeightConfig(granularity=[PerRow(), grain], reduce_range=should_reduce_range())
+            return Int8DynamicActivationInt8WeightConfig(
+                granularity=[PerRow(), grain], reduce_range=should_reduce_range()
+            )
         return Int8WeightOnlyConfig(granularity=grain, set_inductor_config=False)
     grain = _granularity(scheme, in_features)
     if scheme.dynamic_activations:
-        return Int8DynamicActivationIntxWeightConfig(weight_dtype=dtype, weight_granularity=grain, weight_mapping_type=mapping)
+        return Int8DynamicActivationIntxWeightConfig(
+            weight_dtype=dtype, weight_granularity=grain, weight_mapping_type=mapping
+        )
     return IntxWeightOnlyConfig(weight_dtype=dtype, granularity=grain, mapping_type=mapping)
 
 
@@ -164,5 +174,9 @@ def qat_fake_quant_configs(scheme: WeightScheme, in_features: int):
         weight = IntxFakeQuantizeConfig(dtype, group_size=group, is_symmetric=scheme.symmetric)
     else:
         weight = IntxFakeQuantizeConfig(dtype, "per_channel", is_symmetric=scheme.symmetric)
-    activation = IntxFakeQuantizeConfig(torch.int8, "per_token", is_symmetric=False) if scheme.dynamic_activations else None
+    activation = (
+        IntxFakeQuantizeConfig(torch.int8, "per_token", is_symmetric=False)
+        if scheme.dynamic_activations
+        else None
+    )
     return activation, weight

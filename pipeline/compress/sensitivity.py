@@ -54,7 +54,9 @@ def sensitivity_scan(ctx, scheme: WeightScheme, *, lines: int = SCAN_LINES) -> S
     """
     import numpy as np
 
-    low = replace(scheme, bits=4, granularity="per_group" if scheme.granularity == "per_tensor" else scheme.granularity)
+    low = replace(
+        scheme, bits=4, granularity="per_group" if scheme.granularity == "per_tensor" else scheme.granularity
+    )
     model = ctx.fp32_model
     reference = ctx.predict(model, split="val", limit=lines, keep_logits=True)
     fp32_cer = reference.metrics().cer
@@ -66,9 +68,19 @@ def sensitivity_scan(ctx, scheme: WeightScheme, *, lines: int = SCAN_LINES) -> S
         plan = LayerPlan(schemes={layer.name: low}, layers=weight_layers(model))
         probe = ctx.predict(apply_ptq(model, plan), split="val", limit=lines, keep_logits=True)
         kl = output_fidelity(ref_logits, np.concatenate(probe.logits)[None])["kl"]
-        results.append(LayerSensitivity(layer.name, layer.part, layer.params, layer.in_features,
-                                        100 * (probe.metrics().cer - fp32_cer), kl))
-        ctx.log(f"sensitivity {layer.name}: CER {results[-1].cer_delta_pp:+.2f} pp, KL {kl:.4f} at {low.label()}")
+        results.append(
+            LayerSensitivity(
+                layer.name,
+                layer.part,
+                layer.params,
+                layer.in_features,
+                100 * (probe.metrics().cer - fp32_cer),
+                kl,
+            )
+        )
+        ctx.log(
+            f"sensitivity {layer.name}: CER {results[-1].cer_delta_pp:+.2f} pp, KL {kl:.4f} at {low.label()}"
+        )
     return SensitivityScan(layers=results, fp32_cer=fp32_cer, lines=reference.metrics().samples, scheme=low)
 
 
@@ -90,7 +102,11 @@ def mixed_plan(
     """
     if (cer_budget_pp is None) == (size_budget_bits is None):
         raise ValueError("mixed precision needs exactly one budget: cer_budget_pp or size_budget_bits")
-    high = replace(scheme, bits=8, granularity="per_channel" if scheme.granularity == "per_tensor" else scheme.granularity)
+    high = replace(
+        scheme,
+        bits=8,
+        granularity="per_channel" if scheme.granularity == "per_tensor" else scheme.granularity,
+    )
     low = scan.scheme
     layers = weight_layers(model)
     skipped = first_and_last(layers) if skip_first_last else set()
@@ -114,7 +130,13 @@ def mixed_plan(
     schemes: dict[str, WeightScheme | None] = {name: (low if b == 4 else high) for name, b in bits.items()}
     for name in skipped:
         schemes[name] = None
-    budget = f"CER budget {cer_budget_pp} pp" if cer_budget_pp is not None else f"size budget {size_budget_bits} bits/weight"
-    notes = [f"mixed precision under a {budget}: {sum(b == 4 for b in bits.values())} layers 4-bit, "
-             f"{sum(b == 8 for b in bits.values())} layers 8-bit"]
-    return LayerPlan(schemes=schemes, layers=layers, notes=notes)
+    budget = (
+        f"CER budget {cer_budget_pp} pp"
+        if cer_budget_pp is not None
+        else f"size budget {size_budget_bits} bits/weight"
+    )
+    notes = [
+        f"mixed precision under a {budget}: {sum(b == 4 for b in bits.values())} layers 4-bit, "
+        f"{sum(b == 8 for b in bits.values())} layers 8-bit"
+    ]
+    return LayerPlan(schemes=schemes, layers=layers, notes=notes, skipped=set(skipped))

@@ -47,7 +47,7 @@ def _lstm_consumer(model: nn.Module, lstm_name: str, lstm: nn.LSTM) -> tuple[str
     layers = weight_layers(model)
     names = [layer.name for layer in layers]
     width = lstm.hidden_size * (2 if lstm.bidirectional else 1)
-    for layer in layers[names.index(lstm_name) + 1:]:
+    for layer in layers[names.index(lstm_name) + 1 :]:
         module = model.get_submodule(layer.name)
         if isinstance(module, nn.Linear) and module.in_features == width:
             return layer.name, module
@@ -83,8 +83,15 @@ def prune_lstm_hidden(model: nn.Module, name: str, ratio: float, norm: int) -> t
             mask[:, keep] = 1
             prune.custom_from_mask(lstm, f"weight_ih_l{layer}{suffix}", mask.reshape(4 * hidden, -1))
             prune.remove(lstm, f"weight_ih_l{layer}{suffix}")
-    new = nn.LSTM(lstm.input_size, keep_count, num_layers=lstm.num_layers, bias=lstm.bias, batch_first=lstm.batch_first,
-                  dropout=lstm.dropout, bidirectional=lstm.bidirectional)
+    new = nn.LSTM(
+        lstm.input_size,
+        keep_count,
+        num_layers=lstm.num_layers,
+        bias=lstm.bias,
+        batch_first=lstm.batch_first,
+        dropout=lstm.dropout,
+        bidirectional=lstm.bidirectional,
+    )
     with torch.no_grad():
         for layer in range(lstm.num_layers):
             if layer == 0:
@@ -95,11 +102,19 @@ def prune_lstm_hidden(model: nn.Module, name: str, ratio: float, norm: int) -> t
                 keep = keeps[(layer, suffix)]
                 rows = torch.cat([keep + gate * hidden for gate in range(4)])
                 w_ih = getattr(lstm, f"weight_ih_l{layer}{suffix}")[rows]
-                getattr(new, f"weight_ih_l{layer}{suffix}").copy_(w_ih if in_cols is None else w_ih[:, in_cols])
-                getattr(new, f"weight_hh_l{layer}{suffix}").copy_(getattr(lstm, f"weight_hh_l{layer}{suffix}")[rows][:, keep])
+                getattr(new, f"weight_ih_l{layer}{suffix}").copy_(
+                    w_ih if in_cols is None else w_ih[:, in_cols]
+                )
+                getattr(new, f"weight_hh_l{layer}{suffix}").copy_(
+                    getattr(lstm, f"weight_hh_l{layer}{suffix}")[rows][:, keep]
+                )
                 if lstm.bias:
-                    getattr(new, f"bias_ih_l{layer}{suffix}").copy_(getattr(lstm, f"bias_ih_l{layer}{suffix}")[rows])
-                    getattr(new, f"bias_hh_l{layer}{suffix}").copy_(getattr(lstm, f"bias_hh_l{layer}{suffix}")[rows])
+                    getattr(new, f"bias_ih_l{layer}{suffix}").copy_(
+                        getattr(lstm, f"bias_ih_l{layer}{suffix}")[rows]
+                    )
+                    getattr(new, f"bias_hh_l{layer}{suffix}").copy_(
+                        getattr(lstm, f"bias_hh_l{layer}{suffix}")[rows]
+                    )
         last = lstm.num_layers - 1
         cols = torch.cat([keeps[(last, s)] + i * hidden for i, s in enumerate(directions)])
         consumer_name, linear = consumer
@@ -115,8 +130,12 @@ def prune_lstm_hidden(model: nn.Module, name: str, ratio: float, norm: int) -> t
     return hidden, keep_count
 
 
-def structured_prune(model: nn.Module, spec: PruningSpec, example: torch.Tensor,
-                     grad_scores: dict[int, torch.Tensor] | None = None) -> ShrinkReport:
+def structured_prune(
+    model: nn.Module,
+    spec: PruningSpec,
+    example: torch.Tensor,
+    grad_scores: dict[int, torch.Tensor] | None = None,
+) -> ShrinkReport:
     """Mask and physically remove output channels per `spec` (ratios per part). Changes `model` in place."""
     import torch_pruning as tp
 
@@ -136,7 +155,9 @@ def structured_prune(model: nn.Module, spec: PruningSpec, example: torch.Tensor,
         if isinstance(module, nn.Conv2d) and module.groups > 1:
             report.skipped[layer.name] = "depthwise conv: its channels follow its input's"
             continue
-        handler = tp.prune_conv_out_channels if isinstance(module, nn.Conv2d) else tp.prune_linear_out_channels
+        handler = (
+            tp.prune_conv_out_channels if isinstance(module, nn.Conv2d) else tp.prune_linear_out_channels
+        )
         reason = _group_is_safe(graph.get_pruning_group(module, handler, idxs=[0]), classifier)
         if reason:
             report.skipped[layer.name] = reason

@@ -108,7 +108,7 @@ class TrainConfig:
     beam_width: int = option(8, help="beam width when decoding=beam", low=1, high=256)
     seed: int = option(0, help="seed for data, initialisation and shuffling", low=0, high=2**31 - 1)
     device: str = option("auto", help="auto (cuda when present), cpu, cuda or cuda:N")
-    threads: int = option(0, help="torch CPU threads (0 = one per physical core)", low=0, high=1024)
+    threads: int = option(0, help="torch CPU threads (0 = one per idle core)", low=0, high=1024)
 
     def __post_init__(self) -> None:
         validate_section(self)

@@ -20,7 +20,9 @@ class LineBatchReader(CalibrationDataReader):
 
     def __init__(self, images: list[np.ndarray], input_name: str = "images") -> None:
         if not images:
-            raise ValueError("calibration needs at least one batch of lines; allowed calibration_batches >= 1")
+            raise ValueError(
+                "calibration needs at least one batch of lines; allowed calibration_batches >= 1"
+            )
         self.inputs = [{input_name: np.ascontiguousarray(batch, dtype=np.float32)} for batch in images]
         self._position = 0
 
@@ -30,7 +32,9 @@ class LineBatchReader(CalibrationDataReader):
         return cls([batch.images.detach().cpu().numpy() for batch in batches])
 
     @classmethod
-    def synthetic(cls, batches: int, batch_size: int, image_height: int, width: int = 256, seed: int = 0) -> LineBatchReader:
+    def synthetic(
+        cls, batches: int, batch_size: int, image_height: int, width: int = 256, seed: int = 0
+    ) -> LineBatchReader:
         """Random-pixel inputs for when no line images are at hand (ranges will be rough)."""
         generator = np.random.default_rng(seed)
         return cls([generator.uniform(-1, 1, (batch_size, 1, image_height, width)) for _ in range(batches)])
@@ -78,7 +82,9 @@ def calibration_for(observer_type: str, *, momentum: float = 0.1, percentile: fl
             f"MinMax moving average ({momentum})",
         )
     if observer_type == "percentile":
-        return Calibration(CalibrationMethod.Percentile, {"CalibPercentile": float(percentile)}, f"Percentile {percentile}")
+        return Calibration(
+            CalibrationMethod.Percentile, {"CalibPercentile": float(percentile)}, f"Percentile {percentile}"
+        )
     if observer_type in ("histogram", "entropy"):
         return Calibration(CalibrationMethod.Entropy, {}, "Entropy (KL over histograms)")
     raise ValueError(

@@ -13,8 +13,21 @@ from pathlib import Path
 
 # Flags that matter for int8 / low-precision kernels, in the order they are printed.
 INTERESTING_FLAGS = (
-    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni",
-    "avx512_bf16", "amx_tile", "amx_int8", "asimd", "asimddp", "i8mm",
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "asimd",
+    "asimddp",
+    "i8mm",
 )
 
 

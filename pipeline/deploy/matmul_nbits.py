@@ -122,14 +122,25 @@ def replace_matmul_with_nbits(
             zero_points = np.repeat(zero_points, blocks, axis=1)
     packed, flat_scales, packed_zero = pack_matmul_nbits(qvalues, scales, zero_points, bits, block)
     prefix = f"{node_name}.nbits"
-    new_inits = [numpy_helper.from_array(packed, f"{prefix}.B"), numpy_helper.from_array(flat_scales, f"{prefix}.scales")]
+    new_inits = [
+        numpy_helper.from_array(packed, f"{prefix}.B"),
+        numpy_helper.from_array(flat_scales, f"{prefix}.scales"),
+    ]
     inputs = [node.input[0], f"{prefix}.B", f"{prefix}.scales"]
     if packed_zero is not None:
         new_inits.append(numpy_helper.from_array(packed_zero, f"{prefix}.zero_points"))
         inputs.append(f"{prefix}.zero_points")
     replacement = helper.make_node(
-        "MatMulNBits", inputs, list(node.output), name=node_name, domain="com.microsoft",
-        K=k, N=n, bits=bits, block_size=block, accuracy_level=accuracy_level,
+        "MatMulNBits",
+        inputs,
+        list(node.output),
+        name=node_name,
+        domain="com.microsoft",
+        K=k,
+        N=n,
+        bits=bits,
+        block_size=block,
+        accuracy_level=accuracy_level,
     )
     position = list(graph.node).index(node)
     graph.node.remove(node)

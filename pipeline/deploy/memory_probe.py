@@ -65,7 +65,11 @@ def main() -> None:
         with torch.inference_mode():
             recognizer(torch.from_numpy(images))
     peak = _peak()
-    print(json.dumps({"peak_rss_bytes": peak, "before_load_bytes": before, "model_bytes": max(0, peak - before)}))
+    print(
+        json.dumps(
+            {"peak_rss_bytes": peak, "before_load_bytes": before, "model_bytes": max(0, peak - before)}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ import numpy as np
 import torch
 
 
-def export_onnx(model: torch.nn.Module, path: Path, *, opset: int = 17, example_width: int | None = None) -> int:
+def export_onnx(
+    model: torch.nn.Module, path: Path, *, opset: int = 17, example_width: int | None = None
+) -> int:
     """Write `model` as ONNX (inputs `images` (B,1,H,W), outputs `logits` (B,T,C)). Returns bytes on disk."""
     model = model.eval().cpu()
     width = example_width or model.width_multiple * 32
@@ -50,16 +52,25 @@ def export_named_onnx(model: torch.nn.Module, path: Path, *, opset: int = 17) ->
     export_onnx(model, path, opset=opset)
     optimize_for_inference(path)
     layers = weight_layers(model)
-    weights = {layer.name: model.get_submodule(layer.name).weight.detach().cpu().numpy()
-               for layer in layers if layer.kind == "linear"}
+    weights = {
+        layer.name: model.get_submodule(layer.name).weight.detach().cpu().numpy()
+        for layer in layers
+        if layer.kind == "linear"
+    }
     graph = onnx.load(str(path))
     unmatched = name_weight_nodes(graph, layers, weights)
     onnx.save(graph, str(path))
     return unmatched
 
 
-def parity_summary(torch_logits: list[np.ndarray], onnx_logits: list[np.ndarray], torch_cer: float, onnx_cer: float,
-                   torch_texts: list[str], onnx_texts: list[str]) -> dict[str, float | bool | int]:
+def parity_summary(
+    torch_logits: list[np.ndarray],
+    onnx_logits: list[np.ndarray],
+    torch_cer: float,
+    onnx_cer: float,
+    torch_texts: list[str],
+    onnx_texts: list[str],
+) -> dict[str, float | bool | int]:
     """Parity of an ONNX export with its torch model on the test set: logit differences, CER, text agreement."""
     report: dict[str, float | bool | int] = dict(parity_report(torch_logits, onnx_logits))
     report["torch_cer"] = torch_cer

@@ -18,16 +18,28 @@ from onnx import numpy_helper
 from pipeline.compress.layers import WeightLayer
 
 WEIGHT_OPS = {
-    "Conv": "conv", "ConvInteger": "conv", "QLinearConv": "conv",
-    "MatMul": "linear", "Gemm": "linear", "MatMulInteger": "linear", "QLinearMatMul": "linear",
-    "MatMulNBits": "linear", "DynamicQuantizeMatMul": "linear", "MatMulIntegerToFloat": "linear",
-    "LSTM": "lstm", "DynamicQuantizeLSTM": "lstm",
+    "Conv": "conv",
+    "ConvInteger": "conv",
+    "QLinearConv": "conv",
+    "MatMul": "linear",
+    "Gemm": "linear",
+    "MatMulInteger": "linear",
+    "QLinearMatMul": "linear",
+    "MatMulNBits": "linear",
+    "DynamicQuantizeMatMul": "linear",
+    "MatMulIntegerToFloat": "linear",
+    "LSTM": "lstm",
+    "DynamicQuantizeLSTM": "lstm",
 }
 # Suffixes ONNX Runtime's quantizers append to the node they replace.
 _SUFFIXES = ("_quant", "_Q4", "_Q8", "_MatMulNBits", "_inner")
 _INT_TYPES = {
-    onnx.TensorProto.INT8: 8, onnx.TensorProto.UINT8: 8, onnx.TensorProto.INT4: 4, onnx.TensorProto.UINT4: 4,
-    onnx.TensorProto.INT16: 16, onnx.TensorProto.UINT16: 16,
+    onnx.TensorProto.INT8: 8,
+    onnx.TensorProto.UINT8: 8,
+    onnx.TensorProto.INT4: 4,
+    onnx.TensorProto.UINT4: 4,
+    onnx.TensorProto.INT16: 16,
+    onnx.TensorProto.UINT16: 16,
 }
 
 
@@ -35,7 +47,9 @@ def _initializers(model: onnx.ModelProto) -> dict[str, onnx.TensorProto]:
     return {t.name: t for t in model.graph.initializer}
 
 
-def name_weight_nodes(model: onnx.ModelProto, layers: list[WeightLayer], weights: dict[str, np.ndarray]) -> list[str]:
+def name_weight_nodes(
+    model: onnx.ModelProto, layers: list[WeightLayer], weights: dict[str, np.ndarray]
+) -> list[str]:
     """Rename conv/linear/LSTM nodes of a freshly exported float model to their torch module names.
 
     Args:
@@ -110,6 +124,9 @@ def _numel(tensor: onnx.TensorProto) -> int:
 def weight_nodes(model: onnx.ModelProto) -> list[WeightNode]:
     """Every weight-bearing node with its weight precision (32 = float) and storage cost."""
     inits = _initializers(model)
+    for node in model.graph.node:  # side tensors stored as float16 behind a Cast count at their stored size
+        if node.op_type == "Cast" and node.input[0] in inits:
+            inits[node.output[0]] = inits[node.input[0]]
     producers = {out: node for node in model.graph.node for out in node.output}
 
     def weight_source(name: str) -> tuple[onnx.TensorProto | None, list[onnx.TensorProto]]:
@@ -131,8 +148,16 @@ def weight_nodes(model: onnx.ModelProto) -> list[WeightNode]:
             attrs = {a.name: a.i for a in node.attribute}
             elements = attrs["K"] * attrs["N"]
             extra = sum(_numel(inits[n]) * _tensor_bits(inits[n]) for n in node.input[2:4] if n in inits)
-            found.append(WeightNode(_base_name(node.name), node.op_type, kind, attrs["bits"], elements,
-                                    attrs["bits"] * elements + extra))
+            found.append(
+                WeightNode(
+                    _base_name(node.name),
+                    node.op_type,
+                    kind,
+                    attrs["bits"],
+                    elements,
+                    attrs["bits"] * elements + extra,
+                )
+            )
             continue
         if node.op_type in ("LSTM", "DynamicQuantizeLSTM"):
             tensors = [weight_source(node.input[i]) for i in (1, 2)]
@@ -144,19 +169,27 @@ def weight_nodes(model: onnx.ModelProto) -> list[WeightNode]:
             scales = []
             if node.op_type in ("QLinearConv", "QLinearMatMul"):
                 scales = [inits[n] for n in node.input[4:6] if n in inits]
-            elif node.op_type in ("MatMulInteger", "ConvInteger") and len(node.input) > 3 and node.input[3] in inits:
+            elif (
+                node.op_type in ("MatMulInteger", "ConvInteger")
+                and len(node.input) > 3
+                and node.input[3] in inits
+            ):
                 scales = [inits[node.input[3]]]
             elif node.op_type == "DynamicQuantizeMatMul":
                 scales = [inits[n] for n in node.input[2:4] if n in inits]
             elif node.op_type == "MatMulIntegerToFloat":
-                scales = [inits[node.input[i]] for i in (3, 5) if len(node.input) > i and node.input[i] in inits]
+                scales = [
+                    inits[node.input[i]] for i in (3, 5) if len(node.input) > i and node.input[i] in inits
+                ]
         stored = [t for t, _ in tensors if t is not None]
         if not stored:
             continue  # activation x activation product (attention scores): no weights
         scales = scales + [s for _, extra in tensors for s in extra]
         elements = sum(_numel(t) for t in stored)
         bits = max(_tensor_bits(t) for t in stored)
-        storage = sum(_numel(t) * _tensor_bits(t) for t in stored) + sum(_numel(s) * _tensor_bits(s) for s in scales)
+        storage = sum(_numel(t) * _tensor_bits(t) for t in stored) + sum(
+            _numel(s) * _tensor_bits(s) for s in scales
+        )
         found.append(WeightNode(_base_name(node.name), node.op_type, kind, bits, elements, float(storage)))
     return found
 
@@ -224,6 +257,8 @@ def count_zero_weights(path: Path) -> int:
         elif node.op_type == "MatMulNBits":
             attrs = {a.name: a.i for a in node.attribute}
             zero_points = array(inputs[3]) if len(inputs) > 3 and inputs[3] in inits else None
-            values, zero = unpack_matmul_nbits(array(inputs[1]), zero_points, attrs["K"], attrs["N"], attrs["bits"], attrs["block_size"])
+            values, zero = unpack_matmul_nbits(
+                array(inputs[1]), zero_points, attrs["K"], attrs["N"], attrs["bits"], attrs["block_size"]
+            )
             zeros += int(np.sum(values == zero))
     return zeros

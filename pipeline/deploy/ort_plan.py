@@ -45,7 +45,13 @@ def integer_weight(tensor: torch.Tensor, bits: int) -> IntegerWeight:
     zero = getattr(tensor, "zero_point", None)
     zero_points = None
     if zero is not None:
-        zero_np = zero.detach().cpu().to(torch.int32).numpy().reshape(scale.shape[0] if zero.numel() >= n else 1, -1)
+        zero_np = (
+            zero.detach()
+            .cpu()
+            .to(torch.int32)
+            .numpy()
+            .reshape(scale.shape[0] if zero.numel() >= n else 1, -1)
+        )
         if zero_np.shape[0] == 1:
             zero_np = np.repeat(zero_np, n, axis=0)
         zero_points = zero_np if np.any(zero_np) else None
@@ -64,11 +70,20 @@ def _weight_only_int8_convs(model: onnx.ModelProto, names: set[str]) -> None:
         weight = numpy_helper.to_array(inits[node.input[1]])
         scale = np.abs(weight).reshape(weight.shape[0], -1).max(axis=1) / 127.0
         scale = np.where(scale == 0, 1.0, scale).astype(np.float32)
-        values = np.clip(np.round(weight / scale.reshape(-1, *[1] * (weight.ndim - 1))), -127, 127).astype(np.int8)
+        values = np.clip(np.round(weight / scale.reshape(-1, *[1] * (weight.ndim - 1))), -127, 127).astype(
+            np.int8
+        )
         prefix = f"{node.name}.w8"
-        graph.initializer.extend([numpy_helper.from_array(values, f"{prefix}.q"), numpy_helper.from_array(scale, f"{prefix}.scale")])
-        graph.node.insert(list(graph.node).index(node),
-                          helper.make_node("DequantizeLinear", [f"{prefix}.q", f"{prefix}.scale"], [f"{prefix}.w"], axis=0))
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(values, f"{prefix}.q"),
+                numpy_helper.from_array(scale, f"{prefix}.scale"),
+            ]
+        )
+        graph.node.insert(
+            list(graph.node).index(node),
+            helper.make_node("DequantizeLinear", [f"{prefix}.q", f"{prefix}.scale"], [f"{prefix}.w"], axis=0),
+        )
         old = node.input[1]
         node.input[1] = f"{prefix}.w"
         if not any(old in other.input for other in graph.node):
@@ -96,30 +111,52 @@ def deploy_torchao_plan(
     torchao's linear weights as MatMulNBits, convs int8, LSTMs dynamic int8. Returns `target`."""
     base = onnx.load(str(fp32_onnx))
     inits = {t.name for t in base.graph.initializer}
-    activation_matmuls = [n.name for n in base.graph.node if n.op_type == "MatMul" and n.input[1] not in inits]
+    activation_matmuls = [
+        n.name for n in base.graph.node if n.op_type == "MatMul" and n.input[1] not in inits
+    ]
     planned = list(plan.quantized)
     keep_float = set(options.float_layers)
     conv_names = {n.name for n in base.graph.node if n.op_type == "Conv"} - keep_float
     with tempfile.TemporaryDirectory(prefix="ocrq-plan-") as scratch:
         staged = Path(scratch) / "staged.onnx"
         if options.activations_int8 and conv_names and reader is not None:
-            exclude = sorted(set(planned) | keep_float | set(activation_matmuls)
-                             | {n.name for n in base.graph.node if n.op_type in ("MatMul", "Gemm")})
-            static = StaticInt8Options(per_channel=options.static.per_channel, reduce_range=options.static.reduce_range,
-                                       symmetric_activations=options.static.symmetric_activations,
-                                       calibration=options.static.calibration, exclude=exclude,
-                                       quantize_lstm=not any(n.op_type == "LSTM" and n.name in keep_float for n in base.graph.node))
+            exclude = sorted(
+                set(planned)
+                | keep_float
+                | set(activation_matmuls)
+                | {n.name for n in base.graph.node if n.op_type in ("MatMul", "Gemm")}
+            )
+            static = StaticInt8Options(
+                per_channel=options.static.per_channel,
+                reduce_range=options.static.reduce_range,
+                symmetric_activations=options.static.symmetric_activations,
+                calibration=options.static.calibration,
+                exclude=exclude,
+                quantize_lstm=not any(n.op_type == "LSTM" and n.name in keep_float for n in base.graph.node),
+            )
             quantize_static_int8(fp32_onnx, staged, reader, static)
             model = onnx.load(str(staged))
         else:
             lstm_path = Path(scratch) / "lstm.onnx"
-            source = lstm_path if quantize_lstm_dynamic(fp32_onnx, lstm_path, exclude=sorted(keep_float)) else fp32_onnx
+            source = (
+                lstm_path
+                if quantize_lstm_dynamic(fp32_onnx, lstm_path, exclude=sorted(keep_float))
+                else fp32_onnx
+            )
             model = onnx.load(str(source))
             _weight_only_int8_convs(model, conv_names)
     for name, scheme in plan.quantized.items():
         weight = integer_weight(quantized_model.get_submodule(name).weight, scheme.bits)
-        replace_matmul_with_nbits(model, name, weight.values, weight.scales, weight.zero_points, bits=scheme.bits,
-                                  group=weight.group, accuracy_level=4 if scheme.dynamic_activations else 0)
+        replace_matmul_with_nbits(
+            model,
+            name,
+            weight.values,
+            weight.scales,
+            weight.zero_points,
+            bits=scheme.bits,
+            group=weight.group,
+            accuracy_level=4 if scheme.dynamic_activations else 0,
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(target))
     compact_onnx(target)

@@ -10,6 +10,8 @@ than float on CPUs without VNNI and cost accuracy.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -74,14 +76,22 @@ def quantize_lstm_dynamic(source: Path, target: Path, *, exclude: list[str] = ()
         return False
     logger, level = _quiet()
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=False,
-                         op_types_to_quantize=["LSTM"], nodes_to_quantize=lstms)
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=False,
+            op_types_to_quantize=["LSTM"],
+            nodes_to_quantize=lstms,
+        )
     finally:
         logger.setLevel(level)
     return True
 
 
-def quantize_static_int8(source: Path, target: Path, reader: LineBatchReader, options: StaticInt8Options) -> Path:
+def quantize_static_int8(
+    source: Path, target: Path, reader: LineBatchReader, options: StaticInt8Options
+) -> Path:
     """Static QDQ int8: per-channel int8 weights, calibrated uint8 activations, LSTMs dynamic int8."""
     reader.rewind()
     calibration = options.calibration
@@ -102,49 +112,80 @@ def quantize_static_int8(source: Path, target: Path, reader: LineBatchReader, op
                 staged = lstm_path
         logger, level = _quiet()
         try:
-            quantize_static(
-                str(staged), str(target), reader,
-                quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=list(STATIC_OP_TYPES),
-                per_channel=options.per_channel,
-                reduce_range=options.resolved_reduce_range(),
-                activation_type=QuantType.QInt8 if options.symmetric_activations else QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                nodes_to_exclude=exclude,
-                calibrate_method=calibration.method,
-                extra_options=extra,
-            )
+            with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print progress
+                quantize_static(
+                    str(staged),
+                    str(target),
+                    reader,
+                    quant_format=QuantFormat.QDQ,
+                    op_types_to_quantize=list(STATIC_OP_TYPES),
+                    per_channel=options.per_channel,
+                    reduce_range=options.resolved_reduce_range(),
+                    activation_type=QuantType.QInt8 if options.symmetric_activations else QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                    nodes_to_exclude=exclude,
+                    calibrate_method=calibration.method,
+                    extra_options=extra,
+                )
         finally:
             logger.setLevel(level)
     return target
 
 
-def quantize_dynamic_int8(source: Path, target: Path, *, per_channel: bool = True, exclude: list[str] = (),
-                          include_convs: bool = False) -> Path:
+def quantize_dynamic_int8(
+    source: Path,
+    target: Path,
+    *,
+    per_channel: bool = True,
+    exclude: list[str] = (),
+    include_convs: bool = False,
+) -> Path:
     """Dynamic int8: int8 weights, activations quantized per call. Convs are left float by default,
     because ONNX Runtime's ConvInteger kernel is several times slower than its float conv."""
     op_types = ["MatMul", "Gemm", "LSTM", "Attention"] + (["Conv"] if include_convs else [])
     logger, level = _quiet()
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel,
-                         op_types_to_quantize=op_types, nodes_to_exclude=list(exclude),
-                         extra_options={"MatMulConstBOnly": True})
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            op_types_to_quantize=op_types,
+            nodes_to_exclude=list(exclude),
+            extra_options={"MatMulConstBOnly": True},
+        )
     finally:
         logger.setLevel(level)
     return target
 
 
-def quantize_weights_nbits(source: Path, target: Path, *, bits: int = 4, block_size: int = 32, symmetric: bool = True,
-                           accuracy_level: int = 0, exclude: list[str] = ()) -> Path:
+def quantize_weights_nbits(
+    source: Path,
+    target: Path,
+    *,
+    bits: int = 4,
+    block_size: int = 32,
+    symmetric: bool = True,
+    accuracy_level: int = 0,
+    exclude: list[str] = (),
+) -> Path:
     """Weight-only MatMulNBits for every MatMul with a constant weight (ONNX Runtime's own quantizer).
 
     `accuracy_level` 4 runs the product with int8 activations quantized at run time; 0 keeps float compute.
     """
-    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+    from onnxruntime.quantization.matmul_nbits_quantizer import (
+        DefaultWeightOnlyQuantConfig,
+        MatMulNBitsQuantizer,
+    )
 
     model = onnx.load(str(source))
-    config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=symmetric, bits=bits,
-                                          accuracy_level=accuracy_level or None, op_types_to_quantize=("MatMul",))
+    config = DefaultWeightOnlyQuantConfig(
+        block_size=block_size,
+        is_symmetric=symmetric,
+        bits=bits,
+        accuracy_level=accuracy_level or None,
+        op_types_to_quantize=("MatMul",),
+    )
     quantizer = MatMulNBitsQuantizer(model, nodes_to_exclude=list(exclude), algo_config=config)
     logger, level = _quiet()
     try:

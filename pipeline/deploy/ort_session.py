@@ -17,13 +17,21 @@ def make_session(path: Path, *, threads: int = 1, providers: list[str] | None = 
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=options, providers=providers or ["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        str(path), sess_options=options, providers=providers or ["CPUExecutionProvider"]
+    )
 
 
 class OnnxRecognizer:
     """Calls an ONNX Runtime session like a recognizer module: images tensor in, logits tensor out."""
 
-    def __init__(self, session: ort.InferenceSession, output_length: Callable[[int], int], width_multiple: int, image_height: int):
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        output_length: Callable[[int], int],
+        width_multiple: int,
+        image_height: int,
+    ):
         self.session = session
         self.output_length = output_length
         self.width_multiple = width_multiple

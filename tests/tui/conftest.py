@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from collections.abc import Callable
@@ -49,10 +50,13 @@ def make_app() -> Callable[..., OcrqApp]:
     return make
 
 
-async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
+async def wait_for(
+    pilot, predicate: Callable[[], object], timeout: float = 5.0, what: str = "condition"
+) -> None:
     """Let the app run until ``predicate()`` is true; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await pilot.pause(0.05)
+        await asyncio.sleep(0.02)  # lets the app run; pilot.pause would force a full redraw each time
+    await pilot.pause(0)

@@ -38,7 +38,10 @@ def fixed_clock() -> Iterator[None]:
     def now_iso() -> str:
         return (START + timedelta(minutes=next(ticks))).isoformat(timespec="milliseconds")
 
-    with mock.patch.object(store_module, "now_iso", now_iso), mock.patch.object(studies_module, "now_iso", now_iso):
+    with (
+        mock.patch.object(store_module, "now_iso", now_iso),
+        mock.patch.object(studies_module, "now_iso", now_iso),
+    ):
         yield
 
 
@@ -56,27 +59,36 @@ def _config(template: str, epochs: int, lr: float, variants: list[str], **extra:
 def _epochs(count: int, start_cer: float, phase: str = "baseline") -> list[dict]:
     return [
         {
-            "epoch": n, "phase": phase, "train_loss": round(3.0 / n + 0.2, 4), "val_loss": round(3.2 / n + 0.3, 4),
-            "cer": round(start_cer / n, 4), "em": round(min(0.95, 0.1 * n), 4), "lr": 1e-3 / n, "seconds": 12.5,
+            "epoch": n,
+            "phase": phase,
+            "train_loss": round(3.0 / n + 0.2, 4),
+            "val_loss": round(3.2 / n + 0.3, 4),
+            "cer": round(start_cer / n, 4),
+            "em": round(min(0.95, 0.1 * n), 4),
+            "lr": 1e-3 / n,
+            "seconds": 12.5,
         }  # fmt: skip
         for n in range(1, count + 1)
     ]
 
 
+def _variant(name: str, backend: str, cer: float, em: float, size: int, p50: float, **more: object) -> dict:
+    figures = {"cer": cer, "em": em, "ned": round(1 - cer / 3, 4), "size_bytes": size, "latency_ms_p50": p50}
+    return {"name": name, "backend": backend, **figures, "latency_ms_p95": round(p50 * 1.15, 2), **more}
+
+
 def _variants(cer: float) -> list[dict]:
     return [
-        {"name": "fp32", "backend": "torch", "cer": cer, "em": 0.62, "ned": 0.97, "size_bytes": 1_640_000,
-         "latency_ms_p50": 30.5, "latency_ms_p95": 34.1, "throughput_lines_per_s_b16": 680.0},
-        {"name": "ort-fp32", "backend": "onnxruntime", "cer": cer, "cer_delta_pp": 0.0, "em": 0.62, "ned": 0.97,
-         "size_bytes": 1_630_000, "compression_ratio": 1.0, "latency_ms_p50": 7.5, "latency_ms_p95": 9.0,
-         "throughput_lines_per_s_b16": 1400.0, "speedup": 1.0, "fidelity": {"cosine": 1.0}, "accuracy_guard": "ok"},
-        {"name": "ort-int8-dynamic", "backend": "onnxruntime", "cer": cer + 0.004, "cer_delta_pp": 0.4, "em": 0.6,
-         "ned": 0.965, "size_bytes": 441_000, "compression_ratio": 3.7, "latency_ms_p50": 5.1, "latency_ms_p95": 6.0,
-         "throughput_lines_per_s_b16": 2100.0, "speedup": 1.47, "fidelity": {"cosine": 0.9991}, "accuracy_guard": "ok"},
-        {"name": "qat", "backend": "torchao", "cer": cer + 0.011, "cer_delta_pp": 1.1, "em": 0.57, "ned": 0.96,
-         "size_bytes": 230_000, "compression_ratio": 7.1, "latency_ms_p50": 9.9, "latency_ms_p95": 11.0,
-         "throughput_lines_per_s_b16": 900.0, "speedup": 0.76, "fidelity": {"cosine": 0.998},
-         "accuracy_guard": "exceeded"},
+        _variant("fp32", "torch", cer, 0.62, 1_640_000, 30.5, throughput_lines_per_s_b16=680.0),
+        _variant("ort-fp32", "onnxruntime", cer, 0.62, 1_630_000, 7.5, cer_delta_pp=0.0,
+                 compression_ratio=1.0, throughput_lines_per_s_b16=1400.0, speedup=1.0,
+                 fidelity={"cosine": 1.0}, accuracy_guard="ok"),
+        _variant("ort-int8-dynamic", "onnxruntime", cer + 0.004, 0.6, 441_000, 5.1, cer_delta_pp=0.4,
+                 compression_ratio=3.7, throughput_lines_per_s_b16=2100.0, speedup=1.47,
+                 fidelity={"cosine": 0.9991}, accuracy_guard="ok"),
+        _variant("qat", "torchao", cer + 0.011, 0.57, 230_000, 9.9, cer_delta_pp=1.1, compression_ratio=7.1,
+                 throughput_lines_per_s_b16=900.0, speedup=0.76, fidelity={"cosine": 0.998},
+                 accuracy_guard="exceeded"),
     ]  # fmt: skip
 
 
@@ -91,11 +103,14 @@ def write_figure(path: Path) -> int:
     return path.stat().st_size
 
 
-def _finished(store: Store, key: str, name: str, template: str, cer: float, tags: list[str], **config_extra) -> str:
+def _finished(
+    store: Store, key: str, name: str, template: str, cer: float, tags: list[str], **config_extra
+) -> str:
     exp_id = IDS[key]
     store.create_experiment(
-        name=name, template=template, config=_config(template, 4, 2e-3, ["ort-fp32", "ort-int8-dynamic"], **config_extra),
-        model="crnn_tiny", experiment_id=exp_id,
+        name=name, template=template, model="crnn_tiny",
+        config=_config(template, 4, 2e-3, ["ort-fp32", "ort-int8-dynamic"], **config_extra),
+        experiment_id=exp_id,
     )  # fmt: skip
     store.set_status(exp_id, "running")
     for epoch in _epochs(4, cer * 4):
@@ -126,24 +141,24 @@ def fill_store(home: str | Path) -> Store:
         _finished(store, "pruned", "pruned-30", "quickstart", 0.102, ["pruning"])
         store.set_note(IDS["pruned"], "pruned 30% of the channels")
         failed = store.create_experiment(
-            name="too-big-lr", template="smoke", config=_config("smoke", 2, 0.5, ["ort-fp32"]), model="crnn_tiny",
-            experiment_id=IDS["failed"],
+            name="too-big-lr", template="smoke", model="crnn_tiny", experiment_id=IDS["failed"],
+            config=_config("smoke", 2, 0.5, ["ort-fp32"]),
         )["id"]  # fmt: skip
         store.set_status(failed, "running")
         store.record_epoch(failed, {**_epochs(1, 0.9)[0], "train_loss": None})
         store.append_log(failed, "error", "loss is NaN at step 12")
         store.set_status(failed, "failed", error="loss is NaN at step 12; lower learning_rate")
         running = store.create_experiment(
-            name="live-run", template="smoke", config=_config("smoke", 6, 2e-3, ["ort-fp32"]), model="crnn_tiny",
-            experiment_id=IDS["running"],
+            name="live-run", template="smoke", model="crnn_tiny", experiment_id=IDS["running"],
+            config=_config("smoke", 6, 2e-3, ["ort-fp32"]),
         )["id"]  # fmt: skip
         store.set_status(running, "running")
         for epoch in _epochs(2, 0.6):
             store.record_epoch(running, epoch)
         store.heartbeat(running, stage="train", progress="2/6")
         gone = store.create_experiment(
-            name="old-try", template="smoke", config=_config("smoke", 1, 1e-3, ["ort-fp32"]), model="crnn_tiny",
-            experiment_id=IDS["deleted"],
+            name="old-try", template="smoke", model="crnn_tiny", experiment_id=IDS["deleted"],
+            config=_config("smoke", 1, 1e-3, ["ort-fp32"]),
         )["id"]  # fmt: skip
         store.set_status(gone, "interrupted")
         store.soft_delete(gone)
@@ -158,7 +173,9 @@ def fill_store(home: str | Path) -> Store:
             (3, "running", {"qat_epochs": 4, "pruning_ratio": 0.2}, None, IDS["running"]),
         ]
         for number, state, params, values, exp_id in trials:
-            store.record_trial(study, number=number, state=state, params=params, values=values, experiment_id=exp_id)
+            store.record_trial(
+                study, number=number, state=state, params=params, values=values, experiment_id=exp_id
+            )
         store.set_study_status(study, "running")
     return store
 

@@ -19,7 +19,11 @@ def _table(app) -> ExperimentsTable:
 
 
 async def _loaded(pilot) -> ExperimentsScreen:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExperimentsScreen) and pilot.app.screen.loaded, what="the list")
+    await wait_for(
+        pilot,
+        lambda: isinstance(pilot.app.screen, ExperimentsScreen) and pilot.app.screen.loaded,
+        what="the list",
+    )
     return pilot.app.screen
 
 
@@ -68,7 +72,9 @@ async def test_filter_by_status_tag_and_text(filled_store, make_app):
         filter_input.value = "tag:qat"
         await wait_for(pilot, lambda: table.keys == [IDS["qat"]], what="tag filter")
         filter_input.value = "status:bogus"
-        await wait_for(pilot, lambda: "not a status" in str(app.screen.query_one("#filter-error").render()), what="error")
+        await wait_for(
+            pilot, lambda: "not a status" in str(app.screen.query_one("#filter-error").render()), what="error"
+        )
         filter_input.value = "pruned"
         await wait_for(pilot, lambda: table.keys == [IDS["pruned"]], what="text filter")
         await pilot.press("escape")
@@ -130,7 +136,9 @@ async def test_tag_and_note_from_the_keyboard(filled_store, make_app):
         assert isinstance(app.screen, TextPrompt)
         await pilot.press(*"night -int4", "enter")
         await wait_for(pilot, lambda: filled_store.get(IDS["qat"])["tags"] == ["qat", "night"], what="tags")
-        await wait_for(pilot, lambda: str(table.get_cell(IDS["qat"], "tags")) == "qat,night", what="the tags cell")
+        await wait_for(
+            pilot, lambda: str(table.get_cell(IDS["qat"], "tags")) == "qat,night", what="the tags cell"
+        )
         await pilot.press("n", *"best so far", "enter")
         await wait_for(pilot, lambda: filled_store.get(IDS["qat"])["note"] == "best so far", what="the note")
 
@@ -141,8 +149,12 @@ async def test_new_and_changed_experiments_show_without_a_keypress(filled_store,
         await _loaded(pilot)
         table = _table(app)
         await pilot.press("down")
-        new = filled_store.create_experiment(name="arrived", template="smoke", config={}, model="crnn_tiny")["id"]
+        new = filled_store.create_experiment(name="arrived", template="smoke", config={}, model="crnn_tiny")[
+            "id"
+        ]
         filled_store.update_summary(IDS["failed"], best_cer=0.5)
         await wait_for(pilot, lambda: table.keys[:1] == [new], timeout=6, what="the new experiment")
-        await wait_for(pilot, lambda: str(table.get_cell(IDS["failed"], "best_cer")) == "50.00%", timeout=6, what="cell")
+        await wait_for(
+            pilot, lambda: str(table.get_cell(IDS["failed"], "best_cer")) == "50.00%", timeout=6, what="cell"
+        )
         assert table.cursor_key == IDS["failed"]  # updated in place: the cursor stayed on its row

@@ -10,7 +10,9 @@ PURE_MODULES = ("tui.data", "tui.launch", "tui.fields", "tui.format", "tui.plot"
 
 
 def _loaded_after_import(modules: tuple[str, ...]) -> set[str]:
-    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + "print('\\n'.join(sorted(sys.modules)))"
+    code = (
+        "import sys\n" + "".join(f"import {m}\n" for m in modules) + "print('\\n'.join(sorted(sys.modules)))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return set(result.stdout.split())
 
@@ -23,5 +25,13 @@ def test_domain_modules_do_not_import_textual():
 def test_the_whole_tui_imports_neither_torch_nor_pipeline_runtime():
     loaded = _loaded_after_import(("tui.app", "cli.tui_command"))
     assert "textual" in loaded  # the check below is about a real import of the app
-    heavy = {"torch", "onnxruntime", "optuna", "numpy", "pipeline.runner", "pipeline.train", "pipeline.models"}
+    heavy = {
+        "torch",
+        "onnxruntime",
+        "optuna",
+        "numpy",
+        "pipeline.runner",
+        "pipeline.train",
+        "pipeline.models",
+    }
     assert not heavy & loaded, heavy & loaded

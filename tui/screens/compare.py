@@ -24,7 +24,9 @@ class CompareTable(KeyedTable):
     """A comparison table whose columns are the experiments; rebuilt only when they change."""
 
     def set_experiments(self, first: tuple[str, str], experiments: list[dict[str, Any]]) -> None:
-        columns = [first] + [(e["id"], f"{e['id'][:8]} {e.get('name') or ''}".strip()[:24]) for e in experiments]
+        columns = [first] + [
+            (e["id"], f"{e['id'][:8]} {e.get('name') or ''}".strip()[:24]) for e in experiments
+        ]
         if [key for key, _ in columns] != self.column_keys:
             self.reset()
             self.clear(columns=True)
@@ -45,8 +47,20 @@ class CompareScreen(PollingScreen):
         Binding("escape,backspace", "back", "Back", id="compare.back", tooltip="Back to the previous screen"),
         Binding("m", "tab('metrics')", "Metrics", id="compare.metrics", tooltip="Best and last metrics"),
         Binding("c", "tab('config')", "Config", id="compare.config", tooltip="Config side by side"),
-        Binding("v", "tab('variants')", "Variants", id="compare.variants", tooltip="Every variant of every experiment"),
-        Binding("o", "only_changed", "Only changed", id="compare.only_changed", tooltip="Show only config fields that differ"),
+        Binding(
+            "v",
+            "tab('variants')",
+            "Variants",
+            id="compare.variants",
+            tooltip="Every variant of every experiment",
+        ),
+        Binding(
+            "o",
+            "only_changed",
+            "Only changed",
+            id="compare.only_changed",
+            tooltip="Show only config fields that differ",
+        ),
     ]
 
     def __init__(self, exp_ids: list[str]) -> None:
@@ -101,7 +115,15 @@ class CompareScreen(PollingScreen):
         cells = []
         for row in rows:
             style = "yellow" if row["changed"] else ""
-            cells.append((row["field"], (Text(row["field"], style=style), *(Text(value_text(v), style=style) for v in row["values"]))))
+            cells.append(
+                (
+                    row["field"],
+                    (
+                        Text(row["field"], style=style),
+                        *(Text(value_text(v), style=style) for v in row["values"]),
+                    ),
+                )
+            )
         table.sync(cells)
         tabs = self.query_one(TabbedContent)
         label = f"Config ({len(rows)} {'changed' if self.only_changed else 'fields'})"
@@ -112,11 +134,15 @@ class CompareScreen(PollingScreen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        target = {"metrics": "#metrics-table", "config": "#config-table", "variants": "#compare-variants"}[tab]
+        target = {"metrics": "#metrics-table", "config": "#config-table", "variants": "#compare-variants"}[
+            tab
+        ]
         self.query_one(target, DataTable).focus()
 
     def action_only_changed(self) -> None:
         self.only_changed = not self.only_changed
         self._show_config()
         self.query_one(TabbedContent).active = "config"
-        self.notify("config: only fields that differ" if self.only_changed else "config: every field", timeout=3)
+        self.notify(
+            "config: only fields that differ" if self.only_changed else "config: every field", timeout=3
+        )

@@ -37,14 +37,26 @@ class ExperimentScreen(PollingScreen):
 
     POLL_INTERVAL = 0.5
     BINDINGS = [
-        Binding("escape,backspace", "back", "Back", id="experiment.back", tooltip="Back to the previous screen"),
+        Binding(
+            "escape,backspace", "back", "Back", id="experiment.back", tooltip="Back to the previous screen"
+        ),
         Binding("e", "tab('epochs')", "Epochs", id="experiment.epochs", tooltip="The epoch table"),
         Binding("g", "tab('charts')", "Charts", id="experiment.charts", tooltip="Loss and CER charts"),
-        Binding("v", "tab('variants')", "Variants", id="experiment.variants", tooltip="The variants comparison"),
-        Binding("a", "tab('artifacts')", "Artifacts", id="experiment.artifacts", tooltip="Files, figures, copy paths"),
+        Binding(
+            "v", "tab('variants')", "Variants", id="experiment.variants", tooltip="The variants comparison"
+        ),
+        Binding(
+            "a",
+            "tab('artifacts')",
+            "Artifacts",
+            id="experiment.artifacts",
+            tooltip="Files, figures, copy paths",
+        ),
         Binding("c", "tab('config')", "Config", id="experiment.config", tooltip="The resolved config"),
         Binding("l", "tab('log')", "Log", id="experiment.log", tooltip="The run log"),
-        Binding("x", "stop", "Stop", id="experiment.stop", tooltip="Interrupt the run (kill after a grace period)"),
+        Binding(
+            "x", "stop", "Stop", id="experiment.stop", tooltip="Interrupt the run (kill after a grace period)"
+        ),
         Binding("t", "tag", "Tag", id="experiment.tag", tooltip="Add or remove tags"),
         Binding("n", "note", "Note", id="experiment.note", tooltip="Edit the note"),
     ]
@@ -59,6 +71,7 @@ class ExperimentScreen(PollingScreen):
         self.tail: ExperimentTail | None = None
         self._config_shown = False
         self._missing_polls = 0
+        self._exit_shown = False
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -90,7 +103,12 @@ class ExperimentScreen(PollingScreen):
     # -- reading ---------------------------------------------------------------------------------
 
     def read_store(self, force: bool) -> Message | None:
-        return ExperimentUpdated(self.tail.poll())
+        fast = self.tail.poll()
+        if fast.missing or not (force or self.tail.document_due()):
+            return ExperimentUpdated(fast)
+        # New epochs go out before the slower full read (which parses the whole index).
+        self.post_message(ExperimentUpdated(fast))
+        return ExperimentUpdated(self.tail.read_document())
 
     def on_experiment_updated(self, message: ExperimentUpdated) -> None:
         update = message.update
@@ -104,8 +122,10 @@ class ExperimentScreen(PollingScreen):
             self.epochs[update.first_epoch :] = update.new_epochs
             self.query_one(EpochTable).show(self.epochs)
             self.query_one(TrainingCharts).show(self.epochs)
-        if update.heartbeat != self.heartbeat or update.document is not None:
+        beat_changed = update.heartbeat is not None and update.heartbeat != self.heartbeat
+        if beat_changed:
             self.heartbeat = update.heartbeat
+        if beat_changed or update.document is not None:
             self._show_progress()
         if update.log_lines is not None:
             self.query_one(LogTail).show(update.log_lines)
@@ -120,7 +140,9 @@ class ExperimentScreen(PollingScreen):
         if process_alive(self.launched.pid):
             text.append(f"starting (pid {self.launched.pid})…", style="cyan")
         else:
-            text.append("the run exited before it was recorded; its output is in the Log tab", style="bold red")
+            text.append(
+                "the run exited before it was recorded; its output is in the Log tab", style="bold red"
+            )
             if self._missing_polls == 1 or self.query_one(TabbedContent).active != "log":
                 self.query_one(TabbedContent).active = "log"
         text.append(f"\n$ {self.launched.command_line}", style="dim")
@@ -142,7 +164,9 @@ class ExperimentScreen(PollingScreen):
             details.append("tags " + ",".join(document["tags"]))
         header.append("\n" + " · ".join(details), style="dim")
         if document.get("study_id"):
-            header.append(f" · trial {document.get('trial_number')} of study {document['study_id'][:8]}", style="dim")
+            header.append(
+                f" · trial {document.get('trial_number')} of study {document['study_id'][:8]}", style="dim"
+            )
         if document.get("note"):
             header.append(f"\nnote: {document['note']}", style="italic")
         if document.get("error"):
@@ -151,17 +175,25 @@ class ExperimentScreen(PollingScreen):
         self.sub_title = f"experiment {document['id'][:8]} {document.get('name') or ''}".strip()
         self.query_one(VariantsTable).show(document.get("variants", []))
         self.query_one(ArtifactsView).show(document.get("artifacts", []), base=document.get("dir"))
-        if not self._config_shown and document.get("config"):
-            self._config_shown = True
-            self._show_config(document["config"])
+        if self.query_one(TabbedContent).active == "config":
+            self._show_config()
 
-    def _show_config(self, config: dict[str, Any]) -> None:
+    def _show_config(self) -> None:
+        """Mount the config sections, once, when the Config tab is first shown (it costs a few widgets)."""
+        config = (self.document or {}).get("config")
+        if self._config_shown or not config:
+            return
+        self._config_shown = True
         view = self.query_one("#config-view", VerticalScroll)
         top = {k: v for k, v in config.items() if not isinstance(v, dict)}
         sections = {k: v for k, v in config.items() if isinstance(v, dict)}
         widgets = []
         if top:
-            widgets.append(Static(Text("\n".join(f"{k} = {value_text(v)}" for k, v in top.items())), classes="config-top"))
+            widgets.append(
+                Static(
+                    Text("\n".join(f"{k} = {value_text(v)}" for k, v in top.items())), classes="config-top"
+                )
+            )
         for name, values in sections.items():
             body = Text("\n".join(f"{k} = {value_text(v)}" for k, v in values.items()))
             widgets.append(Collapsible(Static(body), title=f"{name} ({len(values)})", collapsed=True))
@@ -177,7 +209,9 @@ class ExperimentScreen(PollingScreen):
         beat = self.heartbeat or {}
         stage = beat.get("stage") or document.get("stage") or "starting"
         progress = beat.get("progress") or ""
-        where = f" · pid {beat.get('pid') or document.get('pid')} on {beat.get('host') or document.get('host')}"
+        where = (
+            f" · pid {beat.get('pid') or document.get('pid')} on {beat.get('host') or document.get('host')}"
+        )
         self.query_one("#stage-label", Static).update(Text(f"{stage} {progress}".strip() + where))
         bar = self.query_one("#stage-progress", ProgressBar)
         match = _PROGRESS.match(progress)
@@ -199,16 +233,23 @@ class ExperimentScreen(PollingScreen):
         elif tab == "log":
             self.query_one(LogTail).focus()
         elif tab == "config":
-            titles = self.query("#config-view CollapsibleTitle")
-            if titles:
-                titles.first().focus()
+            self._show_config()
+            self.call_after_refresh(self._focus_config)
+
+    def _focus_config(self) -> None:
+        titles = self.query("#config-view CollapsibleTitle")
+        if titles:
+            titles.first().focus()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "charts":
             self.query_one(TrainingCharts).refresh()
+        elif event.pane.id == "config":
+            self._show_config()
 
     def action_stop(self) -> None:
-        self.app.stop_experiment(self.exp_id)
+        status = self.document.get("status") if self.document else ("running" if self.launched else None)
+        self.app.stop_experiment(self.exp_id, status)
 
     def action_tag(self) -> None:
         self.app.edit_tags([self.exp_id], (self.document or {}).get("tags") or [], self.exp_id[:8])

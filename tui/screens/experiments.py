@@ -1,4 +1,4 @@
-"""The experiments list: every experiment in the store, live, sortable, filterable and curated from the keyboard."""
+"""The experiments list: every experiment in the store, live, sortable, filterable, curated by keyboard."""
 
 from __future__ import annotations
 
@@ -34,13 +34,17 @@ DESCENDING_FIRST = {"best_em", "size_ratio", "speedup", "created"}
 class ExperimentsTable(KeyedTable):
     """The experiments DataTable; enter opens the experiment under the cursor."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open", id="experiments.open", tooltip="Open the experiment")]
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", id="experiments.open", tooltip="Open the experiment")
+    ]
 
 
 class FilterInput(OcrqInput):
     """The `/` filter bar; escape or enter returns to the table and keeps the filter."""
 
-    BINDINGS = [Binding("escape", "leave", "Back to the table", id="filter.leave", tooltip="Keep the filter, go back")]
+    BINDINGS = [
+        Binding("escape", "leave", "Back to the table", id="filter.leave", tooltip="Keep the filter, go back")
+    ]
 
     def action_leave(self) -> None:
         self.screen.leave_filter()
@@ -51,19 +55,50 @@ class ExperimentsScreen(PollingScreen):
 
     POLL_INTERVAL = 2.0
     BINDINGS = [
-        Binding("space", "mark", "Mark", id="experiments.mark", tooltip="Mark for comparison (again to unmark)"),
-        Binding("c", "compare", "Compare", id="experiments.compare", tooltip="Compare the marked experiments"),
-        Binding("slash", "filter", "Filter", id="experiments.filter", tooltip="Filter: text, status:running, tag:x, template:y"),
+        Binding(
+            "space", "mark", "Mark", id="experiments.mark", tooltip="Mark for comparison (again to unmark)"
+        ),
+        Binding(
+            "c", "compare", "Compare", id="experiments.compare", tooltip="Compare the marked experiments"
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="experiments.filter",
+            tooltip="Filter: text, status:running, tag:x, template:y",
+        ),
         Binding("s", "sort_next", "Sort", id="experiments.sort", tooltip="Sort by the next column"),
         Binding("S", "sort_reverse", "Reverse", id="experiments.reverse", tooltip="Reverse the sort order"),
         Binding("l", "launch", "Launch", id="experiments.launch", tooltip="Launch a new run"),
-        Binding("x", "stop", "Stop", id="experiments.stop", tooltip="Stop the running experiment under the cursor"),
+        Binding(
+            "x", "stop", "Stop", id="experiments.stop", tooltip="Stop the running experiment under the cursor"
+        ),
         Binding("t", "tag", "Tag", id="experiments.tag", tooltip="Add or remove tags"),
         Binding("n", "note", "Note", id="experiments.note", tooltip="Edit the note"),
-        Binding("d,delete", "delete", "Delete", id="experiments.delete", tooltip="Soft-delete (asks first; u restores)"),
-        Binding("a", "toggle_deleted", "Deleted", id="experiments.show_deleted", tooltip="Show or hide deleted experiments"),
+        Binding(
+            "d,delete",
+            "delete",
+            "Delete",
+            id="experiments.delete",
+            tooltip="Soft-delete (asks first; u restores)",
+        ),
+        Binding(
+            "a",
+            "toggle_deleted",
+            "Deleted",
+            id="experiments.show_deleted",
+            tooltip="Show or hide deleted experiments",
+        ),
         Binding("u", "restore", "Restore", id="experiments.restore", tooltip="Restore a deleted experiment"),
-        Binding("escape", "clear_marks", "Unmark all", show=False, id="experiments.unmark", tooltip="Clear the marks"),
+        Binding(
+            "escape",
+            "clear_marks",
+            "Unmark all",
+            show=False,
+            id="experiments.unmark",
+            tooltip="Clear the marks",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -78,7 +113,9 @@ class ExperimentsScreen(PollingScreen):
         yield Header(show_clock=False)
         with Horizontal(id="filter-bar"):
             yield Label("/", id="filter-label")
-            yield FilterInput(placeholder="text  status:running  tag:qat  template:smoke", id="filter-input", compact=True)
+            yield FilterInput(
+                placeholder="text  status:running  tag:qat  template:smoke", id="filter-input", compact=True
+            )
         yield Static("", id="filter-error", classes="error-line")
         yield ExperimentsTable(COLUMNS, id="experiments")
         yield Static("", id="list-status", classes="status-line")
@@ -131,8 +168,17 @@ class ExperimentsScreen(PollingScreen):
         if self.query_state.include_deleted:
             parts.append("showing deleted")
         if not self.rows:
-            filtered = any((self.query_state.text, self.query_state.status, self.query_state.tag, self.query_state.template))
-            parts.append("nothing matches the filter" if filtered else "no experiments yet: press l to launch one")
+            filtered = any(
+                (
+                    self.query_state.text,
+                    self.query_state.status,
+                    self.query_state.tag,
+                    self.query_state.template,
+                )
+            )
+            parts.append(
+                "nothing matches the filter" if filtered else "no experiments yet: press l to launch one"
+            )
         self.query_one("#list-status", Static).update(Text(" · ".join(parts)))
 
     def _show_sort(self) -> None:
@@ -251,7 +297,7 @@ class ExperimentsScreen(PollingScreen):
     def action_stop(self) -> None:
         exp_id = self._cursor_id()
         if exp_id is not None:
-            self.app.stop_experiment(exp_id)
+            self.app.stop_experiment(exp_id, self.rows.get(exp_id, {}).get("status"))
 
     def action_tag(self) -> None:
         targets = self._targets()

@@ -19,7 +19,9 @@ PALETTE_NOTE = (
 
 def binding_table(title: str, bindings: list[Binding], key_display) -> Table:
     """A two-column table (keys, what they do) of the bindings that have a description."""
-    table = Table(title=title, title_justify="left", title_style="bold", box=None, show_header=False, pad_edge=False)
+    table = Table(
+        title=title, title_justify="left", title_style="bold", box=None, show_header=False, pad_edge=False
+    )
     table.add_column("keys", style="bold cyan", no_wrap=True, min_width=14)
     table.add_column("action")
     for binding in bindings:
@@ -33,7 +35,9 @@ def binding_table(title: str, bindings: list[Binding], key_display) -> Table:
 class HelpScreen(ModalScreen[None]):
     """Key bindings by screen; closes with escape, q or F1."""
 
-    BINDINGS = [Binding("escape,q,f1,question_mark", "close", "Close", id="help.close", tooltip="Close the help")]
+    BINDINGS = [
+        Binding("escape,q,f1,question_mark", "close", "Close", id="help.close", tooltip="Close the help")
+    ]
 
     def compose(self) -> ComposeResult:
         from tui.app import OcrqApp

@@ -30,7 +30,9 @@ class FieldEditor(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="field.cancel", tooltip="Close, change nothing")]
 
-    def __init__(self, field: FormField, text: str, template_text: str, check: Callable[[str], str | None]) -> None:
+    def __init__(
+        self, field: FormField, text: str, template_text: str, check: Callable[[str], str | None]
+    ) -> None:
         super().__init__()
         self.field = field
         self.text = text
@@ -42,7 +44,9 @@ class FieldEditor(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(f"{field.flag}  ({field.section})", classes="dialog-title")
             yield Static(Text(field.help), classes="dialog-help")
-            yield Static(Text(f"allowed: {field.allowed}\ntemplate value: {self.template_text}"), classes="dialog-help")
+            yield Static(
+                Text(f"allowed: {field.allowed}\ntemplate value: {self.template_text}"), classes="dialog-help"
+            )
             suggester = SuggestFromList(field.choices, case_sensitive=False) if field.choices else None
             yield OcrqInput(value=self.text, id="field-input", suggester=suggester, select_on_focus=False)
             yield Static("", id="field-error", classes="error-line")
@@ -68,9 +72,19 @@ class FieldEditor(ModalScreen[str | None]):
 
 
 class FieldsTable(KeyedTable):
+    """Every config field with its current value; enter edits, delete resets to the template's value."""
+
     BINDINGS = [
-        Binding("enter", "select_cursor", "Edit", id="launch.edit", tooltip="Edit the field under the cursor"),
-        Binding("delete,backspace", "reset_field", "Reset", id="launch.reset", tooltip="Back to the template's value"),
+        Binding(
+            "enter", "select_cursor", "Edit", id="launch.edit", tooltip="Edit the field under the cursor"
+        ),
+        Binding(
+            "delete,backspace",
+            "reset_field",
+            "Reset",
+            id="launch.reset",
+            tooltip="Back to the template's value",
+        ),
     ]
 
     def action_reset_field(self) -> None:
@@ -87,7 +101,9 @@ class LaunchScreen(Screen):
     BINDINGS = [
         Binding("ctrl+r,f5", "launch", "Launch", id="launch.launch", tooltip="Validate and start the run"),
         Binding("escape", "back", "Back", id="launch.back", tooltip="Back without launching"),
-        Binding("slash", "filter", "Filter fields", id="launch.filter", tooltip="Show only fields matching a word"),
+        Binding(
+            "slash", "filter", "Filter fields", id="launch.filter", tooltip="Show only fields matching a word"
+        ),
     ]
 
     def __init__(self, template: str | None = None) -> None:
@@ -102,7 +118,13 @@ class LaunchScreen(Screen):
         yield Header(show_clock=False)
         with Grid(id="launch-top"):
             yield Label("template", classes="form-label")
-            yield Select([(name, name) for name in TEMPLATES], value=self.template, allow_blank=False, id="template", compact=True)
+            yield Select(
+                [(name, name) for name in TEMPLATES],
+                value=self.template,
+                allow_blank=False,
+                id="template",
+                compact=True,
+            )
             yield Label("mode", classes="form-label")
             modes = [("template's", "")] + [(mode, mode) for mode in MODES]
             yield Select(modes, value="", allow_blank=False, id="mode", compact=True)
@@ -157,7 +179,12 @@ class LaunchScreen(Screen):
             overridden = field.key in self.overrides
             shown = self.overrides[field.key] if overridden else value_text(self.values.get(field.key))
             style = "bold yellow" if overridden else ""
-            cells = (Text("●" if overridden else " ", style=style), field.key, field.section, Text(shown, style=style))
+            cells = (
+                Text("●" if overridden else " ", style=style),
+                field.key,
+                field.section,
+                Text(shown, style=style),
+            )
             rows.append((field.key, cells))
         self.query_one(FieldsTable).sync(rows)
         self._show_help(self.query_one(FieldsTable).cursor_key)
@@ -179,7 +206,9 @@ class LaunchScreen(Screen):
             return
         field = form_field(key)
         current = self.overrides.get(key, value_text(self.values.get(key)))
-        template_text = value_text(self.values.get(key)) if key not in self.overrides else "(see the template)"
+        template_text = (
+            value_text(self.values.get(key)) if key not in self.overrides else "(see the template)"
+        )
 
         def apply(text: str | None) -> None:
             if text is None:
@@ -190,7 +219,9 @@ class LaunchScreen(Screen):
                 self.overrides.pop(key, None)
             self._refresh_values()
 
-        self.app.push_screen(FieldEditor(field, current, template_text, partial(self.check_value, key)), apply)
+        self.app.push_screen(
+            FieldEditor(field, current, template_text, partial(self.check_value, key)), apply
+        )
 
     def check_value(self, key: str, text: str) -> str | None:
         """The message `ocrq run` would print with ``key`` set to ``text`` (``""``: the template's value)."""
@@ -242,5 +273,7 @@ class LaunchScreen(Screen):
             return
         self.last_command = launched.command_line
         self.query_one("#launch-command", Static).update(Text(f"started: {launched.command_line}"))
-        self.notify(f"started {launched.exp_id[:8]} (pid {launched.pid}); output in {launched.log_path}", timeout=6)
+        self.notify(
+            f"started {launched.exp_id[:8]} (pid {launched.pid}); output in {launched.log_path}", timeout=6
+        )
         self.app.open_experiment(launched.exp_id, launched=launched)

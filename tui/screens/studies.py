@@ -20,15 +20,31 @@ STUDY_COLUMNS = (
     ("name", "study"), ("id", "id"), ("status", "status"), ("directions", "objectives"),
     ("n_trials", "trials"), ("created", "created"),
 )  # fmt: skip
-TRIAL_STATE_STYLES = {"complete": "green", "running": "cyan", "waiting": "dim", "pruned": "yellow", "fail": "red"}
+TRIAL_STATE_STYLES = {
+    "complete": "green",
+    "running": "cyan",
+    "waiting": "dim",
+    "pruned": "yellow",
+    "fail": "red",
+}
 
 
 class StudiesTable(KeyedTable):
-    BINDINGS = [Binding("enter", "select_cursor", "Trials", id="studies.trials", tooltip="Show this study's trials")]
+    """The studies DataTable; enter moves to the trials of the highlighted study."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Trials", id="studies.trials", tooltip="Show this study's trials")
+    ]
 
 
 class TrialsTable(KeyedTable):
-    BINDINGS = [Binding("enter", "select_cursor", "Open run", id="studies.open", tooltip="Open the trial's experiment")]
+    """The trials DataTable; columns follow the study's parameters and objectives."""
+
+    BINDINGS = [
+        Binding(
+            "enter", "select_cursor", "Open run", id="studies.open", tooltip="Open the trial's experiment"
+        )
+    ]
 
     def set_columns(self, columns: list[tuple[str, str]]) -> None:
         """Replace the columns (each study has its own parameters and objectives)."""
@@ -44,7 +60,9 @@ def _objective_labels(study: dict[str, Any]) -> list[str]:
     directions = study.get("directions") or ["minimize"]
     names = (study.get("config") or {}).get("objectives")
     if isinstance(names, list) and len(names) == len(directions):
-        return [f"{name} {'↓' if d == 'minimize' else '↑'}" for name, d in zip(names, directions, strict=True)]
+        return [
+            f"{name} {'↓' if d == 'minimize' else '↑'}" for name, d in zip(names, directions, strict=True)
+        ]
     if len(directions) == 1:
         return [f"value {'↓' if directions[0] == 'minimize' else '↑'}"]
     return [f"value {i} {'↓' if d == 'minimize' else '↑'}" for i, d in enumerate(directions)]
@@ -55,8 +73,21 @@ class StudiesScreen(PollingScreen):
 
     POLL_INTERVAL = 2.0
     BINDINGS = [
-        Binding("p", "pareto_only", "Pareto only", id="studies.pareto", tooltip="Show only the best / Pareto-front trials"),
-        Binding("tab", "app.focus_next", "Next table", show=False, id="studies.next"),
+        Binding(
+            "p",
+            "pareto_only",
+            "Pareto only",
+            id="studies.pareto",
+            tooltip="Show only the best / Pareto-front trials",
+        ),
+        Binding(
+            "tab",
+            "app.focus_next",
+            "Next table",
+            show=False,
+            id="studies.next",
+            tooltip="Move between the tables",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -111,7 +142,9 @@ class StudiesScreen(PollingScreen):
         table = self.query_one(TrialsTable)
         study = self.study
         if study is None:
-            info.update(Text("No studies yet. `ocrq study …` records a study here as soon as it starts.", style="dim"))
+            info.update(
+                Text("No studies yet. `ocrq study …` records one here as soon as it starts.", style="dim")
+            )
             table.set_columns([("number", "#")])
             table.sync([])
             return
@@ -153,7 +186,11 @@ class StudiesScreen(PollingScreen):
         info.update(summary)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "studies-table" and event.row_key.value and event.row_key.value != self.selected_id:
+        if (
+            event.data_table.id == "studies-table"
+            and event.row_key.value
+            and event.row_key.value != self.selected_id
+        ):
             self.selected_id = event.row_key.value
             self.poll_now(force=True)
 

@@ -27,7 +27,13 @@ class ArtifactsTable(KeyedTable):
 
     BINDINGS = [
         Binding("enter", "select_cursor", "Preview", id="artifacts.preview", tooltip="Preview the figure"),
-        Binding("y", "copy_path", "Copy path", id="artifacts.copy", tooltip="Copy the path to the clipboard (OSC 52)"),
+        Binding(
+            "y",
+            "copy_path",
+            "Copy path",
+            id="artifacts.copy",
+            tooltip="Copy the path to the clipboard (OSC 52)",
+        ),
     ]
 
     def action_copy_path(self) -> None:
@@ -58,7 +64,12 @@ class ArtifactsView(Vertical):
             shown = path
             if base and path.startswith(base.rstrip("/") + "/"):
                 shown = path[len(base.rstrip("/")) + 1 :]
-            cells = (artifact.get("kind") or "-", artifact.get("variant") or "-", fmt_bytes(artifact.get("bytes")), shown)
+            cells = (
+                artifact.get("kind") or "-",
+                artifact.get("variant") or "-",
+                fmt_bytes(artifact.get("bytes")),
+                shown,
+            )
             rows.append((path, cells))
         self.query_one(ArtifactsTable).sync(rows)
         self._show_path(self.query_one(ArtifactsTable).cursor_key)
@@ -94,7 +105,9 @@ class ArtifactsView(Vertical):
         """Render a preview of ``path`` at the preview area's size (in a thread)."""
         target = self.query_one("#artifact-preview", Static)
         if not is_image(path):
-            target.update(Text(f"{Path(path).name}: no preview for this kind of file; y copies its path", style="dim"))
+            target.update(
+                Text(f"{Path(path).name}: no preview for this kind of file; y copies its path", style="dim")
+            )
             return
         target.update(Text("rendering preview…", style="dim"))
         self.preview_path = path

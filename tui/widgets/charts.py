@@ -51,7 +51,10 @@ class TrainingCharts(Widget):
         chart_width = (width - 2) // 2 if side_by_side else width
         chart_height = height if side_by_side else max(3, (height - 1) // 2)
         loss = line_chart(
-            [Series("train", "cyan", _points(epochs, "train_loss")), Series("val", "magenta", _points(epochs, "val_loss"))],
+            [
+                Series("train", "cyan", _points(epochs, "train_loss")),
+                Series("val", "magenta", _points(epochs, "val_loss")),
+            ],
             chart_width, chart_height, title="loss" + suffix, y_format=lambda v: f"{v:.3g}",
         )  # fmt: skip
         accuracy = line_chart(

@@ -31,7 +31,9 @@ class KeyedTable(DataTable):
         follow_tail: keep the cursor on the last row when it was there and rows are appended.
     """
 
-    def __init__(self, columns: Sequence[tuple[str, str]], *, follow_tail: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, columns: Sequence[tuple[str, str]], *, follow_tail: bool = False, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("cursor_type", "row")
         kwargs.setdefault("zebra_stripes", True)
         super().__init__(**kwargs)
@@ -46,6 +48,13 @@ class KeyedTable(DataTable):
         self._make: Callable[[Any], Sequence[Any]] = lambda data: data
         self._limit = CHUNK
         self._growing = False
+
+    def _update_dimensions(self, new_rows: Iterable[Any]) -> None:
+        super()._update_dimensions(new_rows)
+        # DataTable (textual 8.2) caches rendered cells without their column width: rows drawn before
+        # they were measured would keep the narrower width until some later update. Drop the caches.
+        self._clear_caches()
+        self.refresh()
 
     def on_mount(self) -> None:
         if not self.columns:
@@ -73,7 +82,9 @@ class KeyedTable(DataTable):
         """What row ``key`` shows, or ``None`` when it is not in the table."""
         return self._cells.get(key)
 
-    def sync(self, rows: Iterable[tuple[str, Any]], cells: Callable[[Any], Sequence[Any]] | None = None) -> None:
+    def sync(
+        self, rows: Iterable[tuple[str, Any]], cells: Callable[[Any], Sequence[Any]] | None = None
+    ) -> None:
         """Show exactly ``rows`` in this order, touching only what changed.
 
         Args:
@@ -91,6 +102,9 @@ class KeyedTable(DataTable):
             self.call_after_refresh(self._grow)
 
     def _grow(self) -> None:
+        if self.screen is not self.app.screen:  # a hidden table waits: the visible screen gets the time
+            self.set_timer(0.25, self._grow)
+            return
         self._growing = False
         self._limit += CHUNK
         self._apply(self._wanted[: self._limit])
