@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from cli import browse, configs, data_cmd, evaluate_cmd, manage, run
+from cli import browse, configs, data_cmd, evaluate_cmd, manage, run, tui_command
 from cli.config_options import normalize_config_flags
 from cli.console import CliError, err
 
@@ -64,6 +64,7 @@ manage.register(app)
 configs.register(app)
 data_cmd.register(app)
 evaluate_cmd.register(app)
+tui_command.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

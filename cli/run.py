@@ -72,7 +72,7 @@ def run(
             template=config.template,
             config=config.to_dict(),
             model=config.model.model,
-            command=["ocrq", *sys.argv[1:]] if sys.argv and Path(sys.argv[0]).name == "ocrq" else None,
+            command=["ocrq", *sys.argv[1:]],
             experiment_id=experiment_id,
         )
         exp_id = summary["id"]

@@ -17,8 +17,9 @@ from store import STATUSES, ExperimentNotFound, Store
 from store.liveness import read_heartbeat
 from store.logfile import LOG_FILE
 from store.records import EXPERIMENT_FILE
-from store.store import INDEX_FILE
+from store.store import EXPERIMENTS_DIR, INDEX_FILE
 from store.studies import STUDIES_FILE
+from store.values import is_full_id
 
 # A running experiment turns `crashed` when its heartbeat goes stale, which changes no file: re-read
 # listings that show a running experiment at least this often.
@@ -176,6 +177,8 @@ class ExperimentTail:
         self._read_at = 0.0
 
     def _folder(self) -> Path | None:
+        if is_full_id(self.exp_id) and not (self.store.home / EXPERIMENTS_DIR / self.exp_id).is_dir():
+            return None  # not created yet (a run just launched): no need to read the index to know
         try:
             return self.store.experiment_dir(self.exp_id)
         except ExperimentNotFound:
