@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.config_options import PANELS, field_default, field_help, overrides_from_kwargs, with_config_options
@@ -64,7 +65,7 @@ def config_fields(json_: Annotated[bool, typer.Option("--json", help="Print JSON
     for column in ("field", "section", "default", "help"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["field"], PANELS.get(row["section"], row["section"]), json.dumps(row["default"]), row["help"])
+        table.add_row(row["field"], PANELS.get(row["section"], row["section"]), json.dumps(row["default"]), escape(row["help"]))
     out.print(table)
 
 

@@ -23,6 +23,7 @@ from pipeline.compress.pruning import (
     apply_unstructured,
     gradient_importance,
     make_permanent,
+    recalibrate_batchnorm,
     spec_from_config,
     weight_sparsity,
 )
@@ -52,7 +53,7 @@ def _grad_scores(ctx: VariantContext, model: nn.Module) -> dict[int, torch.Tenso
 
     return gradient_importance(
         model,
-        ctx.prepared.data.calibration_batches(min(4, ctx.config.quantization.calibration_batches)),
+        ctx.calibration_batches()[:4],
         loss,
     )
 
@@ -63,7 +64,11 @@ def prune_once(ctx: VariantContext, model: nn.Module, spec: PruningSpec) -> dict
     model.eval()
     if spec.structured:
         example = torch.zeros(1, 1, model.image_height, model.width_multiple * 32)
-        return structured_prune(model, spec, example, grads).to_dict()
+        report = structured_prune(model, spec, example, grads).to_dict()
+        calibration = ctx.calibration_batches()
+        report["batchnorms_recalibrated"] = recalibrate_batchnorm(model, calibration)
+        model.eval()
+        return report
     apply_unstructured(model, spec, grads)
     return {}
 

@@ -77,11 +77,18 @@ class VariantContext:
         export_named_onnx(model.cpu().eval(), path, opset=self.config.deploy.onnx_opset)
         return path
 
+    def calibration_batches(self) -> list:
+        """`calibration_batches` batches of training-distribution lines (never test lines), drawn once."""
+        if "calibration_batches" not in self.cache:
+            self.cache["calibration_batches"] = self.prepared.data.calibration_batches(
+                self.config.quantization.calibration_batches
+            )
+        return self.cache["calibration_batches"]
+
     def calibration_reader(self) -> LineBatchReader:
-        """`calibration_batches` batches of training-distribution lines (never test lines)."""
+        """The calibration lines as an ONNX Runtime calibration data reader."""
         if "reader" not in self.cache:
-            batches = self.prepared.data.calibration_batches(self.config.quantization.calibration_batches)
-            reader = LineBatchReader.from_line_batches(batches)
+            reader = LineBatchReader.from_line_batches(self.calibration_batches())
             self.log(f"calibration: {reader.lines} training-distribution lines in {len(reader)} batches")
             self.cache["reader"] = reader
         return self.cache["reader"]

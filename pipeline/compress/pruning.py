@@ -200,3 +200,28 @@ def structured_mask(
     kept_rows = module.weight_mask.reshape(channels, -1).sum(dim=1)
     prune.remove(module, "weight")
     return [int(i) for i in torch.nonzero(kept_rows == 0).flatten()]
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, batches: Iterable) -> int:
+    """Re-estimate batch-norm statistics on `batches` (a cumulative average, not a moving one).
+
+    Removing channels shifts what every later layer sees; fresh statistics take much of that shock out
+    before finetuning starts. Returns the number of batch norms updated.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return 0
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    was_training = model.training
+    model.train()
+    device = next(model.parameters()).device
+    for batch in batches:
+        model(batch.images.to(device))
+    model.train(was_training)
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    return len(norms)

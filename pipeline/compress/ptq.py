@@ -28,7 +28,9 @@ class LayerPlan:
     schemes: dict[str, WeightScheme | None]
     layers: list[WeightLayer]
     notes: list[str] = field(default_factory=list)
-    skipped: set[str] = field(default_factory=set)  # layers of any kind kept float on purpose (skip_first_last)
+    skipped: set[str] = field(
+        default_factory=set
+    )  # layers of any kind kept float on purpose (skip_first_last)
 
     @property
     def quantized(self) -> dict[str, WeightScheme]:

@@ -154,7 +154,9 @@ def run_qat(
     prepared: dict[str, int | None] = {}  # layer -> bits it is fake-quantized at
     history: list[dict] = []
     for index, stage in enumerate(stages):
-        names = [n for n in plan.quantized if layer_part[n] in stage.parts and prepared.get(n, -1) != stage.bits]
+        names = [
+            n for n in plan.quantized if layer_part[n] in stage.parts and prepared.get(n, -1) != stage.bits
+        ]
         prepare_layers(model, plan, names, stage.bits)
         prepared.update(dict.fromkeys(names, stage.bits))
         if epochs[index] > 0:

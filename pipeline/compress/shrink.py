@@ -158,7 +158,8 @@ def structured_prune(
         handler = (
             tp.prune_conv_out_channels if isinstance(module, nn.Conv2d) else tp.prune_linear_out_channels
         )
-        reason = _group_is_safe(graph.get_pruning_group(module, handler, idxs=[0]), classifier)
+        probe = graph.get_pruning_group(module, handler, idxs=[0])
+        reason = _group_is_safe(probe, classifier)
         if reason:
             report.skipped[layer.name] = reason
             continue

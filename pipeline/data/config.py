@@ -79,11 +79,12 @@ class SyntheticDataConfig:
     """What synthetic text lines say and how they are drawn (fonts, size, length).
 
     Attributes:
-        text_source_weights: Relative weight of each text source (`TEXT_SOURCES`); missing keys mean 0.
-        min_length: Shortest text in characters (blank lines aside).
-        max_length: Longest text in characters; longer samples are cut at a word boundary.
-        long_text_ratio: Share of lines built long (between half of and `max_length`).
-        blank_ratio: Share of lines that are empty background with the label "".
+        text_source_weights: Relative weight of each text source (words, phrases, numbers, dates, prices,
+            codes, emails, addresses, random); missing keys mean 0.
+        min_length: Shortest text in characters, blank lines aside (0..).
+        max_length: Longest text in characters; longer samples are cut at a word boundary (1..).
+        long_text_ratio: Share of lines built long, between half of and `max_length` (0..1).
+        blank_ratio: Share of lines that are empty background with the label "" (0..1).
         fonts: Font file names to use (bundled or from `font_dirs`), or "all".
         held_out_fonts: Font file names kept out of the train split (validation on unseen fonts).
         font_dirs: Extra folders whose .ttf/.otf files are added to the font pool.
@@ -130,6 +131,38 @@ class AugmentationConfig:
 
     Lengths given as fractions are relative to the text box height (or the image height for padding),
     so the same config works at any `image_height`. Grey levels are 0 (black) .. 255 (white).
+
+    Attributes:
+        rotation_prob: Chance a line is rotated (0..1).
+        rotation_max_degrees: Largest rotation either way, degrees (0..5).
+        perspective_prob: Chance of a perspective warp (0..1).
+        perspective_max_shift: Largest corner shift of the warp, fraction of the height (0..0.3).
+        char_spacing_prob: Chance the character spacing is changed (0..1).
+        char_spacing_min: Tightest spacing factor (0.8..1.3).
+        char_spacing_max: Loosest spacing factor (0.8..1.3).
+        baseline_jitter_prob: Chance characters move off a straight baseline (0..1).
+        baseline_jitter_max: Largest vertical jitter, fraction of the height (0..0.2).
+        blur_prob: Chance of a Gaussian blur (0..1).
+        blur_sigma_max: Largest blur sigma in pixels (0..1.5).
+        jpeg_prob: Chance of JPEG compression artefacts (0..1).
+        jpeg_quality_min: Lowest JPEG quality (30..95).
+        jpeg_quality_max: Highest JPEG quality (30..95).
+        noise_prob: Chance of Gaussian pixel noise (0..1).
+        noise_sigma_max: Largest noise sigma in grey levels (0..50).
+        background_plain_weight: Relative weight of plain backgrounds (>= 0).
+        background_paper_weight: Relative weight of paper-like noise backgrounds (>= 0).
+        background_gradient_weight: Relative weight of gradient backgrounds (>= 0).
+        background_texture_weight: Relative weight of procedural texture backgrounds (>= 0).
+        color_prob: Chance text and background get other grey levels than black on white (0..1).
+        min_contrast: Smallest grey-level difference between text and background (20..200).
+        contrast_prob: Chance the contrast is scaled (0..1).
+        contrast_min: Lowest contrast factor (0.3..1).
+        contrast_max: Highest contrast factor (1..2).
+        brightness_prob: Chance the brightness is shifted (0..1).
+        brightness_max_shift: Largest brightness shift in grey levels (0..80).
+        horizontal_padding_max: Largest blank margin left and right, fraction of the height (0..4).
+        vertical_margin_max: Largest margin above and below the text, fraction of the height (0..0.5).
+        text_scale_jitter: Largest relative change of the text size (0..0.3).
     """
 
     rotation_prob: float = 0.5
