@@ -40,6 +40,8 @@ def latency_summary(batch1: list[float], batch16: list[float] | None = None) -> 
         "latency_ms_p50": percentile(batch1, 50),
         "latency_ms_p95": percentile(batch1, 95),
         "latency_ms_mean": statistics.fmean(batch1),
+        # the fastest call: what the variant costs when nothing else competes for the core
+        "latency_ms_min": min(batch1),
     }
     if batch16:
         summary["throughput_lines_per_s_b16"] = 16 * 1000 / percentile(batch16, 50)

@@ -162,9 +162,20 @@ def static_int8_of(
     model: nn.Module,
     path: Path,
     extra: dict[str, Any] | None = None,
+    *,
+    float_stem: bool = False,
 ) -> Built:
-    """Static int8 of any named float ONNX export (the FP32 model, or a pruned one)."""
-    options = ctx.static_options(exclude=_skipped(ctx))
+    """Static int8 of any named float ONNX export (the FP32 model, or a pruned one).
+
+    `float_stem` keeps convs that read the one-channel image in float: with a single input channel the
+    int8 conv is slower than the float one on CPUs without VNNI, and it holds a few hundred weights.
+    """
+    stem = (
+        [layer.name for layer in weight_layers(model) if _reads_image(model, layer.name)]
+        if float_stem
+        else []
+    )
+    options = ctx.static_options(exclude=_skipped(ctx) + stem)
     quantize_static_int8(source, path, ctx.calibration_reader(), options)
     compact_onnx(path)
     q = ctx.config.quantization
@@ -172,11 +183,20 @@ def static_int8_of(
         f"calibration {options.calibration.description} on {ctx.calibration_reader().lines} lines; "
         f"{'per-channel' if options.per_channel else 'per-tensor'} int8 weights"
         f"{' (7-bit range: no VNNI on this CPU)' if options.resolved_reduce_range() else ''}, uint8 activations; "
-        "LSTMs dynamic int8; attention scores and softmax float",
+        "LSTMs dynamic int8; attention products with uint8 inputs; softmax, norms and GELU float",
     ]
     if q.skip_first_last:
         notes.append("skip_first_last kept the first and last weight layers in float")
+    if stem:
+        notes.append(
+            f"{', '.join(stem)} (the one-channel image stem) kept float: faster than int8 at batch 1"
+        )
     return onnx_built(ctx, path, model, notes=notes, extra=extra)
+
+
+def _reads_image(model: nn.Module, name: str) -> bool:
+    module = model.get_submodule(name)
+    return isinstance(module, nn.Conv2d) and module.in_channels == 1
 
 
 def build_ort_int4_weight(ctx: VariantContext, name: str) -> Built:

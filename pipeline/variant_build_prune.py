@@ -175,7 +175,13 @@ def build_pruned_int8(ctx: VariantContext, name: str) -> Built:
     pruned = shared_pruned_model(ctx)
     path = ctx.artifact_path(name, ".onnx")
     built = static_int8_of(
-        ctx, name, ctx.cache["pruned_onnx"], pruned.model, path, extra={"pruning": pruned.report}
+        ctx,
+        name,
+        ctx.cache["pruned_onnx"],
+        pruned.model,
+        path,
+        extra={"pruning": pruned.report},
+        float_stem=True,
     )
     built.notes.insert(0, _describe(pruned))
     return built

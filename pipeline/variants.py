@@ -101,7 +101,7 @@ def measure_built(
         **built.extra,
     }
     reference_recognizer = ctx.cache.get("reference_recognizer")
-    if reference_recognizer is not None and name != "ort-fp32":
+    if reference_recognizer is not None and name != "ort-fp32" and built.device.type == "cpu":
         # alternated with the FP32 ONNX baseline, so speed-ups stay fair on a shared machine
         row.update(paired_latency(built.recognizer, reference_recognizer, deploy, built.device))
     elif built.artifact_format == "onnx":

@@ -3,9 +3,10 @@
 
 Static int8 is the CPU default and quantizes every weight-bearing layer: convs and MatMuls as QDQ
 with per-channel weights and calibrated uint8 activations, and LSTMs with ONNX Runtime's dynamic
-`DynamicQuantizeLSTM` (the QDQ format has no LSTM). Only weight MatMuls are quantized: attention's
-activation x activation products and softmax stay float, because their uint8 kernels are slower
-than float on CPUs without VNNI and cost accuracy.
+`DynamicQuantizeLSTM` (the QDQ format has no LSTM). Attention's two activation products (QK^T and
+AV) take uint8 inputs too; every MatMul keeps a float output (ONNX Runtime's MatMulIntegerToFloat),
+and softmax, norms and GELU stay float: their uint8 kernels are slower than float on CPUs without
+VNNI and cost accuracy.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class StaticInt8Options:
         calibration: The calibration method (see `calibration_for`).
         exclude: Torch module names (= node names after `name_weight_nodes`) to keep in float.
         quantize_lstm: Quantize LSTMs with dynamic int8 (weights int8, activations at run time).
+        quantize_attention: Give attention's QK^T and AV products uint8 inputs (else they stay float).
     """
 
     per_channel: bool = True
@@ -45,6 +47,7 @@ class StaticInt8Options:
     calibration: Calibration = field(default_factory=lambda: calibration_for("min_max"))
     exclude: list[str] = field(default_factory=list)
     quantize_lstm: bool = True
+    quantize_attention: bool = True
 
     def resolved_reduce_range(self) -> bool:
         return should_reduce_range() if self.reduce_range is None else self.reduce_range
@@ -63,7 +66,7 @@ def _node_names(path: Path, op_types: tuple[str, ...]) -> list[str]:
 
 
 def activation_matmuls(path: Path) -> list[str]:
-    """MatMul nodes whose second input is an activation (attention's QK^T and AV), kept float."""
+    """MatMul nodes whose second input is an activation (attention's QK^T and AV)."""
     model = onnx.load(str(path))
     inits = {t.name for t in model.graph.initializer}
     return [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[1] not in inits and n.name]
@@ -103,7 +106,8 @@ def quantize_static_int8(
         "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"],
         **calibration.extra_options,
     }
-    exclude = sorted(set(options.exclude) | set(activation_matmuls(source)))
+    exclude = set(options.exclude) | (set() if options.quantize_attention else set(activation_matmuls(source)))
+    exclude = sorted(exclude)
     with tempfile.TemporaryDirectory(prefix="ocrq-quant-") as scratch:
         staged = source
         if options.quantize_lstm:
