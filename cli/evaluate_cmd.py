@@ -74,7 +74,7 @@ def evaluate(
 def export(
     ref: Annotated[str, typer.Argument(help="Experiment id, prefix or name.")],
     variant: Annotated[str, typer.Option("--variant", "-v", help="Which variant to export.")] = "ort-fp32",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write it (default: current folder).", show_default=False)] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="File or folder (ending in /) to write it to (default: current folder).", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a variant's deployable model file (ONNX or a torch state dict) and print its path and size."""
@@ -87,9 +87,13 @@ def export(
     from pipeline.variants import deployable_artifact
 
     source = deployable_artifact(store.experiment_dir(exp_id), variant)
-    target = output or Path.cwd() / f"{exp_id[:8]}-{variant.replace(':', '-')}{source.suffix}"
-    if target.is_dir():
-        target = target / f"{exp_id[:8]}-{variant.replace(':', '-')}{source.suffix}"
+    file_name = f"{exp_id[:8]}-{variant.replace(':', '-')}{source.suffix}"
+    if output is None:
+        target = Path.cwd() / file_name
+    elif output.endswith(("/", "\\")) or Path(output).is_dir():
+        target = Path(output) / file_name
+    else:
+        target = Path(output)
     if target.exists() and not force:
         raise UsageError(f"'{target}' exists; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
