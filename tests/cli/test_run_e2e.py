@@ -125,3 +125,25 @@ def test_compare_two_runs_only_changed(home, ocrq):
     assert "train.epochs" in changed and "deploy.variants" in changed and "model.model" not in changed
     metrics = {row["metric"]: row["values"] for row in doc["metrics"]}
     assert metrics["epochs"] == [2, 1]
+
+
+def test_compress_an_existing_baseline_and_remeasure_in_place(home, ocrq):
+    code, out, err = ocrq("run", "--from", "e2e", "--mode", "compress", "--variants", "ort-fp32,ort-int8-dynamic",
+                          "--name", "e2e-c", "--json")
+    assert code == 0, err
+    new = json.loads(ocrq("show", json.loads(out)["id"], "--json")[1])
+    source = json.loads(ocrq("show", "e2e", "--json")[1])
+    assert new["epochs"] == []  # nothing trained: the baseline was reused
+    assert new["config"]["model"] == source["config"]["model"]
+    new_fp32 = next(v for v in new["variants"] if v["name"] == "fp32")
+    old_fp32 = next(v for v in source["variants"] if v["name"] == "fp32")
+    assert new_fp32["cer"] == old_fp32["cer"]  # same weights, same test set
+
+    code, _, err = ocrq("run", "--from", "e2e", "--mode", "evaluate", "--latency-runs", "3", "-q")
+    assert code == 0, err
+    after = json.loads(ocrq("show", "e2e", "--json")[1])
+    assert after["status"] == "finished" and len(after["epochs"]) == len(source["epochs"])
+    assert {v["name"] for v in after["variants"]} == {v["name"] for v in source["variants"]}
+
+    code, _, err = ocrq("run", "--from", "e2e", "--mode", "evaluate", "--epochs", "5")
+    assert code == 2 and "cannot change epochs" in err
