@@ -48,8 +48,9 @@ def main() -> None:
           f"(load average now {os.getloadavg()[0]:.2f})")
     for name, seconds in stage_durations(log):
         print(f"  stage {name:<10} {seconds:7.1f} s")
+    print(f"  status: {doc['status']}" + (f" ({doc['error']})" if doc.get("error") else ""))
     epochs = [e for e in doc["epochs"] if e.get("phase", "baseline") == "baseline"]
-    print(f"  baseline epochs: {len(epochs)} (stop: {doc.get('stage')}); last validation CER {100 * epochs[-1]['cer']:.2f}% "
+    print(f"  baseline epochs: {len(epochs)} (last stage: {doc.get('stage')}); last validation CER {100 * epochs[-1]['cer']:.2f}% "
           f"EM {100 * epochs[-1]['em']:.1f}%")
     fp32 = next(v for v in doc["variants"] if v["name"] == "fp32")
     held = fp32.get("held_out_fonts") or {}

@@ -205,7 +205,7 @@ def _train_baseline(prepared, sink: Sink, workdir: Path, device: torch.device, t
     if result.interrupted:
         sink(LogMessage(level="warning", message=f"interrupted after {len(result.history)} epoch(s); "
                         "`ocrq run --resume ID` continues from checkpoints/last.pt"))
-        sink(RunFinished(status="interrupted", summary={"epochs": len(result.history)}))
+        sink(RunFinished(status="interrupted", summary={"trained_epochs": len(result.history)}))
         return None
     sink(LogMessage(level="info", message=f"training stopped: {result.stop_reason}; best validation CER "
                     f"{100 * result.best_cer:.2f}% at epoch {result.best_epoch}"))
@@ -253,7 +253,7 @@ def _summary(baseline: Baseline, variants: dict[str, dict[str, Any]]) -> dict[st
     return {
         **_variant_summary(variants),
         "val_best_cer": baseline.best_cer,
-        "epochs": len(baseline.history),
+        "trained_epochs": len(baseline.history),
         "stop_reason": baseline.stop_reason,
     }
 

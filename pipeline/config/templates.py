@@ -30,6 +30,8 @@ TEMPLATES: dict[str, Template] = {
                 "batch_size": 64,
                 "learning_rate": 3e-3,
                 "lr_schedule": "onecycle",
+                # A short run: an EMA horizon of ~100 steps, not ~500, or the average still holds early weights.
+                "ema_decay": 0.99,
                 # The schedule anneals within the budget, so a slower CPU trains fewer epochs, not worse ones.
                 "time_budget_minutes": 7.0,
                 # On 2 cores, rendering in-process (~5% of the work) beats giving a core to a worker.

@@ -31,7 +31,8 @@ def smoke_run(tmp_path_factory):
 
 
 @pytest.fixture
-def home(smoke_run, monkeypatch):
+def home(smoke_run, ocrq_home, monkeypatch):
+    # After ocrq_home (which points OCRQ_HOME at an empty folder): this module shares one real store.
     home, code = smoke_run
     assert code == 0
     monkeypatch.setenv("OCRQ_HOME", str(home))

@@ -100,7 +100,10 @@ def test_bit_width_stages_train_at_8_bits_before_the_planned_4():
     from pipeline.compress.qat import qat_stages
 
     stages = qat_stages(["8bit"])
-    assert [(set(s.parts), s.bits) for s in stages] == [({"backbone", "neck", "head"}, 8), ({"backbone", "neck", "head"}, None)]
+    assert [(set(s.parts), s.bits) for s in stages] == [
+        ({"backbone", "neck", "head"}, 8),
+        ({"backbone", "neck", "head"}, None),
+    ]
     torch.manual_seed(0)
     model = create_model("vit_tiny", num_classes=20, depth=1, embed_dim=32, num_heads=2, neck_dim=32).eval()
     plan = plan_linear_layers(model, WeightScheme(bits=4, granularity="per_group", group_size=32))
@@ -111,6 +114,15 @@ def test_bit_width_stages_train_at_8_bits_before_the_planned_4():
         seen_bits.append(quantizer.config.dtype)
         return stage_model, []
 
-    run_qat(model, plan, fit_stage=fit_stage, qat_epochs=2, progressive_stages=["8bit"], teacher=None,
-            distillation_weight=0.0, temperature=2.0, quantization_loss_weight=0.0)
+    run_qat(
+        model,
+        plan,
+        fit_stage=fit_stage,
+        qat_epochs=2,
+        progressive_stages=["8bit"],
+        teacher=None,
+        distillation_weight=0.0,
+        temperature=2.0,
+        quantization_loss_weight=0.0,
+    )
     assert seen_bits == [torch.int8, torch.int4]

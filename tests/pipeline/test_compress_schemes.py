@@ -138,6 +138,8 @@ def test_torchao_file_loads_in_a_fresh_process(vit, tmp_path):
     save_torchao_model(apply_ptq(vit, plan), plan, path, {"model_config": vit.config()})
     code = "import sys; from pipeline.compress.ptq import load_torchao_model; load_torchao_model(sys.argv[1]); print('ok')"
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=root, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=root, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.strip().endswith("ok")

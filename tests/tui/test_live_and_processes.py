@@ -47,7 +47,9 @@ def _wait_until_running(store: Store, process: subprocess.Popen, timeout: float 
 
 async def test_epochs_recorded_by_another_process_show_within_a_second(tmp_path, make_app):
     store = Store(tmp_path / "home")
-    process = _start_fake_run(store.home, epochs=5, interval=0.6)
+    # Enough epochs that several arrive after the screen opens, even when a busy machine opens it slowly.
+    epochs = 12
+    process = _start_fake_run(store.home, epochs=epochs, interval=0.7)
     try:
         _wait_until_running(store, process)
         app = make_app(store)
@@ -60,7 +62,7 @@ async def test_epochs_recorded_by_another_process_show_within_a_second(tmp_path,
             await wait_for(pilot, lambda: app.screen.document is not None, what="the first read")
             opened = time.time()
             lags = []
-            while table.row_count < 5:
+            while table.row_count < epochs:
                 seen = table.row_count
                 arrived = lambda: table.row_count > seen  # noqa: B023, E731
                 await wait_for(pilot, arrived, timeout=5, what=f"epoch {seen + 1}")
