@@ -211,6 +211,8 @@ def _train_baseline(prepared, sink: Sink, workdir: Path, device: torch.device, t
                     f"{100 * result.best_cer:.2f}% at epoch {result.best_epoch}"))
     model_path = workdir / "model_fp32.pt"
     fp32_model = result.eval_model.eval()
+    # The EMA copy was frozen; variants finetune, prune (autograd-traced) and QAT-train from it.
+    fp32_model.requires_grad_(True)
     size = save_checkpoint(model_path, {**meta, "format": "ocrq-model-1", "weights": fp32_model.state_dict()})
     sink(ArtifactSaved(artifact_kind="model", path=str(model_path), bytes=size, variant="fp32"))
     return Baseline(fp32_model, result.history, result.best_cer, result.stop_reason, model_path)
