@@ -55,7 +55,11 @@ def _config(model: str, args, variants: str):
     }
     if model != "crnn_tiny":
         overrides.update(quantization_granularity="per_group", group_size=str(args.group_size))
-    overrides.update(dict(item.split("=", 1) for item in args.set))
+    for item in args.set:  # KEY=VALUE for every model, MODEL:KEY=VALUE for one
+        key, value = item.split("=", 1)
+        target, _, key = key.rpartition(":")
+        if not target or target == model:
+            overrides[key] = value
     return resolve_config("quickstart", overrides=overrides)
 
 
@@ -82,7 +86,8 @@ def baseline(model: str, args, variants: str, folder: Path):
 
 def run_model(model: str, args) -> dict[str, dict[str, Any]]:
     folder = args.out / model
-    prepared, fp32 = baseline(model, args, args.variants, folder)
+    variants = dict(item.split("=", 1) for item in args.variants_for).get(model, args.variants)
+    prepared, fp32 = baseline(model, args, variants, folder)
     config, data = prepared.config, prepared.data
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
@@ -96,7 +101,7 @@ def run_model(model: str, args) -> dict[str, dict[str, Any]]:
         **measure_torch_latency(fp32, data, config.deploy, device),
     }
     print(
-        f"{model}: FP32 CER {100 * row['cer']:.2f}% on {row['samples']} test lines; producing {args.variants}",
+        f"{model}: FP32 CER {100 * row['cer']:.2f}% on {row['samples']} test lines; producing {variants}",
         flush=True,
     )
     started = time.monotonic()
@@ -174,8 +179,9 @@ def side_by_side(results: dict[str, dict[str, dict[str, Any]]], path: Path, cpu:
         accuracy_vs_size(results[model], path, title=model, ax=axes[0][column])
         variant_bars(results[model], path, title="", axes=[axes[row][column] for row in (1, 2, 3)])
     fig.suptitle(
-        f"ocrq compression bench - CPU {cpu['model']} flags: {', '.join(cpu['flags'])} "
-        f"(int8 dot product: {'yes' if cpu['int8_dot_product'] else 'no'})"
+        f"ocrq compression bench, CPU {cpu['model']}\nflags: {', '.join(cpu['flags'])}; int8 dot product (VNNI): "
+        f"{'yes' if cpu['int8_dot_product'] else 'no'}",
+        fontsize=10,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -190,10 +196,16 @@ def main() -> None:
     parser.add_argument("--models", default="crnn_tiny,vit_tiny")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
     parser.add_argument(
+        "--variants-for", action="append", default=[], help="MODEL=V1,V2: the variants of one model"
+    )
+    parser.add_argument(
         "--baseline", action="append", default=[], help="MODEL=DIR with a model_fp32.pt to reuse"
     )
     parser.add_argument(
-        "--set", action="append", default=[], help="extra config override KEY=VALUE (repeatable)"
+        "--set",
+        action="append",
+        default=[],
+        help="config override KEY=VALUE, or MODEL:KEY=VALUE for one model (repeatable)",
     )
     parser.add_argument("--out", type=Path, default=Path("/tmp/ocrq-compression-bench"))
     parser.add_argument("--train-minutes", type=float, default=20.0)

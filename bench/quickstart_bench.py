@@ -26,7 +26,11 @@ def stage_durations(log_lines: list[str]) -> list[tuple[str, float]]:
             marks.append((rest.split("stage ", 1)[1].split(" started")[0], datetime.fromisoformat(stamp)))
         elif "run finished" in rest or "finished" in rest.split(":")[0]:
             marks.append(("end", datetime.fromisoformat(stamp)))
-    return [(name, (marks[i + 1][1] - start).total_seconds()) for i, (name, start) in enumerate(marks[:-1]) if name != "end"]
+    return [
+        (name, (marks[i + 1][1] - start).total_seconds())
+        for i, (name, start) in enumerate(marks[:-1])
+        if name != "end"
+    ]
 
 
 def main() -> None:
@@ -34,32 +38,51 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "OCRQ_HOME": home}
         started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "cli.main", "run", "quickstart", "--json", *extra],
-                                capture_output=True, text=True, env=env)
+        result = subprocess.run(
+            [sys.executable, "-m", "cli.main", "run", "quickstart", "--json", *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         wall = time.monotonic() - started
         if result.returncode != 0:
             print(result.stderr[-2000:])
             sys.exit(result.returncode)
         exp_id = json.loads(result.stdout)["id"]
-        shown = subprocess.run([sys.executable, "-m", "cli.main", "show", exp_id, "--json"], capture_output=True, text=True, env=env)
+        shown = subprocess.run(
+            [sys.executable, "-m", "cli.main", "show", exp_id, "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         doc = json.loads(shown.stdout)
         log = open(os.path.join(home, "experiments", exp_id, "run.log"), encoding="utf-8").read().splitlines()
-    print(f"ocrq run quickstart {' '.join(extra)}: {wall / 60:.1f} min wall on {os.cpu_count()} cores "
-          f"(load average now {os.getloadavg()[0]:.2f})")
+    print(
+        f"ocrq run quickstart {' '.join(extra)}: {wall / 60:.1f} min wall on {os.cpu_count()} cores "
+        f"(load average now {os.getloadavg()[0]:.2f})"
+    )
     for name, seconds in stage_durations(log):
         print(f"  stage {name:<10} {seconds:7.1f} s")
     print(f"  status: {doc['status']}" + (f" ({doc['error']})" if doc.get("error") else ""))
     epochs = [e for e in doc["epochs"] if e.get("phase", "baseline") == "baseline"]
-    print(f"  baseline epochs: {len(epochs)} (last stage: {doc.get('stage')}); last validation CER {100 * epochs[-1]['cer']:.2f}% "
-          f"EM {100 * epochs[-1]['em']:.1f}%")
+    print(
+        f"  baseline epochs: {len(epochs)} (last stage: {doc.get('stage')}); last validation CER {100 * epochs[-1]['cer']:.2f}% "
+        f"EM {100 * epochs[-1]['em']:.1f}%"
+    )
     fp32 = next(v for v in doc["variants"] if v["name"] == "fp32")
     held = fp32.get("held_out_fonts") or {}
-    print(f"  test, training fonts : CER {100 * fp32['cer']:.2f}%  EM {100 * fp32['em']:.1f}%  ({fp32['samples']} lines)   target CER <= 2%")
+    print(
+        f"  test, training fonts : CER {100 * fp32['cer']:.2f}%  EM {100 * fp32['em']:.1f}%  ({fp32['samples']} lines)   target CER <= 2%"
+    )
     if held:
-        print(f"  test, held-out fonts : CER {100 * held['cer']:.2f}%  EM {100 * held['em']:.1f}%  ({held['samples']} lines)   target CER <= 5%")
+        print(
+            f"  test, held-out fonts : CER {100 * held['cer']:.2f}%  EM {100 * held['em']:.1f}%  ({held['samples']} lines)   target CER <= 5%"
+        )
     for variant in doc["variants"][1:]:
-        print(f"  {variant['name']:<22} CER {100 * variant['cer']:.2f}%  {variant['size_bytes']:,} bytes  "
-              f"p50 {variant.get('latency_ms_p50', float('nan')):.2f} ms")
+        print(
+            f"  {variant['name']:<22} CER {100 * variant['cer']:.2f}%  {variant['size_bytes']:,} bytes  "
+            f"p50 {variant.get('latency_ms_p50', float('nan')):.2f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ def measure(name: str, batches: list, threads: int, charset: Charset) -> tuple[f
 
     def step(batch) -> None:
         logits = model(batch.images)
-        loss = ctc_loss(logits, batch.targets, batch.target_lengths, frame_lengths(model, batch.widths, logits.shape[1]))
+        loss = ctc_loss(
+            logits, batch.targets, batch.target_lengths, frame_lengths(model, batch.widths, logits.shape[1])
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -46,21 +48,36 @@ def measure(name: str, batches: list, threads: int, charset: Charset) -> tuple[f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", default="crnn_tiny,svtr_tiny,vit_tiny,crnn_small")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
-    config = resolve_config("quickstart", overrides={"num_workers": "0", "batch_size": str(args.batch_size),
-                                                     "num_train": str(args.batch_size * (args.batches + 1))})
+    config = resolve_config(
+        "quickstart",
+        overrides={
+            "num_workers": "0",
+            "batch_size": str(args.batch_size),
+            "num_train": str(args.batch_size * (args.batches + 1)),
+        },
+    )
     charset = Charset.from_spec("ascii")
     batches = list(build_data(config, charset, width_multiple=4).train_batches(0))
     mean_width = sum(b.images.shape[-1] * len(b.texts) for b in batches) / sum(len(b.texts) for b in batches)
-    print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores; load average "
-          f"{os.getloadavg()[0]:.2f}; torch {torch.__version__}")
-    print(f"batches of {args.batch_size} quickstart lines, mean padded width {mean_width:.0f} px, height 32\n")
-    print(f"{'model':<12} {'params':>8} {'MMACs@256':>10} " + " ".join(f"{f'{t} thr wall':>12} {f'{t} thr cpu':>11}" for t in map(int, args.threads.split(","))))
+    print(
+        f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores; load average "
+        f"{os.getloadavg()[0]:.2f}; torch {torch.__version__}"
+    )
+    print(
+        f"batches of {args.batch_size} quickstart lines, mean padded width {mean_width:.0f} px, height 32\n"
+    )
+    print(
+        f"{'model':<12} {'params':>8} {'MMACs@256':>10} "
+        + " ".join(f"{f'{t} thr wall':>12} {f'{t} thr cpu':>11}" for t in map(int, args.threads.split(",")))
+    )
     for name in args.models.split(","):
         info = model_info(name)
         cells = []
@@ -68,7 +85,9 @@ def main() -> None:
             wall, cpu = measure(name, batches, threads, charset)
             cells.append(f"{wall:>10.0f}/s {cpu:>9.0f}/s")
         print(f"{name:<12} {info['params'] / 1e6:>7.2f}M {info['macs'] / 1e6:>10.1f} " + " ".join(cells))
-    print("\nwall = lines/s on this machine as it is now; cpu = lines per CPU-second x threads (an idle machine's rate)")
+    print(
+        "\nwall = lines/s on this machine as it is now; cpu = lines per CPU-second x threads (an idle machine's rate)"
+    )
 
 
 if __name__ == "__main__":

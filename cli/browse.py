@@ -27,11 +27,29 @@ SORTABLE = tuple(SUMMARY_FIELDS)
 
 
 def ls(
-    status: Annotated[str | None, typer.Option("--status", "-s", help=f"Only this status: {', '.join(STATUSES)}.", show_default=False)] = None,
-    template: Annotated[str | None, typer.Option("--template", "-t", help="Only this template.", show_default=False)] = None,
-    tag: Annotated[str | None, typer.Option("--tag", help="Only experiments with this tag.", show_default=False)] = None,
-    text: Annotated[str | None, typer.Option("--grep", "-g", help="Only experiments whose id, name, model, tags or note contain this text.", show_default=False)] = None,
-    sort: Annotated[str, typer.Option("--sort", help="Sort by any column (created, name, status, best_cer, size_ratio, ...).")] = "created",
+    status: Annotated[
+        str | None,
+        typer.Option("--status", "-s", help=f"Only this status: {', '.join(STATUSES)}.", show_default=False),
+    ] = None,
+    template: Annotated[
+        str | None, typer.Option("--template", "-t", help="Only this template.", show_default=False)
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Only experiments with this tag.", show_default=False)
+    ] = None,
+    text: Annotated[
+        str | None,
+        typer.Option(
+            "--grep",
+            "-g",
+            help="Only experiments whose id, name, model, tags or note contain this text.",
+            show_default=False,
+        ),
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option("--sort", help="Sort by any column (created, name, status, best_cer, size_ratio, ...)."),
+    ] = "created",
     ascending: Annotated[bool, typer.Option("--asc", help="Sort ascending (default: descending).")] = False,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include deleted experiments.")] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many (0 = all).", min=0)] = 0,
@@ -44,7 +62,13 @@ def ls(
     if sort not in SORTABLE:
         raise UsageError(f"--sort '{sort}' is not a column; allowed {', '.join(SORTABLE)}")
     rows = Store().list_experiments(
-        status=status, template=template, tag=tag, text=text, sort=sort, descending=not ascending, include_deleted=all_
+        status=status,
+        template=template,
+        tag=tag,
+        text=text,
+        sort=sort,
+        descending=not ascending,
+        include_deleted=all_,
     )
     if limit:
         rows = rows[:limit]
@@ -56,22 +80,48 @@ def ls(
             typer.echo(row["id"])
         return
     if not rows:
-        typer.echo("no experiments" + (" match" if any((status, template, tag, text)) else " yet: try `ocrq run --template smoke`"), err=True)
+        typer.echo(
+            "no experiments"
+            + (" match" if any((status, template, tag, text)) else " yet: try `ocrq run --template smoke`"),
+            err=True,
+        )
         return
     headers = ["id", "name", "template", "model", "status", "CER", "EM", "size×", "speed×", "created", "tags"]
     body, styles = [], []
     for row in rows:
         status = row.get("status", "?") + (" (deleted)" if row.get("deleted") else "")
-        body.append([
-            row["id"][:8], row.get("name") or "-", row.get("template") or "-", row.get("model") or "-", status,
-            fmt_pct(row.get("best_cer")), fmt_pct(row.get("best_em"), 1), fmt_ratio(row.get("size_ratio")),
-            fmt_ratio(row.get("speedup")), fmt_time(row.get("created")), ",".join(row.get("tags") or []),
-        ])
+        body.append(
+            [
+                row["id"][:8],
+                row.get("name") or "-",
+                row.get("template") or "-",
+                row.get("model") or "-",
+                status,
+                fmt_pct(row.get("best_cer")),
+                fmt_pct(row.get("best_em"), 1),
+                fmt_ratio(row.get("size_ratio")),
+                fmt_ratio(row.get("speedup")),
+                fmt_time(row.get("created")),
+                ",".join(row.get("tags") or []),
+            ]
+        )
         styles.append({4: _STATUS_STYLE.get(row.get("status", ""), None)})
-    write_table(headers, body, right={"CER", "EM", "size×", "speed×"}, max_width={"name": 28, "tags": 24}, styles=styles)
+    write_table(
+        headers,
+        body,
+        right={"CER", "EM", "size×", "speed×"},
+        max_width={"name": 28, "tags": 24},
+        styles=styles,
+    )
 
 
-_STATUS_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "crashed": "red", "interrupted": "yellow"}
+_STATUS_STYLE = {
+    "finished": "green",
+    "running": "cyan",
+    "failed": "red",
+    "crashed": "red",
+    "interrupted": "yellow",
+}
 
 
 def _status(row: dict[str, Any]) -> str:
@@ -82,7 +132,9 @@ def _status(row: dict[str, Any]) -> str:
 
 def show(
     ref: Annotated[str, typer.Argument(help="Experiment id, unique id prefix or name.")],
-    json_: Annotated[bool, typer.Option("--json", help="Print the whole experiment as one JSON object.")] = False,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print the whole experiment as one JSON object.")
+    ] = False,
     config: Annotated[bool, typer.Option("--config/--no-config", help="Include the resolved config.")] = True,
 ) -> None:
     """Show one experiment: config, epochs, variants, artifacts and figure paths."""
@@ -91,7 +143,11 @@ def show(
     if json_:
         print_json(experiment)
         return
-    sections = ("header", "config", "epochs", "variants", "evaluations", "artifacts") if config else ("header", "epochs", "variants", "evaluations", "artifacts")
+    sections = (
+        ("header", "config", "epochs", "variants", "evaluations", "artifacts")
+        if config
+        else ("header", "epochs", "variants", "evaluations", "artifacts")
+    )
     print_experiment(experiment, sections=sections)
 
 
@@ -99,8 +155,10 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
     """Human view of a full experiment document, one block per requested section."""
     if "header" in sections:
         out.print(f"[bold]{experiment['id']}[/]  {experiment.get('name')}  {_status(experiment)}")
-        out.print(f"template {experiment.get('template')} · model {experiment.get('model')} · created {fmt_time(experiment.get('created'))}"
-                  + (f" · tags {', '.join(experiment['tags'])}" if experiment.get("tags") else ""))
+        out.print(
+            f"template {experiment.get('template')} · model {experiment.get('model')} · created {fmt_time(experiment.get('created'))}"
+            + (f" · tags {', '.join(experiment['tags'])}" if experiment.get("tags") else "")
+        )
         if experiment.get("note"):
             out.print(f"note: {experiment['note']}")
         if experiment.get("error"):
@@ -109,7 +167,11 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
         out.print("\n[bold]config[/]")
         for section, values in experiment["config"].items():
             if isinstance(values, dict):
-                out.print(f"  [cyan]{section}[/] " + " ".join(f"{k}={json.dumps(v)}" for k, v in values.items()), markup=True, soft_wrap=True)
+                out.print(
+                    f"  [cyan]{section}[/] " + " ".join(f"{k}={json.dumps(v)}" for k, v in values.items()),
+                    markup=True,
+                    soft_wrap=True,
+                )
             else:
                 out.print(f"  {section}={json.dumps(values)}", markup=False)
     if "epochs" in sections and experiment.get("epochs"):
@@ -121,15 +183,19 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
     if "evaluations" in sections and experiment.get("evaluations"):
         out.print("\n[bold]evaluations[/]")
         for evaluation in experiment["evaluations"]:
-            out.print(f"  {fmt_time(evaluation.get('created'))} {evaluation.get('variant')} on {evaluation.get('data')}: "
-                      f"CER {fmt_pct(evaluation.get('cer'))} EM {fmt_pct(evaluation.get('em'))} ({evaluation.get('samples')} lines)")
+            out.print(
+                f"  {fmt_time(evaluation.get('created'))} {evaluation.get('variant')} on {evaluation.get('data')}: "
+                f"CER {fmt_pct(evaluation.get('cer'))} EM {fmt_pct(evaluation.get('em'))} ({evaluation.get('samples')} lines)"
+            )
     if "artifacts" in sections and experiment.get("artifacts"):
         out.print("\n[bold]artifacts[/]")
         table = Table(box=None, pad_edge=False, header_style="bold")
         for column, justify in (("kind", "left"), ("variant", "left"), ("bytes", "right"), ("path", "left")):
             table.add_column(column, justify=justify, overflow="fold")
         for artifact in experiment["artifacts"]:
-            table.add_row(artifact["kind"], artifact.get("variant") or "-", f"{artifact['bytes']:,}", artifact["path"])
+            table.add_row(
+                artifact["kind"], artifact.get("variant") or "-", f"{artifact['bytes']:,}", artifact["path"]
+            )
         out.print(table)
 
 
@@ -138,34 +204,71 @@ def epochs_table(epochs: list[dict[str, Any]]) -> Table:
     for column in ("phase", "epoch", "train loss", "val loss", "CER", "EM", "lr", "seconds"):
         table.add_column(column, justify="left" if column == "phase" else "right")
     for e in epochs:
-        table.add_row(e.get("phase", "baseline"), str(e["epoch"]), fmt_num(e.get("train_loss"), 4), fmt_num(e.get("val_loss"), 4),
-                      fmt_pct(e.get("cer")), fmt_pct(e.get("em"), 1), f"{e.get('lr', 0):.2e}", f"{e.get('seconds', 0):.1f}")
+        table.add_row(
+            e.get("phase", "baseline"),
+            str(e["epoch"]),
+            fmt_num(e.get("train_loss"), 4),
+            fmt_num(e.get("val_loss"), 4),
+            fmt_pct(e.get("cer")),
+            fmt_pct(e.get("em"), 1),
+            f"{e.get('lr', 0):.2e}",
+            f"{e.get('seconds', 0):.1f}",
+        )
     return table
 
 
 def variants_table(variants: list[dict[str, Any]]) -> Table:
     """The comparison table, FP32 first; ratios are against FP32 ONNX."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    columns = ("variant", "backend", "CER", "ΔCER pp", "EM", "1-NED", "bytes", "size×", "p50 ms", "p95 ms", "lines/s b16", "speed×", "cosine", "guard")
+    columns = (
+        "variant",
+        "backend",
+        "CER",
+        "ΔCER pp",
+        "EM",
+        "1-NED",
+        "bytes",
+        "size×",
+        "p50 ms",
+        "p95 ms",
+        "lines/s b16",
+        "speed×",
+        "cosine",
+        "guard",
+    )
     for column in columns:
-        table.add_column(column, justify="left" if column in ("variant", "backend", "guard") else "right", no_wrap=True)
+        table.add_column(
+            column, justify="left" if column in ("variant", "backend", "guard") else "right", no_wrap=True
+        )
     ordered = sorted(variants, key=lambda v: (v["name"] != "fp32", v["name"] != "ort-fp32"))
     for v in ordered:
         fidelity = v.get("fidelity") or {}
         delta = v.get("cer_delta_pp")
         guard = v.get("accuracy_guard") or "-"
         table.add_row(
-            v["name"], v.get("backend") or "-", fmt_pct(v.get("cer")), "-" if delta is None else f"{delta:+.2f}",
-            fmt_pct(v.get("em"), 1), fmt_num(v.get("ned"), 4), fmt_bytes(v.get("size_bytes")), fmt_ratio(v.get("compression_ratio")),
-            fmt_num(v.get("latency_ms_p50"), 2), fmt_num(v.get("latency_ms_p95"), 2), fmt_num(v.get("throughput_lines_per_s_b16"), 0),
-            fmt_ratio(v.get("speedup")), fmt_num(fidelity.get("cosine"), 4), f"[red]{guard}[/]" if guard == "exceeded" else guard,
+            v["name"],
+            v.get("backend") or "-",
+            fmt_pct(v.get("cer")),
+            "-" if delta is None else f"{delta:+.2f}",
+            fmt_pct(v.get("em"), 1),
+            fmt_num(v.get("ned"), 4),
+            fmt_bytes(v.get("size_bytes")),
+            fmt_ratio(v.get("compression_ratio")),
+            fmt_num(v.get("latency_ms_p50"), 2),
+            fmt_num(v.get("latency_ms_p95"), 2),
+            fmt_num(v.get("throughput_lines_per_s_b16"), 0),
+            fmt_ratio(v.get("speedup")),
+            fmt_num(fidelity.get("cosine"), 4),
+            f"[red]{guard}[/]" if guard == "exceeded" else guard,
         )
     return table
 
 
 def compare(
     refs: Annotated[list[str], typer.Argument(help="Two or more experiment ids, prefixes or names.")],
-    only_changed: Annotated[bool, typer.Option("--only-changed", help="Show only config fields that differ.")] = False,
+    only_changed: Annotated[
+        bool, typer.Option("--only-changed", help="Show only config fields that differ.")
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Compare experiments side by side: config, best and last metrics, variants."""
@@ -176,12 +279,23 @@ def compare(
     config_rows = config_differences(experiments, only_changed=only_changed)
     metric_rows = metric_summary(experiments)
     if json_:
-        print_json({"experiments": [e["id"] for e in experiments], "config": config_rows,
-                    "metrics": [{"metric": r["metric"], "values": r["values"]} for r in metric_rows],
-                    "variants": {e["id"]: e.get("variants", []) for e in experiments}})
+        print_json(
+            {
+                "experiments": [e["id"] for e in experiments],
+                "config": config_rows,
+                "metrics": [{"metric": r["metric"], "values": r["values"]} for r in metric_rows],
+                "variants": {e["id"]: e.get("variants", []) for e in experiments},
+            }
+        )
         return
     ids = [e["id"][:8] for e in experiments]
-    table = Table(title="config" + (" (only changed)" if only_changed else ""), box=None, pad_edge=False, header_style="bold", title_justify="left")
+    table = Table(
+        title="config" + (" (only changed)" if only_changed else ""),
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+        title_justify="left",
+    )
     table.add_column("field")
     for exp_id in ids:
         table.add_column(exp_id, overflow="fold")
@@ -228,11 +342,14 @@ def _flatten(config: dict[str, Any]) -> dict[str, Any]:
 
 def metric_summary(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Best and last validation figures of the baseline, then the test-set figures of FP32."""
+
     def baseline(e):
         return [x for x in e.get("epochs", []) if x.get("phase", "baseline") == "baseline"]
 
     def best(e, key, lowest):
-        values = [x[key] for x in baseline(e) if isinstance(x.get(key), int | float) and math.isfinite(x[key])]
+        values = [
+            x[key] for x in baseline(e) if isinstance(x.get(key), int | float) and math.isfinite(x[key])
+        ]
         return (min(values) if lowest else max(values)) if values else None
 
     def last(e, key):
@@ -260,7 +377,9 @@ def metric_summary(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ("best size×", lambda e: e.get("size_ratio"), fmt_ratio),
         ("best speed×", lambda e: e.get("speedup"), fmt_ratio),
     ]
-    return [{"metric": label, "values": [get(e) for e in experiments], "format": fmt} for label, get, fmt in rows]
+    return [
+        {"metric": label, "values": [get(e) for e in experiments], "format": fmt} for label, get, fmt in rows
+    ]
 
 
 def register(app: typer.Typer) -> None:

@@ -43,7 +43,9 @@ def field_help(key: str) -> str:
     text = info.metadata.get("help")
     if not text:
         section = SECTIONS[FLAT_FIELDS[key]]
-        match = re.search(rf"^\s+{re.escape(key)}:\s*(.+?)(?=^\s+\w+:|\Z)", section.__doc__ or "", re.M | re.S)
+        match = re.search(
+            rf"^\s+{re.escape(key)}:\s*(.+?)(?=^\s+\w+:|\Z)", section.__doc__ or "", re.M | re.S
+        )
         text = " ".join(match.group(1).split()) if match else ""
     allowed = describe_allowed(info, field_annotation(key))
     return f"{text} [{allowed}]" if text else f"[{allowed}]"
@@ -74,7 +76,10 @@ def config_parameters() -> tuple[inspect.Parameter, ...]:
         )
         params.append(
             inspect.Parameter(
-                f"cfg__{key}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, option]
+                f"cfg__{key}",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[str | None, option],
             )
         )
     return tuple(params)

@@ -20,7 +20,12 @@ config_app = typer.Typer(help="Resolve and inspect experiment configs.", no_args
 def templates(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the built-in experiment templates, one line each."""
     if json_:
-        print_json([{"name": t.name, "description": t.description, "overrides": t.overrides} for t in TEMPLATES.values()])
+        print_json(
+            [
+                {"name": t.name, "description": t.description, "overrides": t.overrides}
+                for t in TEMPLATES.values()
+            ]
+        )
         return
     table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
     table.add_column("template")
@@ -41,9 +46,12 @@ def resolve_or_usage_error(template: str | None, config_file: Path | None, overr
 
 @with_config_options
 def config_show(
-    template: Annotated[str | None, typer.Argument(help="Template to start from (default: quickstart).")] = None,
+    template: Annotated[
+        str | None, typer.Argument(help="Template to start from (default: quickstart).")
+    ] = None,
     config_file: Annotated[
-        Path | None, typer.Option("--config", help="JSON settings layered over the template.", show_default=False)
+        Path | None,
+        typer.Option("--config", help="JSON settings layered over the template.", show_default=False),
     ] = None,
     **kwargs: Any,
 ) -> None:
@@ -55,7 +63,12 @@ def config_show(
 def config_fields(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List every config field: section, default and what it allows (each is also an `ocrq run` flag)."""
     rows = [
-        {"field": key, "section": section or "experiment", "default": field_default(key), "help": field_help(key)}
+        {
+            "field": key,
+            "section": section or "experiment",
+            "default": field_default(key),
+            "help": field_help(key),
+        }
         for key, section in FLAT_FIELDS.items()
     ]
     if json_:
@@ -65,7 +78,12 @@ def config_fields(json_: Annotated[bool, typer.Option("--json", help="Print JSON
     for column in ("field", "section", "default", "help"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["field"], PANELS.get(row["section"], row["section"]), json.dumps(row["default"]), escape(row["help"]))
+        table.add_row(
+            row["field"],
+            PANELS.get(row["section"], row["section"]),
+            json.dumps(row["default"]),
+            escape(row["help"]),
+        )
     out.print(table)
 
 
@@ -84,11 +102,21 @@ def models(
         print_json(infos)
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column, justify in (("model", "left"), ("params", "right"), ("MMACs (32x256)", "right"), ("stride", "right"), ("description", "left")):
+    for column, justify in (
+        ("model", "left"),
+        ("params", "right"),
+        ("MMACs (32x256)", "right"),
+        ("stride", "right"),
+        ("description", "left"),
+    ):
         table.add_column(column, justify=justify, overflow="fold")
     for info in infos:
         table.add_row(
-            info["name"], f"{info['params'] / 1e6:.2f}M", f"{info['macs'] / 1e6:.1f}", str(info["width_multiple"]), info.get("description", "")
+            info["name"],
+            f"{info['params'] / 1e6:.2f}M",
+            f"{info['macs'] / 1e6:.1f}",
+            str(info["width_multiple"]),
+            info.get("description", ""),
         )
     out.print(table)
 

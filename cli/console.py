@@ -58,7 +58,11 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        return (
+            f"{value:.{digits}g}"
+            if abs(value) < 1e-3 and value != 0
+            else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        )
     return str(value)
 
 
@@ -96,8 +100,14 @@ def color(text: str, style: str | None) -> str:
     return f"\x1b[{_ANSI[style]}m{text}\x1b[0m"
 
 
-def write_table(headers: list[str], rows: list[list[str]], *, right: set[str] = frozenset(), max_width: dict[str, int] | None = None,
-                styles: list[dict[int, str]] | None = None) -> None:
+def write_table(
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    right: set[str] = frozenset(),
+    max_width: dict[str, int] | None = None,
+    styles: list[dict[int, str]] | None = None,
+) -> None:
     """A plain aligned table written straight to stdout: fast for 10,000 rows, where rich tables are not."""
     max_width = max_width or {}
     clipped = [[_clip(cell, max_width.get(h)) for h, cell in zip(headers, row, strict=True)] for row in rows]

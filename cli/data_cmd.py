@@ -18,11 +18,22 @@ data_app = typer.Typer(help="Look at the data a config produces.", no_args_is_he
 
 @with_config_options
 def preview(
-    template: Annotated[str | None, typer.Option("--template", "-t", help="Template to preview (default quickstart).", show_default=False)] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="JSON settings layered over the template.", show_default=False)] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template", "-t", help="Template to preview (default quickstart).", show_default=False
+        ),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="JSON settings layered over the template.", show_default=False),
+    ] = None,
     count: Annotated[int, typer.Option("-n", "--count", help="Lines on the sheet.", min=1, max=512)] = 32,
     split: Annotated[str, typer.Option("--split", help="train | val | test")] = "train",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="PNG path (default: HOME/previews/...).", show_default=False)] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="PNG path (default: HOME/previews/...).", show_default=False),
+    ] = None,
     **kwargs: Any,
 ) -> None:
     """Write a PNG contact sheet of sample lines with their labels and print its path."""
@@ -37,7 +48,9 @@ def preview(
 
     try:
         charset = Charset.from_spec(config.model.charset)
-        dataset = SyntheticLineDataset(config.synthetic, config.augment, charset, size=count, seed=config.train.seed, split=split)
+        dataset = SyntheticLineDataset(
+            config.synthetic, config.augment, charset, size=count, seed=config.train.seed, split=split
+        )
     except ValueError as error:
         raise UsageError(str(error)) from None
     if output is None:

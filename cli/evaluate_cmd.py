@@ -20,11 +20,23 @@ def _variant_names(experiment: dict) -> list[str]:
 
 def evaluate(
     ref: Annotated[str, typer.Argument(help="Experiment id, prefix or name.")],
-    data: Annotated[str, typer.Option("--data", help="A label file (path<TAB>label), a folder holding one, or 'synthetic'.")] = "synthetic",
-    variant: Annotated[str, typer.Option("--variant", "-v", help="Which variant to run (see `ocrq show ID`).")] = "fp32",
-    count: Annotated[int | None, typer.Option("-n", "--count", help="Evaluate at most this many lines.", min=1, show_default=False)] = None,
-    fonts: Annotated[str, typer.Option("--fonts", help="Synthetic data: train, held_out or all fonts.")] = "train",
-    skip_bad: Annotated[bool, typer.Option("--skip-bad-samples", help="Skip bad label-file lines instead of stopping.")] = False,
+    data: Annotated[
+        str,
+        typer.Option("--data", help="A label file (path<TAB>label), a folder holding one, or 'synthetic'."),
+    ] = "synthetic",
+    variant: Annotated[
+        str, typer.Option("--variant", "-v", help="Which variant to run (see `ocrq show ID`).")
+    ] = "fp32",
+    count: Annotated[
+        int | None,
+        typer.Option("-n", "--count", help="Evaluate at most this many lines.", min=1, show_default=False),
+    ] = None,
+    fonts: Annotated[
+        str, typer.Option("--fonts", help="Synthetic data: train, held_out or all fonts.")
+    ] = "train",
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad-samples", help="Skip bad label-file lines instead of stopping.")
+    ] = False,
     threads: Annotated[int, typer.Option("--threads", help="CPU threads.", min=1)] = 1,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -40,14 +52,27 @@ def evaluate(
     from pipeline.evaluation_job import evaluate_experiment
 
     try:
-        result = evaluate_experiment(store.experiment_dir(exp_id), experiment["config"], variant=variant, data=data,
-                                     count=count, fonts=fonts, skip_bad=skip_bad, threads=threads)
+        result = evaluate_experiment(
+            store.experiment_dir(exp_id),
+            experiment["config"],
+            variant=variant,
+            data=data,
+            count=count,
+            fonts=fonts,
+            skip_bad=skip_bad,
+            threads=threads,
+        )
     except ValueError as error:
         raise UsageError(str(error)) from None
     record = result.record()
     store.record_evaluation(exp_id, record)
-    store.record_artifact(exp_id, kind="predictions", path=str(result.predictions_path),
-                          bytes=result.predictions_path.stat().st_size, variant=variant)
+    store.record_artifact(
+        exp_id,
+        kind="predictions",
+        path=str(result.predictions_path),
+        bytes=result.predictions_path.stat().st_size,
+        variant=variant,
+    )
     if json_:
         print_json({"id": exp_id, **record})
         return
@@ -56,14 +81,24 @@ def evaluate(
     for column in ("dataset", "samples", "CER", "accuracy (EM)", "1 - NED", "label length"):
         table.add_column(column, justify="left" if column == "dataset" else "right")
     mean_length = m.label_chars / m.samples if m.samples else 0.0
-    table.add_row(result.data, str(m.samples), fmt_pct(m.cer), fmt_pct(m.em), fmt_num(m.ned, 4), f"{mean_length:.1f}")
+    table.add_row(
+        result.data, str(m.samples), fmt_pct(m.cer), fmt_pct(m.em), fmt_num(m.ned, 4), f"{mean_length:.1f}"
+    )
     out.print(f"[bold]{exp_id[:8]}[/] variant [bold]{variant}[/]")
     out.print(table)
-    buckets = Table(title="by label length", box=None, pad_edge=False, header_style="bold", title_justify="left")
+    buckets = Table(
+        title="by label length", box=None, pad_edge=False, header_style="bold", title_justify="left"
+    )
     for column in ("length", "samples", "CER", "EM", "1 - NED"):
         buckets.add_column(column, justify="right")
     for bucket in m.to_dict().get("buckets", []):
-        buckets.add_row(str(bucket["bucket"]), str(bucket["samples"]), fmt_pct(bucket["cer"]), fmt_pct(bucket["em"]), fmt_num(bucket["ned"], 4))
+        buckets.add_row(
+            str(bucket["bucket"]),
+            str(bucket["samples"]),
+            fmt_pct(bucket["cer"]),
+            fmt_pct(bucket["em"]),
+            fmt_num(bucket["ned"], 4),
+        )
     out.print(buckets)
     ops = m.to_dict().get("edits", {})
     if ops:
@@ -74,7 +109,15 @@ def evaluate(
 def export(
     ref: Annotated[str, typer.Argument(help="Experiment id, prefix or name.")],
     variant: Annotated[str, typer.Option("--variant", "-v", help="Which variant to export.")] = "ort-fp32",
-    output: Annotated[str | None, typer.Option("--output", "-o", help="File or folder (ending in /) to write it to (default: current folder).", show_default=False)] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File or folder (ending in /) to write it to (default: current folder).",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a variant's deployable model file (ONNX or a torch state dict) and print its path and size."""

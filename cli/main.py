@@ -49,7 +49,10 @@ def root(
         typer.Option("--home", help="ocrq home folder (default: $OCRQ_HOME or ~/.ocrq)", show_default=False),
     ] = None,
     version_: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """ocrq: a compression lab for OCR text-line recognizers."""
@@ -95,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # an unknown failure: one line, the traceback with OCRQ_DEBUG=1
         if debug:
             raise
-        err.print(f"ocrq: error: {type(error).__name__}: {error} (set OCRQ_DEBUG=1 for the traceback)", markup=False)
+        err.print(
+            f"ocrq: error: {type(error).__name__}: {error} (set OCRQ_DEBUG=1 for the traceback)", markup=False
+        )
         return 1
     return 0
 

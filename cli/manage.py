@@ -14,14 +14,19 @@ from store import Store
 def tag(
     ref: Annotated[str, typer.Argument(help="Experiment id, prefix or name.")],
     add: Annotated[list[str] | None, typer.Argument(help="Tags to add.", show_default=False)] = None,
-    remove: Annotated[list[str] | None, typer.Option("--remove", "-r", help="Tag to remove (repeatable).", show_default=False)] = None,
+    remove: Annotated[
+        list[str] | None,
+        typer.Option("--remove", "-r", help="Tag to remove (repeatable).", show_default=False),
+    ] = None,
 ) -> None:
     """Add or remove tags; prints the experiment's tags."""
     store = Store()
     exp_id = resolve(store, ref)
     for name in [*(add or []), *(remove or [])]:
         if not name.strip() or any(c.isspace() for c in name) or "," in name:
-            raise UsageError(f"tag '{name}' is not allowed; tags are non-empty words without spaces or commas")
+            raise UsageError(
+                f"tag '{name}' is not allowed; tags are non-empty words without spaces or commas"
+            )
     tags = store.tag(exp_id, add=add or [], remove=remove or [])
     typer.echo(" ".join(tags) if tags else "(no tags)")
 
@@ -37,7 +42,9 @@ def note(
 
 def rm(
     refs: Annotated[list[str], typer.Argument(help="Experiment ids, prefixes or names.")],
-    permanent: Annotated[bool, typer.Option("--permanent", help="Delete the folder and its artifacts for good.")] = False,
+    permanent: Annotated[
+        bool, typer.Option("--permanent", help="Delete the folder and its artifacts for good.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete experiments (soft by default: `ocrq restore` brings them back)."""
@@ -47,7 +54,9 @@ def rm(
         if store.get(exp_id)["status"] == "running":
             raise UsageError(f"experiment {exp_id} is running; stop it before deleting")
     if permanent and not yes:
-        if not typer.confirm(f"Permanently delete {len(ids)} experiment(s) and their artifacts?", default=False, err=True):
+        if not typer.confirm(
+            f"Permanently delete {len(ids)} experiment(s) and their artifacts?", default=False, err=True
+        ):
             raise typer.Exit(1)
     for exp_id in ids:
         if permanent:

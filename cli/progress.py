@@ -46,10 +46,16 @@ class ProgressDisplay:
             self.task = self.progress.add_task("", total=total, stage=event.stage, message=event.detail)
             self.progress.console.print(f"[bold cyan]▶ {event.stage}[/] {event.detail}")
         elif kind == "stage_progress" and self.task is not None:
-            self.progress.update(self.task, completed=event.completed, total=event.total,
-                                 message=f"{event.message}  {self.last_epoch_note}")
+            self.progress.update(
+                self.task,
+                completed=event.completed,
+                total=event.total,
+                message=f"{event.message}  {self.last_epoch_note}",
+            )
         elif kind == "epoch_ended":
-            val_loss = "-" if event.val_loss is None or math.isnan(event.val_loss) else f"{event.val_loss:.3f}"
+            val_loss = (
+                "-" if event.val_loss is None or math.isnan(event.val_loss) else f"{event.val_loss:.3f}"
+            )
             self.last_epoch_note = f"last val CER {fmt_pct(event.cer)}"
             self.progress.console.print(
                 f"  {event.phase} epoch {event.epoch:>3}  train loss {event.train_loss:.3f}  val loss {val_loss}  "

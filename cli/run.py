@@ -22,15 +22,46 @@ def _raise_keyboard_interrupt(signum, frame) -> None:
 
 @with_config_options
 def run(
-    template: Annotated[str | None, typer.Argument(help="Template to start from (see `ocrq templates`).")] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="JSON settings layered over the template.", show_default=False)] = None,
+    template: Annotated[
+        str | None, typer.Argument(help="Template to start from (see `ocrq templates`).")
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="JSON settings layered over the template.", show_default=False),
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Experiment name.", show_default=False)] = None,
-    template_opt: Annotated[str | None, typer.Option("--template", help="Same as the TEMPLATE argument.", show_default=False)] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="train | compress | both | evaluate", show_default=False)] = None,
-    resume: Annotated[str | None, typer.Option("--resume", help="Continue an interrupted experiment (id or prefix).", show_default=False)] = None,
-    from_ref: Annotated[str | None, typer.Option("--from", help="Reuse this experiment's trained FP32 model: --mode compress makes a new experiment from it, --mode evaluate re-measures it in place.", show_default=False)] = None,
-    tags: Annotated[list[str] | None, typer.Option("--tag", help="Tag the experiment (repeatable).", show_default=False)] = None,
-    experiment_id: Annotated[str | None, typer.Option("--id", help="Use this new 12-hex-digit id (launchers pre-allocate ids).", show_default=False, hidden=True)] = None,
+    template_opt: Annotated[
+        str | None, typer.Option("--template", help="Same as the TEMPLATE argument.", show_default=False)
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="train | compress | both | evaluate", show_default=False)
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume", help="Continue an interrupted experiment (id or prefix).", show_default=False
+        ),
+    ] = None,
+    from_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Reuse this experiment's trained FP32 model: --mode compress makes a new experiment from it, --mode evaluate re-measures it in place.",
+            show_default=False,
+        ),
+    ] = None,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", help="Tag the experiment (repeatable).", show_default=False)
+    ] = None,
+    experiment_id: Annotated[
+        str | None,
+        typer.Option(
+            "--id",
+            help="Use this new 12-hex-digit id (launchers pre-allocate ids).",
+            show_default=False,
+            hidden=True,
+        ),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the experiment id.")] = False,
     **kwargs: Any,
@@ -45,16 +76,22 @@ def run(
     if mode is not None:
         overrides["mode"] = mode
     if experiment_id is not None and (resume or not _is_new_id(store, experiment_id)):
-        raise UsageError(f"--id '{experiment_id}' is not a free 12-hex-digit id (and cannot be used with --resume)")
+        raise UsageError(
+            f"--id '{experiment_id}' is not a free 12-hex-digit id (and cannot be used with --resume)"
+        )
     baseline_dir = None
     in_place = False
     if from_ref:
         if resume:
             raise UsageError("--from and --resume cannot be combined; --resume continues an interrupted run")
-        exp_id, config, baseline_dir = _config_from_baseline(store, from_ref, template or template_opt, config_file, overrides)
+        exp_id, config, baseline_dir = _config_from_baseline(
+            store, from_ref, template or template_opt, config_file, overrides
+        )
         in_place = config.mode == "evaluate"
     elif overrides.get("mode") in ("compress", "evaluate"):
-        raise UsageError(f"--mode {overrides['mode']} needs --from ID: the experiment whose trained model to use")
+        raise UsageError(
+            f"--mode {overrides['mode']} needs --from ID: the experiment whose trained model to use"
+        )
     elif resume:
         exp_id, config = _config_to_resume(store, resume, template or template_opt, config_file, overrides)
     else:
@@ -80,11 +117,25 @@ def run(
             store.tag(exp_id, add=tags)
     if not (json_ or quiet):
         info(f"experiment [bold]{exp_id}[/] in {store.experiment_dir(exp_id)}")
-    outcome = _run_recorded(store, exp_id, prepared, run_experiment, resume=bool(resume), show_progress=not (json_ or quiet),
-                            baseline_dir=baseline_dir)
+    outcome = _run_recorded(
+        store,
+        exp_id,
+        prepared,
+        run_experiment,
+        resume=bool(resume),
+        show_progress=not (json_ or quiet),
+        baseline_dir=baseline_dir,
+    )
     if json_:
-        print_json({"id": exp_id, "status": outcome.status, "error": outcome.error, "summary": outcome.summary,
-                    "path": str(store.experiment_dir(exp_id))})
+        print_json(
+            {
+                "id": exp_id,
+                "status": outcome.status,
+                "error": outcome.error,
+                "summary": outcome.summary,
+                "path": str(store.experiment_dir(exp_id)),
+            }
+        )
     elif quiet:
         typer.echo(exp_id)
     else:
@@ -101,15 +152,27 @@ def run(
 
 
 # What `--mode evaluate` may change: how things are measured, never what was built.
-_EVALUATE_OVERRIDES = {"latency_threads", "latency_runs", "accuracy_budget_pp", "decoding", "beam_width", "threads", "device"}
+_EVALUATE_OVERRIDES = {
+    "latency_threads",
+    "latency_runs",
+    "accuracy_budget_pp",
+    "decoding",
+    "beam_width",
+    "threads",
+    "device",
+}
 
 
-def _config_from_baseline(store: Store, ref: str, template: str | None, config_file: Path | None, overrides: dict[str, Any]):
+def _config_from_baseline(
+    store: Store, ref: str, template: str | None, config_file: Path | None, overrides: dict[str, Any]
+):
     """(experiment id to record into, config, folder holding the baseline model) for --from."""
     from pipeline.config import ConfigError, canonical_key, config_from_dict, derive_config
 
     if template or config_file:
-        raise UsageError("--from starts from that experiment's saved config; change settings with flags, not a template or --config")
+        raise UsageError(
+            "--from starts from that experiment's saved config; change settings with flags, not a template or --config"
+        )
     try:
         source_id = store.resolve_id(ref)
     except (ExperimentNotFound, StoreError) as error:
@@ -122,7 +185,9 @@ def _config_from_baseline(store: Store, ref: str, template: str | None, config_f
         if overrides["mode"] == "evaluate":
             changed = {canonical_key(k) for k in overrides} - _EVALUATE_OVERRIDES - {"mode"}
             if changed:
-                raise UsageError(f"--mode evaluate re-measures what exists; it cannot change {', '.join(sorted(changed))}")
+                raise UsageError(
+                    f"--mode evaluate re-measures what exists; it cannot change {', '.join(sorted(changed))}"
+                )
         elif overrides["mode"] != "compress":
             raise UsageError(f"--from works with --mode compress or evaluate, not {overrides['mode']}")
         config = derive_config(config_from_dict(source["config"]), overrides)
@@ -146,25 +211,39 @@ def _is_new_id(store: Store, exp_id: str) -> bool:
     return False
 
 
-def _config_to_resume(store: Store, ref: str, template: str | None, config_file: Path | None, overrides: dict[str, Any]):
+def _config_to_resume(
+    store: Store, ref: str, template: str | None, config_file: Path | None, overrides: dict[str, Any]
+):
     from pipeline.config import config_from_dict
 
     if template or config_file or overrides:
-        raise UsageError("--resume continues with the experiment's saved config; drop the template, --config and setting flags")
+        raise UsageError(
+            "--resume continues with the experiment's saved config; drop the template, --config and setting flags"
+        )
     try:
         exp_id = store.resolve_id(ref)
     except (ExperimentNotFound, StoreError) as error:
         raise UsageError(str(error)) from None
     experiment = store.get(exp_id)
     if experiment["status"] == "running":
-        raise UsageError(f"experiment {exp_id} is still running (pid {experiment.get('pid')}); stop it before resuming")
+        raise UsageError(
+            f"experiment {exp_id} is still running (pid {experiment.get('pid')}); stop it before resuming"
+        )
     if experiment["status"] == "finished":
         raise UsageError(f"experiment {exp_id} already finished; nothing to resume")
     return exp_id, config_from_dict(experiment["config"])
 
 
-def _run_recorded(store: Store, exp_id: str, prepared, run_experiment, *, resume: bool, show_progress: bool,
-                  baseline_dir: Path | None = None):
+def _run_recorded(
+    store: Store,
+    exp_id: str,
+    prepared,
+    run_experiment,
+    *,
+    resume: bool,
+    show_progress: bool,
+    baseline_dir: Path | None = None,
+):
     from cli.progress import ProgressDisplay, fan_out
     from store.recorder import StoreRecorder
 
@@ -174,8 +253,13 @@ def _run_recorded(store: Store, exp_id: str, prepared, run_experiment, *, resume
     recorder.start_heartbeat()
     try:
         with display:
-            return run_experiment(prepared, fan_out(recorder, display), store.experiment_dir(exp_id), resume=resume,
-                                  baseline_dir=baseline_dir)
+            return run_experiment(
+                prepared,
+                fan_out(recorder, display),
+                store.experiment_dir(exp_id),
+                resume=resume,
+                baseline_dir=baseline_dir,
+            )
     finally:
         recorder.stop()
         signal.signal(signal.SIGTERM, previous)
@@ -183,5 +267,3 @@ def _run_recorded(store: Store, exp_id: str, prepared, run_experiment, *, resume
 
 def register(app: typer.Typer) -> None:
     app.command("run", rich_help_panel="Run")(run)
-
-

@@ -35,7 +35,11 @@ class DataBundle:
 
     @property
     def lines_per_epoch(self) -> int:
-        return self.config.data.num_train if self.real_train is None else max(self.config.data.num_train, len(self.real_train))
+        return (
+            self.config.data.num_train
+            if self.real_train is None
+            else max(self.config.data.num_train, len(self.real_train))
+        )
 
     @property
     def steps_per_epoch(self) -> int:
@@ -51,7 +55,13 @@ class DataBundle:
 
     def _synthetic(self, split: str, size: int, seed: int, fonts: str = "train") -> SyntheticLineDataset:
         return SyntheticLineDataset(
-            self.config.synthetic, self.config.augment, self.charset, size=size, seed=seed, split=split, font_pool=fonts
+            self.config.synthetic,
+            self.config.augment,
+            self.charset,
+            size=size,
+            seed=seed,
+            split=split,
+            font_pool=fonts,
         )
 
     def _loader(self, dataset, *, shuffle: bool, epoch: int = 0, workers: int | None = None) -> Iterable:
@@ -67,14 +77,18 @@ class DataBundle:
         )
 
     def train_dataset(self, epoch: int):
-        seed = self.config.train.seed + (epoch * _EPOCH_SEED_STRIDE if self.config.data.fresh_data_each_epoch else 0)
+        seed = self.config.train.seed + (
+            epoch * _EPOCH_SEED_STRIDE if self.config.data.fresh_data_each_epoch else 0
+        )
         synthetic = self._synthetic("train", self.config.data.num_train, seed)
         if self.real_train is None:
             return synthetic
         ratio = self.config.data.real_ratio
         if ratio >= 1.0:
             return self.real_train
-        return MixedDataset(synthetic, self.real_train, real_fraction=ratio, size=self.lines_per_epoch, seed=seed)
+        return MixedDataset(
+            synthetic, self.real_train, real_fraction=ratio, size=self.lines_per_epoch, seed=seed
+        )
 
     def train_batches(self, epoch: int) -> Iterable:
         """The batches of one training epoch, in a deterministic order for (seed, epoch)."""
@@ -90,7 +104,9 @@ class DataBundle:
         """The shared test set; `fonts="held_out"` gives the same count of lines in fonts never trained on."""
         if self.real_test is not None:
             return self._loader(self.real_test, shuffle=False)
-        return self._loader(self._synthetic("test", self.config.data.num_test, self.config.train.seed, fonts), shuffle=False)
+        return self._loader(
+            self._synthetic("test", self.config.data.num_test, self.config.train.seed, fonts), shuffle=False
+        )
 
     def calibration_batches(self, count: int) -> list:
         """`count` batches of training-distribution lines for quantization calibration (never test lines)."""
@@ -104,13 +120,19 @@ def build_data(config: ExperimentConfig, charset: Charset, width_multiple: int) 
     # Building one synthetic dataset resolves the fonts: a missing or unreadable font fails here.
     bundle._synthetic("val", 1, config.train.seed)
     data = config.data
-    for attr, path in (("real_train", data.train_data), ("real_val", data.val_data), ("real_test", data.test_data)):
+    for attr, path in (
+        ("real_train", data.train_data),
+        ("real_val", data.val_data),
+        ("real_test", data.test_data),
+    ):
         if path is None:
             continue
         samples, problems = load_label_file(path, charset, allow_empty=True, skip_bad=data.skip_bad_samples)
         bundle.problems.extend(problems_as_text(problems))
         dataset = LabelledLineDataset(
-            samples, image_height=config.synthetic.image_height, max_image_width=config.synthetic.max_image_width
+            samples,
+            image_height=config.synthetic.image_height,
+            max_image_width=config.synthetic.max_image_width,
         )
         setattr(bundle, attr, dataset)
     return bundle

@@ -38,10 +38,14 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device={name} was asked for but CUDA is not available here; use --device cpu or auto")
+            raise RuntimeError(
+                f"device={name} was asked for but CUDA is not available here; use --device cpu or auto"
+            )
         index = int(name.split(":")[1]) if ":" in name else 0
         if index >= torch.cuda.device_count():
-            raise RuntimeError(f"device={name} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise RuntimeError(
+                f"device={name} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
     return torch.device(name)
 
 

@@ -86,6 +86,8 @@ def write_predictions_tsv(predictions: Predictions, path: Path) -> int:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
         writer.writerow(["path", "prediction", "label"])
-        for source, prediction, label in zip(predictions.sources, predictions.predictions, predictions.labels, strict=True):
+        for source, prediction, label in zip(
+            predictions.sources, predictions.predictions, predictions.labels, strict=True
+        ):
             writer.writerow([source, prediction, label])
     return path.stat().st_size

@@ -55,8 +55,12 @@ def find_label_file(data: str) -> Path:
         candidates = sorted(path.glob("*.txt"))
         if len(candidates) == 1:
             return candidates[0]
-        raise ValueError(f"--data '{data}' holds no single label file; name it one of {', '.join(LABEL_FILE_NAMES)}")
-    raise ValueError(f"--data '{data}' does not exist; allowed a label file, a folder with one, or 'synthetic'")
+        raise ValueError(
+            f"--data '{data}' holds no single label file; name it one of {', '.join(LABEL_FILE_NAMES)}"
+        )
+    raise ValueError(
+        f"--data '{data}' does not exist; allowed a label file, a folder with one, or 'synthetic'"
+    )
 
 
 def evaluate_experiment(
@@ -80,22 +84,46 @@ def evaluate_experiment(
     if data == "synthetic":
         size = count or config.data.num_test
         # A stream apart from training, validation and the stored test set: seed offset by 101.
-        dataset = SyntheticLineDataset(config.synthetic, config.augment, charset, size=size, seed=config.train.seed + 101,
-                                       split="test", font_pool=fonts)
+        dataset = SyntheticLineDataset(
+            config.synthetic,
+            config.augment,
+            charset,
+            size=size,
+            seed=config.train.seed + 101,
+            split="test",
+            font_pool=fonts,
+        )
         label = f"synthetic ({fonts} fonts, {size} lines)"
     else:
         label_file = find_label_file(data)
         samples, _ = load_label_file(label_file, charset, allow_empty=True, skip_bad=skip_bad)
         if count:
             samples = samples[:count]
-        dataset = LabelledLineDataset(samples, image_height=config.synthetic.image_height,
-                                      max_image_width=config.synthetic.max_image_width, too_wide="resize")
+        dataset = LabelledLineDataset(
+            samples,
+            image_height=config.synthetic.image_height,
+            max_image_width=config.synthetic.max_image_width,
+            too_wide="resize",
+        )
         label = str(label_file)
-    loader = make_loader(dataset, config.train.batch_size, charset=charset, width_multiple=recognizer.width_multiple,
-                         shuffle=False, seed=config.train.seed, num_workers=0)
+    loader = make_loader(
+        dataset,
+        config.train.batch_size,
+        charset=charset,
+        width_multiple=recognizer.width_multiple,
+        shuffle=False,
+        seed=config.train.seed,
+        num_workers=0,
+    )
     started = time.monotonic()
-    predictions = predict(recognizer, loader, charset, torch.device("cpu"), decoding=config.train.decoding,
-                          beam_width=config.train.beam_width)
+    predictions = predict(
+        recognizer,
+        loader,
+        charset,
+        torch.device("cpu"),
+        decoding=config.train.decoding,
+        beam_width=config.train.beam_width,
+    )
     seconds = time.monotonic() - started
     out_dir = experiment_dir / "evaluations" / f"{time.strftime('%Y%m%d-%H%M%S')}-{variant.replace(':', '-')}"
     path = out_dir / "predictions.tsv"

@@ -90,7 +90,10 @@ def variant_bars(rows: dict[str, dict[str, Any]], path: Path, *, title: str = ""
         ax.bar_label(bars, fmt="%.3g", fontsize=7)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, axis="y")
-    axes[-1].set_xticks(range(len(names)), names, rotation=30, ha="right")
+    for ax in axes:
+        ax.set_xticks(
+            range(len(names)), names if ax is axes[-1] else [""] * len(names), rotation=30, ha="right"
+        )
     axes[0].set_title(title or "variants")
     if own:
         return _save(fig, path)

@@ -58,7 +58,9 @@ class RunOutcome:
 def prepare_experiment(config: ExperimentConfig) -> PreparedExperiment:
     """Load the charset, fonts and label files; raises ValueError (one line) for bad input."""
     charset = Charset.from_spec(config.model.charset)
-    width_multiple = model_info(config.model.model, image_height=config.synthetic.image_height)["width_multiple"]
+    width_multiple = model_info(config.model.model, image_height=config.synthetic.image_height)[
+        "width_multiple"
+    ]
     data = build_data(config, charset, width_multiple)
     return PreparedExperiment(config=config, charset=charset, data=data)
 
@@ -106,7 +108,9 @@ class Baseline:
     model_path: Path
 
 
-def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: bool, baseline_dir: Path | None) -> RunOutcome:
+def _run(
+    prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: bool, baseline_dir: Path | None
+) -> RunOutcome:
     config, charset, data = prepared.config, prepared.charset, prepared.data
     threads = configure_threads(config.train.threads, data_workers=config.data.num_workers)
     device = resolve_device(config.train.device)
@@ -115,8 +119,14 @@ def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: boo
     last_path = workdir / "checkpoints" / "last.pt"
     if resume and last_path.is_file():
         resume_payload = load_checkpoint(last_path)
-    sink(RunStarted(config=config.to_dict(), device=str(device), threads=threads,
-                    resumed_from_epoch=resume_payload["state"]["epoch"] if resume_payload else 0))
+    sink(
+        RunStarted(
+            config=config.to_dict(),
+            device=str(device),
+            threads=threads,
+            resumed_from_epoch=resume_payload["state"]["epoch"] if resume_payload else 0,
+        )
+    )
     _save_json(workdir / "config.json", config.to_dict(), sink, "config")
     for problem in data.problems[:20]:  # only with --skip-bad-samples: otherwise they stopped the run earlier
         sink(LogMessage(level="warning", message=f"skipped label-file line: {problem}"))
@@ -142,7 +152,11 @@ def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: boo
     keep_logits = config.mode in ("both", "compress") and any(v != "fp32" for v in config.deploy.variants)
     test = predict(fp32_model, data.test_batches(), charset, device, keep_logits=keep_logits, **decoding)
     size = write_predictions_tsv(test, workdir / "predictions.tsv")
-    sink(ArtifactSaved(artifact_kind="predictions", path=str(workdir / "predictions.tsv"), bytes=size, variant="fp32"))
+    sink(
+        ArtifactSaved(
+            artifact_kind="predictions", path=str(workdir / "predictions.tsv"), bytes=size, variant="fp32"
+        )
+    )
     fp32_row: dict[str, Any] = {
         **test.metrics().to_dict(),
         "size_bytes": baseline.model_path.stat().st_size,
@@ -155,7 +169,12 @@ def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: boo
     }
     if data.has_held_out_fonts:
         held = predict(fp32_model, data.test_batches(fonts="held_out"), charset, device, **decoding).metrics()
-        fp32_row["held_out_fonts"] = {"cer": held.cer, "em": held.em, "ned": held.ned, "samples": held.samples}
+        fp32_row["held_out_fonts"] = {
+            "cer": held.cer,
+            "em": held.em,
+            "ned": held.ned,
+            "samples": held.samples,
+        }
     from pipeline.variants import measure_torch_latency, produce_variants
 
     fp32_row.update(measure_torch_latency(fp32_model, data, config.deploy, device))
@@ -165,26 +184,51 @@ def _run(prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: boo
         variants.update(produce_variants(fp32_model, prepared, fp32_row, test, sink, workdir, device))
 
     summary = _summary(baseline, variants)
-    report = {"config": config.to_dict(), "history": baseline.history, "variants": variants, "summary": summary,
-              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    report = {
+        "config": config.to_dict(),
+        "history": baseline.history,
+        "variants": variants,
+        "summary": summary,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     _save_json(workdir / "report.json", report, sink, "report")
     sink(RunFinished(status="finished", summary=summary))
     return RunOutcome(status="finished", summary=summary)
 
 
-def _train_baseline(prepared, sink: Sink, workdir: Path, device: torch.device, threads: int, resume_payload) -> Baseline | None:
+def _train_baseline(
+    prepared, sink: Sink, workdir: Path, device: torch.device, threads: int, resume_payload
+) -> Baseline | None:
     """Train the FP32 baseline; None when interrupted (checkpoints/last.pt holds the state)."""
     config, charset, data = prepared.config, prepared.charset, prepared.data
-    model = create_model(config.model.model, num_classes=charset.num_classes, image_height=config.synthetic.image_height)
-    meta = {"model_config": model.config(), "charset": charset.to_dict(), "experiment_config": config.to_dict()}
-    sink(LogMessage(level="info", message=f"{config.model.model}: {sum(p.numel() for p in model.parameters()):,} "
-                    f"parameters, device {device}, {threads} thread(s)"))
-    sink(StageStarted(stage="train", detail=f"{config.model.model}, {config.train.epochs} epochs of "
-                      f"{data.lines_per_epoch} lines", total=config.train.epochs))
+    model = create_model(
+        config.model.model, num_classes=charset.num_classes, image_height=config.synthetic.image_height
+    )
+    meta = {
+        "model_config": model.config(),
+        "charset": charset.to_dict(),
+        "experiment_config": config.to_dict(),
+    }
+    sink(
+        LogMessage(
+            level="info",
+            message=f"{config.model.model}: {sum(p.numel() for p in model.parameters()):,} "
+            f"parameters, device {device}, {threads} thread(s)",
+        )
+    )
+    sink(
+        StageStarted(
+            stage="train",
+            detail=f"{config.model.model}, {config.train.epochs} epochs of {data.lines_per_epoch} lines",
+            total=config.train.epochs,
+        )
+    )
     amp_dtype = autocast_dtype(config.train.amp, device)
 
     def validate(module: torch.nn.Module) -> Predictions:
-        return predict(module, data.val_batches(), charset, device, decoding="greedy", autocast_dtype=amp_dtype)
+        return predict(
+            module, data.val_batches(), charset, device, decoding="greedy", autocast_dtype=amp_dtype
+        )
 
     result = fit(
         model,
@@ -200,15 +244,27 @@ def _train_baseline(prepared, sink: Sink, workdir: Path, device: torch.device, t
         resume=resume_payload,
     )
     if result.history:
-        size = training_curves(result.history, workdir / "training_curves.png", title=config.name or config.model.model)
+        size = training_curves(
+            result.history, workdir / "training_curves.png", title=config.name or config.model.model
+        )
         sink(ArtifactSaved(artifact_kind="figure", path=str(workdir / "training_curves.png"), bytes=size))
     if result.interrupted:
-        sink(LogMessage(level="warning", message=f"interrupted after {len(result.history)} epoch(s); "
-                        "`ocrq run --resume ID` continues from checkpoints/last.pt"))
+        sink(
+            LogMessage(
+                level="warning",
+                message=f"interrupted after {len(result.history)} epoch(s); "
+                "`ocrq run --resume ID` continues from checkpoints/last.pt",
+            )
+        )
         sink(RunFinished(status="interrupted", summary={"trained_epochs": len(result.history)}))
         return None
-    sink(LogMessage(level="info", message=f"training stopped: {result.stop_reason}; best validation CER "
-                    f"{100 * result.best_cer:.2f}% at epoch {result.best_epoch}"))
+    sink(
+        LogMessage(
+            level="info",
+            message=f"training stopped: {result.stop_reason}; best validation CER "
+            f"{100 * result.best_cer:.2f}% at epoch {result.best_epoch}",
+        )
+    )
     model_path = workdir / "model_fp32.pt"
     fp32_model = result.eval_model.eval()
     # The EMA copy was frozen; variants finetune, prune (autograd-traced) and QAT-train from it.
@@ -230,7 +286,11 @@ def _load_baseline(baseline_dir: Path, workdir: Path, sink: Sink) -> Baseline:
     target = workdir / "model_fp32.pt"
     if source.resolve() != target.resolve():
         shutil.copyfile(source, target)
-        sink(ArtifactSaved(artifact_kind="model", path=str(target), bytes=target.stat().st_size, variant="fp32"))
+        sink(
+            ArtifactSaved(
+                artifact_kind="model", path=str(target), bytes=target.stat().st_size, variant="fp32"
+            )
+        )
     sink(LogMessage(level="info", message=f"baseline FP32 model from {source}"))
     report = baseline_dir / "report.json"
     history = json.loads(report.read_text())["history"] if report.is_file() else []

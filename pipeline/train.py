@@ -20,8 +20,8 @@ import torch
 
 from pipeline.checkpoint import rng_state, save_checkpoint, set_rng_state
 from pipeline.device import autocast_dtype
-from pipeline.events import ArtifactSaved, EpochEnded, Sink, StageProgress
 from pipeline.evaluate import Predictions
+from pipeline.events import ArtifactSaved, EpochEnded, Sink, StageProgress
 from pipeline.losses import ctc_loss, frame_lengths
 from pipeline.optim import ExponentialMovingAverage, LRSchedule, build_optimizer
 
@@ -47,7 +47,9 @@ class FitSettings:
     time_budget_minutes: float = 0.0
 
     @classmethod
-    def from_train_config(cls, train, *, epochs: int | None = None, lr_multiplier: float = 1.0) -> FitSettings:
+    def from_train_config(
+        cls, train, *, epochs: int | None = None, lr_multiplier: float = 1.0
+    ) -> FitSettings:
         return cls(
             epochs=train.epochs if epochs is None else epochs,
             learning_rate=train.learning_rate * lr_multiplier,
@@ -84,7 +86,9 @@ class FitResult:
 
 
 # extra_loss(model, batch, logits, input_lengths) -> (loss tensor, {name: float}) for distillation etc.
-ExtraLoss = Callable[[torch.nn.Module, Any, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
+ExtraLoss = Callable[
+    [torch.nn.Module, Any, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, float]]
+]
 
 
 def fit(
@@ -114,15 +118,26 @@ def fit(
         extra_loss: adds terms to the CTC loss (distillation, quantization penalty).
     """
     model.to(device)
-    optimizer = build_optimizer(model, settings.learning_rate, settings.weight_decay, settings.part_lr_multipliers)
+    optimizer = build_optimizer(
+        model, settings.learning_rate, settings.weight_decay, settings.part_lr_multipliers
+    )
     scheduler = LRSchedule(optimizer, settings.lr_schedule, settings.warmup_ratio)
     total_steps = max(1, settings.epochs * steps_per_epoch)
     budget_seconds = settings.time_budget_minutes * 60
     dtype = autocast_dtype(settings.amp, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     ema = ExponentialMovingAverage(model, settings.ema_decay) if settings.ema else None
-    state = {"epoch": 0, "batch": 0, "global_step": 0, "best_cer": math.inf, "best_em": -1.0, "best_epoch": 0,
-             "stale_epochs": 0, "elapsed": 0.0, "history": []}
+    state = {
+        "epoch": 0,
+        "batch": 0,
+        "global_step": 0,
+        "best_cer": math.inf,
+        "best_em": -1.0,
+        "best_epoch": 0,
+        "stale_epochs": 0,
+        "elapsed": 0.0,
+        "history": [],
+    }
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
@@ -153,9 +168,20 @@ def fit(
     def save(name: str, eval_module: torch.nn.Module) -> None:
         if checkpoint_dir is None:
             return
-        path = checkpoint_dir / f"{name}.pt" if phase == "baseline" else checkpoint_dir / f"{phase.replace(':', '-')}-{name}.pt"
+        path = (
+            checkpoint_dir / f"{name}.pt"
+            if phase == "baseline"
+            else checkpoint_dir / f"{phase.replace(':', '-')}-{name}.pt"
+        )
         size = save_checkpoint(path, payload(eval_module))
-        sink(ArtifactSaved(artifact_kind="checkpoint", path=str(path), bytes=size, variant=None if phase == "baseline" else phase))
+        sink(
+            ArtifactSaved(
+                artifact_kind="checkpoint",
+                path=str(path),
+                bytes=size,
+                variant=None if phase == "baseline" else phase,
+            )
+        )
 
     stop_reason = state.get("stop_reason") or "epochs"
     started = time.monotonic() - state["elapsed"]
@@ -204,8 +230,14 @@ def fit(
                 if budget_seconds and time.monotonic() - started >= budget_seconds:
                     break  # the budget is spent: validate what we have and stop
                 if state["batch"] % 10 == 0:
-                    sink(StageProgress(stage=phase, completed=epoch + state["batch"] / steps_per_epoch,
-                                       total=settings.epochs, message=f"loss {float(loss.detach()):.3f}"))
+                    sink(
+                        StageProgress(
+                            stage=phase,
+                            completed=epoch + state["batch"] / steps_per_epoch,
+                            total=settings.epochs,
+                            message=f"loss {float(loss.detach()):.3f}",
+                        )
+                    )
             eval_module = ema.module if ema is not None else model
             val = validate(eval_module)
             metrics = val.metrics()
@@ -234,8 +266,16 @@ def fit(
             improved_em = metrics.em > state["best_em"]
             if improved_em:
                 state["best_em"] = metrics.em
-            sink(EpochEnded(phase=phase, **{k: record[k] for k in ("epoch", "train_loss", "val_loss", "cer", "em", "lr", "seconds")},
-                            extra={"ned": metrics.ned, "lines": lines}))
+            sink(
+                EpochEnded(
+                    phase=phase,
+                    **{
+                        k: record[k]
+                        for k in ("epoch", "train_loss", "val_loss", "cer", "em", "lr", "seconds")
+                    },
+                    extra={"ned": metrics.ned, "lines": lines},
+                )
+            )
             save("last", eval_module)
             if improved_cer:
                 save("best_cer", eval_module)

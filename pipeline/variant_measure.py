@@ -137,7 +137,8 @@ def paired_latency(recognizer, reference: OnnxRecognizer, deploy, device: torch.
         "latency_device": device.type,
         "latency_input": f"1x{reference.image_height}x{LATENCY_WIDTH}",
         "paired_baseline": {
-            k: base[k] for k in ("latency_ms_p50", "latency_ms_p95", "latency_ms_min", "throughput_lines_per_s_b16")
+            k: base[k]
+            for k in ("latency_ms_p50", "latency_ms_p95", "latency_ms_min", "throughput_lines_per_s_b16")
         },
     }
 
@@ -196,7 +197,9 @@ def compare(
     timing = row.get("paired_baseline") or base  # speed-ups from alternated timings when there are some
     row["speedup"] = timing["latency_ms_p50"] / row["latency_ms_p50"] if row.get("latency_ms_p50") else None
     if timing.get("latency_ms_min") and row.get("latency_ms_min"):
-        row["speedup_best"] = timing["latency_ms_min"] / row["latency_ms_min"]  # fastest calls, for noisy machines
+        row["speedup_best"] = (
+            timing["latency_ms_min"] / row["latency_ms_min"]
+        )  # fastest calls, for noisy machines
     if timing.get("throughput_lines_per_s_b16") and row.get("throughput_lines_per_s_b16"):
         row["throughput_ratio_b16"] = row["throughput_lines_per_s_b16"] / timing["throughput_lines_per_s_b16"]
     row["cer_delta_pp"] = 100 * (row["cer"] - fp32_row["cer"])

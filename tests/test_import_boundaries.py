@@ -19,7 +19,9 @@ def imported_after(code: str, env_home: str | None = None) -> set[str]:
         import os
 
         env = {**os.environ, "OCRQ_HOME": env_home}
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
     return set(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
@@ -43,7 +45,15 @@ def test_config_reading_imports_no_heavy_library():
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["ls"], ["ls", "--json"], ["templates"], ["config", "show", "smoke"], ["show", "--help"], ["compare", "--help"]],
+    [
+        ["--help"],
+        ["ls"],
+        ["ls", "--json"],
+        ["templates"],
+        ["config", "show", "smoke"],
+        ["show", "--help"],
+        ["compare", "--help"],
+    ],
 )
 def test_commands_that_do_not_compute_import_no_heavy_library(argv, tmp_path):
     code = f"import cli.main\ntry:\n    cli.main.main({argv!r})\nexcept SystemExit:\n    pass"

@@ -132,9 +132,9 @@ def save_torchao_model(model: nn.Module, plan: LayerPlan, path: Path, meta: dict
 
 def load_torchao_model(path: Path, map_location: str | torch.device = "cpu") -> nn.Module:
     """Rebuild a model saved by `save_torchao_model` (architecture from its config, torchao layers from its plan)."""
-    from pipeline.models import create_model
-
     import torchao.quantization  # noqa: F401  (importing it allow-lists its tensor classes for weights_only loads)
+
+    from pipeline.models import create_model
 
     payload = torch.load(path, map_location=map_location, weights_only=True)
     if payload.get("format") != TORCHAO_FORMAT:

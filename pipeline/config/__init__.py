@@ -4,7 +4,14 @@ Imports only the standard library (and `pipeline.data.config`), so the CLI and t
 without importing torch.
 """
 
-from pipeline.config.experiment import FLAT_FIELDS, MODES, SECTIONS, ExperimentConfig, canonical_key, field_info
+from pipeline.config.experiment import (
+    FLAT_FIELDS,
+    MODES,
+    SECTIONS,
+    ExperimentConfig,
+    canonical_key,
+    field_info,
+)
 from pipeline.config.fields import ConfigError, describe_allowed
 from pipeline.config.resolve import (
     config_from_dict,

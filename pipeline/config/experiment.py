@@ -114,7 +114,9 @@ def _flat_fields() -> dict[str, str | None]:
     for section_name, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
             if f.name in flat:
-                raise RuntimeError(f"config field {f.name} is declared twice ({flat[f.name]}, {section_name})")
+                raise RuntimeError(
+                    f"config field {f.name} is declared twice ({flat[f.name]}, {section_name})"
+                )
             flat[f.name] = section_name
     return flat
 
@@ -141,7 +143,9 @@ def coerce_field(key: str, raw: Any, *, from_text: bool) -> Any:
     except ConfigError as error:
         if "allowed" in str(error):
             raise
-        raise ConfigError(f"{error}; allowed {describe_allowed(field_info(key), field_annotation(key))}") from None
+        raise ConfigError(
+            f"{error}; allowed {describe_allowed(field_info(key), field_annotation(key))}"
+        ) from None
 
 
 def canonical_key(key: str) -> str:
@@ -163,7 +167,9 @@ def build_config(nested: dict[str, Any]) -> ExperimentConfig:
             cls = SECTIONS[key]
             section_values = {}
             for sub_key, sub_value in value.items():
-                section_values[sub_key] = coerce_value(sub_key, resolved_hints(cls)[sub_key], sub_value, from_text=False)
+                section_values[sub_key] = coerce_value(
+                    sub_key, resolved_hints(cls)[sub_key], sub_value, from_text=False
+                )
             try:
                 kwargs[key] = cls(**section_values)
             except ConfigError:

@@ -145,7 +145,9 @@ def coerce_value(name: str, annotation: Any, raw: Any, *, from_text: bool) -> An
             return [item.strip() for item in raw.split(",") if item.strip()]
         if isinstance(raw, list) and all(isinstance(item, str | int | float) for item in raw):
             return list(raw)
-        raise ConfigError(f"{name}={shown} is not a list; allowed a list of names (comma-separated on the CLI)")
+        raise ConfigError(
+            f"{name}={shown} is not a list; allowed a list of names (comma-separated on the CLI)"
+        )
     if base is dict:
         return _coerce_mapping(name, raw, from_text)
     return raw
@@ -178,13 +180,17 @@ def _coerce_mapping(name: str, raw: Any, from_text: bool) -> dict[str, float]:
         for item in filter(None, (part.strip() for part in raw.split(","))):
             key, sep, value = item.partition("=")
             if not sep:
-                raise ConfigError(f"{name}={raw!r} is not a mapping; allowed key=value pairs like words=3,numbers=1")
+                raise ConfigError(
+                    f"{name}={raw!r} is not a mapping; allowed key=value pairs like words=3,numbers=1"
+                )
             try:
                 pairs[key.strip()] = float(value)
             except ValueError:
                 raise ConfigError(f"{name}: {key.strip()}={value!r} is not a number") from None
         return pairs
-    if isinstance(raw, dict) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw.values()):
+    if isinstance(raw, dict) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in raw.values()
+    ):
         return {str(k): float(v) for k, v in raw.items()}
     raise ConfigError(f"{name}={raw!r} is not a mapping of names to numbers")
 
@@ -212,4 +218,6 @@ def validate_section(section: Any) -> None:
         low, high = f.metadata.get("low"), f.metadata.get("high")
         if isinstance(value, int | float) and not isinstance(value, bool):
             if (low is not None and value < low) or (high is not None and value > high):
-                raise ConfigError(f"{f.name}={_show(value)} is out of range; allowed {describe_allowed(f, annotation)}")
+                raise ConfigError(
+                    f"{f.name}={_show(value)} is out of range; allowed {describe_allowed(f, annotation)}"
+                )

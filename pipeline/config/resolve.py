@@ -43,11 +43,15 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ConfigError(f"config file '{path}' is not valid JSON: line {error.lineno} column {error.colno}: {error.msg}") from None
+        raise ConfigError(
+            f"config file '{path}' is not valid JSON: line {error.lineno} column {error.colno}: {error.msg}"
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file '{path}' is not UTF-8 text") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file '{path}' must hold a JSON object of settings, not {type(data).__name__}")
+        raise ConfigError(
+            f"config file '{path}' must hold a JSON object of settings, not {type(data).__name__}"
+        )
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if key in SECTIONS and isinstance(value, dict):
@@ -57,7 +61,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         for sub_key, sub_value in items:
             name = canonical_key(sub_key)
             if key in SECTIONS and isinstance(value, dict) and FLAT_FIELDS[name] != key:
-                raise ConfigError(f"config file '{path}': '{sub_key}' belongs in section '{FLAT_FIELDS[name]}', not '{key}'")
+                raise ConfigError(
+                    f"config file '{path}': '{sub_key}' belongs in section '{FLAT_FIELDS[name]}', not '{key}'"
+                )
             flat[name] = coerce_field(name, sub_value, from_text=False)
     return flat
 
@@ -145,7 +151,9 @@ def _check_paths(flat: dict[str, Any]) -> None:
         path = flat.get(key)
         if path is not None:
             if not Path(path).is_file():
-                raise ConfigError(f"{key}='{path}' does not exist; allowed a PaddleOCR label file (path<TAB>label lines)")
+                raise ConfigError(
+                    f"{key}='{path}' does not exist; allowed a PaddleOCR label file (path<TAB>label lines)"
+                )
             flat[key] = str(Path(path).resolve())
     charset = flat.get("charset", "ascii")
     if charset not in BUILTIN_CHARSETS:

@@ -71,16 +71,24 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    num_train: int = option(20000, help="training lines per epoch (fresh synthetic lines each epoch)", low=1, high=100_000_000)
+    num_train: int = option(
+        20000, help="training lines per epoch (fresh synthetic lines each epoch)", low=1, high=100_000_000
+    )
     num_val: int = option(1000, help="validation lines (fixed set, training fonts)", low=1, high=10_000_000)
     num_test: int = option(1000, help="test lines shared by every variant", low=1, high=10_000_000)
-    fresh_data_each_epoch: bool = option(True, help="draw new synthetic lines every epoch instead of repeating")
+    fresh_data_each_epoch: bool = option(
+        True, help="draw new synthetic lines every epoch instead of repeating"
+    )
     train_data: str | None = option(None, help="PaddleOCR label file (path<TAB>label) to train on")
     val_data: str | None = option(None, help="PaddleOCR label file for validation (default: synthetic)")
     test_data: str | None = option(None, help="PaddleOCR label file for testing (default: synthetic)")
-    real_ratio: float = option(1.0, help="share of real lines per batch when train_data is set", low=0.0, high=1.0)
+    real_ratio: float = option(
+        1.0, help="share of real lines per batch when train_data is set", low=0.0, high=1.0
+    )
     skip_bad_samples: bool = option(False, help="skip bad label-file lines instead of stopping")
-    num_workers: int = option(1, help="data-loading worker processes (0 = in the training process)", low=0, high=64)
+    num_workers: int = option(
+        1, help="data-loading worker processes (0 = in the training process)", low=0, high=64
+    )
 
     def __post_init__(self) -> None:
         validate_section(self)
@@ -92,18 +100,28 @@ class TrainConfig:
     batch_size: int = option(64, help="lines per batch", low=1, high=8192)
     learning_rate: float = option(1e-3, help="peak AdamW learning rate", low=1e-7, high=1.0)
     weight_decay: float = option(0.01, help="AdamW weight decay", low=0.0, high=1.0)
-    lr_schedule: str = option("cosine", help="schedule after warmup", choices=("cosine", "onecycle", "constant"))
+    lr_schedule: str = option(
+        "cosine", help="schedule after warmup", choices=("cosine", "onecycle", "constant")
+    )
     warmup_ratio: float = option(0.05, help="share of steps spent warming up", low=0.0, high=0.5)
-    backbone_lr_multiplier: float = option(1.0, help="learning-rate multiplier for the backbone", low=0.0, high=100.0)
+    backbone_lr_multiplier: float = option(
+        1.0, help="learning-rate multiplier for the backbone", low=0.0, high=100.0
+    )
     neck_lr_multiplier: float = option(1.0, help="learning-rate multiplier for the neck", low=0.0, high=100.0)
     head_lr_multiplier: float = option(1.0, help="learning-rate multiplier for the head", low=0.0, high=100.0)
     grad_clip_norm: float = option(5.0, help="clip gradient norm (0 = off)", low=0.0, high=1e6)
     ema: bool = option(True, help="keep EMA weights and evaluate/save them")
     ema_decay: float = option(0.998, help="EMA decay per step", low=0.0, high=0.99999)
     amp: str = option("auto", help="mixed-precision training", choices=("auto", "off", "bf16", "fp16"))
-    early_stop_patience: int = option(0, help="stop after this many epochs without CER gain (0 = off)", low=0, high=10_000)
-    target_cer: float = option(0.0, help="stop once validation CER <= this fraction (0 = off)", low=0.0, high=1.0)
-    time_budget_minutes: float = option(0.0, help="stop training after this many minutes (0 = off)", low=0.0, high=1e6)
+    early_stop_patience: int = option(
+        0, help="stop after this many epochs without CER gain (0 = off)", low=0, high=10_000
+    )
+    target_cer: float = option(
+        0.0, help="stop once validation CER <= this fraction (0 = off)", low=0.0, high=1.0
+    )
+    time_budget_minutes: float = option(
+        0.0, help="stop training after this many minutes (0 = off)", low=0.0, high=1e6
+    )
     decoding: str = option("greedy", help="CTC decoding for evaluation", choices=("greedy", "beam"))
     beam_width: int = option(8, help="beam width when decoding=beam", low=1, high=256)
     seed: int = option(0, help="seed for data, initialisation and shuffling", low=0, high=2**31 - 1)
@@ -112,24 +130,35 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         validate_section(self)
-        if not (self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit())):
+        if not (
+            self.device in ("auto", "cpu", "cuda")
+            or (self.device.startswith("cuda:") and self.device[5:].isdigit())
+        ):
             raise ConfigError(f"device={self.device!r} is not supported; allowed auto, cpu, cuda, cuda:N")
 
 
 @dataclass
 class QuantizationConfig:
     quantization_strategy: str = option(
-        "int8_dyn_act_int4_weight", help="torchao strategy for ptq/qat variants", choices=QUANTIZATION_STRATEGIES
+        "int8_dyn_act_int4_weight",
+        help="torchao strategy for ptq/qat variants",
+        choices=QUANTIZATION_STRATEGIES,
     )
     quantization_aware_training: bool = option(True, help="train qat variants with fake quantization")
     qat_epochs: int = option(3, help="QAT epochs", low=0, high=10_000)
-    weight_bits: int = option(4, help="weight bits for int4/int8 choices the strategy leaves open", choices=(4, 8))
+    weight_bits: int = option(
+        4, help="weight bits for int4/int8 choices the strategy leaves open", choices=(4, 8)
+    )
     activation_bits: int = option(8, help="activation bits (32 = float activations)", choices=(4, 8, 32))
-    qat_learning_rate_multiplier: float = option(0.1, help="QAT lr = learning_rate x this", low=1e-4, high=1.0)
+    qat_learning_rate_multiplier: float = option(
+        0.1, help="QAT lr = learning_rate x this", low=1e-4, high=1.0
+    )
     quantization_loss_weight: float = option(
         0.01, help="weight of the weight-quantization error penalty during QAT", low=0.0, high=1.0
     )
-    calibration_batches: int = option(8, help="batches of lines used to calibrate static quantization", low=1, high=100_000)
+    calibration_batches: int = option(
+        8, help="batches of lines used to calibrate static quantization", low=1, high=100_000
+    )
     observer_type: str = option(
         "min_max",
         help="activation range observer for calibration",
@@ -157,7 +186,9 @@ class QuantizationConfig:
 @dataclass
 class DistillationConfig:
     enable_distillation: bool = option(True, help="distil from the FP32 teacher during QAT and finetuning")
-    temperature_distillation: float = option(4.0, help="softmax temperature of the per-frame KL", low=1.0, high=20.0)
+    temperature_distillation: float = option(
+        4.0, help="softmax temperature of the per-frame KL", low=1.0, high=20.0
+    )
     distillation_weight: float = option(0.3, help="share of the KL term in the loss", low=0.0, high=1.0)
 
     def __post_init__(self) -> None:
@@ -173,14 +204,26 @@ class PruningConfig:
         choices=("l1_unstructured", "random_unstructured", "l1_structured", "ln_structured"),
     )
     pruning_ratio: float = option(0.3, help="share of weights (or channels) removed", low=0.0, high=0.95)
-    backbone_pruning_ratio: float | None = option(None, help="ratio for the backbone (default pruning_ratio)", low=0.0, high=0.95)
-    neck_pruning_ratio: float | None = option(None, help="ratio for the neck (default pruning_ratio)", low=0.0, high=0.95)
-    decoder_pruning_ratio: float | None = option(None, help="ratio for the head (default pruning_ratio)", low=0.0, high=0.95)
+    backbone_pruning_ratio: float | None = option(
+        None, help="ratio for the backbone (default pruning_ratio)", low=0.0, high=0.95
+    )
+    neck_pruning_ratio: float | None = option(
+        None, help="ratio for the neck (default pruning_ratio)", low=0.0, high=0.95
+    )
+    decoder_pruning_ratio: float | None = option(
+        None, help="ratio for the head (default pruning_ratio)", low=0.0, high=0.95
+    )
     prune_criteria: str = option("l1", help="importance criterion", choices=("l1", "l2", "grad"))
-    pruning_epoch: int = option(0, help="baseline epoch after which to prune (0 = after training)", low=0, high=100_000)
+    pruning_epoch: int = option(
+        0, help="baseline epoch after which to prune (0 = after training)", low=0, high=100_000
+    )
     finetune_epochs: int = option(2, help="finetune epochs after pruning", low=0, high=10_000)
-    min_acc_drop: float = option(0.01, help="largest CER rise (fraction) accuracy-first pruning accepts", low=0.0, high=1.0)
-    accuracy_first: bool = option(False, help="search the largest ratio whose CER rise stays within min_acc_drop")
+    min_acc_drop: float = option(
+        0.01, help="largest CER rise (fraction) accuracy-first pruning accepts", low=0.0, high=1.0
+    )
+    accuracy_first: bool = option(
+        False, help="search the largest ratio whose CER rise stays within min_acc_drop"
+    )
 
     def __post_init__(self) -> None:
         validate_section(self)
@@ -190,7 +233,9 @@ class PruningConfig:
 class DeployConfig:
     hardware_target: str = option("cpu", help="where the model will run", choices=("cpu", "gpu", "mobile"))
     backend: str = option(
-        "auto", help="quantization backend (auto: picked from hardware_target)", choices=("auto", "onnxruntime", "torchao")
+        "auto",
+        help="quantization backend (auto: picked from hardware_target)",
+        choices=("auto", "onnxruntime", "torchao"),
     )
     variants: list[str] = option(default_factory=lambda: ["ort-fp32"], help="variants to produce and compare")
     accuracy_budget_pp: float = option(

@@ -106,7 +106,9 @@ def quantize_static_int8(
         "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"],
         **calibration.extra_options,
     }
-    exclude = set(options.exclude) | (set() if options.quantize_attention else set(activation_matmuls(source)))
+    exclude = set(options.exclude) | (
+        set() if options.quantize_attention else set(activation_matmuls(source))
+    )
     exclude = sorted(exclude)
     with tempfile.TemporaryDirectory(prefix="ocrq-quant-") as scratch:
         staged = source

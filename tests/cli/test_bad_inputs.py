@@ -14,10 +14,18 @@ from tests.cli.conftest import snapshot
 def seeded(ocrq_home, tmp_path):
     """A store with two experiments whose ids share no 4-char prefix, plus some bad files on disk."""
     store = Store()
-    first = store.create_experiment(name="alpha", template="smoke", config={}, model="crnn_tiny", experiment_id="aaaa11112222")
-    store.create_experiment(name="beta", template="smoke", config={}, model="crnn_tiny", experiment_id="aaaa33334444")
-    store.create_experiment(name="twin", template="smoke", config={}, model="crnn_tiny", experiment_id="bbbb55556666")
-    store.create_experiment(name="twin", template="smoke", config={}, model="crnn_tiny", experiment_id="cccc77778888")
+    first = store.create_experiment(
+        name="alpha", template="smoke", config={}, model="crnn_tiny", experiment_id="aaaa11112222"
+    )
+    store.create_experiment(
+        name="beta", template="smoke", config={}, model="crnn_tiny", experiment_id="aaaa33334444"
+    )
+    store.create_experiment(
+        name="twin", template="smoke", config={}, model="crnn_tiny", experiment_id="bbbb55556666"
+    )
+    store.create_experiment(
+        name="twin", template="smoke", config={}, model="crnn_tiny", experiment_id="cccc77778888"
+    )
     (tmp_path / "broken.json").write_text("{ nope")
     (tmp_path / "list.json").write_text("[]")
     (tmp_path / "unknown.json").write_text(json.dumps({"flux_capacitor": 1}))

@@ -43,7 +43,19 @@ def test_show_json_has_the_documented_fields(home, ocrq):
     code, out, _ = ocrq("show", "e2e", "--json")
     assert code == 0
     doc = json.loads(out)
-    for key in ("id", "name", "status", "template", "created", "config", "epochs", "variants", "artifacts", "tags", "note"):
+    for key in (
+        "id",
+        "name",
+        "status",
+        "template",
+        "created",
+        "config",
+        "epochs",
+        "variants",
+        "artifacts",
+        "tags",
+        "note",
+    ):
         assert key in doc, key
     assert doc["status"] == "finished" and doc["template"] == "smoke" and doc["tags"] == ["ci"]
     assert len(doc["epochs"]) == 2
@@ -78,7 +90,9 @@ def test_ls_json_quiet_and_filters(home, ocrq):
 def test_show_human_output_lists_epochs_variants_and_figure_path(home, ocrq):
     code, out, _ = ocrq("show", "e2e")
     assert code == 0
-    assert "epochs" in out and "variants" in out and "training_curves.png" in out and "ort-int8-dynamic" in out
+    assert (
+        "epochs" in out and "variants" in out and "training_curves.png" in out and "ort-int8-dynamic" in out
+    )
 
 
 def test_tag_note_rm_restore_cycle(home, ocrq):
@@ -111,7 +125,9 @@ def test_evaluate_on_a_labelled_folder_made_here(home, ocrq, tmp_path):
     assert result["samples"] == 3 and 0.0 <= result["cer"]
     tsv = Path(result["predictions"]).read_text().splitlines()
     assert tsv[0] == "path\tprediction\tlabel" and len(tsv) == 4
-    assert [row.split("\t")[2] for row in tsv[1:]] == ["hello", "42", "ocrq"] or sorted(r.split("\t")[2] for r in tsv[1:]) == ["42", "hello", "ocrq"]
+    assert [row.split("\t")[2] for row in tsv[1:]] == ["hello", "42", "ocrq"] or sorted(
+        r.split("\t")[2] for r in tsv[1:]
+    ) == ["42", "hello", "ocrq"]
     doc = json.loads(ocrq("show", "e2e", "--json")[1])
     assert doc["evaluations"] and doc["evaluations"][-1]["variant"] == "ort-int8-dynamic"
 
@@ -129,8 +145,18 @@ def test_compare_two_runs_only_changed(home, ocrq):
 
 
 def test_compress_an_existing_baseline_and_remeasure_in_place(home, ocrq):
-    code, out, err = ocrq("run", "--from", "e2e", "--mode", "compress", "--variants", "ort-fp32,ort-int8-dynamic",
-                          "--name", "e2e-c", "--json")
+    code, out, err = ocrq(
+        "run",
+        "--from",
+        "e2e",
+        "--mode",
+        "compress",
+        "--variants",
+        "ort-fp32,ort-int8-dynamic",
+        "--name",
+        "e2e-c",
+        "--json",
+    )
     assert code == 0, err
     new = json.loads(ocrq("show", json.loads(out)["id"], "--json")[1])
     source = json.loads(ocrq("show", "e2e", "--json")[1])

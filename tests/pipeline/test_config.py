@@ -26,16 +26,27 @@ def test_layering_order_template_then_file_then_flags(tmp_path):
 
 def test_seed_spellings_and_aliases(tmp_path):
     path = tmp_path / "seed.json"
-    path.write_text(json.dumps({"strategy": "int8_weight_only", "granularity": "per_tensor", "symmetric": False}))
-    config = resolve_config("smoke", config_file=path, overrides={"qat_epochs": "4", "observer-type": "histogram"})
+    path.write_text(
+        json.dumps({"strategy": "int8_weight_only", "granularity": "per_tensor", "symmetric": False})
+    )
+    config = resolve_config(
+        "smoke", config_file=path, overrides={"qat_epochs": "4", "observer-type": "histogram"}
+    )
     q = config.quantization
-    assert (q.quantization_strategy, q.quantization_granularity, q.symmetric_quantization) == ("int8_weight_only", "per_tensor", False)
+    assert (q.quantization_strategy, q.quantization_granularity, q.symmetric_quantization) == (
+        "int8_weight_only",
+        "per_tensor",
+        False,
+    )
     assert (q.weight_bits, q.activation_bits) == (8, 32)  # implied by the strategy
     assert q.qat_epochs == 4 and q.observer_type == "histogram"
 
 
 def test_bits_choose_the_strategy_and_contradictions_fail():
-    assert resolve_config("smoke", overrides={"weight_bits": "8"}).quantization.quantization_strategy == "int8_dyn_act_int8_weight"
+    assert (
+        resolve_config("smoke", overrides={"weight_bits": "8"}).quantization.quantization_strategy
+        == "int8_dyn_act_int8_weight"
+    )
     with pytest.raises(ConfigError, match="contradict"):
         resolve_config("smoke", overrides={"weight_bits": "8", "quantization_strategy": "int4_weight_only"})
 
@@ -43,7 +54,9 @@ def test_bits_choose_the_strategy_and_contradictions_fail():
 def test_hardware_target_picks_backend_and_mobile_defaults():
     assert resolve_config("smoke").deploy.backend == "onnxruntime"
     assert resolve_config("smoke", overrides={"hardware_target": "gpu"}).deploy.backend == "torchao"
-    mobile = resolve_config("smoke", overrides={"hardware_target": "mobile", "quantization_strategy": "int8_weight_only"})
+    mobile = resolve_config(
+        "smoke", overrides={"hardware_target": "mobile", "quantization_strategy": "int8_weight_only"}
+    )
     assert mobile.quantization.quantization_strategy == "int8_weight_only"  # the user's choice wins
 
 
@@ -59,13 +72,43 @@ def test_saved_config_round_trips():
 
 def test_flat_field_names_are_unique_and_cover_the_seed_options():
     seed_options = [
-        "quantization_strategy", "weight_bits", "activation_bits", "qat_epochs", "qat_learning_rate_multiplier",
-        "quantization_loss_weight", "temperature_distillation", "distillation_weight", "calibration_batches",
-        "observer_type", "observer_momentum", "quantization_granularity", "symmetric_quantization", "group_size",
-        "skip_first_last", "mixed_precision", "pruning_strategy", "pruning_ratio", "pruning_epoch", "finetune_epochs",
-        "min_acc_drop", "backbone_pruning_ratio", "neck_pruning_ratio", "decoder_pruning_ratio", "prune_criteria",
-        "hardware_target", "batch_size", "num_train", "num_val", "learning_rate", "epochs", "model", "charset",
-        "image_height", "seed", "device", "threads",
+        "quantization_strategy",
+        "weight_bits",
+        "activation_bits",
+        "qat_epochs",
+        "qat_learning_rate_multiplier",
+        "quantization_loss_weight",
+        "temperature_distillation",
+        "distillation_weight",
+        "calibration_batches",
+        "observer_type",
+        "observer_momentum",
+        "quantization_granularity",
+        "symmetric_quantization",
+        "group_size",
+        "skip_first_last",
+        "mixed_precision",
+        "pruning_strategy",
+        "pruning_ratio",
+        "pruning_epoch",
+        "finetune_epochs",
+        "min_acc_drop",
+        "backbone_pruning_ratio",
+        "neck_pruning_ratio",
+        "decoder_pruning_ratio",
+        "prune_criteria",
+        "hardware_target",
+        "batch_size",
+        "num_train",
+        "num_val",
+        "learning_rate",
+        "epochs",
+        "model",
+        "charset",
+        "image_height",
+        "seed",
+        "device",
+        "threads",
     ]
     assert not [name for name in seed_options if name not in FLAT_FIELDS]
 
@@ -88,7 +131,10 @@ def test_model_names_match_the_registry():
         ({"variants": "ort-fp32,foo"}, "variants: 'foo' is not a known variant"),
         ({"variants": "ptq:int2"}, "unknown strategy suffix"),
         ({"device": "tpu"}, "device='tpu' is not supported"),
-        ({"charset": "/no/such/charset.txt"}, "charset='/no/such/charset.txt' is neither a built-in charset nor a file"),
+        (
+            {"charset": "/no/such/charset.txt"},
+            "charset='/no/such/charset.txt' is neither a built-in charset nor a file",
+        ),
         ({"train_data": "/no/such/labels.txt"}, "train_data='/no/such/labels.txt' does not exist"),
         ({"bogus_key": "1"}, "unknown config key 'bogus_key'"),
         ({"ema": "perhaps"}, "ema='perhaps' is not a boolean; allowed true or false"),

@@ -16,8 +16,17 @@ from pipeline.train import FitSettings, fit
 
 
 def tiny_config(**overrides):
-    base = {"num_train": "48", "num_val": "16", "num_test": "16", "batch_size": "8", "num_workers": "0",
-            "ema": "false", "epochs": "2", "fresh_data_each_epoch": "false", "variants": "ort-fp32"}
+    base = {
+        "num_train": "48",
+        "num_val": "16",
+        "num_test": "16",
+        "batch_size": "8",
+        "num_workers": "0",
+        "ema": "false",
+        "epochs": "2",
+        "fresh_data_each_epoch": "false",
+        "variants": "ort-fp32",
+    }
     return resolve_config("smoke", overrides={**base, **overrides})
 
 
@@ -33,8 +42,17 @@ def make_fit_inputs(config):
 
 
 def test_tiny_model_overfits_sixteen_fixed_lines_to_cer_zero():
-    config = tiny_config(num_train="16", num_val="16", batch_size="16", learning_rate="0.01", epochs="300",
-                         target_cer="0.000001", lr_schedule="onecycle", max_length="12", blank_ratio="0")
+    config = tiny_config(
+        num_train="16",
+        num_val="16",
+        batch_size="16",
+        learning_rate="0.01",
+        epochs="300",
+        target_cer="0.000001",
+        lr_schedule="onecycle",
+        max_length="12",
+        blank_ratio="0",
+    )
     charset, data, device, _ = make_fit_inputs(config)
     # Validate on exactly the 16 training lines: memorising them must drive CER to 0.
     train_lines = list(data.train_batches(0))
@@ -44,8 +62,15 @@ def test_tiny_model_overfits_sixteen_fixed_lines_to_cer_zero():
 
     seed_everything(0)
     model = create_model("crnn_tiny", num_classes=charset.num_classes)
-    result = fit(model, FitSettings.from_train_config(config.train), train_batches=lambda epoch: train_lines,
-                 steps_per_epoch=len(train_lines), validate=validate, device=device, sink=lambda e: None)
+    result = fit(
+        model,
+        FitSettings.from_train_config(config.train),
+        train_batches=lambda epoch: train_lines,
+        steps_per_epoch=len(train_lines),
+        validate=validate,
+        device=device,
+        sink=lambda e: None,
+    )
     assert result.stop_reason == "target_cer", result.history[-1]
     assert result.best_cer == 0.0
     final = predict(result.eval_model, train_lines, charset, device)
@@ -56,9 +81,17 @@ def run_fit(config, checkpoint_dir, sink, resume=None):
     charset, data, device, validate = make_fit_inputs(config)
     seed_everything(config.train.seed)
     model = create_model("crnn_tiny", num_classes=charset.num_classes)
-    return fit(model, FitSettings.from_train_config(config.train), train_batches=data.train_batches,
-               steps_per_epoch=data.steps_per_epoch, validate=validate, device=device, sink=sink,
-               checkpoint_dir=checkpoint_dir, resume=resume), model
+    return fit(
+        model,
+        FitSettings.from_train_config(config.train),
+        train_batches=data.train_batches,
+        steps_per_epoch=data.steps_per_epoch,
+        validate=validate,
+        device=device,
+        sink=sink,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+    ), model
 
 
 def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
@@ -83,5 +116,7 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
     resumed, resumed_model = run_fit(config, tmp_path / "b", lambda e: None, resume=payload)
     assert [round(h["cer"], 6) for h in resumed.history] == [round(h["cer"], 6) for h in straight.history]
     assert abs(resumed.history[-1]["train_loss"] - straight.history[-1]["train_loss"]) < 1e-5
-    for (name, a), (_, b) in zip(straight_model.state_dict().items(), resumed_model.state_dict().items(), strict=True):
+    for (name, a), (_, b) in zip(
+        straight_model.state_dict().items(), resumed_model.state_dict().items(), strict=True
+    ):
         assert torch.allclose(a.float(), b.float(), atol=1e-5), name
