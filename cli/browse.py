@@ -52,7 +52,16 @@ def ls(
     ] = "created",
     ascending: Annotated[bool, typer.Option("--asc", help="Sort ascending (default: descending).")] = False,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include deleted experiments.")] = False,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many (0 = all).", min=0)] = 0,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            help="Show at most this many; 0 = all (default: 50 in the table, all with --json/-q).",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON list of summaries.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print ids only.")] = False,
 ) -> None:
@@ -70,6 +79,9 @@ def ls(
         descending=not ascending,
         include_deleted=all_,
     )
+    total = len(rows)
+    if limit is None:
+        limit = 0 if (json_ or quiet) else 50  # a terminal shows a page; scripts get everything
     if limit:
         rows = rows[:limit]
     if json_:
@@ -113,6 +125,8 @@ def ls(
         max_width={"name": 28, "tags": 24},
         styles=styles,
     )
+    if total > len(rows):
+        typer.echo(f"showing {len(rows)} of {total} experiments; -n 0 shows all", err=True)
 
 
 _STATUS_STYLE = {
