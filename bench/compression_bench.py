@@ -6,6 +6,7 @@ in one PNG with the CPU flags printed on it. Prints figures; never passes or fai
         [--baseline crnn_tiny=/path/to/experiment] [--train-minutes 20] [--threads 1]
 
 A model without `--baseline` is trained first with the quickstart settings (`--train-minutes` caps it).
+`--remeasure` measures the variants already in `--out` again (no training, no rebuilding).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pipeline.evaluate import predict  # noqa: E402
 from pipeline.models import create_model  # noqa: E402
 from pipeline.reports import COLUMNS, ordered  # noqa: E402
 from pipeline.runner import prepare_experiment, run_experiment  # noqa: E402
-from pipeline.variants import measure_torch_latency, produce_variants  # noqa: E402
+from pipeline.variants import measure_torch_latency, produce_variants, remeasure_experiment  # noqa: E402
 
 DEFAULT_VARIANTS = "ort-fp32,ort-int8-dynamic,ort-int8-static,ort-int4-weight,ptq,qat,pruned-int8"
 
@@ -91,6 +92,9 @@ def run_model(model: str, args) -> dict[str, dict[str, Any]]:
     config, data = prepared.config, prepared.data
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
+    if args.remeasure and (folder / "deploy_manifest.json").is_file():
+        print(f"{model}: re-measuring the variants already in {folder}", flush=True)
+        return remeasure_experiment(folder, prepared, _log, device)
     test = predict(fp32, data.test_batches(), prepared.charset, device, keep_logits=True)
     row = {
         **test.metrics().to_dict(),
@@ -195,6 +199,9 @@ def main() -> None:
     )
     parser.add_argument("--models", default="crnn_tiny,vit_tiny")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
+    parser.add_argument(
+        "--remeasure", action="store_true", help="measure the variants already in --out again"
+    )
     parser.add_argument(
         "--variants-for", action="append", default=[], help="MODEL=V1,V2: the variants of one model"
     )

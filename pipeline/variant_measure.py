@@ -105,28 +105,31 @@ def _callables(recognizer, device: torch.device) -> tuple[Callable[[], Any], Cal
     return (lambda: run(one)), (lambda: run(sixteen))
 
 
-def paired_latency(recognizer, reference: OnnxRecognizer, deploy, device: torch.device) -> dict[str, Any]:
-    """Latency of a variant timed in alternation with the FP32 ONNX baseline, call by call.
+PAIRED_BLOCK = 5  # calls per turn; the first of each turn warms the caches and is not counted
 
-    On a shared machine the load drifts between one variant's measurement and the next; timing the two
-    alternately exposes both to the same load, so the speed-up (ratio of the two medians) stays fair.
-    The variant's own p50/p95/throughput come from the same runs.
+
+def paired_latency(recognizer, reference: OnnxRecognizer, deploy, device: torch.device) -> dict[str, Any]:
+    """Latency of a variant timed in turns with the FP32 ONNX baseline.
+
+    On a shared machine the load drifts between one variant's measurement and the next; taking turns
+    (a few calls of one, then a few of the other) exposes both to the same load, so the speed-up (ratio
+    of the two medians) stays fair. Each turn's first call is dropped, so neither model is timed with
+    caches the other one just filled. The variant's own p50/p95/throughput come from the same runs.
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(deploy.latency_threads)
     try:
         variant_b1, variant_b16 = _callables(recognizer, device)
         base_b1, base_b16 = _callables(reference, torch.device("cpu"))
-        for call in (variant_b1, base_b1, variant_b16, base_b16):
-            call()
         timings: dict[str, list[float]] = {"v1": [], "b1": [], "v16": [], "b16": []}
-        for key, call, runs in (
+        for key, (variant_call, base_call), runs in (
             ("1", (variant_b1, base_b1), deploy.latency_runs),
             ("16", (variant_b16, base_b16), max(3, deploy.latency_runs // 4)),
         ):
-            for _ in range(runs):
-                timings["v" + key] += time_calls(call[0], runs=1, warmup=0)
-                timings["b" + key] += time_calls(call[1], runs=1, warmup=0)
+            per_turn = PAIRED_BLOCK - 1 if key == "1" else 1
+            while len(timings["v" + key]) < runs:
+                timings["v" + key] += time_calls(variant_call, runs=per_turn, warmup=1)
+                timings["b" + key] += time_calls(base_call, runs=per_turn, warmup=1)
     finally:
         torch.set_num_threads(previous)
     own = latency_summary(timings["v1"], timings["v16"])

@@ -44,9 +44,10 @@ def remeasure_experiment(
     experiment_dir: Path, prepared, sink, device: torch.device, *, measure_memory: bool = True
 ) -> dict[str, dict[str, Any]]:
     """Re-measure FP32 and every variant in the experiment's deploy manifest; returns name -> row."""
+    from pipeline.deploy.onnx_export import parity_summary
     from pipeline.models import create_model
     from pipeline.reports import write_reports
-    from pipeline.variants import load_recognizer, measure_built
+    from pipeline.variants import load_recognizer, measure_built, qat_recovery
 
     experiment_dir = Path(experiment_dir)
     config = prepared.config
@@ -132,8 +133,17 @@ def remeasure_experiment(
                 and k not in ("float_layers", "notes", "bits_per_weight", "params", "nonzero_params")
             },
         )
-        row, _ = measure_built(ctx, name, built, reference, memory=measure_memory)
+        row, variant_test = measure_built(ctx, name, built, reference, memory=measure_memory)
         if name == "ort-fp32":
+            row["parity"] = parity_summary(
+                test.logits,
+                variant_test.logits,
+                test.metrics().cer,
+                row["cer"],
+                test.predictions,
+                variant_test.predictions,
+            )
+            row["bits_per_weight"] = 32.0
             reference = row
             ctx.cache["reference_recognizer"] = recognizer
             compare(row, fp32_row, reference, config.deploy.accuracy_budget_pp)
@@ -145,5 +155,6 @@ def remeasure_experiment(
     fp32_row["fidelity"] = fidelity(test, test)
     compare(fp32_row, fp32_row, reference, config.deploy.accuracy_budget_pp)
     sink(VariantEvaluated(name="fp32", metrics=fp32_row))
+    qat_recovery(rows, fp32_row)
     write_reports(experiment_dir, {"fp32": fp32_row, **rows}, config, sink)
     return {"fp32": fp32_row, **rows}

@@ -218,7 +218,7 @@ def produce_variants(
         sink(VariantEvaluated(name=name, metrics=row))
     _finish_fp32_row(ctx, fp32_row, reference)
     sink(VariantEvaluated(name="fp32", metrics=fp32_row))
-    _qat_recovery(rows, fp32_row)
+    qat_recovery(rows, fp32_row)
     from pipeline.reports import write_reports
 
     write_reports(workdir, {"fp32": fp32_row, **rows}, config, sink, sensitivity=ctx.cache.get("sensitivity"))
@@ -241,7 +241,7 @@ def _finish_fp32_row(ctx: VariantContext, fp32_row: dict[str, Any], reference: d
     compare(fp32_row, fp32_row, reference, ctx.config.deploy.accuracy_budget_pp)
 
 
-def _qat_recovery(rows: dict[str, dict[str, Any]], fp32_row: dict[str, Any]) -> None:
+def qat_recovery(rows: dict[str, dict[str, Any]], fp32_row: dict[str, Any]) -> None:
     """For each QAT row with a deployed PTQ row of the same strategy, the share of PTQ's CER rise QAT won back."""
     ptq_by_strategy = {row.get("strategy"): row for name, row in rows.items() if name.startswith("ptq")}
     for name, row in rows.items():
