@@ -41,6 +41,7 @@ TUI_ENTRY = (
     "sys.exit(main.main())"
 )
 LIVE_ID = "0123456789ab"
+PACKAGES = ("cli", "tui", "store", "pipeline", "fonts")
 
 
 def _fill(home: Path, count: int) -> Store:
@@ -112,7 +113,15 @@ def _until_quiet(pid: int, limit_s: float = 90.0) -> float:
 
 
 def _terminal_figures(home: Path, count: int, idle_seconds: float) -> dict[str, float]:
-    env = f"env TERM=xterm-256color COLORTERM=truecolor OCRQ_HOME={shlex.quote(str(home))}"
+    # Bytecode is compiled first and may be cached, as in an installed package (pip compiles it): a
+    # PYTHONDONTWRITEBYTECODE environment would otherwise compile every ocrq module at each start.
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *(str(ROOT / name) for name in PACKAGES)], check=True
+    )
+    env = (
+        "env -u PYTHONDONTWRITEBYTECODE TERM=xterm-256color COLORTERM=truecolor "
+        f"OCRQ_HOME={shlex.quote(str(home))}"
+    )
     command = f"{env} {shlex.join([sys.executable, '-c', TUI_ENTRY, 'tui'])}"
     tmux = Tmux()
     figures: dict[str, float] = {}

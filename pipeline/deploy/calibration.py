@@ -28,8 +28,14 @@ class LineBatchReader(CalibrationDataReader):
 
     @classmethod
     def from_line_batches(cls, batches: Iterable[Any]) -> LineBatchReader:
-        """From `DataBundle.calibration_batches(n)` (training-distribution lines, never test lines)."""
-        return cls([batch.images.detach().cpu().numpy() for batch in batches])
+        """From `DataBundle.calibration_batches(n)` (training-distribution lines, never test lines).
+
+        Batches are padded to one common width: ONNX Runtime's histogram calibrators (percentile,
+        entropy) stack every batch's activations and fail on mixed widths.
+        """
+        images = [batch.images.detach().cpu().numpy() for batch in batches]
+        width = max((batch.shape[3] for batch in images), default=0)
+        return cls([_pad_to_width(batch, width) for batch in images])
 
     @classmethod
     def synthetic(
@@ -55,6 +61,19 @@ class LineBatchReader(CalibrationDataReader):
     @property
     def lines(self) -> int:
         return sum(item["images"].shape[0] for item in self.inputs)
+
+
+def _pad_to_width(images: np.ndarray, width: int) -> np.ndarray:
+    """Pad (B, 1, H, W) images on the right to `width` with each image's border median (its background),
+    as the data loader pads a batch."""
+    missing = width - images.shape[3]
+    if missing <= 0:
+        return images
+    plane = images[:, 0]
+    border = np.concatenate([plane[:, :, 0], plane[:, :, -1], plane[:, 0, :], plane[:, -1, :]], axis=1)
+    background = np.median(border, axis=1).reshape(-1, 1, 1, 1).astype(images.dtype)
+    pad = np.broadcast_to(background, (images.shape[0], 1, images.shape[2], missing))
+    return np.concatenate([images, pad], axis=3)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from pipeline.compress.ptq import apply_ptq, plan_linear_layers
 from pipeline.compress.schemes import WeightScheme
+from pipeline.data.loader import LineBatch
 from pipeline.deploy.calibration import LineBatchReader, calibration_for
 from pipeline.deploy.matmul_nbits import replace_matmul_with_nbits
 from pipeline.deploy.onnx_compact import compact_onnx
@@ -169,3 +170,33 @@ def test_observers_map_to_onnx_runtime_calibration():
     )
     with pytest.raises(ValueError, match="observer_type"):
         calibration_for("kl")
+
+
+@pytest.mark.parametrize("observer", ["percentile", "histogram"])
+def test_histogram_calibration_takes_batches_of_mixed_widths(exported, tmp_path, observer):
+    # Width-bucketed loader batches differ in width; ONNX Runtime's histogram calibrators stack them.
+    _, paths = exported
+    batches = [
+        LineBatch(
+            torch.from_numpy(_images(3, width, seed=width)),
+            torch.zeros(0),
+            torch.zeros(3),
+            torch.zeros(3),
+            [""] * 3,
+        )
+        for width in (64, 96, 128)
+    ]
+    reader = LineBatchReader.from_line_batches(batches)
+    assert [item["images"].shape[3] for item in reader.inputs] == [128, 128, 128]
+    assert np.array_equal(reader.inputs[0]["images"][..., :64], batches[0].images.numpy())
+    # the padding continues each image's background (its border median), as the loader pads
+    first = batches[0].images.numpy()[0, 0]
+    border = np.concatenate([first[:, 0], first[:, -1], first[0], first[-1]])
+    assert np.allclose(reader.inputs[0]["images"][0, 0, :, 64:], np.median(border))
+    target = quantize_static_int8(
+        paths["crnn_tiny"],
+        tmp_path / "static.onnx",
+        reader,
+        StaticInt8Options(calibration=calibration_for(observer)),
+    )
+    assert _run(target, _images(1, 80)).shape[0] == 1

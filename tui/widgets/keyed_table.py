@@ -15,6 +15,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+# The first chunk fills a tall terminal; later chunks are bigger, so the rest arrives in fewer passes.
+FIRST_CHUNK = 120
 CHUNK = 400
 
 
@@ -46,7 +48,7 @@ class KeyedTable(DataTable):
         self._row_anchor: dict[str, Text] = {}
         self._wanted: list[tuple[str, Any]] = []  # every row asked for, shown or still to come
         self._make: Callable[[Any], Sequence[Any]] = lambda data: data
-        self._limit = CHUNK
+        self._limit = FIRST_CHUNK
         self._growing = False
 
     def _update_dimensions(self, new_rows: Iterable[Any]) -> None:
@@ -157,4 +159,4 @@ class KeyedTable(DataTable):
         self._order.clear()
         self._row_anchor.clear()
         self._wanted = []
-        self._limit = CHUNK
+        self._limit = FIRST_CHUNK
