@@ -65,6 +65,7 @@ class DataBundle:
         )
 
     def _loader(self, dataset, *, shuffle: bool, epoch: int = 0, workers: int | None = None) -> Iterable:
+        # Evaluation batches say where each line comes from (the path column of predictions.tsv).
         return make_loader(
             dataset,
             self.config.train.batch_size,
@@ -74,6 +75,7 @@ class DataBundle:
             seed=self.config.train.seed,
             epoch=epoch,
             num_workers=self.config.data.num_workers if workers is None else workers,
+            with_sources=not shuffle,
         )
 
     def train_dataset(self, epoch: int):

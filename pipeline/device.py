@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
@@ -15,6 +16,46 @@ def physical_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def idle_cores(cores: set[int] | None = None, window_s: float = 0.25) -> float | None:
+    """How many of `cores` (default: this process's) were idle over the next `window_s` seconds.
+
+    Measured from /proc/stat rather than the load average: the 1-minute average still counts work that
+    ended a minute ago, and counts this process's own start-up. None where /proc/stat is missing.
+    """
+    cores = cores if cores is not None else _affinity()
+
+    def sample() -> tuple[int, int]:
+        idle = total = 0
+        with open("/proc/stat", encoding="ascii") as handle:
+            for line in handle:
+                name, *fields = line.split()
+                if not name.startswith("cpu") or name == "cpu":
+                    continue
+                if name[3:].isdigit() and (cores is None or int(name[3:]) in cores):
+                    values = [int(value) for value in fields[:8]]
+                    idle += values[3] + values[4]  # idle + iowait
+                    total += sum(values)
+        return idle, total
+
+    try:
+        idle_before, total_before = sample()
+        time.sleep(window_s)
+        idle_after, total_after = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    ticks = total_after - total_before
+    if ticks <= 0:
+        return None
+    return len(cores or ()) * (idle_after - idle_before) / ticks if cores else None
+
+
+def _affinity() -> set[int] | None:
+    try:
+        return set(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return None
+
+
 def configure_threads(threads: int, *, data_workers: int = 0) -> int:
     """Set torch's intra-op threads; 0 picks one per idle core left after the data workers. Returns the count.
 
@@ -23,11 +64,13 @@ def configure_threads(threads: int, *, data_workers: int = 0) -> int:
     """
     if threads <= 0:
         cores = physical_cores()
-        try:  # cores other processes keep busy are not ours to use
-            idle = int(cores - os.getloadavg()[0] + 0.5)
-        except OSError:
-            idle = cores
-        threads = max(1, min(cores - max(0, data_workers), idle))
+        idle = idle_cores()
+        if idle is None:
+            try:
+                idle = cores - os.getloadavg()[0]
+            except OSError:
+                idle = cores
+        threads = max(1, min(cores - max(0, data_workers), int(idle + 0.5)))
     torch.set_num_threads(threads)
     return threads
 

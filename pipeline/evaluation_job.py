@@ -114,6 +114,7 @@ def evaluate_experiment(
         shuffle=False,
         seed=config.train.seed,
         num_workers=0,
+        with_sources=True,
     )
     started = time.monotonic()
     predictions = predict(

@@ -264,6 +264,10 @@ class LabelledLineDataset(Dataset):
         sample = self.samples[index]
         return f"{sample.path.name}:{sample.line_number}"
 
+    def source(self, index: int) -> str:
+        """The image file of line `index`, for predictions files."""
+        return str(self.samples[index].path)
+
     def width_hint(self, index: int) -> int:
         """Pixel width of line `index` after resizing (known without decoding the image)."""
         return int(self._widths[index])

@@ -30,6 +30,8 @@ class LineBatch:
         target_lengths: (B,) label lengths (0 for blank lines).
         widths: (B,) width of each image before padding (at least the loader's minimum width).
         texts: The labels.
+        sources: Where each line comes from (an image path, or `synthetic:split:fonts:seed:index`), when
+            the loader was asked for them (evaluation); None otherwise.
     """
 
     images: torch.Tensor
@@ -37,6 +39,7 @@ class LineBatch:
     target_lengths: torch.Tensor
     widths: torch.Tensor
     texts: list[str]
+    sources: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -49,6 +52,7 @@ class LineBatch:
             self.target_lengths.to(device, non_blocking=non_blocking),
             self.widths.to(device, non_blocking=non_blocking),
             self.texts,
+            self.sources,
         )
 
     def pin_memory(self) -> LineBatch:
@@ -59,6 +63,7 @@ class LineBatch:
             self.target_lengths.pin_memory(),
             self.widths.pin_memory(),
             self.texts,
+            self.sources,
         )
 
 
@@ -70,7 +75,7 @@ def background_value(image: torch.Tensor) -> float:
 
 
 class LineCollator:
-    """Turns a list of `(image, label)` samples into a `LineBatch`.
+    """Turns a list of `(image, label)` or `(image, label, source)` samples into a `LineBatch`.
 
     Args:
         charset: Encodes the labels.
@@ -88,8 +93,9 @@ class LineCollator:
     def __call__(self, samples: Sequence[LineSample]) -> LineBatch:
         if not samples:
             raise ValueError("cannot collate an empty batch")
-        images = [image for image, _ in samples]
-        texts = [text for _, text in samples]
+        images = [sample[0] for sample in samples]
+        texts = [sample[1] for sample in samples]
+        sources = [sample[2] for sample in samples] if len(samples[0]) > 2 else None
         height = images[0].shape[1]
         if any(image.dim() != 3 or image.shape[0] != 1 or image.shape[1] != height for image in images):
             shapes = sorted({tuple(image.shape) for image in images})
@@ -105,7 +111,7 @@ class LineCollator:
         encoded = [self.charset.encode(text) for text in texts]
         targets = torch.tensor([c for ids in encoded for c in ids], dtype=torch.long)
         lengths = torch.tensor([len(ids) for ids in encoded], dtype=torch.long)
-        return LineBatch(batch, targets, lengths, torch.tensor(widths, dtype=torch.long), texts)
+        return LineBatch(batch, targets, lengths, torch.tensor(widths, dtype=torch.long), texts, sources)
 
 
 def dataset_widths(dataset: Dataset) -> np.ndarray | None:
@@ -121,6 +127,28 @@ def dataset_widths(dataset: Dataset) -> np.ndarray | None:
 
 
 WidthLookup = Callable[[np.ndarray], np.ndarray]
+
+
+def source_lookup(dataset: Dataset) -> Callable[[int], str] | None:
+    """A function naming where item `i` comes from (the dataset's `source(i)`), or None if it cannot tell."""
+    if isinstance(dataset, Subset):
+        parent = source_lookup(dataset.dataset)
+        return None if parent is None else lambda index: parent(int(dataset.indices[index]))
+    return getattr(dataset, "source", None)
+
+
+class _WithSources(Dataset):
+    """Items `(image, label, source)`: the wrapped dataset's samples with where each comes from."""
+
+    def __init__(self, dataset: Dataset, source: Callable[[int], str]) -> None:
+        self.dataset, self.source = dataset, source
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str, str]:
+        image, label = self.dataset[index]
+        return image, label, self.source(index)
 
 
 def width_lookup(dataset: Dataset) -> WidthLookup | None:
@@ -228,6 +256,7 @@ def make_loader(
     bucket_by_width: bool = True,
     drop_last: bool = False,
     pin_memory: bool = False,
+    with_sources: bool = False,
 ) -> DataLoader:
     """A DataLoader of `LineBatch`es, grouped by width and deterministic given seed and epoch.
 
@@ -247,11 +276,13 @@ def make_loader(
         bucket_by_width: Group lines of similar width (needs width hints; otherwise ignored).
         drop_last: Drop the incomplete last batches.
         pin_memory: Page-locked batches for faster copies to a GPU.
+        with_sources: Fill each batch's `sources` (for predictions files) when the dataset has `source(i)`.
     """
     widths = width_lookup(dataset) if bucket_by_width else None
     sampler = WidthBucketBatchSampler(widths, len(dataset), batch_size, shuffle, seed, epoch, drop_last)
+    source = source_lookup(dataset) if with_sources else None
     return DataLoader(
-        dataset,
+        dataset if source is None else _WithSources(dataset, source),
         batch_sampler=sampler,
         collate_fn=LineCollator(charset, width_multiple),
         num_workers=num_workers,

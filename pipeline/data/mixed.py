@@ -65,6 +65,11 @@ class MixedDataset(Dataset):
         note = dataset.describe(inner) if hasattr(dataset, "describe") else ""
         return ("real " if self.is_real[index] else "synthetic ") + note
 
+    def source(self, index: int) -> str:
+        """Where item `index` comes from, as its own dataset names it."""
+        dataset, inner = self._source(index)
+        return dataset.source(inner) if hasattr(dataset, "source") else ""
+
     def width_hints(self) -> np.ndarray:
         """Pixel widths of all items, from the sources' hints."""
         synthetic = (

@@ -147,6 +147,12 @@ class SyntheticLineDataset(Dataset):
         """A short note on line `index` for previews: its font."""
         return Path(self._plan(index)[1]).stem
 
+    def source(self, index: int) -> str:
+        """Where line `index` comes from, for predictions files: enough to render it again."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"index {index} is out of range for a dataset of {self.size} lines")
+        return f"synthetic:{self.split}:{self.font_pool}:{self.seed}:{index}"
+
     def width_hint(self, index: int) -> int:
         """Exact pixel width of line `index`, computed without drawing it (for batching by width)."""
         if self._width_hints is not None:

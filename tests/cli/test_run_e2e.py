@@ -72,6 +72,12 @@ def test_show_json_has_the_documented_fields(home, ocrq):
         assert Path(artifact["path"]).stat().st_size == artifact["bytes"], artifact
     kinds = {a["kind"] for a in doc["artifacts"]}
     assert {"checkpoint", "model", "onnx", "figure", "predictions", "config", "report"} <= kinds
+    # predictions.tsv names every test line: a synthetic line by split, fonts, seed and index
+    predictions = next(a["path"] for a in doc["artifacts"] if a["kind"] == "predictions")
+    rows = [line.split("\t") for line in Path(predictions).read_text().splitlines()[1:]]
+    assert len(rows) == doc["config"]["data"]["num_test"]
+    assert sorted(int(row[0].rsplit(":", 1)[1]) for row in rows) == list(range(len(rows)))
+    assert all(row[0].startswith("synthetic:test:") for row in rows)
     dynamic = next(v for v in doc["variants"] if v["name"] == "ort-int8-dynamic")
     assert dynamic["size_bytes"] < next(v for v in doc["variants"] if v["name"] == "ort-fp32")["size_bytes"]
 
@@ -125,9 +131,10 @@ def test_evaluate_on_a_labelled_folder_made_here(home, ocrq, tmp_path):
     assert result["samples"] == 3 and 0.0 <= result["cer"]
     tsv = Path(result["predictions"]).read_text().splitlines()
     assert tsv[0] == "path\tprediction\tlabel" and len(tsv) == 4
-    assert [row.split("\t")[2] for row in tsv[1:]] == ["hello", "42", "ocrq"] or sorted(
-        r.split("\t")[2] for r in tsv[1:]
-    ) == ["42", "hello", "ocrq"]
+    # each row names its image file, with that image's label (rows come in width-batch order)
+    rows = {Path(row.split("\t")[0]).name: row.split("\t")[2] for row in tsv[1:]}
+    assert rows == {"line0.png": "hello", "line1.png": "42", "line2.png": "ocrq"}
+    assert all(Path(row.split("\t")[0]).is_file() for row in tsv[1:])
     doc = json.loads(ocrq("show", "e2e", "--json")[1])
     assert doc["evaluations"] and doc["evaluations"][-1]["variant"] == "ort-int8-dynamic"
 

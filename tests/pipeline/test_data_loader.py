@@ -113,6 +113,29 @@ def test_mixed_dataset_mixes_at_ratio_reproducibly(tmp_path, synthetic):
         MixedDataset(synthetic, real, real_fraction=1.5)
 
 
+def test_evaluation_batches_name_the_source_of_every_line(tmp_path, synthetic):
+    real = _real_dataset(tmp_path)
+    mixed = MixedDataset(synthetic, real, real_fraction=0.5, size=40, seed=1)
+    for workers in (0, 2):
+        batches = list(
+            make_loader(mixed, 8, charset=ASCII, shuffle=False, num_workers=workers, with_sources=True)
+        )
+        for batch in batches:
+            assert len(batch.sources) == len(batch.texts)
+            for source, text in zip(batch.sources, batch.texts, strict=True):
+                if text.startswith("real "):  # a real line names its image file
+                    assert source == str(tmp_path / f"r{text.split()[1]}.png")
+                else:  # a synthetic line names what renders it again
+                    split, fonts, seed, index = source.split(":")[1:]
+                    line = SyntheticLineDataset(
+                        SyntheticDataConfig(), AugmentationConfig.light(), ASCII, 240, int(seed), split, fonts
+                    )
+                    assert line.label(int(index)) == text
+    assert all(b.sources is None for b in make_loader(mixed, 8, charset=ASCII, shuffle=False))
+    subset = make_loader(Subset(synthetic, [7, 5]), 2, charset=ASCII, shuffle=False, with_sources=True)
+    assert sorted(next(iter(subset)).sources) == ["synthetic:train:train:3:5", "synthetic:train:train:3:7"]
+
+
 def test_contact_sheet_is_written(tmp_path, synthetic):
     path = write_contact_sheet(synthetic, tmp_path / "preview" / "sheet.png", n=6)
     with Image.open(path) as sheet:
