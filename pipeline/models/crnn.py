@@ -19,7 +19,11 @@ VERTICAL_STRIDE = 16
 
 
 def _conv_bn_relu(
-    in_channels: int, out_channels: int, kernel: tuple[int, int], padding: tuple[int, int], stride: int = 1
+    in_channels: int,
+    out_channels: int,
+    kernel: tuple[int, int],
+    padding: tuple[int, int],
+    stride: int | tuple[int, int] = 1,
 ) -> list:
     return [
         nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=padding, bias=False),
@@ -34,19 +38,19 @@ class CRNNBackbone(nn.Module):
     Output: (B, C, 1, W / 4).
     """
 
-    def __init__(self, channels: tuple[int, ...], image_height: int) -> None:
+    def __init__(self, channels: tuple[int, ...], image_height: int, downsample: str = "pool") -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        pools = [(2, 2), (2, 2), (2, 1), (2, 1)]
+        strides = [(2, 2), (2, 2), (2, 1), (2, 1)]
         previous = 1
         for index, out_channels in enumerate(channels):
-            if index == 0:
-                # A strided stem instead of conv + 2x2 max-pool: the full-resolution pool, BN and ReLU
-                # passes cost more CPU time than the convolution itself on a 32-px line.
-                layers += _conv_bn_relu(previous, out_channels, (3, 3), (1, 1), stride=2)
+            if index == 0 or downsample == "stride":
+                # Strided convs instead of conv + max-pool: the pool, BN and ReLU passes at the higher
+                # resolution cost more CPU time than the convolution itself on a 32-px line.
+                layers += _conv_bn_relu(previous, out_channels, (3, 3), (1, 1), stride=strides[index])
             else:
                 layers += _conv_bn_relu(previous, out_channels, (3, 3), (1, 1))
-                layers.append(nn.MaxPool2d(pools[index], pools[index]))
+                layers.append(nn.MaxPool2d(strides[index], strides[index]))
             previous = out_channels
         remaining_rows = image_height // VERTICAL_STRIDE
         layers += _conv_bn_relu(previous, previous, (remaining_rows, 1), (0, 0))
@@ -87,6 +91,8 @@ class CRNN(Recognizer):
         hidden_size: LSTM hidden size per direction.
         num_layers: Stacked BiLSTM layers.
         dropout: Dropout between LSTM layers and before the head.
+        downsample: "pool" (conv then max-pool, as in the paper) or "stride" (strided convs: about half
+            the CPU time per line for the same parameters).
     """
 
     family = "crnn"
@@ -100,6 +106,7 @@ class CRNN(Recognizer):
         hidden_size: int = 96,
         num_layers: int = 1,
         dropout: float = 0.0,
+        downsample: str = "pool",
     ) -> None:
         super().__init__(num_classes=num_classes, image_height=image_height, width_multiple=HORIZONTAL_STRIDE)
         check_choice(
@@ -112,13 +119,15 @@ class CRNN(Recognizer):
         check_positive_ints("hidden_size", hidden_size)
         check_positive_ints("num_layers", num_layers)
         check_choice("dropout", dropout, "0 <= dropout < 1", 0.0 <= dropout < 1.0)
+        check_choice("downsample", downsample, "pool or stride", downsample in ("pool", "stride"))
         self.hparams = {
             "channels": channels,
             "hidden_size": hidden_size,
             "num_layers": num_layers,
             "dropout": dropout,
+            "downsample": downsample,
         }
-        self.backbone = CRNNBackbone(channels, image_height)
+        self.backbone = CRNNBackbone(channels, image_height, downsample)
         self.neck = BiLSTMNeck(self.backbone.out_channels, hidden_size, num_layers, dropout)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.neck.out_features, num_classes))
 
@@ -140,19 +149,37 @@ def crnn_tiny(*, num_classes: int, image_height: int = 32, **overrides: Any) -> 
     """CPU-friendly CRNN (~0.27M params): conv 16-32-64-96, one BiLSTM layer of 96."""
     # Narrow early convs: they run at the highest resolution and dominate CPU time (measured in CPU
     # seconds: ~1.7x the training throughput of 32-64-96-128 for the same LSTM).
-    defaults = {"channels": (16, 32, 64, 96), "hidden_size": 96, "num_layers": 1, "dropout": 0.0}
+    defaults = {
+        "channels": (16, 32, 64, 96),
+        "hidden_size": 96,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "downsample": "pool",
+    }
     return _create("crnn_tiny", defaults, num_classes, image_height, overrides)
 
 
 @register_model
 def crnn_small(*, num_classes: int, image_height: int = 32, **overrides: Any) -> CRNN:
     """Mid-size CRNN (~2.5M params): conv 64-128-192-256, two BiLSTM layers of 192."""
-    defaults = {"channels": (64, 128, 192, 256), "hidden_size": 192, "num_layers": 2, "dropout": 0.1}
+    defaults = {
+        "channels": (64, 128, 192, 256),
+        "hidden_size": 192,
+        "num_layers": 2,
+        "dropout": 0.1,
+        "downsample": "pool",
+    }
     return _create("crnn_small", defaults, num_classes, image_height, overrides)
 
 
 @register_model
 def crnn_base(*, num_classes: int, image_height: int = 32, **overrides: Any) -> CRNN:
     """GPU-sized CRNN (~5.3M params): conv 64-128-256-512, two BiLSTM layers of 256."""
-    defaults = {"channels": (64, 128, 256, 512), "hidden_size": 256, "num_layers": 2, "dropout": 0.1}
+    defaults = {
+        "channels": (64, 128, 256, 512),
+        "hidden_size": 256,
+        "num_layers": 2,
+        "dropout": 0.1,
+        "downsample": "pool",
+    }
     return _create("crnn_base", defaults, num_classes, image_height, overrides)

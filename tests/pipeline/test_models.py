@@ -104,6 +104,20 @@ def test_bad_arguments_are_rejected(models):
         models["crnn_tiny"](torch.rand(1, 1, 32, 30))
     with pytest.raises(ValueError, match=r"\(B, 1, 32, W\)"):
         models["vit_tiny"](torch.rand(1, 1, 48, 64))
+    with pytest.raises(ValueError, match="downsample.*pool or stride"):
+        create_model("crnn_tiny", num_classes=10, downsample="avg")
+
+
+def test_crnn_strided_downsampling_keeps_parameters_and_frames(models):
+    pooled = models["crnn_tiny"]
+    strided = create_model("crnn_tiny", num_classes=NUM_CLASSES, downsample="stride").eval()
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in strided.modules())
+    assert any(isinstance(m, torch.nn.MaxPool2d) for m in pooled.modules())
+    count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
+    assert count(strided) == count(pooled)  # only the strides differ
+    with torch.no_grad():
+        assert strided(torch.rand(2, 1, 32, 100)).shape == pooled(torch.rand(2, 1, 32, 100)).shape
+    assert create_model(**strided.config()).hparams["downsample"] == "stride"
 
 
 def test_other_image_heights_work():
