@@ -3,11 +3,15 @@
 Runs the real command (`ocrq run quickstart`) in a fresh temporary home, then prints wall time per
 stage and the FP32 test figures. Extra arguments go to `ocrq run` (e.g. `--mode train`).
 
-    python bench/quickstart_bench.py [--mode train] [...]
+    python bench/quickstart_bench.py [--keep-home DIR] [--mode train] [...]
+
+`--keep-home DIR` runs in DIR (kept afterwards, e.g. as a baseline for bench/compression_bench.py)
+instead of a temporary home.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -35,7 +39,13 @@ def stage_durations(log_lines: list[str]) -> list[tuple[str, float]]:
 
 def main() -> None:
     extra = sys.argv[1:]
-    with tempfile.TemporaryDirectory() as home:
+    keep = None
+    if "--keep-home" in extra:
+        at = extra.index("--keep-home")
+        keep = extra[at + 1]
+        del extra[at : at + 2]
+        os.makedirs(keep, exist_ok=True)
+    with tempfile.TemporaryDirectory() if keep is None else contextlib.nullcontext(keep) as home:
         env = {**os.environ, "OCRQ_HOME": home}
         started = time.monotonic()
         result = subprocess.run(

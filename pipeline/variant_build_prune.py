@@ -129,12 +129,22 @@ def shared_pruned_model(ctx: VariantContext) -> PrunedModel:
         report.setdefault("steps", []).append(prune_once(ctx, model, step_spec))
         if steps > 1:
             model, stage = finetune(
-                ctx, model, epochs=1, lr_multiplier=1.0, phase=f"prune-step{step}:pruned", extra_loss=extra
+                ctx,
+                model,
+                epochs=1,
+                lr_multiplier=p.finetune_lr_multiplier,
+                phase=f"prune-step{step}:pruned",
+                extra_loss=extra,
             )
             history += stage
     if p.finetune_epochs > 0:
         model, stage = finetune(
-            ctx, model, epochs=p.finetune_epochs, lr_multiplier=1.0, phase="finetune:pruned", extra_loss=extra
+            ctx,
+            model,
+            epochs=p.finetune_epochs,
+            lr_multiplier=p.finetune_lr_multiplier,
+            phase="finetune:pruned",
+            extra_loss=extra,
         )
         history += stage
     model = model.cpu().eval()
@@ -149,6 +159,7 @@ def shared_pruned_model(ctx: VariantContext) -> PrunedModel:
         nonzero_params=nonzero,
         weight_sparsity=weight_sparsity(model),
         finetune_epochs=p.finetune_epochs,
+        finetune_lr_multiplier=p.finetune_lr_multiplier,
         finetune_history=history,
     )
     pruned = PrunedModel(model=model, spec=spec, report=report)

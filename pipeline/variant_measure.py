@@ -34,7 +34,7 @@ GUARD_ADVICE = {
     "ptq": "train it instead (variant qat, qat_epochs), lower group_size, or set skip_first_last=true",
     "qat": "raise qat_epochs or distillation_weight, or lower qat_learning_rate_multiplier",
     "mixed": "lower accuracy_budget_pp so the scan keeps more layers at 8 bits, or raise calibration_batches",
-    "pruned": "lower pruning_ratio, raise finetune_epochs, or set accuracy_first=true with min_acc_drop",
+    "pruned": "lower pruning_ratio, raise finetune_epochs (or tune finetune_lr_multiplier), or set accuracy_first=true with min_acc_drop",
     "pruned-int8": "lower pruning_ratio or raise finetune_epochs; if pruned alone is fine, raise calibration_batches",
 }
 

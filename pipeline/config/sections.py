@@ -218,6 +218,9 @@ class PruningConfig:
         0, help="baseline epoch after which to prune (0 = after training)", low=0, high=100_000
     )
     finetune_epochs: int = option(2, help="finetune epochs after pruning", low=0, high=10_000)
+    finetune_lr_multiplier: float = option(
+        0.3, help="finetuning lr after pruning = learning_rate x this", low=1e-4, high=1.0
+    )
     min_acc_drop: float = option(
         0.01, help="largest CER rise (fraction) accuracy-first pruning accepts", low=0.0, high=1.0
     )

@@ -42,7 +42,7 @@ TEMPLATES: dict[str, Template] = {
                 # On 2 cores, rendering in-process (~5% of the work) beats giving a core to a worker.
                 "num_workers": 0,
                 "qat_epochs": 1,
-                "finetune_epochs": 1,
+                "finetune_epochs": 3,
                 "pruning_ratio": 0.3,
                 "calibration_batches": 4,
                 "variants": list(_DEFAULT_VARIANTS),

@@ -180,6 +180,7 @@ def test_torchao_and_pruned_variants_report_how_they_were_made(experiment):
     pruned = rows["pruned-int8"]
     assert pruned["params"] < 0.8 * experiment["fp32"]["params"]
     assert pruned["pruning"]["masks_made_permanent"] >= 1
+    assert pruned["pruning"]["finetune_lr_multiplier"] == 0.3  # gentler than the baseline's peak lr
     assert rows["mixed"]["sensitivity"]["layers"]
     report = json.loads((experiment["workdir"] / "quantization_report.json").read_text())
     assert list(report["variants"])[:2] == ["fp32", "ort-fp32"]
