@@ -11,7 +11,6 @@ from rich.table import Table
 
 from cli.console import (
     UsageError,
-    fmt_bytes,
     fmt_num,
     fmt_pct,
     fmt_ratio,
@@ -22,6 +21,7 @@ from cli.console import (
 )
 from cli.resolve import resolve, resolve_all
 from store import STATUSES, SUMMARY_FIELDS, Store
+from store.display import EPOCH_COLUMNS, VARIANT_COLUMNS, epoch_cells, ordered_variants, variant_cells
 
 SORTABLE = tuple(SUMMARY_FIELDS)
 
@@ -215,66 +215,23 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
 
 def epochs_table(epochs: list[dict[str, Any]]) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("phase", "epoch", "train loss", "val loss", "CER", "EM", "lr", "seconds"):
+    for column in EPOCH_COLUMNS:
         table.add_column(column, justify="left" if column == "phase" else "right")
-    for e in epochs:
-        table.add_row(
-            e.get("phase", "baseline"),
-            str(e["epoch"]),
-            fmt_num(e.get("train_loss"), 4),
-            fmt_num(e.get("val_loss"), 4),
-            fmt_pct(e.get("cer")),
-            fmt_pct(e.get("em"), 1),
-            f"{e.get('lr', 0):.2e}",
-            f"{e.get('seconds', 0):.1f}",
-        )
+    for epoch in epochs:
+        table.add_row(*epoch_cells(epoch))
     return table
 
 
 def variants_table(variants: list[dict[str, Any]]) -> Table:
     """The comparison table, FP32 first; ratios are against FP32 ONNX."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    columns = (
-        "variant",
-        "backend",
-        "CER",
-        "ΔCER pp",
-        "EM",
-        "1-NED",
-        "bytes",
-        "size×",
-        "p50 ms",
-        "p95 ms",
-        "lines/s b16",
-        "speed×",
-        "cosine",
-        "guard",
-    )
-    for column in columns:
+    for column in VARIANT_COLUMNS:
         table.add_column(
             column, justify="left" if column in ("variant", "backend", "guard") else "right", no_wrap=True
         )
-    ordered = sorted(variants, key=lambda v: (v["name"] != "fp32", v["name"] != "ort-fp32"))
-    for v in ordered:
-        fidelity = v.get("fidelity") or {}
-        delta = v.get("cer_delta_pp")
-        guard = v.get("accuracy_guard") or "-"
-        table.add_row(
-            v["name"],
-            v.get("backend") or "-",
-            fmt_pct(v.get("cer")),
-            "-" if delta is None else f"{delta:+.2f}",
-            fmt_pct(v.get("em"), 1),
-            fmt_num(v.get("ned"), 4),
-            fmt_bytes(v.get("size_bytes")),
-            fmt_ratio(v.get("compression_ratio")),
-            fmt_num(v.get("latency_ms_p50"), 2),
-            fmt_num(v.get("latency_ms_p95"), 2),
-            fmt_num(v.get("throughput_lines_per_s_b16"), 0),
-            fmt_ratio(v.get("speedup")),
-            fmt_num(fidelity.get("cosine"), 4),
-            f"[red]{guard}[/]" if guard == "exceeded" else guard,
-        )
+    for variant in ordered_variants(variants):
+        *cells, guard = variant_cells(variant)
+        table.add_row(*cells, f"[red]{guard}[/]" if guard == "exceeded" else guard)
     return table
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from rich.console import Console
 
+from store.display import fmt_bytes, fmt_num, fmt_pct, fmt_ratio, fmt_time  # noqa: F401  (the CLI's spellings)
+
 # Piped output is read by people too (CI logs, `| less`): give tables room instead of 80 columns.
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -45,47 +47,6 @@ def _json_safe(value: Any) -> Any:
 
 def info(message: str) -> None:
     err.print(message)
-
-
-def fmt_pct(value: float | None, digits: int = 2) -> str:
-    """A fraction as a percentage, or '-' when not measured."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return f"{100 * value:.{digits}f}%"
-
-
-def fmt_num(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    if isinstance(value, float):
-        return (
-            f"{value:.{digits}g}"
-            if abs(value) < 1e-3 and value != 0
-            else f"{value:.{digits}f}".rstrip("0").rstrip(".")
-        )
-    return str(value)
-
-
-def fmt_bytes(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
-def fmt_ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def fmt_time(iso: str | None) -> str:
-    """ISO-8601 UTC -> 'YYYY-MM-DD HH:MM' for tables."""
-    if not iso:
-        return "-"
-    return iso.replace("T", " ")[:16]
 
 
 _ANSI = {"green": "32", "cyan": "36", "red": "31", "yellow": "33", "dim": "2"}

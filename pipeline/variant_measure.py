@@ -18,6 +18,7 @@ import torch
 
 from pipeline.deploy.ort_session import OnnxRecognizer
 from pipeline.evaluate import Predictions
+from pipeline.events import LogMessage
 from pipeline.measure import latency_summary, time_calls
 from pipeline.metrics import output_fidelity
 
@@ -207,6 +208,28 @@ def compare(
         row["throughput_ratio_b16"] = row["throughput_lines_per_s_b16"] / timing["throughput_lines_per_s_b16"]
     row["cer_delta_pp"] = 100 * (row["cer"] - fp32_row["cer"])
     row["accuracy_guard"] = "ok" if row["cer_delta_pp"] <= budget_pp else "exceeded"
+
+
+def adopt_onnx_reference(row: dict[str, Any], torch_test: Predictions, onnx_test: Predictions) -> None:
+    """Make the ort-fp32 row the deployable reference: its parity with torch, 32 bits a weight."""
+    from pipeline.deploy.onnx_export import parity_summary
+
+    row["parity"] = parity_summary(
+        torch_test.logits,
+        onnx_test.logits,
+        torch_test.metrics().cer,
+        row["cer"],
+        torch_test.predictions,
+        onnx_test.predictions,
+    )
+    row["bits_per_weight"] = 32.0
+
+
+def apply_accuracy_guard(name: str, row: dict[str, Any], budget_pp: float, sink: Callable) -> None:
+    """Attach the guard's message to a row over the CER budget and warn the sink."""
+    if row["accuracy_guard"] == "exceeded":
+        row["guard_message"] = guard_message(name, row, budget_pp)
+        sink(LogMessage(level="warning", message=row["guard_message"]))
 
 
 def guard_message(name: str, row: dict[str, Any], budget_pp: float) -> str:

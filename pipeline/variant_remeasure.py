@@ -12,11 +12,17 @@ import torch
 from pipeline.checkpoint import load_checkpoint
 from pipeline.compress.layers import count_parameters, weight_layers
 from pipeline.evaluate import predict
-from pipeline.events import LogMessage, StageStarted, VariantEvaluated
+from pipeline.events import StageStarted, VariantEvaluated
 from pipeline.variant_build import Built
 from pipeline.variant_context import VariantContext
 from pipeline.variant_manifest import read_manifest
-from pipeline.variant_measure import compare, fidelity, guard_message, measure_torch_latency
+from pipeline.variant_measure import (
+    adopt_onnx_reference,
+    apply_accuracy_guard,
+    compare,
+    fidelity,
+    measure_torch_latency,
+)
 
 # Row fields that describe how a variant was built; a re-measurement keeps them from the last report.
 KEPT_FIELDS = (
@@ -44,7 +50,6 @@ def remeasure_experiment(
     experiment_dir: Path, prepared, sink, device: torch.device, *, measure_memory: bool = True
 ) -> dict[str, dict[str, Any]]:
     """Re-measure FP32 and every variant in the experiment's deploy manifest; returns name -> row."""
-    from pipeline.deploy.onnx_export import parity_summary
     from pipeline.models import create_model
     from pipeline.reports import write_reports
     from pipeline.variants import load_recognizer, measure_built, qat_recovery
@@ -135,21 +140,11 @@ def remeasure_experiment(
         )
         row, variant_test = measure_built(ctx, name, built, reference, memory=measure_memory)
         if name == "ort-fp32":
-            row["parity"] = parity_summary(
-                test.logits,
-                variant_test.logits,
-                test.metrics().cer,
-                row["cer"],
-                test.predictions,
-                variant_test.predictions,
-            )
-            row["bits_per_weight"] = 32.0
+            adopt_onnx_reference(row, test, variant_test)
             reference = row
             ctx.cache["reference_recognizer"] = recognizer
             compare(row, fp32_row, reference, config.deploy.accuracy_budget_pp)
-        if row["accuracy_guard"] == "exceeded":
-            row["guard_message"] = guard_message(name, row, config.deploy.accuracy_budget_pp)
-            sink(LogMessage(level="warning", message=row["guard_message"]))
+        apply_accuracy_guard(name, row, config.deploy.accuracy_budget_pp, sink)
         rows[name] = row
         sink(VariantEvaluated(name=name, metrics=row))
     fp32_row["fidelity"] = fidelity(test, test)

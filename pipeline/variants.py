@@ -23,9 +23,10 @@ from pipeline.variant_build import Built
 from pipeline.variant_context import VariantContext
 from pipeline.variant_manifest import read_manifest, record_variant
 from pipeline.variant_measure import (
+    adopt_onnx_reference,
+    apply_accuracy_guard,
     compare,
     fidelity,
-    guard_message,
     measure_onnx_latency,
     paired_latency,
     peak_memory,
@@ -194,26 +195,12 @@ def produce_variants(
         record_variant(workdir, name, built.artifact, built.artifact_format, built.backend)
         row, test = measure_built(ctx, name, built, reference, memory=measure_memory)
         if name == "ort-fp32":
-            from pipeline.deploy.onnx_export import parity_summary
-
-            torch_test, onnx_test = ctx.fp32_reference(), test
-            row["parity"] = parity_summary(
-                torch_test.logits,
-                onnx_test.logits,
-                torch_test.metrics().cer,
-                row["cer"],
-                torch_test.predictions,
-                onnx_test.predictions,
-            )
-            row["bits_per_weight"] = 32.0
+            adopt_onnx_reference(row, ctx.fp32_reference(), test)
             reference = row
             ctx.cache["reference_recognizer"] = built.recognizer
             compare(row, fp32_row, reference, config.deploy.accuracy_budget_pp)
         row["build_seconds"] = time.monotonic() - started
-        if row["accuracy_guard"] == "exceeded":
-            message = guard_message(name, row, config.deploy.accuracy_budget_pp)
-            row["guard_message"] = message
-            sink(LogMessage(level="warning", message=message))
+        apply_accuracy_guard(name, row, config.deploy.accuracy_budget_pp, sink)
         rows[name] = row
         sink(VariantEvaluated(name=name, metrics=row))
     _finish_fp32_row(ctx, fp32_row, reference)

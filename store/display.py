@@ -1,0 +1,106 @@
+"""How stored figures are spelled in tables, so `ocrq show` and the TUI print the same text.
+
+Plain strings only (no rich, no Textual): each interface styles the cells it wants to colour.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+VARIANT_COLUMNS = (
+    "variant", "backend", "CER", "ΔCER pp", "EM", "1-NED", "bytes", "size×",
+    "p50 ms", "p95 ms", "lines/s b16", "speed×", "cosine", "guard",
+)  # fmt: skip
+EPOCH_COLUMNS = ("phase", "epoch", "train loss", "val loss", "CER", "EM", "lr", "seconds")
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def fmt_pct(value: Any, digits: int = 2) -> str:
+    """A fraction as a percentage (``0.0123`` -> ``1.23%``), or ``-`` when not measured."""
+    return f"{100 * value:.{digits}f}%" if is_finite_number(value) else "-"
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """A number with at most ``digits`` decimals (tiny values in ``g`` form), ``-`` when missing."""
+    if not is_finite_number(value):
+        return "-"
+    if isinstance(value, float):
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.{digits}g}"
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def fmt_bytes(size: Any) -> str:
+    """A size in B / KiB / MiB / GiB."""
+    if not is_finite_number(size):
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def fmt_ratio(value: Any) -> str:
+    """A ratio like ``3.91x``."""
+    return f"{value:.2f}x" if is_finite_number(value) else "-"
+
+
+def fmt_time(iso: Any) -> str:
+    """An ISO-8601 UTC time as ``YYYY-MM-DD HH:MM``."""
+    return iso.replace("T", " ")[:16] if isinstance(iso, str) and iso else "-"
+
+
+def fmt_lr(value: Any) -> str:
+    return f"{value:.2e}" if is_finite_number(value) else "-"
+
+
+def fmt_seconds(value: Any) -> str:
+    return f"{value:.1f}" if is_finite_number(value) else "-"
+
+
+def epoch_cells(epoch: dict[str, Any]) -> tuple[str, ...]:
+    """One row of the epoch table, in the order of ``EPOCH_COLUMNS``."""
+    return (
+        str(epoch.get("phase") or "baseline"),
+        str(epoch.get("epoch", "-")),
+        fmt_num(epoch.get("train_loss"), 4),
+        fmt_num(epoch.get("val_loss"), 4),
+        fmt_pct(epoch.get("cer")),
+        fmt_pct(epoch.get("em"), 1),
+        fmt_lr(epoch.get("lr")),
+        fmt_seconds(epoch.get("seconds")),
+    )
+
+
+def ordered_variants(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Variants in table order: fp32 first, then ort-fp32, then as recorded."""
+    return sorted(variants, key=lambda v: (v.get("name") != "fp32", v.get("name") != "ort-fp32"))
+
+
+def variant_cells(variant: dict[str, Any]) -> tuple[str, ...]:
+    """One row of the variants comparison table, in the order of ``VARIANT_COLUMNS``."""
+    fidelity = variant.get("fidelity") or {}
+    delta = variant.get("cer_delta_pp")
+    return (
+        str(variant.get("name")),
+        variant.get("backend") or "-",
+        fmt_pct(variant.get("cer")),
+        f"{delta:+.2f}" if is_finite_number(delta) else "-",
+        fmt_pct(variant.get("em"), 1),
+        fmt_num(variant.get("ned"), 4),
+        fmt_bytes(variant.get("size_bytes")),
+        fmt_ratio(variant.get("compression_ratio")),
+        fmt_num(variant.get("latency_ms_p50"), 2),
+        fmt_num(variant.get("latency_ms_p95"), 2),
+        fmt_num(variant.get("throughput_lines_per_s_b16"), 0),
+        fmt_ratio(variant.get("speedup")),
+        fmt_num(fidelity.get("cosine"), 4),
+        variant.get("accuracy_guard") or "-",
+    )
