@@ -89,9 +89,11 @@ def test_run_command_pre_allocates_the_id_and_keeps_negative_numbers_as_values(t
 
 
 def _sleeper(ignore_interrupts: bool) -> subprocess.Popen:
-    setup = "import signal\nfor s in (signal.SIGINT, signal.SIGTERM):\n    signal.signal(s, signal.SIG_IGN)"
+    ignore = "for s in (signal.SIGINT, signal.SIGTERM):\n    signal.signal(s, signal.SIG_IGN)"
+    # Handle SIGINT explicitly: a child of a shell's background job starts with SIGINT ignored.
+    handle = "signal.signal(signal.SIGINT, signal.default_int_handler)"
     code = (
-        setup if ignore_interrupts else "pass"
+        "import signal\n" + (ignore if ignore_interrupts else handle)
     ) + "\nimport sys, time\nprint('ready', flush=True)\ntime.sleep(60)"
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "ready"
