@@ -1,10 +1,12 @@
 """Structured pruning that removes channels for real: conv and linear output channels through
-torch-pruning's dependency graph (batch norms, the next layer's inputs and LSTM inputs follow), and
-LSTM hidden units by rebuilding the LSTM and its consumer.
+torch-pruning's dependency graph (batch norms, the next layer's inputs and LSTM inputs follow), LSTM
+hidden units by rebuilding the LSTM and its consumer, and the width of every attention head by
+rebuilding the attention's qkv and proj layers.
 
 Only channels that can be removed without touching a residual stream are candidates: a layer whose
 pruning group reaches a LayerNorm, a free parameter (position embeddings) or the attention's qkv
-split, or that is the classifier, is left whole and listed in the report.
+split, or that is the classifier, is left whole and listed in the report. (Attention heads are
+narrowed inside the block, so the residual stream keeps its width.)
 """
 
 from __future__ import annotations
@@ -130,6 +132,53 @@ def prune_lstm_hidden(model: nn.Module, name: str, ratio: float, norm: int) -> t
     return hidden, keep_count
 
 
+def _prunable_attention(module: nn.Module) -> bool:
+    """A timm-style attention whose head width can change: qkv -> heads -> proj, nothing else on the way."""
+    needed = ("qkv", "proj", "num_heads", "head_dim", "attn_dim", "scale")
+    if not all(hasattr(module, name) for name in needed):
+        return False
+    plain = all(
+        isinstance(getattr(module, n, nn.Identity()), nn.Identity) for n in ("q_norm", "k_norm", "norm")
+    )
+    return (
+        plain
+        and getattr(module, "gate", None) is None
+        and isinstance(module.qkv, nn.Linear)
+        and isinstance(module.proj, nn.Linear)
+        and module.qkv.out_features == 3 * module.num_heads * module.head_dim
+        and module.proj.in_features == module.num_heads * module.head_dim
+    )
+
+
+@torch.no_grad()
+def prune_attention_width(attention: nn.Module, ratio: float, norm: int) -> tuple[int, int] | None:
+    """Remove the same share of dimensions from every head's query, key and value (and the matching inputs
+    of the output projection). Dimensions are ranked per head by the norm of their q, k and v rows and
+    their proj column; returns (attention width before, after), or None when nothing is removed."""
+    heads, width, qkv, proj = attention.num_heads, attention.head_dim, attention.qkv, attention.proj
+    keep_count = max(1, width - int(round(width * ratio)))
+    if keep_count == width:
+        return None
+    rows = qkv.weight.reshape(3, heads, width, -1).abs().pow(norm).sum(dim=(0, 3))
+    cols = proj.weight.reshape(proj.out_features, heads, width).abs().pow(norm).sum(dim=0)
+    keep = torch.sort(torch.argsort(rows + cols, dim=1, descending=True)[:, :keep_count], dim=1).values
+    head_offsets = torch.arange(heads)[:, None] * width
+    kept_columns = (head_offsets + keep).flatten()  # (head, dim) -> position in the attention width
+    kept_rows = torch.cat([kept_columns + part * heads * width for part in range(3)])  # q, k, v blocks
+    new_qkv = nn.Linear(qkv.in_features, len(kept_rows), bias=qkv.bias is not None)
+    new_qkv.weight.copy_(qkv.weight[kept_rows])
+    if qkv.bias is not None:
+        new_qkv.bias.copy_(qkv.bias[kept_rows])
+    new_proj = nn.Linear(len(kept_columns), proj.out_features, bias=proj.bias is not None)
+    new_proj.weight.copy_(proj.weight[:, kept_columns])
+    if proj.bias is not None:
+        new_proj.bias.copy_(proj.bias)
+    attention.qkv, attention.proj = new_qkv.to(qkv.weight.device), new_proj.to(proj.weight.device)
+    attention.head_dim, attention.attn_dim = keep_count, heads * keep_count
+    attention.scale = keep_count**-0.5  # what the fused path uses for the narrower heads
+    return heads * width, heads * keep_count
+
+
 def structured_prune(
     model: nn.Module,
     spec: PruningSpec,
@@ -182,4 +231,17 @@ def structured_prune(
                 report.removed[layer.name] = shrunk
             else:
                 report.skipped[layer.name] = "no single linear layer consumes its hidden state"
+    for name, module in model.named_modules():
+        if not _prunable_attention(module):
+            continue
+        ratio = spec.ratios.get(_part_of(layers, f"{name}.qkv"), 0.0)
+        shrunk = prune_attention_width(module, ratio, spec.norm) if ratio > 0 else None
+        if shrunk:
+            report.removed[f"{name}.qkv+proj"] = shrunk
+            report.skipped.pop(f"{name}.qkv", None)
+            report.skipped.pop(f"{name}.proj", None)
     return report
+
+
+def _part_of(layers, name: str) -> str:
+    return next((layer.part for layer in layers if layer.name == name), "")

@@ -80,14 +80,44 @@ def test_structured_pruning_shrinks_tensor_shapes_and_the_model_still_runs(name)
         model, PruningSpec("l1_structured", {"backbone": 0.3, "neck": 0.3, "head": 0.3}), _images(1)
     )
     assert report.removed, report.skipped
-    for _layer, (channels_before, channels_after) in report.removed.items():
-        assert channels_after == channels_before - round(channels_before * 0.3)
+    for layer, (channels_before, channels_after) in report.removed.items():
+        if layer.endswith(".qkv+proj"):  # every head narrowed by the same share
+            heads = model.get_submodule(layer.removesuffix(".qkv+proj")).num_heads
+            width = channels_before // heads
+            assert channels_after == heads * (width - round(width * 0.3))
+        else:
+            assert channels_after == channels_before - round(channels_before * 0.3)
     after = {layer.name: layer.params for layer in weight_layers(model)}
     assert any(after[n] < before[n] for n in before)
     assert sum(p.numel() for p in model.parameters()) < 0.85 * params_before
     output = model(_images(2, 96))
     assert output.shape == (2, 24, 30)
     assert "head" in report.skipped or "head.1" in report.skipped  # the classes are never pruned
+
+
+def test_structured_pruning_narrows_every_attention_head_and_keeps_the_output_close():
+    model = _model("svtr_tiny")
+    attentions = {n: m for n, m in model.named_modules() if type(m).__name__ == "Attention"}
+    widths = {n: (m.num_heads, m.head_dim) for n, m in attentions.items()}
+    images = _images(2, 96)
+    with torch.no_grad():
+        reference = model(images)
+    report = structured_prune(
+        model, PruningSpec("l1_structured", {"backbone": 0.25, "neck": 0.0, "head": 0.0}), _images(1)
+    )
+    assert widths
+    for name, (heads, width) in widths.items():
+        attention = model.get_submodule(name)
+        kept = width - round(width * 0.25)
+        assert attention.head_dim == kept and attention.num_heads == heads
+        assert attention.qkv.out_features == 3 * heads * kept and attention.proj.in_features == heads * kept
+        assert report.removed[f"{name}.qkv+proj"] == (heads * width, heads * kept)
+        assert f"{name}.qkv" not in report.skipped
+    with torch.no_grad():
+        pruned = model(images)
+    assert pruned.shape == reference.shape and torch.isfinite(pruned).all()
+    # the least important quarter of each head goes: the output moves, but stays recognisably the same
+    assert torch.nn.functional.cosine_similarity(pruned.flatten(), reference.flatten(), dim=0) > 0.5
 
 
 def test_structured_pruning_of_a_crnn_removes_lstm_hidden_units():
