@@ -77,13 +77,17 @@ def _deploy(
     options = OrtPlanOptions(
         static=ctx.static_options(),
         activations_int8=strategy_quantizes_activations,
+        conv_weight_bits=ctx.config.quantization.conv_weight_bits,
         float_layers=sorted({n for n, s in plan.schemes.items() if s is None} | plan.skipped),
     )
     path = ctx.artifact_path(name, ".onnx")
     deploy_torchao_plan(fp32_onnx, quantized, plan, path, ctx.calibration_reader(), options)
+    if options.conv_weight_bits == 4:
+        convs = "weight-only int4 (per channel, float compute)"
+    else:
+        convs = "static int8" if strategy_quantizes_activations else "weight-only int8"
     notes.append(
-        "deployed in ONNX Runtime with torchao's integers (MatMulNBits); convs "
-        f"{'static int8' if strategy_quantizes_activations else 'weight-only int8'}, LSTMs dynamic int8"
+        f"deployed in ONNX Runtime with torchao's integers (MatMulNBits); convs {convs}, LSTMs dynamic int8"
     )
     return onnx_built(ctx, path, float_model, notes=notes, extra=extra)
 

@@ -172,6 +172,12 @@ class QuantizationConfig:
     symmetric_quantization: bool = option(True, help="symmetric weights (zero point 0)")
     group_size: int = option(32, help="group size for per_group / int4 weights", choices=(32, 64, 128, 256))
     skip_first_last: bool = option(False, help="keep the first and last weight layers in float")
+    conv_weight_bits: int = option(
+        8,
+        help="conv weight bits in the ONNX file of ptq/qat variants (4 = int4 weights, float conv compute: "
+        "smaller, slower)",
+        choices=(4, 8),
+    )
     mixed_precision: bool = option(False, help="choose bits per layer from a sensitivity scan")
     progressive_stages: list[str] = option(
         default_factory=list,

@@ -143,6 +143,8 @@ TEMPLATES: dict[str, Template] = {
                 "epochs": 30,
                 "batch_size": 128,
                 "quantization_strategy": "int8_dyn_act_int4_weight",
+                # size first: the conv stem in int4 too (float conv compute)
+                "conv_weight_bits": 4,
                 "qat_epochs": 5,
                 "enable_pruning": True,
                 "pruning_ratio": 0.3,

@@ -3,7 +3,8 @@
 Linear layers become `MatMulNBits` holding torchao's own integers, scales and zero points (4- or
 8-bit; `accuracy_level=4` when the strategy quantizes activations dynamically to int8, as torchao
 does); convs, which torchao leaves float, become static QDQ int8 (calibrated) or weight-only int8 for
-weight-only strategies; LSTMs become dynamic int8. The CER of this file against the torch model is the
+weight-only strategies, or weight-only int4 when `conv_weight_bits=4` (smaller, float conv compute);
+LSTMs become dynamic int8. The CER of this file against the torch model is the
 "deployment gap" each torchao variant reports.
 """
 
@@ -60,34 +61,48 @@ def integer_weight(tensor: torch.Tensor, bits: int) -> IntegerWeight:
     return IntegerWeight(values=values, scales=scale, zero_points=zero_points, group=group)
 
 
-def _weight_only_int8_convs(model: onnx.ModelProto, names: set[str]) -> None:
-    """Store the named float convs as per-channel symmetric int8 behind DequantizeLinear (float compute)."""
+def _weight_only_convs(model: onnx.ModelProto, names: set[str], bits: int = 8) -> None:
+    """Store the named float convs as per-channel symmetric int8 or int4 weights behind DequantizeLinear
+    (float compute). int4 uses ONNX Runtime's `com.microsoft.DequantizeLinear`, which reads INT4 tensors
+    at any opset (the standard op needs opset 21)."""
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
+    largest = (1 << (bits - 1)) - 1
     for node in list(graph.node):
         if node.op_type != "Conv" or node.name not in names or node.input[1] not in inits:
             continue
         weight = numpy_helper.to_array(inits[node.input[1]])
-        scale = np.abs(weight).reshape(weight.shape[0], -1).max(axis=1) / 127.0
+        scale = np.abs(weight).reshape(weight.shape[0], -1).max(axis=1) / largest
         scale = np.where(scale == 0, 1.0, scale).astype(np.float32)
-        values = np.clip(np.round(weight / scale.reshape(-1, *[1] * (weight.ndim - 1))), -127, 127).astype(
-            np.int8
-        )
-        prefix = f"{node.name}.w8"
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(values, f"{prefix}.q"),
-                numpy_helper.from_array(scale, f"{prefix}.scale"),
-            ]
-        )
+        values = np.clip(
+            np.round(weight / scale.reshape(-1, *[1] * (weight.ndim - 1))), -largest, largest
+        ).astype(np.int8)
+        prefix = f"{node.name}.w{bits}"
+        if bits == 4:
+            stored = helper.make_tensor(
+                f"{prefix}.q", onnx.TensorProto.INT4, values.shape, values.flatten().tolist()
+            )
+        else:
+            stored = numpy_helper.from_array(values, f"{prefix}.q")
+        graph.initializer.extend([stored, numpy_helper.from_array(scale, f"{prefix}.scale")])
         graph.node.insert(
             list(graph.node).index(node),
-            helper.make_node("DequantizeLinear", [f"{prefix}.q", f"{prefix}.scale"], [f"{prefix}.w"], axis=0),
+            helper.make_node(
+                "DequantizeLinear",
+                [f"{prefix}.q", f"{prefix}.scale"],
+                [f"{prefix}.w"],
+                axis=0,
+                domain="com.microsoft" if bits == 4 else "",
+            ),
         )
         old = node.input[1]
         node.input[1] = f"{prefix}.w"
         if not any(old in other.input for other in graph.node):
             graph.initializer.remove(inits[old])
+    if bits == 4:
+        model.ir_version = max(model.ir_version, 10)  # INT4 tensors need IR version 10
+        if not any(opset.domain == "com.microsoft" for opset in model.opset_import):
+            model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
 
 
 @dataclass
@@ -96,6 +111,7 @@ class OrtPlanOptions:
 
     static: StaticInt8Options = field(default_factory=StaticInt8Options)
     activations_int8: bool = True  # convs get static int8 activations; False = weight-only int8 convs
+    conv_weight_bits: int = 8  # 4 = weight-only int4 convs (float compute), whatever activations_int8 says
     float_layers: list[str] = field(default_factory=list)  # weight layers kept float (e.g. skip_first_last)
 
 
@@ -108,7 +124,8 @@ def deploy_torchao_plan(
     options: OrtPlanOptions,
 ) -> Path:
     """Write `target`: `fp32_onnx` (exported from the same float weights, nodes named by module) with
-    torchao's linear weights as MatMulNBits, convs int8, LSTMs dynamic int8. Returns `target`."""
+    torchao's linear weights as MatMulNBits, convs int8 (or weight-only int4), LSTMs dynamic int8. Returns
+    `target`."""
     base = onnx.load(str(fp32_onnx))
     inits = {t.name for t in base.graph.initializer}
     activation_matmuls = [
@@ -119,7 +136,7 @@ def deploy_torchao_plan(
     conv_names = {n.name for n in base.graph.node if n.op_type == "Conv"} - keep_float
     with tempfile.TemporaryDirectory(prefix="ocrq-plan-") as scratch:
         staged = Path(scratch) / "staged.onnx"
-        if options.activations_int8 and conv_names and reader is not None:
+        if options.activations_int8 and options.conv_weight_bits == 8 and conv_names and reader is not None:
             exclude = sorted(
                 set(planned)
                 | keep_float
@@ -144,7 +161,7 @@ def deploy_torchao_plan(
                 else fp32_onnx
             )
             model = onnx.load(str(source))
-            _weight_only_int8_convs(model, conv_names)
+            _weight_only_convs(model, conv_names, options.conv_weight_bits)
     for name, scheme in plan.quantized.items():
         weight = integer_weight(quantized_model.get_submodule(name).weight, scheme.bits)
         replace_matmul_with_nbits(

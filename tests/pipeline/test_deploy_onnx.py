@@ -158,6 +158,34 @@ def test_torchao_plan_deploys_with_the_same_integers(exported, tmp_path):
     assert description["float_layers"] == []
 
 
+def test_int4_conv_weights_load_in_a_plain_session_and_match_the_same_integers(exported, tmp_path):
+    models, paths = exported
+    model = models["vit_tiny"]
+    plan = plan_linear_layers(
+        model, WeightScheme(bits=4, granularity="per_group", group_size=32, dynamic_activations=False)
+    )
+    quantized = apply_ptq(model, plan)
+    targets = {}
+    for bits in (8, 4):
+        targets[bits] = tmp_path / f"conv{bits}.onnx"
+        options = OrtPlanOptions(activations_int8=False, conv_weight_bits=bits)
+        deploy_torchao_plan(paths["vit_tiny"], quantized, plan, targets[bits], None, options)
+    convs = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(describe_weights(targets[4])["quantized_layers"][n] == 4 for n in convs)
+    assert targets[4].stat().st_size < targets[8].stat().st_size
+    # the same per-channel int4 rounding in torch gives the same outputs
+    with torch.no_grad():
+        for name in convs:
+            conv = quantized.get_submodule(name)
+            scale = conv.weight.abs().flatten(1).amax(dim=1).clamp(min=1e-12)[:, None, None, None] / 7
+            conv.weight.copy_(torch.clamp(torch.round(conv.weight / scale), -7, 7) * scale)
+    images = _images(2, 96)
+    with torch.no_grad():
+        expected = quantized(torch.from_numpy(images)).numpy()
+    got = _run(targets[4], images)
+    assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 0.05
+
+
 def test_observers_map_to_onnx_runtime_calibration():
     from onnxruntime.quantization import CalibrationMethod
 
