@@ -43,7 +43,10 @@ TEMPLATES: dict[str, Template] = {
                 "num_workers": 0,
                 "qat_epochs": 1,
                 "finetune_epochs": 3,
-                "pruning_ratio": 0.3,
+                # Prune the BiLSTM, not the convs: on the quickstart model, half the LSTM's hidden units cost
+                # +0.31 pp CER (6.3x smaller with int8), while 40-50% of the conv channels cost +2.1-4.0 pp.
+                "pruning_ratio": 0.5,
+                "backbone_pruning_ratio": 0.0,
                 "calibration_batches": 4,
                 "variants": list(_DEFAULT_VARIANTS),
             },
