@@ -31,7 +31,9 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         if value != 0 and abs(value) < 1e-3:
             return f"{value:.{digits}g}"
-        return f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        text = f"{value:.{digits}f}"
+        # trailing zeros go only after a decimal point: 1240.0 at 0 digits is "1240", not "124"
+        return text.rstrip("0").rstrip(".") if "." in text else text
     return str(value)
 
 

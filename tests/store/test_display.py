@@ -1,0 +1,62 @@
+"""The spellings `ocrq show` and the TUI share: numbers must read as the values they stand for."""
+
+from __future__ import annotations
+
+import math
+
+from store.display import (
+    VARIANT_COLUMNS,
+    epoch_cells,
+    fmt_bytes,
+    fmt_num,
+    fmt_pct,
+    fmt_ratio,
+    ordered_variants,
+    variant_cells,
+)
+
+
+def test_whole_numbers_keep_their_trailing_zeros():
+    assert fmt_num(1239.76, 0) == "1240"  # not "124"
+    assert fmt_num(100.0, 0) == "100"
+    assert fmt_num(2.50, 2) == "2.5"
+    assert fmt_num(3.0, 2) == "3"
+    assert fmt_num(0.00012345, 3) == "0.000123"
+    assert fmt_num(20) == "20"
+
+
+def test_missing_or_non_finite_values_read_as_a_dash():
+    for value in (None, math.nan, math.inf, "x", True):
+        assert fmt_num(value) == fmt_pct(value) == fmt_ratio(value) == fmt_bytes(value) == "-"
+
+
+def test_units():
+    assert fmt_pct(0.0123) == "1.23%" and fmt_pct(0.5, 1) == "50.0%"
+    assert fmt_bytes(1000) == "1000 B" and fmt_bytes(271_518) == "265.2 KiB"
+    assert fmt_ratio(3.912) == "3.91x"
+
+
+def test_variant_rows_put_fp32_first_and_spell_every_column():
+    variants = [
+        {
+            "name": "ort-int8-static",
+            "cer": 0.0144,
+            "cer_delta_pp": 0.03,
+            "throughput_lines_per_s_b16": 2443.5,
+        },
+        {"name": "fp32", "cer": 0.0141, "accuracy_guard": "ok"},
+        {"name": "ort-fp32", "cer": 0.0141, "throughput_lines_per_s_b16": 1239.76},
+    ]
+    rows = [variant_cells(v) for v in ordered_variants(variants)]
+    assert [row[0] for row in rows] == ["fp32", "ort-fp32", "ort-int8-static"]
+    assert all(len(row) == len(VARIANT_COLUMNS) for row in rows)
+    throughput = VARIANT_COLUMNS.index("lines/s b16")
+    assert rows[1][throughput] == "1240" and rows[2][throughput] == "2444"
+    assert rows[2][VARIANT_COLUMNS.index("ΔCER pp")] == "+0.03"
+
+
+def test_epoch_rows():
+    cells = epoch_cells(
+        {"epoch": 3, "train_loss": 0.25, "cer": 0.0151, "em": 0.88, "lr": 6e-3, "seconds": 17.04}
+    )
+    assert cells == ("baseline", "3", "0.25", "-", "1.51%", "88.0%", "6.00e-03", "17.0")
