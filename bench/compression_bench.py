@@ -123,6 +123,22 @@ def table(model: str, rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def anatomy(rows: dict[str, dict[str, Any]]) -> str:
+    """Where each ONNX file's bytes go, and the ratio its main weights alone would allow (the bound)."""
+    reference = rows.get("ort-fp32", {}).get("size_bytes")
+    lines = ["  bytes by kind     main weights  side tensors    graph  weights %  size x  bound x"]
+    for name, row in ordered(rows):
+        parts = row.get("size_anatomy")
+        if not parts or not reference:
+            continue
+        lines.append(
+            f"  {name:<16} {parts['weights_bytes']:>13,} {parts['side_bytes']:>13,} {parts['graph_bytes']:>8,}"
+            f" {100 * parts['weights_bytes'] / parts['file_bytes']:>9.1f}"
+            f" {reference / parts['file_bytes']:>7.2f} {reference / parts['weights_bytes']:>8.2f}"
+        )
+    return "\n".join(lines)
+
+
 def _check(label: str, value: float | None, op: str, bound: float) -> dict[str, Any]:
     ok = value is not None and (value >= bound if op == ">=" else value <= bound)
     return {"target": label, "measured": value, "bound": f"{op} {bound}", "met": ok}
@@ -235,6 +251,7 @@ def main() -> None:
     all_checks = {}
     for model, rows in results.items():
         print(table(model, rows))
+        print(anatomy(rows))
         all_checks[model] = targets(model, rows)
         for check in all_checks[model]:
             value = "n/a" if check["measured"] is None else f"{check['measured']:.3f}"

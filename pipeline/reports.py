@@ -87,10 +87,38 @@ def comparison_markdown(
         if "float_layers" in row
     ]
     guards = [f"- {row['guard_message']}" for _, row in ordered(rows) if row.get("guard_message")]
-    lines += ["", "## Layers left in float", "", *floats, "", "## Notes", "", *notes]
+    lines += ["", "## Layers left in float", "", *floats, *_anatomy_section(rows), "", "## Notes", "", *notes]
     if guards:
         lines += ["", "## Accuracy guard", "", *guards]
     return "\n".join(lines) + "\n"
+
+
+def _anatomy_section(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Bytes of each ONNX file by kind, and the size ratio its weights alone would allow."""
+    reference = (rows.get("ort-fp32") or {}).get("size_bytes")
+    with_anatomy = [(n, r, r["size_anatomy"]) for n, r in ordered(rows) if r.get("size_anatomy")]
+    if not with_anatomy:
+        return []
+    lines = [
+        "",
+        "## Where the bytes go",
+        "",
+        "Main weights, side tensors (scales, zero points, biases, norm parameters) and graph (nodes, names, "
+        "framing), measured in each file. The bound is the FP32 ONNX size over the main weights alone: the "
+        "ratio the variant would reach if side tensors and graph cost nothing.",
+        "",
+        "| variant | main weights | side tensors | graph | weights share | size × | bound × |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row, anatomy in with_anatomy:
+        bound = reference / anatomy["weights_bytes"] if reference and anatomy["weights_bytes"] else None
+        share = anatomy["weights_bytes"] / anatomy["file_bytes"] if anatomy["file_bytes"] else None
+        lines.append(
+            f"| {name} | {anatomy['weights_bytes']:,} | {anatomy['side_bytes']:,} | {anatomy['graph_bytes']:,} "
+            f"| {_num(None if share is None else 100 * share, 1)}% | {_ratio(row.get('compression_ratio'))} "
+            f"| {_ratio(bound)} |"
+        )
+    return lines
 
 
 def write_reports(

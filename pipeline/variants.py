@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from pipeline.compress.plan_check import check_compression_plan
+from pipeline.deploy.onnx_anatomy import size_anatomy
 from pipeline.evaluate import Predictions
 from pipeline.events import LogMessage, StageStarted, VariantEvaluated
 from pipeline.variant_build import BUILDERS as BASIC_BUILDERS
@@ -101,6 +102,8 @@ def measure_built(
         "notes": built.notes,
         **built.extra,
     }
+    if built.artifact_format == "onnx":
+        row["size_anatomy"] = size_anatomy(built.artifact)
     reference_recognizer = ctx.cache.get("reference_recognizer")
     if reference_recognizer is not None and name != "ort-fp32" and built.device.type == "cpu":
         # alternated with the FP32 ONNX baseline, so speed-ups stay fair on a shared machine

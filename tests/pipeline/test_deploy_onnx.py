@@ -15,6 +15,7 @@ from pipeline.compress.schemes import WeightScheme
 from pipeline.data.loader import LineBatch
 from pipeline.deploy.calibration import LineBatchReader, calibration_for
 from pipeline.deploy.matmul_nbits import replace_matmul_with_nbits
+from pipeline.deploy.onnx_anatomy import size_anatomy
 from pipeline.deploy.onnx_compact import compact_onnx
 from pipeline.deploy.onnx_export import export_named_onnx
 from pipeline.deploy.onnx_graph import describe_weights
@@ -102,9 +103,16 @@ def test_compaction_keeps_outputs(exported, tmp_path):
     shutil.copyfile(paths["crnn_tiny"], path)
     images = _images(2, 96)
     before = _run(path, images)
+    anatomy_before = size_anatomy(path)
     size = compact_onnx(path)
     assert size == path.stat().st_size
     assert np.abs(_run(path, images) - before).max() < 1e-2  # float16 side tensors
+    anatomy = size_anatomy(path)
+    assert anatomy["weights_bytes"] + anatomy["side_bytes"] + anatomy["graph_bytes"] == size
+    # compaction leaves the main weights exact and halves the float side tensors
+    params = sum(p.numel() for n, p in exported[0]["crnn_tiny"].named_parameters() if n.endswith("weight"))
+    assert anatomy["weights_bytes"] > 4 * 0.9 * params
+    assert anatomy["side_bytes"] < 0.7 * anatomy_before["side_bytes"]
 
 
 @pytest.mark.parametrize(

@@ -160,6 +160,23 @@ def test_recorded_sizes_are_the_files_on_disk(experiment):
         assert path.is_file() and saved[str(path)] == path.stat().st_size
 
 
+def test_every_onnx_variant_says_where_its_bytes_go(experiment):
+    rows = experiment["rows"]
+    for row in rows.values():
+        if row["artifact_format"] != "onnx":
+            assert "size_anatomy" not in row
+            continue
+        anatomy = row["size_anatomy"]
+        parts = anatomy["weights_bytes"] + anatomy["side_bytes"] + anatomy["graph_bytes"]
+        assert parts == anatomy["file_bytes"] == row["size_bytes"]
+        assert min(anatomy.values()) > 0
+    fp32, int8 = rows["ort-fp32"]["size_anatomy"], rows["ort-int8-static"]["size_anatomy"]
+    # int8 weights take a quarter of the float ones, give or take the tensors' names and shapes
+    assert 0.24 < int8["weights_bytes"] / fp32["weights_bytes"] < 0.27
+    section = (experiment["workdir"] / "comparison.md").read_text().split("## Where the bytes go")[1]
+    assert f"| ort-int8-static | {int8['weights_bytes']:,} | {int8['side_bytes']:,} |" in section
+
+
 def test_int8_quantizes_every_weight_layer_and_export_matches_torch(experiment):
     rows = experiment["rows"]
     static = rows["ort-int8-static"]
