@@ -21,7 +21,15 @@ from cli.console import (
 )
 from cli.resolve import resolve, resolve_all
 from store import STATUSES, SUMMARY_FIELDS, Store
-from store.display import EPOCH_COLUMNS, VARIANT_COLUMNS, epoch_cells, ordered_variants, variant_cells
+from store.display import (
+    ANATOMY_COLUMNS,
+    EPOCH_COLUMNS,
+    VARIANT_COLUMNS,
+    anatomy_rows,
+    epoch_cells,
+    ordered_variants,
+    variant_cells,
+)
 
 SORTABLE = tuple(SUMMARY_FIELDS)
 
@@ -194,6 +202,18 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
     if "variants" in sections and experiment.get("variants"):
         out.print("\n[bold]variants[/] (test set; latency for one 32x256 line)")
         out.print(variants_table(experiment["variants"]))
+        anatomy = anatomy_rows(experiment["variants"])
+        if anatomy:
+            out.print(
+                "\n[bold]bytes by kind[/] (ONNX files; bound = FP32 ONNX bytes / main weights, "
+                "the ratio with free scales, biases and graph)"
+            )
+            table = Table(box=None, pad_edge=False, header_style="bold")
+            for column in ANATOMY_COLUMNS:
+                table.add_column(column, justify="left" if column == "variant" else "right", no_wrap=True)
+            for row in anatomy:
+                table.add_row(*row)
+            out.print(table)
     if "evaluations" in sections and experiment.get("evaluations"):
         out.print("\n[bold]evaluations[/]")
         for evaluation in experiment["evaluations"]:

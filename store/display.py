@@ -106,3 +106,33 @@ def variant_cells(variant: dict[str, Any]) -> tuple[str, ...]:
         fmt_num(fidelity.get("cosine"), 4),
         variant.get("accuracy_guard") or "-",
     )
+
+
+ANATOMY_COLUMNS = ("variant", "main weights", "side tensors", "graph", "weights share", "size×", "bound×")
+
+
+def anatomy_rows(variants: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Where each ONNX variant's bytes go, in the order of ``ANATOMY_COLUMNS`` (exact byte counts).
+
+    The bound is the FP32 ONNX file over the variant's main weights alone: the size ratio it would reach
+    if side tensors (scales, biases, norms) and the graph cost nothing.
+    """
+    reference = next((v.get("size_bytes") for v in variants if v.get("name") == "ort-fp32"), None)
+    rows = []
+    for variant in ordered_variants(variants):
+        parts = variant.get("size_anatomy")
+        if not isinstance(parts, dict) or not parts.get("file_bytes") or not parts.get("weights_bytes"):
+            continue
+        weights = parts["weights_bytes"]
+        rows.append(
+            (
+                str(variant.get("name")),
+                f"{weights:,}",
+                f"{parts.get('side_bytes', 0):,}",
+                f"{parts.get('graph_bytes', 0):,}",
+                fmt_pct(weights / parts["file_bytes"], 1),
+                fmt_ratio(variant.get("compression_ratio")),
+                fmt_ratio(reference / weights) if is_finite_number(reference) else "-",
+            )
+        )
+    return rows

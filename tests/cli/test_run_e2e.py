@@ -99,6 +99,11 @@ def test_show_human_output_lists_epochs_variants_and_figure_path(home, ocrq):
     assert (
         "epochs" in out and "variants" in out and "training_curves.png" in out and "ort-int8-dynamic" in out
     )
+    doc = json.loads(ocrq("show", "e2e", "--json")[1])
+    dynamic = next(v for v in doc["variants"] if v["name"] == "ort-int8-dynamic")
+    kinds = out.split("bytes by kind")[1]
+    line = next(row for row in kinds.splitlines() if row.startswith("ort-int8-dynamic"))
+    assert f"{dynamic['size_anatomy']['weights_bytes']:,}" in line.split()
 
 
 def test_tag_note_rm_restore_cycle(home, ocrq):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 from store.display import (
+    ANATOMY_COLUMNS,
     VARIANT_COLUMNS,
+    anatomy_rows,
     epoch_cells,
     fmt_bytes,
     fmt_num,
@@ -60,3 +62,31 @@ def test_epoch_rows():
         {"epoch": 3, "train_loss": 0.25, "cer": 0.0151, "em": 0.88, "lr": 6e-3, "seconds": 17.04}
     )
     assert cells == ("baseline", "3", "0.25", "-", "1.51%", "88.0%", "6.00e-03", "17.0")
+
+
+def test_bytes_by_kind_show_exact_counts_and_the_bound_against_fp32_onnx():
+    variants = [
+        {
+            "name": "ort-int8-static",
+            "compression_ratio": 3.5,
+            "size_anatomy": _anatomy(250_000, 30_000, 5_714),
+        },
+        {"name": "fp32", "size_bytes": 1_002_000},  # a torch file: no anatomy, no row
+        {"name": "ort-fp32", "size_bytes": 1_000_000, "size_anatomy": _anatomy(990_000, 6_000, 4_000)},
+    ]
+    rows = anatomy_rows(variants)
+    assert [r[0] for r in rows] == ["ort-fp32", "ort-int8-static"]
+    assert dict(zip(ANATOMY_COLUMNS, rows[1], strict=True)) == {
+        "variant": "ort-int8-static",
+        "main weights": "250,000",
+        "side tensors": "30,000",
+        "graph": "5,714",
+        "weights share": "87.5%",
+        "size×": "3.50x",
+        "bound×": "4.00x",
+    }
+
+
+def _anatomy(weights: int, side: int, graph: int) -> dict[str, int]:
+    total = weights + side + graph
+    return {"weights_bytes": weights, "side_bytes": side, "graph_bytes": graph, "file_bytes": total}
