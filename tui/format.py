@@ -11,8 +11,10 @@ from typing import Any
 from rich.text import Text
 
 from store.display import (  # noqa: F401  (re-exported: the TUI's one place for spellings)
+    ANATOMY_COLUMNS,
     EPOCH_COLUMNS,
     VARIANT_COLUMNS,
+    anatomy_rows,
     epoch_cells,
     fmt_bytes,
     fmt_lr,

@@ -14,7 +14,7 @@ from tui.screens.experiment import ExperimentScreen
 from tui.widgets.artifacts import ArtifactsTable
 from tui.widgets.epoch_table import EpochTable
 from tui.widgets.log_tail import LogTail
-from tui.widgets.variants_table import VariantsTable
+from tui.widgets.variants_table import BytesByKindTable, VariantsTable
 
 pytestmark = pytest.mark.anyio
 
@@ -51,6 +51,7 @@ async def test_header_epochs_variants_config_and_log(filled_store, make_app):
         for cli_words, key in zip(cli_lines, variants.keys, strict=True):
             tui_words = " ".join(str(cell) for cell in variants.cells_of(key)).split()
             assert tui_words == cli_words
+        assert not screen.query_one(BytesByKindTable).display  # no variant says where its bytes go
         await pilot.press("c")
         titles = [str(t.label) for t in screen.query("#config-view CollapsibleTitle")]
         assert titles == ["model (2)", "train (3)", "deploy (1)"]
@@ -58,6 +59,30 @@ async def test_header_epochs_variants_config_and_log(filled_store, make_app):
         await pilot.press("l")
         log = screen.query_one(LogTail)
         assert log.shown[-1].endswith("info run finished")
+
+
+async def test_variants_tab_shows_where_each_onnx_files_bytes_go(filled_store, make_app):
+    variants = {v["name"]: v for v in filled_store.get(IDS["baseline"])["variants"]}
+    for name, weights, side, graph in (
+        ("ort-fp32", 1_600_000, 20_000, 10_000),
+        ("ort-int8-dynamic", 400_000, 31_000, 10_000),
+    ):
+        anatomy = {"weights_bytes": weights, "side_bytes": side, "graph_bytes": graph}
+        filled_store.record_variant(
+            IDS["baseline"],
+            {**variants[name], "size_anatomy": {**anatomy, "file_bytes": sum(anatomy.values())}},
+        )
+    app = make_app(filled_store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _open(pilot, IDS["baseline"])
+        await pilot.press("v")
+        table = screen.query_one(BytesByKindTable)
+        await wait_for(pilot, lambda: table.display and table.region.height > 0, what="the bytes table")
+        assert table.keys == ["ort-fp32", "ort-int8-dynamic"]
+        assert [str(c) for c in table.cells_of("ort-int8-dynamic")] == [
+            "ort-int8-dynamic", "400,000", "31,000", "10,000", "90.7%", "3.70x", "4.08x",
+        ]  # fmt: skip
+        assert screen.query_one(VariantsTable).region.height > 0  # the comparison stays on screen above it
 
 
 async def test_failed_run_shows_its_error(filled_store, make_app):

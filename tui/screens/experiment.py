@@ -21,7 +21,7 @@ from tui.widgets.artifacts import ArtifactsTable, ArtifactsView
 from tui.widgets.charts import TrainingCharts
 from tui.widgets.epoch_table import EpochTable
 from tui.widgets.log_tail import LogTail
-from tui.widgets.variants_table import VariantsTable
+from tui.widgets.variants_table import BytesByKindTable, VariantsTable
 
 TABS = ("epochs", "charts", "variants", "artifacts", "config", "log")
 _PROGRESS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)")
@@ -86,6 +86,7 @@ class ExperimentScreen(PollingScreen):
                 yield TrainingCharts(id="charts-view")
             with TabPane("Variants", id="variants"):
                 yield VariantsTable(id="variants-table")
+                yield BytesByKindTable(id="bytes-by-kind")
             with TabPane("Artifacts", id="artifacts"):
                 yield ArtifactsView(id="artifacts-view")
             with TabPane("Config", id="config"):
@@ -174,6 +175,7 @@ class ExperimentScreen(PollingScreen):
         self.query_one("#experiment-header", Static).update(header)
         self.sub_title = f"experiment {document['id'][:8]} {document.get('name') or ''}".strip()
         self.query_one(VariantsTable).show(document.get("variants", []))
+        self.query_one(BytesByKindTable).show(document.get("variants", []))
         self.query_one(ArtifactsView).show(document.get("artifacts", []), base=document.get("dir"))
         if self.query_one(TabbedContent).active == "config":
             self._show_config()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.format import VARIANT_COLUMNS, ordered_variants, variant_cells
+from tui.format import ANATOMY_COLUMNS, VARIANT_COLUMNS, anatomy_rows, ordered_variants, variant_cells
 from tui.widgets.keyed_table import KeyedTable
 
 _KEYS = (
@@ -35,3 +35,16 @@ class VariantsTable(KeyedTable):
                 key = f"{experiment['id']}:{variant.get('name')}"
                 rows.append((key, (experiment["id"][:8], *variant_cells(variant))))
         self.sync(rows)
+
+
+class BytesByKindTable(KeyedTable):
+    """Where each ONNX variant's bytes go (main weights, side tensors, graph); hidden when none says."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(tuple((label, label) for label in ANATOMY_COLUMNS), **kwargs)
+        self.border_title = "bytes by kind · bound = FP32 ONNX bytes / main weights"
+
+    def show(self, variants: list[dict[str, Any]]) -> None:
+        rows = anatomy_rows(variants)
+        self.display = bool(rows)
+        self.sync((row[0], row) for row in rows)
