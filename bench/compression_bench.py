@@ -56,6 +56,8 @@ def _config(model: str, args, variants: str):
     }
     if model != "crnn_tiny":
         overrides.update(quantization_granularity="per_group", group_size=str(args.group_size))
+        # quickstart prunes only the CRNN's LSTM neck; a transformer's weights are nearly all backbone
+        overrides["backbone_pruning_ratio"] = "none"
     for item in args.set:  # KEY=VALUE for every model, MODEL:KEY=VALUE for one
         key, value = item.split("=", 1)
         target, _, key = key.rpartition(":")
