@@ -12,6 +12,7 @@ VNNI and cost accuracy.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import logging
 import tempfile
@@ -19,11 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnx
-from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+from onnxruntime.quantization import (
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
 
 from pipeline.deploy.calibration import Calibration, LineBatchReader, calibration_for
 from pipeline.deploy.cpu_features import should_reduce_range
 
+ENTROPY_HISTOGRAM_BINS = 2048
+ENTROPY_QUANTIZED_BINS = 128
 STATIC_OP_TYPES = ("Conv", "MatMul", "Gemm", "Relu", "Clip", "MaxPool", "AveragePool")
 
 
@@ -118,7 +127,10 @@ def quantize_static_int8(
                 staged = lstm_path
         logger, level = _quiet()
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print progress
+            with (
+                contextlib.redirect_stdout(io.StringIO()),  # the histogram calibrators print progress
+                _entropy_histogram_bins(calibration.method) as entropy,
+            ):
                 quantize_static(
                     str(staged),
                     str(target),
@@ -135,7 +147,43 @@ def quantize_static_int8(
                 )
         finally:
             logger.setLevel(level)
+    if calibration.method == CalibrationMethod.Entropy and not entropy["bins_taken"]:
+        raise RuntimeError(
+            "this onnxruntime's quantize_static did not take ocrq's histogram bins, so entropy calibration "
+            "would equal MinMax; use observer_type=percentile or min_max"
+        )
     return target
+
+
+@contextlib.contextmanager
+def _entropy_histogram_bins(method: CalibrationMethod):
+    """Give ONNX Runtime's Entropy calibrator a histogram finer than its quantized bins.
+
+    `quantize_static` never passes `num_bins` to the Entropy calibrator, whose defaults (128 histogram
+    bins, 128 quantized bins) leave a single candidate threshold, the full range: Entropy then equals
+    MinMax. For the duration of one call the calibrator is built with 2048 bins searched down to 128
+    (TensorRT's settings), so the KL search really chooses a clipping threshold.
+    """
+    # the module, not the package's `quantize` function of the same name
+    ort_quantize = importlib.import_module("onnxruntime.quantization.quantize")
+    state = {"bins_taken": False}
+    original = ort_quantize.create_calibrator
+
+    def create_calibrator(*args, **kwargs):
+        if kwargs.get("calibrate_method") == CalibrationMethod.Entropy:
+            options = dict(kwargs.get("extra_options") or {})
+            options.setdefault("num_bins", ENTROPY_HISTOGRAM_BINS)
+            options.setdefault("num_quantized_bins", ENTROPY_QUANTIZED_BINS)
+            kwargs["extra_options"] = options
+            state["bins_taken"] = True
+        return original(*args, **kwargs)
+
+    if method == CalibrationMethod.Entropy:
+        ort_quantize.create_calibrator = create_calibrator
+    try:
+        yield state
+    finally:
+        ort_quantize.create_calibrator = original
 
 
 def quantize_dynamic_int8(

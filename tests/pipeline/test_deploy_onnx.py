@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -236,3 +237,34 @@ def test_histogram_calibration_takes_batches_of_mixed_widths(exported, tmp_path,
         StaticInt8Options(calibration=calibration_for(observer)),
     )
     assert _run(target, _images(1, 80)).shape[0] == 1
+
+
+def _activation_scales(path) -> dict[str, float]:
+    model = onnx.load(str(path))
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    return {
+        node.input[0]: float(inits[node.input[1]])
+        for node in model.graph.node
+        if node.op_type == "QuantizeLinear" and node.input[1] in inits and inits[node.input[1]].size == 1
+    }
+
+
+def test_entropy_calibration_clips_ranges_instead_of_copying_min_max(exported, tmp_path):
+    # ONNX Runtime's Entropy calibrator left at its defaults searches a single threshold (the full
+    # range): without ocrq's histogram bins, "histogram" would quietly be MinMax.
+    _, paths = exported
+    batches = [_images(4, 128, seed=seed) for seed in range(3)]
+    scales = {}
+    for observer in ("min_max", "histogram"):
+        target = quantize_static_int8(
+            paths["vit_tiny"],
+            tmp_path / f"{observer}.onnx",
+            LineBatchReader(batches),
+            StaticInt8Options(calibration=calibration_for(observer)),
+        )
+        scales[observer] = _activation_scales(target)
+    shared = sorted(set(scales["min_max"]) & set(scales["histogram"]))
+    assert len(shared) > 5
+    narrower = [name for name in shared if scales["histogram"][name] < 0.99 * scales["min_max"][name]]
+    assert len(narrower) >= len(shared) // 2
+    assert all(scales["histogram"][name] <= 1.01 * scales["min_max"][name] for name in shared)
