@@ -25,6 +25,7 @@ class LineBatchReader(CalibrationDataReader):
             )
         self.inputs = [{input_name: np.ascontiguousarray(batch, dtype=np.float32)} for batch in images]
         self._position = 0
+        self._end = len(self.inputs)
 
     @classmethod
     def from_line_batches(cls, batches: Iterable[Any]) -> LineBatchReader:
@@ -46,14 +47,18 @@ class LineBatchReader(CalibrationDataReader):
         return cls([generator.uniform(-1, 1, (batch_size, 1, image_height, width)) for _ in range(batches)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
-        if self._position >= len(self.inputs):
+        if self._position >= self._end:
             return None
         item = self.inputs[self._position]
         self._position += 1
         return item
 
     def rewind(self) -> None:
-        self._position = 0
+        self._position, self._end = 0, len(self.inputs)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        """Serve only batches [start_index, end_index): ONNX Runtime calibrates one stride at a time."""
+        self._position, self._end = start_index, min(end_index, len(self.inputs))
 
     def __len__(self) -> int:
         return len(self.inputs)

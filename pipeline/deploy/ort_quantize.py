@@ -115,6 +115,11 @@ def quantize_static_int8(
         "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"],
         **calibration.extra_options,
     }
+    if calibration.method in (CalibrationMethod.Percentile, CalibrationMethod.Entropy):
+        # The histogram calibrators keep every activation of every batch they are given before
+        # binning it (about 15 GB for svtr_small on 128 lines); fed one batch at a time they merge
+        # histograms instead, so memory stays at one batch's activations.
+        extra["CalibStridedMinMax"] = 1
     exclude = set(options.exclude) | (
         set() if options.quantize_attention else set(activation_matmuls(source))
     )

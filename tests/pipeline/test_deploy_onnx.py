@@ -237,6 +237,11 @@ def test_histogram_calibration_takes_batches_of_mixed_widths(exported, tmp_path,
         StaticInt8Options(calibration=calibration_for(observer)),
     )
     assert _run(target, _images(1, 80)).shape[0] == 1
+    # histogram calibrators are fed one batch at a time (bounded memory): the reader serves ranges
+    reader.set_range(1, 2)
+    assert reader.get_next() is reader.inputs[1] and reader.get_next() is None
+    reader.rewind()
+    assert [reader.get_next() for _ in range(4)] == [*reader.inputs, None]
 
 
 def _activation_scales(path) -> dict[str, float]:
