@@ -163,7 +163,7 @@ class QuantizationConfig:
     # same baselines it was never worse (bench/compression_bench.py --set observer_type=...)
     observer_type: str = option(
         "percentile",
-        help="activation range observer for calibration",
+        help="activation range observer for calibration (histogram/entropy clip by KL: can cost accuracy)",
         choices=("min_max", "moving_average", "percentile", "histogram", "entropy"),
     )
     observer_momentum: float = option(0.1, help="moving_average observer momentum", low=0.001, high=1.0)

@@ -105,7 +105,7 @@ TEMPLATES: dict[str, Template] = {
                 "qat_epochs": 8,
                 "distillation_weight": 0.5,
                 "calibration_batches": 128,
-                "observer_type": "histogram",
+                "observer_type": "percentile",
                 "accuracy_budget_pp": 0.2,
                 "variants": ["ort-fp32", "ort-int8-static", "ptq", "qat"],
             },
