@@ -22,14 +22,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.checkpoint import load_checkpoint  # noqa: E402
 from pipeline.config import resolve_config  # noqa: E402
-from pipeline.deploy.cpu_features import cpu_summary  # noqa: E402
-from pipeline.evaluate import predict  # noqa: E402
+from pipeline.core.checkpoint import load_checkpoint  # noqa: E402
+from pipeline.core.cpu_features import cpu_summary  # noqa: E402
+from pipeline.evaluation.predict import predict  # noqa: E402
 from pipeline.models import create_model  # noqa: E402
-from pipeline.reports import COLUMNS, ordered  # noqa: E402
+from pipeline.reports.write import COLUMNS, ordered  # noqa: E402
 from pipeline.runner import prepare_experiment, run_experiment  # noqa: E402
-from pipeline.variants import measure_torch_latency, produce_variants, remeasure_experiment  # noqa: E402
+from pipeline.variants.produce import measure_torch_latency, produce_variants, remeasure_experiment  # noqa: E402
 
 DEFAULT_VARIANTS = "ort-fp32,ort-int8-dynamic,ort-int8-static,ort-int4-weight,ptq,qat,pruned-int8"
 
@@ -191,7 +191,7 @@ def targets(model: str, rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]
 def side_by_side(results: dict[str, dict[str, dict[str, Any]]], path: Path, cpu: dict[str, Any]) -> Path:
     import matplotlib.pyplot as plt
 
-    from pipeline.report_figures import accuracy_vs_size, variant_bars
+    from pipeline.reports.figures import accuracy_vs_size, variant_bars
 
     models = list(results)
     fig, axes = plt.subplots(

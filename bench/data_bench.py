@@ -29,8 +29,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fonts import bundled_fonts  # noqa: E402
-from pipeline.charset import Charset  # noqa: E402
-from pipeline.data.config import AugmentationConfig, SyntheticDataConfig  # noqa: E402
+from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig  # noqa: E402
+from pipeline.core.charset import Charset  # noqa: E402
 from pipeline.data.loader import make_loader  # noqa: E402
 from pipeline.data.synthetic import SyntheticLineDataset  # noqa: E402
 from pipeline.data.text import TextSampler  # noqa: E402

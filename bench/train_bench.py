@@ -16,11 +16,11 @@ import time
 
 import torch
 
-from pipeline.charset import Charset
 from pipeline.config import resolve_config
-from pipeline.datasets import build_data
-from pipeline.losses import ctc_loss, frame_lengths
+from pipeline.core.charset import Charset
+from pipeline.data.bundle import build_data
 from pipeline.models import create_model, model_info
+from pipeline.models.heads.losses import ctc_loss, frame_lengths
 
 
 def measure(name: str, batches: list, threads: int, charset: Charset) -> tuple[float, float]:

@@ -42,7 +42,7 @@ def preview(
     config = resolve_or_usage_error(template, config_file, overrides_from_kwargs(kwargs))
     if output is not None and output.suffix.lower() != ".png":
         raise UsageError(f"--output '{output}' must end in .png")
-    from pipeline.charset import Charset
+    from pipeline.core.charset import Charset
     from pipeline.data.preview import write_contact_sheet
     from pipeline.data.synthetic import SyntheticLineDataset
 

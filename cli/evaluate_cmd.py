@@ -49,7 +49,7 @@ def evaluate(
     if variant not in _variant_names(experiment):
         known = ", ".join(_variant_names(experiment)) or "none (the experiment has not finished evaluating)"
         raise UsageError(f"--variant '{variant}' is not in experiment {exp_id}; allowed {known}")
-    from pipeline.evaluation_job import evaluate_experiment
+    from pipeline.variants.evaluate_on_data import evaluate_experiment
 
     try:
         result = evaluate_experiment(
@@ -127,7 +127,7 @@ def export(
     if variant not in _variant_names(experiment):
         known = ", ".join(_variant_names(experiment)) or "none"
         raise UsageError(f"--variant '{variant}' is not in experiment {exp_id}; allowed {known}")
-    from pipeline.variants import deployable_artifact
+    from pipeline.variants.produce import deployable_artifact
 
     source = deployable_artifact(store.experiment_dir(exp_id), variant)
     file_name = f"{exp_id[:8]}-{variant.replace(':', '-')}{source.suffix}"

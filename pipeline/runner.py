@@ -18,13 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.charset import Charset
-from pipeline.checkpoint import load_checkpoint, save_checkpoint
 from pipeline.config import ExperimentConfig
-from pipeline.datasets import DataBundle, build_data
-from pipeline.device import autocast_dtype, configure_threads, resolve_device
-from pipeline.evaluate import Predictions, predict, write_predictions_tsv
-from pipeline.events import (
+from pipeline.core.charset import Charset
+from pipeline.core.checkpoint import load_checkpoint, save_checkpoint
+from pipeline.core.device import autocast_dtype, configure_threads, resolve_device
+from pipeline.core.events import (
     ArtifactSaved,
     LogMessage,
     RunFailed,
@@ -34,9 +32,11 @@ from pipeline.events import (
     StageStarted,
     VariantEvaluated,
 )
-from pipeline.figures import training_curves
+from pipeline.data.bundle import DataBundle, build_data
+from pipeline.evaluation.predict import Predictions, predict, write_predictions_tsv
 from pipeline.models import create_model, model_info
-from pipeline.train import FitSettings, fit
+from pipeline.reports.training_curves import training_curves
+from pipeline.training.fit import FitSettings, fit
 
 
 @dataclass
@@ -148,7 +148,7 @@ def _run(
     if len(data.problems) > 20:
         sink(LogMessage(level="warning", message=f"... and {len(data.problems) - 20} more skipped lines"))
     if config.mode == "evaluate":  # re-measure the files already there; nothing is trained or rebuilt
-        from pipeline.variant_remeasure import remeasure_experiment
+        from pipeline.variants.remeasure import remeasure_experiment
 
         variants = remeasure_experiment(workdir, prepared, sink, device)
         summary = {**_variant_summary(variants), "remeasured": True}
@@ -190,7 +190,7 @@ def _run(
             "ned": held.ned,
             "samples": held.samples,
         }
-    from pipeline.variants import measure_torch_latency, produce_variants
+    from pipeline.variants.produce import measure_torch_latency, produce_variants
 
     fp32_row.update(measure_torch_latency(fp32_model, data, config.deploy, device))
     sink(VariantEvaluated(name="fp32", metrics=fp32_row))

@@ -1,6 +1,6 @@
 """The runner's event sink that writes a run into the store.
 
-Events are the frozen dataclasses of ``pipeline.events``; this module must not import ``pipeline``,
+Events are the frozen dataclasses of ``pipeline.core.events``; this module must not import ``pipeline``,
 so it dispatches on ``event.kind`` and reads fields with ``dataclasses.asdict``.
 
 Index writes cost O(number of experiments), so the recorder keeps the best baseline CER/EM in memory
@@ -45,7 +45,7 @@ class StoreRecorder:
         self._thread: threading.Thread | None = None
 
     def __call__(self, event: Any) -> None:
-        """Record one event (a ``pipeline.events`` dataclass); kinds the store does not know are skipped."""
+        """Record one event (a ``pipeline.core.events`` dataclass); kinds the store does not know are skipped."""
         kind = getattr(event, "kind", None)
         handler = getattr(self, f"_on_{kind}", None)
         if handler is None:

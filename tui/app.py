@@ -19,15 +19,16 @@ from textual.worker import Worker, WorkerState
 
 from store import Store, StoreError
 from tui.commands import OcrqCommands
-from tui.launch import GRACE_S, LaunchedRun, StopError, parse_tags, stop_experiment
+from tui.model.launch import GRACE_S, LaunchedRun, StopError, parse_tags, stop_experiment
 from tui.polling import PollingScreen
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import ConfirmDialog, TextPrompt
 from tui.screens.experiment import ExperimentScreen
-from tui.screens.experiments import ExperimentsScreen
+from tui.screens.experiments import ExperimentsScreen, ExperimentsTable
 from tui.screens.help import HelpScreen
-from tui.screens.launch import LaunchScreen
-from tui.screens.studies import StudiesScreen
+from tui.screens.launch import FieldsTable, LaunchScreen
+from tui.screens.studies import StudiesScreen, StudiesTable, TrialsTable
+from tui.widgets.experiment.artifacts import ArtifactsTable
 
 ACTION_GROUP = "action"
 
@@ -97,7 +98,18 @@ class OcrqApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.help_sections()))
+
+    def help_sections(self) -> list[tuple[str, list[Binding]]]:
+        """Every screen's key bindings, by screen, for the help screen."""
+        return [
+            ("everywhere", list(self.BINDINGS)),
+            ("experiments", [*ExperimentsTable.BINDINGS, *ExperimentsScreen.BINDINGS]),
+            ("one experiment", [*ExperimentScreen.BINDINGS, *ArtifactsTable.BINDINGS]),
+            ("compare", list(CompareScreen.BINDINGS)),
+            ("studies", [*StudiesTable.BINDINGS, *TrialsTable.BINDINGS, *StudiesScreen.BINDINGS]),
+            ("launch", [*LaunchScreen.BINDINGS, *FieldsTable.BINDINGS]),
+        ]
 
     def open_experiment(self, exp_id: str, launched: LaunchedRun | None = None) -> None:
         """Show one experiment (``launched`` when this TUI just started its run)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from textual.message import Message
 
-from tui.data import ExperimentsSnapshot, ExperimentUpdate, StudiesSnapshot
+from tui.model.data import ExperimentsSnapshot, ExperimentUpdate, StudiesSnapshot
 
 
 class ExperimentsLoaded(Message):

@@ -1,5 +1,5 @@
 """Extra loss terms for QAT and post-pruning finetuning: knowledge distillation from the FP32 teacher and
-the weight-quantization error penalty. Both plug into `pipeline.train.fit(extra_loss=...)`.
+the weight-quantization error penalty. Both plug into `pipeline.training.fit.fit(extra_loss=...)`.
 
 With distillation weight w the training loss is (1 - w) * CTC + w * KL(teacher || student) per frame at
 temperature T (scaled by T^2); `fit` adds `extra` to the CTC loss, so `extra = w * (KL - CTC) + penalty`.
@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from pipeline.losses import ctc_loss, distillation_kl
+from pipeline.models.heads.losses import ctc_loss, distillation_kl
 
 
 def quantization_error(model: nn.Module) -> torch.Tensor | None:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from pipeline.compress.layers import weight_layers
+from pipeline.models.layers import weight_layers
 
 STRUCTURED = ("l1_structured", "ln_structured")
 UNSTRUCTURED = ("l1_unstructured", "random_unstructured")

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pipeline.compress.layers import WeightLayer, first_and_last, weight_layers
 from pipeline.compress.schemes import WeightScheme, torchao_config
+from pipeline.models.layers import WeightLayer, first_and_last, weight_layers
 
 TORCHAO_FORMAT = "ocrq-torchao-1"
 

@@ -2,7 +2,7 @@
 in progressive stages (e.g. head -> neck -> backbone), with distillation and the quantization penalty.
 
 Each stage fake-quantizes the linear layers of its parts (on top of the earlier stages) and trains
-for its share of `qat_epochs` at `learning_rate x qat_learning_rate_multiplier` through `pipeline.train.fit`,
+for its share of `qat_epochs` at `learning_rate x qat_learning_rate_multiplier` through `pipeline.training.fit.fit`,
 so every QAT epoch reaches the sink with phase `qat:<variant>`.
 """
 
@@ -138,7 +138,7 @@ def run_qat(
     Args:
         plan: The linear layers to quantize and their schemes (from `plan_linear_layers`).
         fit_stage: (model, stage index, epochs, extra_loss) -> (trained eval model, epoch history); wraps
-            `pipeline.train.fit` so the caller keeps control of data, device, sink and checkpoints.
+            `pipeline.training.fit.fit` so the caller keeps control of data, device, sink and checkpoints.
         qat_epochs: Epochs over all stages (0 converts without training: PTQ of the same plan).
     """
     model = copy.deepcopy(fp32_model).train()

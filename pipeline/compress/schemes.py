@@ -145,7 +145,7 @@ def torchao_config(scheme: WeightScheme, in_features: int):
     if scheme.bits == 8 and scheme.symmetric and scheme.granularity in ("per_tensor", "per_channel"):
         grain = PerTensor() if scheme.granularity == "per_tensor" else PerRow()
         if scheme.dynamic_activations:
-            from pipeline.deploy.cpu_features import should_reduce_range
+            from pipeline.core.cpu_features import should_reduce_range
 
             return Int8DynamicActivationInt8WeightConfig(
                 granularity=[PerRow(), grain], reduce_range=should_reduce_range()

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field, replace
 
 from torch import nn
 
-from pipeline.compress.layers import first_and_last, weight_layers
 from pipeline.compress.ptq import LayerPlan, apply_ptq
 from pipeline.compress.schemes import WeightScheme
-from pipeline.metrics import output_fidelity
+from pipeline.evaluation.metrics import output_fidelity
+from pipeline.models.layers import first_and_last, weight_layers
 
 SCAN_LINES = 256
 

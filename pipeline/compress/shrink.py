@@ -17,8 +17,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from pipeline.compress.layers import weight_layers
 from pipeline.compress.pruning import PruningSpec, structured_mask
+from pipeline.models.layers import weight_layers
 
 _UNSAFE_TARGETS = ("LayerNorm", "Parameter", "_UnbindOp", "GroupNorm")
 

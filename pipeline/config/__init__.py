@@ -1,6 +1,6 @@
 """Experiment configuration: validated dataclass sections, templates and layering.
 
-Imports only the standard library (and `pipeline.data.config`), so the CLI and the TUI read configs
+Imports only the standard library and `pipeline.core`, so the CLI and the TUI read configs
 without importing torch.
 """
 

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
 from pipeline.config.fields import (
     ConfigError,
     coerce_value,
@@ -23,7 +24,6 @@ from pipeline.config.sections import (
     QuantizationConfig,
     TrainConfig,
 )
-from pipeline.data.config import AugmentationConfig, SyntheticDataConfig
 
 SECTIONS: dict[str, type] = {
     "model": ModelConfig,

@@ -10,8 +10,8 @@ from fontTools.ttLib import TTFont, TTLibError
 from PIL import ImageFont
 
 from fonts import FONT_SUFFIXES, bundled_fonts
-from pipeline.charset import Charset
-from pipeline.data.config import SyntheticDataConfig
+from pipeline.config.data_sections import SyntheticDataConfig
+from pipeline.core.charset import Charset
 
 FONT_POOLS = ("train", "held_out", "all")
 

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from pipeline.charset import Charset, _describe_chars
+from pipeline.core.charset import Charset, _describe_chars
 from pipeline.data.samples import LineSample, pixels_to_tensor
 
 TOO_WIDE_POLICIES = ("error", "resize")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
-from pipeline.charset import Charset
+from pipeline.core.charset import Charset
 from pipeline.data.samples import LineSample
 
 

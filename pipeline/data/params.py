@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.config.data_sections import AugmentationConfig
 from pipeline.data.backgrounds import BACKGROUND_KINDS, NUM_GRADIENT_VARIANTS, NUM_TEXTURE_VARIANTS
-from pipeline.data.config import AugmentationConfig
 
 
 @dataclass(frozen=True)

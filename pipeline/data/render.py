@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
+from pipeline.config.data_sections import AugmentationConfig
 from pipeline.data.backgrounds import FIELD_SCALE, linear_map, make_background, noise_image, window
-from pipeline.data.config import AugmentationConfig
 from pipeline.data.layout import LinePlan, plan_line
 from pipeline.data.params import RenderParams, sample_render_params
 

@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from pipeline.charset import Charset
-from pipeline.data.config import AugmentationConfig, SyntheticDataConfig
+from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
+from pipeline.core.charset import Charset
 from pipeline.data.fonts import FONT_POOLS, font_coverage, resolve_font_pools
 from pipeline.data.render import LinePlan, RenderParams, draw_line_pixels, plan_line, sample_render_params
 from pipeline.data.samples import LineSample, pixels_to_tensor

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 
-from pipeline.charset import Charset
-from pipeline.data.config import TEXT_SOURCES, SyntheticDataConfig
+from pipeline.config.data_sections import TEXT_SOURCES, SyntheticDataConfig
+from pipeline.core.charset import Charset
 
 FIRST_NAMES = (
     "james mary john patricia robert jennifer michael linda william elizabeth david barbara richard susan "

@@ -46,8 +46,8 @@ def export_named_onnx(model: torch.nn.Module, path: Path, *, opset: int = 17) ->
     quantization steps and reports can refer to layers by name. Returns layers no node matched."""
     import onnx
 
-    from pipeline.compress.layers import weight_layers
     from pipeline.deploy.onnx_graph import name_weight_nodes
+    from pipeline.models.layers import weight_layers
 
     export_onnx(model, path, opset=opset)
     optimize_for_inference(path)

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from pipeline.compress.layers import WeightLayer
+from pipeline.models.layers import WeightLayer
 
 WEIGHT_OPS = {
     "Conv": "conv",

@@ -28,8 +28,8 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
+from pipeline.core.cpu_features import should_reduce_range
 from pipeline.deploy.calibration import Calibration, LineBatchReader, calibration_for
-from pipeline.deploy.cpu_features import should_reduce_range
 
 ENTROPY_HISTOGRAM_BINS = 2048
 ENTROPY_QUANTIZED_BINS = 128

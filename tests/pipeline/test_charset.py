@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.charset import Charset
+from pipeline.core.charset import Charset
 
 
 def test_builtin_charsets_have_expected_sizes():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.compress.layers import weight_layers
 from pipeline.compress.pruning import (
     PruningSpec,
     apply_unstructured,
@@ -18,6 +17,7 @@ from pipeline.compress.pruning import (
 from pipeline.compress.shrink import structured_prune
 from pipeline.config import resolve_config
 from pipeline.models import create_model
+from pipeline.models.layers import weight_layers
 
 
 def _model(name: str = "crnn_tiny"):

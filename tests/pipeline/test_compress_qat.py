@@ -9,8 +9,8 @@ from pipeline.compress.distill import make_extra_loss, quantization_error
 from pipeline.compress.ptq import plan_linear_layers
 from pipeline.compress.qat import run_qat, stage_epochs, stage_parts
 from pipeline.compress.schemes import WeightScheme
-from pipeline.losses import ctc_loss, distillation_kl
 from pipeline.models import create_model
+from pipeline.models.heads.losses import ctc_loss, distillation_kl
 
 
 def test_progressive_stages_accumulate_parts():

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.compress.layers import weight_layers
 from pipeline.compress.plan_check import check_compression_plan
 from pipeline.compress.ptq import apply_ptq, load_torchao_model, plan_linear_layers, save_torchao_model
 from pipeline.compress.schemes import WeightScheme, scheme_from_config
 from pipeline.config import ConfigError, resolve_config
-from pipeline.metrics import output_fidelity
+from pipeline.evaluation.metrics import output_fidelity
 from pipeline.models import create_model
+from pipeline.models.layers import weight_layers
 
 # Relative output error (||FP32 - quantized|| / ||FP32||) a strategy may cause on a small ViT.
 FIDELITY_BOUND = {8: 0.05, 4: 0.35}

@@ -6,7 +6,7 @@ from dataclasses import fields
 
 import pytest
 
-from pipeline.data.config import AugmentationConfig, SyntheticDataConfig
+from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
 
 
 def test_defaults_and_presets_are_valid():

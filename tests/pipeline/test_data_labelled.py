@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.charset import Charset
+from pipeline.core.charset import Charset
 from pipeline.data.labelled import DataError, LabelledLineDataset, charset_coverage, load_label_file
 
 ASCII = Charset.from_spec("ascii")

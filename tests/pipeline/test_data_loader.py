@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Subset
 
-from pipeline.charset import Charset
-from pipeline.data.config import AugmentationConfig, SyntheticDataConfig
+from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
+from pipeline.core.charset import Charset
 from pipeline.data.labelled import LabelledLineDataset
 from pipeline.data.loader import LineCollator, WidthBucketBatchSampler, dataset_widths, make_loader
 from pipeline.data.mixed import MixedDataset

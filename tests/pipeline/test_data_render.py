@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fonts import FONT_DIR, bundled_fonts
-from pipeline.data.config import AugmentationConfig
+from pipeline.config.data_sections import AugmentationConfig
 from pipeline.data.layout import quad_homography
 from pipeline.data.render import draw_line, plan_line, render_text_line, sample_render_params
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.charset import Charset
-from pipeline.data.config import DEFAULT_HELD_OUT_FONTS, AugmentationConfig, SyntheticDataConfig
+from pipeline.config.data_sections import DEFAULT_HELD_OUT_FONTS, AugmentationConfig, SyntheticDataConfig
+from pipeline.core.charset import Charset
 from pipeline.data.fonts import font_coverage
 from pipeline.data.synthetic import SyntheticLineDataset
 
@@ -52,8 +52,8 @@ def test_same_index_gives_identical_pixels_in_any_order():
 def test_same_index_gives_identical_pixels_in_a_fresh_process():
     indices = [0, 5, 33]
     code = (
-        "import hashlib, json; from pipeline.charset import Charset;"
-        "from pipeline.data.config import AugmentationConfig, SyntheticDataConfig;"
+        "import hashlib, json; from pipeline.core.charset import Charset;"
+        "from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig;"
         "from pipeline.data.synthetic import SyntheticLineDataset;"
         "d = SyntheticLineDataset(SyntheticDataConfig(), AugmentationConfig(), Charset.from_spec('ascii'), 64, seed=7);"
         f"print(json.dumps([[hashlib.sha256(d[i][0].numpy().tobytes()).hexdigest(), d[i][1]] for i in {indices}]))"

@@ -7,8 +7,8 @@ import string
 
 import pytest
 
-from pipeline.charset import Charset
-from pipeline.data.config import TEXT_SOURCES, SyntheticDataConfig
+from pipeline.config.data_sections import TEXT_SOURCES, SyntheticDataConfig
+from pipeline.core.charset import Charset
 from pipeline.data.text import TextSampler, TextSources, load_words
 
 

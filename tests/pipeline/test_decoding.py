@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.decoding import ctc_beam_search, ctc_greedy_decode, decode_batch
+from pipeline.models.heads.ctc_decoding import ctc_beam_search, ctc_greedy_decode, decode_batch
 
 
 class LettersCharset:
-    """Stand-in for pipeline.charset.Charset: class 0 is the blank, 1.. are letters."""
+    """Stand-in for pipeline.core.charset.Charset: class 0 is the blank, 1.. are letters."""
 
     letters = "abcdefghij"
 

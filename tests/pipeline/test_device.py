@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from pipeline.device import configure_threads, idle_cores
+from pipeline.core.device import configure_threads, idle_cores
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from pipeline.metrics import (
+from pipeline.evaluation.metrics import (
     EditCounts,
     align,
     cer,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.decoding import ctc_greedy_decode
 from pipeline.models import Recognizer, count_macs, create_model, list_models, model_info
+from pipeline.models.heads.ctc_decoding import ctc_greedy_decode
 
 NUM_CLASSES = 40
 ALL_MODELS = [f"{family}_{size}" for family in ("crnn", "svtr", "vit") for size in ("base", "small", "tiny")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from pipeline.config import resolve_config
-from pipeline.events import RunFailed, RunFinished, StageStarted
+from pipeline.core.events import RunFailed, RunFinished, StageStarted
 from pipeline.runner import prepare_experiment, run_experiment
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.charset import Charset
 from pipeline.config import resolve_config
-from pipeline.datasets import build_data
-from pipeline.evaluate import predict
-from pipeline.events import StageProgress
+from pipeline.core.charset import Charset
+from pipeline.core.events import StageProgress
+from pipeline.data.bundle import build_data
+from pipeline.evaluation.predict import predict
 from pipeline.models import create_model
 from pipeline.runner import seed_everything
-from pipeline.train import FitSettings, fit
+from pipeline.training.fit import FitSettings, fit
 
 
 def tiny_config(**overrides):
@@ -95,7 +95,7 @@ def run_fit(config, checkpoint_dir, sink, resume=None):
 
 
 def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
-    from pipeline.checkpoint import load_checkpoint
+    from pipeline.core.checkpoint import load_checkpoint
 
     config = tiny_config(ema="true", epochs="2", fresh_data_each_epoch="true", num_train="96")
     straight, straight_model = run_fit(config, tmp_path / "a", lambda e: None)

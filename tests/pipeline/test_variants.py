@@ -7,15 +7,15 @@ import json
 import pytest
 import torch
 
-from pipeline.checkpoint import save_checkpoint
 from pipeline.config import resolve_config
-from pipeline.evaluate import predict
-from pipeline.events import ArtifactSaved, EpochEnded, VariantEvaluated
+from pipeline.core.checkpoint import save_checkpoint
+from pipeline.core.events import ArtifactSaved, EpochEnded, VariantEvaluated
+from pipeline.evaluation.predict import predict
 from pipeline.models import create_model
 from pipeline.runner import prepare_experiment
-from pipeline.train import FitSettings, fit
-from pipeline.variant_measure import compare, guard_message
-from pipeline.variants import (
+from pipeline.training.fit import FitSettings, fit
+from pipeline.variants.measure import compare, guard_message
+from pipeline.variants.produce import (
     deployable_artifact,
     load_recognizer,
     measure_torch_latency,

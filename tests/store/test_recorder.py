@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pipeline.events import (
+from pipeline.core.events import (
     ArtifactSaved,
     EpochEnded,
     LogMessage,

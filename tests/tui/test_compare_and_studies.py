@@ -10,7 +10,7 @@ from tests.tui.store_fixtures import IDS, STUDY_ID
 from tui.screens.compare import CompareScreen, CompareTable
 from tui.screens.experiment import ExperimentScreen
 from tui.screens.studies import StudiesScreen, TrialsTable
-from tui.widgets.variants_table import VariantsTable
+from tui.widgets.experiment.variants_table import VariantsTable
 
 pytestmark = pytest.mark.anyio
 

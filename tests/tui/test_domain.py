@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from pipeline.config import FLAT_FIELDS, ConfigError
-from tui.data import new_log_lines, pareto_front, parse_filter
-from tui.fields import OWN_FIELDS, effective_values, form_fields, value_text
-from tui.launch import LaunchRequest, build_run_command, graceful_signal, parse_tags, stop_process
-from tui.plot import Series, line_chart
-from tui.preview import half_block_preview
+from tui.model.data import new_log_lines, pareto_front, parse_filter
+from tui.model.fields import OWN_FIELDS, effective_values, form_fields, value_text
+from tui.model.launch import LaunchRequest, build_run_command, graceful_signal, parse_tags, stop_process
+from tui.model.plot import Series, line_chart
+from tui.model.preview import half_block_preview
 
 
 def test_filter_words_become_store_filters():

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from store import Store
-from tui.launch import process_alive
+from tui.model.launch import process_alive
 
 pytestmark = [
     pytest.mark.slow,

@@ -11,10 +11,10 @@ from cli.browse import variants_table
 from tests.tui.conftest import wait_for
 from tests.tui.store_fixtures import IDS
 from tui.screens.experiment import ExperimentScreen
-from tui.widgets.artifacts import ArtifactsTable
-from tui.widgets.epoch_table import EpochTable
-from tui.widgets.log_tail import LogTail
-from tui.widgets.variants_table import BytesByKindTable, VariantsTable
+from tui.widgets.experiment.artifacts import ArtifactsTable
+from tui.widgets.experiment.epoch_table import EpochTable
+from tui.widgets.experiment.log_tail import LogTail
+from tui.widgets.experiment.variants_table import BytesByKindTable, VariantsTable
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
-PURE_MODULES = ("tui.data", "tui.launch", "tui.fields", "tui.format", "tui.plot", "tui.preview")
+PURE_MODULES = (
+    "tui.model.data",
+    "tui.model.launch",
+    "tui.model.fields",
+    "tui.model.format",
+    "tui.model.plot",
+    "tui.model.preview",
+)
 
 
 def _loaded_after_import(modules: tuple[str, ...]) -> set[str]:
@@ -31,7 +38,7 @@ def test_the_whole_tui_imports_neither_torch_nor_pipeline_runtime():
         "optuna",
         "numpy",
         "pipeline.runner",
-        "pipeline.train",
+        "pipeline.training.fit",
         "pipeline.models",
     }
     assert not heavy & loaded, heavy & loaded

@@ -14,11 +14,11 @@ import pytest
 
 from store import ExperimentNotFound, Store
 from tests.tui.conftest import wait_for
-from tui.launch import build_run_command, process_alive
+from tui.model.launch import build_run_command, process_alive
 from tui.screens.experiment import ExperimentScreen
 from tui.screens.launch import FieldEditor, FieldsTable, LaunchScreen
-from tui.widgets.epoch_table import EpochTable
-from tui.widgets.log_tail import LogTail
+from tui.widgets.experiment.epoch_table import EpochTable
+from tui.widgets.experiment.log_tail import LogTail
 
 pytestmark = pytest.mark.anyio
 FAKE_RUN = Path(__file__).with_name("ocrq_fake_run.py")

@@ -12,12 +12,12 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from store.records import EXPERIMENT_FILE
 from store.store import EXPERIMENTS_DIR, INDEX_FILE
-from tui.data import file_signature
-from tui.format import config_differences, metric_rows, value_text
 from tui.messages import ComparisonLoaded
+from tui.model.data import file_signature
+from tui.model.format import config_differences, metric_rows, value_text
 from tui.polling import PollingScreen
-from tui.widgets.keyed_table import KeyedTable
-from tui.widgets.variants_table import VariantsTable
+from tui.widgets.common.keyed_table import KeyedTable
+from tui.widgets.experiment.variants_table import VariantsTable
 
 
 class CompareTable(KeyedTable):

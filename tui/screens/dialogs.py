@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from tui.widgets.inputs import OcrqInput
+from tui.widgets.common.inputs import OcrqInput
 
 
 class ConfirmDialog(ModalScreen[bool]):

@@ -12,16 +12,16 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Collapsible, Footer, Header, ProgressBar, Static, TabbedContent, TabPane
 
-from tui.data import ExperimentTail
-from tui.format import fmt_time, status_text, value_text
-from tui.launch import LaunchedRun, launch_log_tail, process_alive
 from tui.messages import ExperimentUpdated
+from tui.model.data import ExperimentTail
+from tui.model.format import fmt_time, status_text, value_text
+from tui.model.launch import LaunchedRun, launch_log_tail, process_alive
 from tui.polling import PollingScreen
-from tui.widgets.artifacts import ArtifactsTable, ArtifactsView
-from tui.widgets.charts import TrainingCharts
-from tui.widgets.epoch_table import EpochTable
-from tui.widgets.log_tail import LogTail
-from tui.widgets.variants_table import BytesByKindTable, VariantsTable
+from tui.widgets.experiment.artifacts import ArtifactsTable, ArtifactsView
+from tui.widgets.experiment.charts import TrainingCharts
+from tui.widgets.experiment.epoch_table import EpochTable
+from tui.widgets.experiment.log_tail import LogTail
+from tui.widgets.experiment.variants_table import BytesByKindTable, VariantsTable
 
 TABS = ("epochs", "charts", "variants", "artifacts", "config", "log")
 _PROGRESS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)")

@@ -11,13 +11,13 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from tui.data import ExperimentsReader, ListQuery, parse_filter
-from tui.format import summary_cells
 from tui.messages import ExperimentsLoaded
+from tui.model.data import ExperimentsReader, ListQuery, parse_filter
+from tui.model.format import summary_cells
 from tui.polling import PollingScreen
 from tui.screens.dialogs import ConfirmDialog
-from tui.widgets.inputs import OcrqInput
-from tui.widgets.keyed_table import KeyedTable
+from tui.widgets.common.inputs import OcrqInput
+from tui.widgets.common.keyed_table import KeyedTable
 
 # The figures come before template and model so that an 80-column terminal shows them.
 COLUMNS = (

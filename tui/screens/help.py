@@ -39,27 +39,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,f1,question_mark", "close", "Close", id="help.close", tooltip="Close the help")
     ]
 
-    def compose(self) -> ComposeResult:
-        from tui.app import OcrqApp
-        from tui.screens.compare import CompareScreen
-        from tui.screens.experiment import ExperimentScreen
-        from tui.screens.experiments import ExperimentsScreen, ExperimentsTable
-        from tui.screens.launch import FieldsTable, LaunchScreen
-        from tui.screens.studies import StudiesScreen, StudiesTable, TrialsTable
-        from tui.widgets.artifacts import ArtifactsTable
+    def __init__(self, sections: list[tuple[str, list[Binding]]]) -> None:
+        """`sections`: (title, bindings) pairs, handed in by the app so this screen imports no other screen."""
+        super().__init__()
+        self.sections = sections
 
-        sections = [
-            ("everywhere", OcrqApp.BINDINGS),
-            ("experiments", [*ExperimentsTable.BINDINGS, *ExperimentsScreen.BINDINGS]),
-            ("one experiment", [*ExperimentScreen.BINDINGS, *ArtifactsTable.BINDINGS]),
-            ("compare", CompareScreen.BINDINGS),
-            ("studies", [*StudiesTable.BINDINGS, *TrialsTable.BINDINGS, *StudiesScreen.BINDINGS]),
-            ("launch", [*LaunchScreen.BINDINGS, *FieldsTable.BINDINGS]),
-        ]
+    def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help"):
             yield Static(Text("ocrq keys", style="bold"))
             yield Static(Text(PALETTE_NOTE), classes="dialog-help")
-            for title, bindings in sections:
+            for title, bindings in self.sections:
                 yield Static(binding_table(title, list(bindings), self.app.get_key_display))
 
     def action_close(self) -> None:

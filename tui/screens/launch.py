@@ -14,10 +14,10 @@ from textual.suggester import SuggestFromList
 from textual.widgets import DataTable, Footer, Header, Label, Select, Static
 
 from pipeline.config import MODES, TEMPLATES, ConfigError
-from tui.fields import FormField, effective_values, form_field, form_fields, value_text
-from tui.launch import LaunchRequest, launch_run, parse_tags
-from tui.widgets.inputs import OcrqInput
-from tui.widgets.keyed_table import KeyedTable
+from tui.model.fields import FormField, effective_values, form_field, form_fields, value_text
+from tui.model.launch import LaunchRequest, launch_run, parse_tags
+from tui.widgets.common.inputs import OcrqInput
+from tui.widgets.common.keyed_table import KeyedTable
 
 FIELD_COLUMNS = (("set", " "), ("field", "field"), ("section", "section"), ("value", "value"))
 

@@ -10,11 +10,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tui.data import StudiesReader, best_trials, pareto_front
-from tui.format import fmt_num, fmt_time, status_text
 from tui.messages import StudiesLoaded
+from tui.model.data import StudiesReader, best_trials, pareto_front
+from tui.model.format import fmt_num, fmt_time, status_text
 from tui.polling import PollingScreen
-from tui.widgets.keyed_table import KeyedTable
+from tui.widgets.common.keyed_table import KeyedTable
 
 STUDY_COLUMNS = (
     ("name", "study"), ("id", "id"), ("status", "status"), ("directions", "objectives"),

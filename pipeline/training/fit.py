@@ -18,12 +18,12 @@ from typing import Any
 
 import torch
 
-from pipeline.checkpoint import rng_state, save_checkpoint, set_rng_state
-from pipeline.device import autocast_dtype
-from pipeline.evaluate import Predictions
-from pipeline.events import ArtifactSaved, EpochEnded, Sink, StageProgress
-from pipeline.losses import ctc_loss, frame_lengths
-from pipeline.optim import ExponentialMovingAverage, LRSchedule, build_optimizer
+from pipeline.core.checkpoint import rng_state, save_checkpoint, set_rng_state
+from pipeline.core.device import autocast_dtype
+from pipeline.core.events import ArtifactSaved, EpochEnded, Sink, StageProgress
+from pipeline.evaluation.predict import Predictions
+from pipeline.models.heads.losses import ctc_loss, frame_lengths
+from pipeline.training.optim import ExponentialMovingAverage, LRSchedule, build_optimizer
 
 CHECKPOINT_FORMAT = "ocrq-checkpoint-1"
 

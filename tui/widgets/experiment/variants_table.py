@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.format import ANATOMY_COLUMNS, VARIANT_COLUMNS, anatomy_rows, ordered_variants, variant_cells
-from tui.widgets.keyed_table import KeyedTable
+from tui.model.format import ANATOMY_COLUMNS, VARIANT_COLUMNS, anatomy_rows, ordered_variants, variant_cells
+from tui.widgets.common.keyed_table import KeyedTable
 
 _KEYS = (
     "variant", "backend", "cer", "cer_delta_pp", "em", "ned", "size_bytes", "compression_ratio",

@@ -1,7 +1,7 @@
 """Builders of the variants that need no training: fp16/bf16 in PyTorch and the ONNX Runtime variants.
 
 A builder turns the experiment's FP32 model into a deployable file and something `predict` can run,
-and says which layers it left in float. Measuring is `pipeline.variant_measure`'s job.
+and says which layers it left in float. Measuring is `pipeline.variants.measure`'s job.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipeline.compress.layers import count_parameters, weight_layers
 from pipeline.deploy.onnx_compact import compact_onnx
 from pipeline.deploy.onnx_graph import describe_weights
 from pipeline.deploy.ort_quantize import quantize_dynamic_int8, quantize_static_int8, quantize_weights_nbits
 from pipeline.deploy.ort_session import OnnxRecognizer, make_session
-from pipeline.variant_context import VariantContext
+from pipeline.models.layers import count_parameters, weight_layers
+from pipeline.variants.context import VariantContext
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Built:
     """A produced variant, ready to be measured.
 
     Attributes:
-        recognizer: A torch module or an `OnnxRecognizer` that `pipeline.evaluate.predict` accepts.
+        recognizer: A torch module or an `OnnxRecognizer` that `pipeline.evaluation.predict.predict` accepts.
         artifact: The file a user would deploy.
         artifact_format: onnx, torch-fp16, torch-bf16 or torchao.
         backend: onnxruntime, torch or torchao.

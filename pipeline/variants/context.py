@@ -12,12 +12,12 @@ from typing import Any
 
 import torch
 
+from pipeline.core.events import ArtifactSaved, LogMessage
 from pipeline.deploy.calibration import Calibration, LineBatchReader, calibration_for
 from pipeline.deploy.onnx_compact import compact_onnx
 from pipeline.deploy.onnx_export import export_named_onnx
 from pipeline.deploy.ort_quantize import StaticInt8Options
-from pipeline.evaluate import Predictions, predict
-from pipeline.events import ArtifactSaved, LogMessage
+from pipeline.evaluation.predict import Predictions, predict
 
 
 def artifact_stem(variant: str) -> str:

@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from pipeline.compress.distill import make_extra_loss
-from pipeline.compress.layers import count_parameters
 from pipeline.compress.pruning import (
     PruningSpec,
     apply_unstructured,
@@ -29,10 +28,11 @@ from pipeline.compress.pruning import (
 )
 from pipeline.compress.shrink import structured_prune
 from pipeline.deploy.onnx_compact import compact_onnx
-from pipeline.losses import ctc_loss, frame_lengths
-from pipeline.variant_build import Built, onnx_built, static_int8_of
-from pipeline.variant_context import VariantContext
-from pipeline.variant_finetune import finetune
+from pipeline.models.heads.losses import ctc_loss, frame_lengths
+from pipeline.models.layers import count_parameters
+from pipeline.variants.build_basic import Built, onnx_built, static_int8_of
+from pipeline.variants.context import VariantContext
+from pipeline.variants.finetune import finetune
 
 SEARCH_STEPS = 6
 PROBE_LINES = 256

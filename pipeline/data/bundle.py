@@ -10,8 +10,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pipeline.charset import Charset
 from pipeline.config import ExperimentConfig
+from pipeline.core.charset import Charset
 from pipeline.data.labelled import LabelledLineDataset, load_label_file
 from pipeline.data.loader import make_loader
 from pipeline.data.mixed import MixedDataset

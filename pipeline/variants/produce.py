@@ -1,7 +1,7 @@
 """Produce, measure and record the compression variants an experiment asks for, against the FP32 baseline;
 find and load any variant of an experiment folder again.
 
-Every variant is measured the same way (`pipeline.variant_measure`): the shared test set (CER, EM, 1-NED),
+Every variant is measured the same way (`pipeline.variants.measure`): the shared test set (CER, EM, 1-NED),
 bytes on disk of the file a user would deploy, theoretical bits per weight (labelled as such), latency
 at batch 1 and throughput at batch 16 for a 32x256 line with a stated thread count, peak memory of a
 process that loads only that file, and fidelity of its outputs to FP32. Ratios are against FP32 ONNX.
@@ -16,14 +16,14 @@ from typing import Any
 import torch
 
 from pipeline.compress.plan_check import check_compression_plan
+from pipeline.core.events import LogMessage, StageStarted, VariantEvaluated
 from pipeline.deploy.onnx_anatomy import size_anatomy
-from pipeline.evaluate import Predictions
-from pipeline.events import LogMessage, StageStarted, VariantEvaluated
-from pipeline.variant_build import BUILDERS as BASIC_BUILDERS
-from pipeline.variant_build import Built
-from pipeline.variant_context import VariantContext
-from pipeline.variant_manifest import read_manifest, record_variant
-from pipeline.variant_measure import (
+from pipeline.evaluation.predict import Predictions
+from pipeline.variants.build_basic import BUILDERS as BASIC_BUILDERS
+from pipeline.variants.build_basic import Built
+from pipeline.variants.context import VariantContext
+from pipeline.variants.manifest import read_manifest, record_variant
+from pipeline.variants.measure import (
     adopt_onnx_reference,
     apply_accuracy_guard,
     compare,
@@ -32,7 +32,7 @@ from pipeline.variant_measure import (
     paired_latency,
     peak_memory,
 )
-from pipeline.variant_measure import measure_torch_latency as _measure_torch_latency
+from pipeline.variants.measure import measure_torch_latency as _measure_torch_latency
 
 __all__ = [
     "check_compression_plan",
@@ -48,7 +48,7 @@ def remeasure_experiment(
     experiment_dir: Path, prepared, sink, device: torch.device, **kwargs
 ) -> dict[str, dict[str, Any]]:
     """Measure FP32 and every variant of an existing experiment again from its files (`--mode evaluate`)."""
-    from pipeline.variant_remeasure import remeasure_experiment as remeasure
+    from pipeline.variants.remeasure import remeasure_experiment as remeasure
 
     return remeasure(experiment_dir, prepared, sink, device, **kwargs)
 
@@ -62,8 +62,8 @@ def measure_torch_latency(
 
 
 def _builder(name: str):
-    from pipeline.variant_build_ao import BUILDERS as AO_BUILDERS
-    from pipeline.variant_build_prune import BUILDERS as PRUNE_BUILDERS
+    from pipeline.variants.build_pruned import BUILDERS as PRUNE_BUILDERS
+    from pipeline.variants.build_torchao import BUILDERS as AO_BUILDERS
 
     kind = name.partition(":")[0]
     builders = {**BASIC_BUILDERS, **AO_BUILDERS, **PRUNE_BUILDERS}
@@ -209,7 +209,7 @@ def produce_variants(
     _finish_fp32_row(ctx, fp32_row, reference)
     sink(VariantEvaluated(name="fp32", metrics=fp32_row))
     qat_recovery(rows, fp32_row)
-    from pipeline.reports import write_reports
+    from pipeline.reports.write import write_reports
 
     write_reports(workdir, {"fp32": fp32_row, **rows}, config, sink, sensitivity=ctx.cache.get("sensitivity"))
     return rows
@@ -217,7 +217,7 @@ def produce_variants(
 
 def _finish_fp32_row(ctx: VariantContext, fp32_row: dict[str, Any], reference: dict[str, Any] | None) -> None:
     """Give the FP32 torch row the same columns as the variants (ratios against FP32 ONNX, fidelity 1:1)."""
-    from pipeline.compress.layers import count_parameters, weight_layers
+    from pipeline.models.layers import count_parameters, weight_layers
 
     fp32_row.setdefault("artifact", str(ctx.workdir / "model_fp32.pt"))
     fp32_row.setdefault("artifact_format", "torch-fp32")
@@ -267,9 +267,9 @@ def deployable_artifact(experiment_dir: Path, variant: str) -> Path:
 
 def load_recognizer(experiment_dir: Path, variant: str, *, threads: int = 1) -> object:
     """A torch module or `OnnxRecognizer` for any variant, built only from files in the experiment folder."""
-    from pipeline.checkpoint import load_checkpoint
+    from pipeline.core.checkpoint import load_checkpoint
     from pipeline.models import create_model
-    from pipeline.variant_build import CastingRecognizer, onnx_recognizer
+    from pipeline.variants.build_basic import CastingRecognizer, onnx_recognizer
 
     experiment_dir = Path(experiment_dir)
     artifact = deployable_artifact(experiment_dir, variant)

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipeline.core.events import LogMessage
 from pipeline.deploy.ort_session import OnnxRecognizer
-from pipeline.evaluate import Predictions
-from pipeline.events import LogMessage
-from pipeline.measure import latency_summary, time_calls
-from pipeline.metrics import output_fidelity
+from pipeline.evaluation.metrics import output_fidelity
+from pipeline.evaluation.predict import Predictions
+from pipeline.evaluation.timing import latency_summary, time_calls
 
 LATENCY_WIDTH = 256
 
@@ -164,11 +164,11 @@ def peak_memory(
     timeout: float = 300.0,
 ) -> dict[str, int] | None:
     """Peak resident memory of a fresh process that loads only the variant's deployable file and reads one
-    batch of 16 lines (`pipeline.deploy.memory_probe`). None when the probe fails."""
+    batch of 16 lines (`pipeline.variants.memory_probe`). None when the probe fails."""
     command = [
         sys.executable,
         "-m",
-        "pipeline.deploy.memory_probe",
+        "pipeline.variants.memory_probe",
         "--threads",
         str(threads),
         "--height",

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.plot import Series, line_chart
+from tui.model.plot import Series, line_chart
 
 
 def _current_phase(epochs: list[dict[str, Any]]) -> str | None:

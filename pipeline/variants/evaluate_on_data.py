@@ -9,14 +9,14 @@ from typing import Any
 
 import torch
 
-from pipeline.charset import Charset
 from pipeline.config import config_from_dict
+from pipeline.core.charset import Charset
+from pipeline.core.device import configure_threads
 from pipeline.data.labelled import LabelledLineDataset, load_label_file
 from pipeline.data.loader import make_loader
 from pipeline.data.synthetic import SyntheticLineDataset
-from pipeline.device import configure_threads
-from pipeline.evaluate import Predictions, predict, write_predictions_tsv
-from pipeline.metrics import RecognitionMetrics
+from pipeline.evaluation.metrics import RecognitionMetrics
+from pipeline.evaluation.predict import Predictions, predict, write_predictions_tsv
 
 LABEL_FILE_NAMES = ("labels.txt", "rec_gt.txt", "gt.txt", "label.txt")
 
@@ -75,7 +75,7 @@ def evaluate_experiment(
     threads: int = 1,
 ) -> EvaluationResult:
     """Run `variant` of a stored experiment over `data` and write predictions.tsv under `evaluations/`."""
-    from pipeline.variants import load_recognizer
+    from pipeline.variants.produce import load_recognizer
 
     config = config_from_dict(experiment_config)
     charset = Charset.from_spec(config.model.charset)

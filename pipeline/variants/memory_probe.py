@@ -1,7 +1,7 @@
 """Peak memory of running one deployable variant, measured in a process that loads nothing else.
 
-`python -m pipeline.deploy.memory_probe --onnx FILE` imports only onnxruntime and numpy (no torch);
-`--experiment DIR --variant NAME` loads a torch variant through `pipeline.variants.load_recognizer`.
+`python -m pipeline.variants.memory_probe --onnx FILE` imports only onnxruntime and numpy (no torch);
+`--experiment DIR --variant NAME` loads a torch variant through `pipeline.variants.produce.load_recognizer`.
 Prints one JSON line: peak_rss_bytes (the whole process), before_load_bytes (after imports, before the
 artifact), and model_bytes (the difference: what loading and running the model added).
 """
@@ -58,7 +58,7 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-        from pipeline.variants import load_recognizer
+        from pipeline.variants.produce import load_recognizer
 
         before = _rss_now()
         recognizer = load_recognizer(Path(args.experiment), args.variant, threads=args.threads)

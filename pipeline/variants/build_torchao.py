@@ -12,15 +12,15 @@ from typing import Any
 
 import torch
 
-from pipeline.compress.layers import count_parameters
 from pipeline.compress.ptq import LayerPlan, apply_ptq, plan_linear_layers, save_torchao_model
 from pipeline.compress.qat import run_qat
 from pipeline.compress.schemes import scheme_from_config
 from pipeline.compress.sensitivity import mixed_plan, sensitivity_scan
 from pipeline.deploy.ort_plan import OrtPlanOptions, deploy_torchao_plan
-from pipeline.variant_build import Built, onnx_built
-from pipeline.variant_context import VariantContext
-from pipeline.variant_finetune import finetune
+from pipeline.models.layers import count_parameters
+from pipeline.variants.build_basic import Built, onnx_built
+from pipeline.variants.context import VariantContext
+from pipeline.variants.finetune import finetune
 
 
 def _strategy(name: str) -> str | None:

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.deploy.cpu_features import cpu_summary
-from pipeline.events import ArtifactSaved
+from pipeline.core.cpu_features import cpu_summary
+from pipeline.core.events import ArtifactSaved
 
 COLUMNS = (
     ("variant", lambda n, r: n),
@@ -125,7 +125,7 @@ def write_reports(
     workdir: Path, rows: dict[str, dict[str, Any]], config, sink, *, sensitivity=None
 ) -> dict[str, Path]:
     """Write the report, the comparison table and the figures into `workdir`; record each as an artifact."""
-    from pipeline.report_figures import accuracy_vs_size, sensitivity_bars, variant_bars
+    from pipeline.reports.figures import accuracy_vs_size, sensitivity_bars, variant_bars
 
     workdir = Path(workdir)
     cpu = cpu_summary()

@@ -1,4 +1,4 @@
-"""Short training runs after the baseline (QAT stages, post-pruning finetuning) through `pipeline.train.fit`,
+"""Short training runs after the baseline (QAT stages, post-pruning finetuning) through `pipeline.training.fit.fit`,
 so their epochs reach the sink, and the store, with their own phase."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from pipeline.evaluate import predict
-from pipeline.variant_context import VariantContext
+from pipeline.evaluation.predict import predict
+from pipeline.variants.context import VariantContext
 
 
 def finetune(
@@ -26,7 +26,7 @@ def finetune(
     EMA, early stopping, target CER and the time budget of the baseline are off: these runs are short, and an
     EMA of a few hundred steps would mostly hold the starting weights.
     """
-    from pipeline.train import FitSettings, fit
+    from pipeline.training.fit import FitSettings, fit
 
     settings = FitSettings.from_train_config(ctx.config.train, epochs=epochs, lr_multiplier=lr_multiplier)
     settings.ema = False

@@ -14,10 +14,10 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from tui.format import fmt_bytes
 from tui.messages import PreviewReady
-from tui.preview import half_block_preview, is_image
-from tui.widgets.keyed_table import KeyedTable
+from tui.model.format import fmt_bytes
+from tui.model.preview import half_block_preview, is_image
+from tui.widgets.common.keyed_table import KeyedTable
 
 COLUMNS = (("kind", "kind"), ("variant", "variant"), ("size", "size"), ("path", "path"))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.widgets import Log
 
-from tui.data import new_log_lines
+from tui.model.data import new_log_lines
 
 
 class LogTail(Log):

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.decoding import decode_batch
-from pipeline.losses import ctc_loss, frame_lengths
-from pipeline.metrics import RecognitionMetrics, evaluate_predictions
+from pipeline.evaluation.metrics import RecognitionMetrics, evaluate_predictions
+from pipeline.models.heads.ctc_decoding import decode_batch
+from pipeline.models.heads.losses import ctc_loss, frame_lengths
 
 
 @dataclass

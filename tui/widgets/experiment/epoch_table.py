@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.format import EPOCH_COLUMNS, epoch_cells
-from tui.widgets.keyed_table import KeyedTable
+from tui.model.format import EPOCH_COLUMNS, epoch_cells
+from tui.widgets.common.keyed_table import KeyedTable
 
 _KEYS = ("phase", "epoch", "train_loss", "val_loss", "cer", "em", "lr", "seconds")
 

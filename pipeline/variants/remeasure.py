@@ -9,14 +9,14 @@ from typing import Any
 
 import torch
 
-from pipeline.checkpoint import load_checkpoint
-from pipeline.compress.layers import count_parameters, weight_layers
-from pipeline.evaluate import predict
-from pipeline.events import StageStarted, VariantEvaluated
-from pipeline.variant_build import Built
-from pipeline.variant_context import VariantContext
-from pipeline.variant_manifest import read_manifest
-from pipeline.variant_measure import (
+from pipeline.core.checkpoint import load_checkpoint
+from pipeline.core.events import StageStarted, VariantEvaluated
+from pipeline.evaluation.predict import predict
+from pipeline.models.layers import count_parameters, weight_layers
+from pipeline.variants.build_basic import Built
+from pipeline.variants.context import VariantContext
+from pipeline.variants.manifest import read_manifest
+from pipeline.variants.measure import (
     adopt_onnx_reference,
     apply_accuracy_guard,
     compare,
@@ -51,8 +51,8 @@ def remeasure_experiment(
 ) -> dict[str, dict[str, Any]]:
     """Re-measure FP32 and every variant in the experiment's deploy manifest; returns name -> row."""
     from pipeline.models import create_model
-    from pipeline.reports import write_reports
-    from pipeline.variants import load_recognizer, measure_built, qat_recovery
+    from pipeline.reports.write import write_reports
+    from pipeline.variants.produce import load_recognizer, measure_built, qat_recovery
 
     experiment_dir = Path(experiment_dir)
     config = prepared.config

@@ -16,7 +16,7 @@ BLANK = 0
 
 
 class SupportsDecode(Protocol):
-    """Anything that turns class ids (blank excluded) into text, e.g. `pipeline.charset.Charset`."""
+    """Anything that turns class ids (blank excluded) into text, e.g. `pipeline.core.charset.Charset`."""
 
     def decode(self, ids: Sequence[int]) -> str: ...
 

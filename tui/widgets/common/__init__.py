@@ -1,0 +1,1 @@
+"""Widgets shared by every screen: keyed tables that update in place, inputs."""
