@@ -127,7 +127,7 @@ def export(
     if variant not in _variant_names(experiment):
         known = ", ".join(_variant_names(experiment)) or "none"
         raise UsageError(f"--variant '{variant}' is not in experiment {exp_id}; allowed {known}")
-    from pipeline.variants.produce import deployable_artifact
+    from pipeline.variants.load import deployable_artifact
 
     source = deployable_artifact(store.experiment_dir(exp_id), variant)
     file_name = f"{exp_id[:8]}-{variant.replace(':', '-')}{source.suffix}"

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from pipeline.config import ExperimentConfig
+from pipeline.core.atomic import write_text_atomic
 from pipeline.core.charset import Charset
 from pipeline.core.checkpoint import load_checkpoint, save_checkpoint
 from pipeline.core.device import autocast_dtype, configure_threads, resolve_device
@@ -32,10 +33,12 @@ from pipeline.core.events import (
     StageStarted,
     VariantEvaluated,
 )
+from pipeline.core.result_row import VariantRow
 from pipeline.data.bundle import DataBundle, build_data
 from pipeline.evaluation.predict import Predictions, predict, write_predictions_tsv
 from pipeline.models import create_model, model_info
 from pipeline.reports.training_curves import training_curves
+from pipeline.training.callbacks import RunStopped, TrainingCallback
 from pipeline.training.fit import FitSettings, fit
 
 
@@ -50,7 +53,7 @@ class PreparedExperiment:
 
 @dataclass
 class RunOutcome:
-    status: str  # finished, interrupted, failed
+    status: str  # finished, interrupted, failed, or a callback stop's status (pruned, stopped)
     summary: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -78,6 +81,7 @@ def run_experiment(
     *,
     resume: bool = False,
     baseline_dir: Path | None = None,
+    callbacks: list[TrainingCallback] | None = None,
 ) -> RunOutcome:
     """Run one experiment in `workdir`; every failure is reported to the sink as well as returned.
 
@@ -85,9 +89,17 @@ def run_experiment(
         resume: continue from `workdir/checkpoints/last.pt`.
         baseline_dir: skip training and start from the FP32 model of the experiment in this folder
             (`--mode compress --from ID`, or `--mode evaluate` on the experiment itself).
+        callbacks: told of every training epoch (baseline, QAT, finetune); one whose stop ends the
+            run (a search's pruner) ends it with that stop's status, e.g. `pruned`.
     """
     try:
-        return _run(prepared, sink, Path(workdir), resume=resume, baseline_dir=baseline_dir)
+        return _run(
+            prepared, sink, Path(workdir), resume=resume, baseline_dir=baseline_dir, callbacks=callbacks or []
+        )
+    except RunStopped as stopped:
+        summary = {"stop_reason": stopped.stop.reason, "stop_message": stopped.stop.message}
+        sink(RunFinished(status=stopped.stop.status, summary=summary))
+        return RunOutcome(status=stopped.stop.status, summary=summary)
     except KeyboardInterrupt:
         sink(RunFinished(status="interrupted", summary={}))
         return RunOutcome(status="interrupted")
@@ -124,7 +136,13 @@ class Baseline:
 
 
 def _run(
-    prepared: PreparedExperiment, sink: Sink, workdir: Path, *, resume: bool, baseline_dir: Path | None
+    prepared: PreparedExperiment,
+    sink: Sink,
+    workdir: Path,
+    *,
+    resume: bool,
+    baseline_dir: Path | None,
+    callbacks: list[TrainingCallback],
 ) -> RunOutcome:
     config, charset, data = prepared.config, prepared.charset, prepared.data
     threads = configure_threads(config.train.threads, data_workers=config.data.num_workers)
@@ -157,7 +175,7 @@ def _run(
     if baseline_dir is not None:
         baseline = _load_baseline(baseline_dir, workdir, sink)
     else:
-        baseline = _train_baseline(prepared, sink, workdir, device, threads, resume_payload)
+        baseline = _train_baseline(prepared, sink, workdir, device, threads, resume_payload, callbacks)
         if baseline is None:
             return RunOutcome(status="interrupted")
     fp32_model = baseline.model.eval()
@@ -172,37 +190,39 @@ def _run(
             artifact_kind="predictions", path=str(workdir / "predictions.tsv"), bytes=size, variant="fp32"
         )
     )
-    fp32_row: dict[str, Any] = {
-        **test.metrics().to_dict(),
-        "size_bytes": baseline.model_path.stat().st_size,
-        "artifact": str(baseline.model_path),
-        "params": sum(p.numel() for p in fp32_model.parameters()),
-        "nonzero_params": int(sum((p != 0).sum() for p in fp32_model.parameters())),
-        "bits_per_weight": 32.0,
-        "backend": "torch",
-        "device": str(device),
-    }
+    fp32_row = VariantRow(cer=test.metrics().cer, em=test.metrics().em)
+    fp32_row.update(test.metrics().to_dict())
+    fp32_row.update(
+        {
+            "kind": "fp32",
+            "size_bytes": baseline.model_path.stat().st_size,
+            "artifact": str(baseline.model_path),
+            "params": sum(p.numel() for p in fp32_model.parameters()),
+            "nonzero_params": int(sum((p != 0).sum() for p in fp32_model.parameters())),
+            "bits_per_weight": 32.0,
+            "backend": "torch",
+            "device": str(device),
+        }
+    )
     if data.has_held_out_fonts:
         held = predict(fp32_model, data.test_batches(fonts="held_out"), charset, device, **decoding).metrics()
-        fp32_row["held_out_fonts"] = {
-            "cer": held.cer,
-            "em": held.em,
-            "ned": held.ned,
-            "samples": held.samples,
-        }
-    from pipeline.variants.produce import measure_torch_latency, produce_variants
+        fp32_row.held_out_fonts = {"cer": held.cer, "em": held.em, "ned": held.ned, "samples": held.samples}
+    from pipeline.variants.measure import measure_torch_latency
+    from pipeline.variants.produce import produce_variants
 
-    fp32_row.update(measure_torch_latency(fp32_model, data, config.deploy, device))
-    sink(VariantEvaluated(name="fp32", metrics=fp32_row))
-    variants = {"fp32": fp32_row}
+    fp32_row.update(measure_torch_latency(fp32_model, config.deploy, device))
+    sink(VariantEvaluated(name="fp32", metrics=fp32_row.to_dict()))
+    variants: dict[str, VariantRow] = {"fp32": fp32_row}
     if config.mode in ("both", "compress"):
-        variants.update(produce_variants(fp32_model, prepared, fp32_row, test, sink, workdir, device))
+        variants.update(
+            produce_variants(fp32_model, prepared, fp32_row, test, sink, workdir, device, callbacks=callbacks)
+        )
 
     summary = _summary(baseline, variants)
     report = {
         "config": config.to_dict(),
         "history": baseline.history,
-        "variants": variants,
+        "variants": {name: row.to_dict() for name, row in variants.items()},
         "summary": summary,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -212,7 +232,13 @@ def _run(
 
 
 def _train_baseline(
-    prepared, sink: Sink, workdir: Path, device: torch.device, threads: int, resume_payload
+    prepared,
+    sink: Sink,
+    workdir: Path,
+    device: torch.device,
+    threads: int,
+    resume_payload,
+    callbacks: list[TrainingCallback],
 ) -> Baseline | None:
     """Train the FP32 baseline; None when interrupted (checkpoints/last.pt holds the state)."""
     config, charset, data = prepared.config, prepared.charset, prepared.data
@@ -257,7 +283,10 @@ def _train_baseline(
         checkpoint_dir=workdir / "checkpoints",
         checkpoint_meta=meta,
         resume=resume_payload,
+        callbacks=callbacks,
     )
+    if result.stop is not None and result.stop.ends_run:
+        raise RunStopped(result.stop)
     if result.history:
         size = training_curves(
             result.history, workdir / "training_curves.png", title=config.name or config.model.model
@@ -312,21 +341,21 @@ def _load_baseline(baseline_dir: Path, workdir: Path, sink: Sink) -> Baseline:
     return Baseline(model, history, None, "reused", target)
 
 
-def _variant_summary(variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _variant_summary(variants: dict[str, VariantRow]) -> dict[str, Any]:
     """Index fields: the FP32 test CER/EM and the best size ratio / speed-up a variant within its CER budget reached."""
     fp32 = variants["fp32"]
-    kept = [v for name, v in variants.items() if name != "fp32" and v.get("accuracy_guard", "ok") == "ok"]
-    ratios = [v["compression_ratio"] for v in kept if v.get("compression_ratio")]
-    speedups = [v["speedup"] for v in kept if v.get("speedup")]
+    kept = [v for name, v in variants.items() if name != "fp32" and v.accuracy_guard in (None, "ok")]
+    ratios = [v.compression_ratio for v in kept if v.compression_ratio]
+    speedups = [v.speedup for v in kept if v.speedup]
     return {
-        "best_cer": fp32["cer"],
-        "best_em": fp32["em"],
+        "best_cer": fp32.cer,
+        "best_em": fp32.em,
         "size_ratio": max(ratios) if ratios else None,
         "speedup": max(speedups) if speedups else None,
     }
 
 
-def _summary(baseline: Baseline, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _summary(baseline: Baseline, variants: dict[str, VariantRow]) -> dict[str, Any]:
     return {
         **_variant_summary(variants),
         "val_best_cer": baseline.best_cer,
@@ -336,9 +365,8 @@ def _summary(baseline: Baseline, variants: dict[str, dict[str, Any]]) -> dict[st
 
 
 def _save_json(path: Path, payload: dict[str, Any], sink: Sink, kind: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, default=_json_default), encoding="utf-8")
-    sink(ArtifactSaved(artifact_kind=kind, path=str(path), bytes=path.stat().st_size))
+    size = write_text_atomic(path, json.dumps(payload, indent=2, default=_json_default))
+    sink(ArtifactSaved(artifact_kind=kind, path=str(path), bytes=size))
 
 
 def _json_default(value: Any) -> Any:

@@ -34,7 +34,8 @@ from .storage import read_tables, schema_from_head, write_transaction
 from .studies import StudyMethods
 from .values import check_id, is_full_id, new_id, now_iso, to_json_native
 
-STORED_STATUSES = ("created", "running", "finished", "failed", "interrupted")
+# pruned / stopped: a training callback ended the run (a search's pruner cut a poor trial)
+STORED_STATUSES = ("created", "running", "finished", "failed", "interrupted", "pruned", "stopped")
 STATUSES = (*STORED_STATUSES, "crashed")
 SUMMARY_FIELDS = (
     "id", "name", "template", "model", "status", "created", "updated", "tags", "note", "deleted",

@@ -1,8 +1,9 @@
 """Extra loss terms for QAT and post-pruning finetuning: knowledge distillation from the FP32 teacher and
 the weight-quantization error penalty. Both plug into `pipeline.training.fit.fit(extra_loss=...)`.
 
-With distillation weight w the training loss is (1 - w) * CTC + w * KL(teacher || student) per frame at
-temperature T (scaled by T^2); `fit` adds `extra` to the CTC loss, so `extra = w * (KL - CTC) + penalty`.
+With distillation weight w the training loss is (1 - w) * task + w * KL(teacher || student) per frame at
+temperature T (scaled by T^2), the task loss being the head's (CTC for every built-in model); `fit`
+adds `extra` to the task loss, so `extra = w * (KL - task) + penalty`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from pipeline.models.heads.losses import ctc_loss, distillation_kl
+from pipeline.models.heads import head_of
+from pipeline.models.heads.losses import distillation_kl
 
 
 def quantization_error(model: nn.Module) -> torch.Tensor | None:
@@ -59,8 +61,10 @@ def make_extra_loss(
             with torch.no_grad():
                 teacher_logits = teacher(batch.images.to(logits.device)).float()
             kl = distillation_kl(logits, teacher_logits, temperature, input_lengths)
-            ctc = ctc_loss(logits, batch.targets.to(logits.device), batch.target_lengths, input_lengths)
-            total = total + distillation_weight * (kl - ctc)
+            task = head_of(model).loss(
+                logits, batch.targets.to(logits.device), batch.target_lengths, input_lengths
+            )
+            total = total + distillation_weight * (kl - task)
             parts["kl"] = float(kl.detach())
         if quantization_loss_weight > 0:
             error = quantization_error(model)

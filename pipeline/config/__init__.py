@@ -21,8 +21,9 @@ from pipeline.config.resolve import (
     resolve_config,
     template_names,
 )
-from pipeline.config.sections import MODEL_NAMES, QUANTIZATION_STRATEGIES, VARIANT_KINDS
+from pipeline.config.sections import MODEL_NAMES, QUANTIZATION_STRATEGIES
 from pipeline.config.templates import TEMPLATES, Template
+from pipeline.config.variant_specs import VARIANT_KINDS
 
 __all__ = [
     "FLAT_FIELDS",

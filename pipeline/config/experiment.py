@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
 from pipeline.config.fields import (
+    FIELD_PARSERS,
     ConfigError,
     coerce_value,
     describe_allowed,
@@ -138,6 +139,8 @@ def field_info(key: str) -> dataclasses.Field:
 
 def coerce_field(key: str, raw: Any, *, from_text: bool) -> Any:
     """Coerce a value for a flat field; type errors say what the field allows."""
+    if key in FIELD_PARSERS:
+        return FIELD_PARSERS[key](raw, from_text)
     try:
         return coerce_value(key, field_annotation(key), raw, from_text=from_text)
     except ConfigError as error:
@@ -167,6 +170,9 @@ def build_config(nested: dict[str, Any]) -> ExperimentConfig:
             cls = SECTIONS[key]
             section_values = {}
             for sub_key, sub_value in value.items():
+                if sub_key in FIELD_PARSERS:
+                    section_values[sub_key] = FIELD_PARSERS[sub_key](sub_value, False)
+                    continue
                 section_values[sub_key] = coerce_value(
                     sub_key, resolved_hints(cls)[sub_key], sub_value, from_text=False
                 )

@@ -13,6 +13,7 @@ import functools
 import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, Field
 from typing import Any, Literal
 
@@ -89,6 +90,11 @@ def is_optional(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(
         annotation
     )
+
+
+# Fields whose values have a grammar of their own (a `variants` entry carries settings), parsed by the
+# module that owns it: name -> parse(raw, from_text) returning the stored value or raising ConfigError.
+FIELD_PARSERS: dict[str, Callable[[Any, bool], Any]] = {}
 
 
 def coerce_value(name: str, annotation: Any, raw: Any, *, from_text: bool) -> Any:

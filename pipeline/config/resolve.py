@@ -20,6 +20,7 @@ from pipeline.config.experiment import (
 )
 from pipeline.config.fields import ConfigError
 from pipeline.config.templates import TEMPLATES
+from pipeline.config.variant_specs import parse_variant
 
 BUILTIN_CHARSETS = ("ascii", "digits", "alnum")
 _PATH_FIELDS = ("train_data", "val_data", "test_data")
@@ -138,10 +139,11 @@ def _apply_implied_defaults(flat: dict[str, Any], chosen: dict[str, Any]) -> Non
     if not bits_chosen:
         flat["weight_bits"], flat["activation_bits"] = STRATEGY_BITS[value("quantization_strategy")]
     variants = list(value("variants"))
-    pruned_listed = any(v.startswith("pruned") for v in variants)
+    pruned_listed = any(parse_variant(v).kind in ("pruned", "pruned-int8") for v in variants)
     if chosen.get("enable_pruning") and not pruned_listed and "variants" not in chosen:
         variants.append("pruned")
-    if pruned_listed or any(v.startswith("pruned") for v in variants):
+        pruned_listed = True
+    if pruned_listed:
         flat["enable_pruning"] = True
     flat["variants"] = variants
 

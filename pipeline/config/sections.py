@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.config.fields import ConfigError, option, validate_section
+from pipeline.config.fields import FIELD_PARSERS, ConfigError, option, validate_section
 
 # Kept here (not asked of the registry) so that reading a config never imports torch;
 # tests/pipeline/test_config.py checks it equals pipeline.models.list_models().
@@ -27,35 +27,6 @@ QUANTIZATION_STRATEGIES = (
     "int8_dyn_act_int4_weight",
     "int4_weight_only",
 )
-
-# Variants an experiment can produce. `ptq` and `qat` take an optional strategy suffix
-# (`ptq:int4_weight_only`) so one experiment can compare several strategies side by side.
-VARIANT_KINDS = {
-    "fp32": "the trained FP32 model in PyTorch (always measured)",
-    "fp16": "FP16 weights and activations in PyTorch",
-    "bf16": "BF16 weights and activations in PyTorch",
-    "ort-fp32": "FP32 ONNX model in ONNX Runtime (the deployment baseline for ratios)",
-    "ort-int8-dynamic": "ONNX Runtime dynamic int8 (weights int8, activations quantized at run time)",
-    "ort-int8-static": "ONNX Runtime static QDQ int8, calibrated on text lines",
-    "ort-int4-weight": "ONNX Runtime 4-bit weight-only MatMulNBits for MatMul weights",
-    "ptq": "torchao post-training quantization with quantization_strategy",
-    "qat": "torchao quantization-aware training with quantization_strategy (+ distillation)",
-    "pruned": "pruning + finetune per the pruning settings, deployed as FP32 ONNX",
-    "pruned-int8": "pruning + finetune, then ONNX Runtime static int8",
-    "mixed": "per-layer mixed precision chosen by a sensitivity scan",
-}
-
-
-def validate_variant_name(name: str) -> None:
-    """Reject a variant name that is not `kind` or `ptq:STRATEGY` / `qat:STRATEGY`."""
-    kind, _, strategy = name.partition(":")
-    if kind not in VARIANT_KINDS:
-        raise ConfigError(f"variants: '{name}' is not a known variant; allowed {', '.join(VARIANT_KINDS)}")
-    if strategy and (kind not in ("ptq", "qat") or strategy not in QUANTIZATION_STRATEGIES):
-        raise ConfigError(
-            f"variants: '{name}' has an unknown strategy suffix; allowed ptq:/qat: with "
-            f"{', '.join(QUANTIZATION_STRATEGIES)}"
-        )
 
 
 @dataclass
@@ -248,7 +219,10 @@ class DeployConfig:
         help="quantization backend (auto: picked from hardware_target)",
         choices=("auto", "onnxruntime", "torchao"),
     )
-    variants: list[str] = option(default_factory=lambda: ["ort-fp32"], help="variants to produce and compare")
+    variants: list[str] = option(
+        default_factory=lambda: ["ort-fp32"],
+        help="variants to produce and compare: kind, ptq:STRATEGY or kind(setting=value,...,name=NAME)",
+    )
     accuracy_budget_pp: float = option(
         0.5, help="flag variants whose CER rises more than this many percentage points", low=0.0, high=100.0
     )
@@ -258,9 +232,5 @@ class DeployConfig:
 
     def __post_init__(self) -> None:
         validate_section(self)
-        if not self.variants:
-            raise ConfigError("variants=[] is empty; allowed one or more of " + ", ".join(VARIANT_KINDS))
-        for name in self.variants:
-            validate_variant_name(name)
-        if len(set(self.variants)) != len(self.variants):
-            raise ConfigError(f"variants={','.join(self.variants)} lists a variant twice")
+        if "variants" in FIELD_PARSERS:  # registered by pipeline.config.variant_specs
+            self.variants = FIELD_PARSERS["variants"](self.variants, False)

@@ -90,7 +90,7 @@ class LogMessage(Event):
 @dataclass(frozen=True)
 class RunFinished(Event):
     kind: ClassVar[str] = "run_finished"
-    status: str  # finished, interrupted
+    status: str  # finished, interrupted, or a training callback's stop status (pruned, stopped)
     summary: dict[str, Any] = field(default_factory=dict)
 
 

@@ -12,7 +12,11 @@ import torch
 def export_onnx(
     model: torch.nn.Module, path: Path, *, opset: int = 17, example_width: int | None = None
 ) -> int:
-    """Write `model` as ONNX (inputs `images` (B,1,H,W), outputs `logits` (B,T,C)). Returns bytes on disk."""
+    """Write `model` as ONNX (input `images` (B,1,H,W), output named by its head, `logits` (B,T,C) for CTC).
+    Returns bytes on disk."""
+    from pipeline.models.heads import head_of
+
+    head = head_of(model)
     model = model.eval().cpu()
     width = example_width or model.width_multiple * 32
     example = torch.zeros(2, 1, model.image_height, width)
@@ -24,8 +28,8 @@ def export_onnx(
             (example,),
             str(path),
             input_names=["images"],
-            output_names=["logits"],
-            dynamic_axes={"images": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "frames"}},
+            output_names=[head.onnx_output],
+            dynamic_axes={"images": {0: "batch", 3: "width"}, head.onnx_output: head.onnx_dynamic_axes()},
             opset_version=opset,
             dynamo=False,
         )

@@ -31,19 +31,26 @@ class OnnxRecognizer:
         output_length: Callable[[int], int],
         width_multiple: int,
         image_height: int,
+        head_kind: str = "ctc",
     ):
+        from pipeline.models.heads import head_of
+
         self.session = session
+        self.head_kind = head_kind
+        self.output_name = head_of(self).onnx_output
         self.output_length = output_length
         self.width_multiple = width_multiple
         self.image_height = image_height
         self.training = False
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        (logits,) = self.session.run(["logits"], {"images": images.detach().cpu().numpy().astype(np.float32)})
+        (logits,) = self.session.run(
+            [self.output_name], {"images": images.detach().cpu().numpy().astype(np.float32)}
+        )
         return torch.from_numpy(logits)
 
     def run_numpy(self, images: np.ndarray) -> np.ndarray:
-        return self.session.run(["logits"], {"images": images})[0]
+        return self.session.run([self.output_name], {"images": images})[0]
 
     def eval(self) -> OnnxRecognizer:
         return self

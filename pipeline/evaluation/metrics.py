@@ -1,10 +1,11 @@
 """Text-recognition metrics (CER, exact match, 1-NED, error categories, length buckets) and
 output-fidelity measures that compare a compressed model's logits with the FP32 reference.
 
-Pure Python + numpy so the CLI, the runner and ONNX Runtime evaluation can use it without torch.
-Edit distances are computed with a bit-parallel algorithm (Myers 1999 / Hyyrö 2003) on Python
-integers, which is fast for text lines; alignments for error categories use a small DP after the
-common prefix and suffix are stripped (most predictions of a trained model differ in a few places).
+Python + numpy + rapidfuzz, so the CLI, the runner and ONNX Runtime evaluation can use it without torch.
+Edit distances come from rapidfuzz (bit-parallel, in C++). Alignments for error categories use a small
+DP after the common prefix and suffix are stripped (most predictions of a trained model differ in a few
+places): rapidfuzz's own alignment breaks ties differently (measured on 20,000 random short pairs, 35%
+aligned otherwise), and the error-kind counts and their tests follow the tie rule documented in `align`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 DEFAULT_BUCKET_EDGES: tuple[int, ...] = (0, 1, 6, 11, 21, 41)
 
@@ -34,34 +36,7 @@ def edit_distance(a: Sequence, b: Sequence) -> int:
     Returns:
         The minimum number of single-item edits that turn `a` into `b`.
     """
-    if len(a) < len(b):
-        a, b = b, a  # the bit vectors hold the shorter sequence
-    if not b:
-        return len(a)
-    pattern_length = len(b)
-    match_masks: dict[Any, int] = {}
-    for index, item in enumerate(b):
-        match_masks[item] = match_masks.get(item, 0) | (1 << index)
-    all_ones = (1 << pattern_length) - 1
-    top_bit = 1 << (pattern_length - 1)
-    positive_vertical, negative_vertical = all_ones, 0
-    distance = pattern_length
-    for item in a:
-        eq = match_masks.get(item, 0)
-        xv = eq | negative_vertical
-        xh = (((eq & positive_vertical) + positive_vertical) ^ positive_vertical) | eq
-        positive_horizontal = (negative_vertical | ~(xh | positive_vertical)) & all_ones
-        negative_horizontal = positive_vertical & xh
-        if positive_horizontal & top_bit:
-            distance += 1
-        elif negative_horizontal & top_bit:
-            distance -= 1
-        # Shifting a 1 into the horizontal deltas makes this global (not substring) distance.
-        positive_horizontal = ((positive_horizontal << 1) | 1) & all_ones
-        negative_horizontal = (negative_horizontal << 1) & all_ones
-        positive_vertical = (negative_horizontal | ~(xv | positive_horizontal)) & all_ones
-        negative_vertical = positive_horizontal & xv
-    return distance
+    return Levenshtein.distance(a, b)
 
 
 def align(pred: str, label: str) -> list[tuple[str, str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.core.atomic import write_text_atomic
 from pipeline.evaluation.metrics import RecognitionMetrics, evaluate_predictions
-from pipeline.models.heads.ctc_decoding import decode_batch
-from pipeline.models.heads.losses import ctc_loss, frame_lengths
+from pipeline.models.heads import head_of
 
 
 @dataclass
@@ -45,6 +46,7 @@ def predict(
     """Decode every line of `batches` (LineBatch objects) with `model` in eval mode."""
     was_training = model.training
     model.eval()
+    head = head_of(model)
     out = Predictions([], [], [])
     loss_sum, loss_lines = 0.0, 0
     try:
@@ -53,26 +55,21 @@ def predict(
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 logits = model(images)
             logits = logits.float().cpu()
-            lengths = frame_lengths(model, batch.widths, logits.shape[1])
+            lengths = head.output_lengths(model, batch.widths, logits.shape[1])
             if compute_loss:
-                loss = ctc_loss(logits, batch.targets, batch.target_lengths, lengths)
+                loss = head.loss(logits, batch.targets, batch.target_lengths, lengths)
                 loss_sum += float(loss) * len(batch.texts)
                 loss_lines += len(batch.texts)
             trimmed = [logits[i, : lengths[i]] for i in range(len(batch.texts))]
-            out.predictions.extend(decode_batch_trimmed(trimmed, charset, decoding, beam_width))
+            out.predictions.extend(head.decode(trimmed, charset, method=decoding, beam_width=beam_width))
             out.labels.extend(batch.texts)
             out.sources.extend(batch_sources(batch))
             if keep_logits:
-                out.logits.extend(t.numpy() for t in trimmed)
+                out.logits.extend(head.fidelity_inputs(trimmed))
     finally:
         model.train(was_training)
     out.loss = loss_sum / loss_lines if compute_loss and loss_lines else None
     return out
-
-
-def decode_batch_trimmed(logits: list[torch.Tensor], charset, decoding: str, beam_width: int) -> list[str]:
-    """Decode lines whose padding frames are already cut off."""
-    return [decode_batch(line[None], charset, method=decoding, beam_width=beam_width)[0] for line in logits]
 
 
 def batch_sources(batch) -> list[str]:
@@ -82,12 +79,11 @@ def batch_sources(batch) -> list[str]:
 
 def write_predictions_tsv(predictions: Predictions, path: Path) -> int:
     """Write `source<TAB>prediction<TAB>label` lines (tabs and newlines in text escaped). Returns bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-        writer.writerow(["path", "prediction", "label"])
-        for source, prediction, label in zip(
-            predictions.sources, predictions.predictions, predictions.labels, strict=True
-        ):
-            writer.writerow([source, prediction, label])
-    return path.stat().st_size
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle, delimiter="\t", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    writer.writerow(["path", "prediction", "label"])
+    for source, prediction, label in zip(
+        predictions.sources, predictions.predictions, predictions.labels, strict=True
+    ):
+        writer.writerow([source, prediction, label])
+    return write_text_atomic(path, handle.getvalue())

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 
 def time_calls(call: Callable[[], Any], *, runs: int, warmup: int = 3) -> list[float]:
     """Wall-clock milliseconds of `runs` calls after `warmup` untimed ones."""
@@ -25,13 +27,7 @@ def time_calls(call: Callable[[], Any], *, runs: int, warmup: int = 3) -> list[f
 
 def percentile(values: list[float], q: float) -> float:
     """Linear-interpolated percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return float(np.percentile(values, q))
 
 
 def latency_summary(batch1: list[float], batch16: list[float] | None = None) -> dict[str, float]:

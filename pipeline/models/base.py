@@ -46,6 +46,8 @@ class Recognizer(nn.Module):
     """
 
     family: str = ""
+    # which `pipeline.models.heads` head reads the per-frame scores (loss, decoding, ONNX outputs)
+    head_kind: str = "ctc"
 
     def __init__(self, *, num_classes: int, image_height: int, width_multiple: int) -> None:
         super().__init__()

@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.atomic import write_text_atomic
 from pipeline.core.cpu_features import cpu_summary
 from pipeline.core.events import ArtifactSaved
+from pipeline.core.result_row import VariantRow
 
 COLUMNS = (
     ("variant", lambda n, r: n),
@@ -122,11 +124,15 @@ def _anatomy_section(rows: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def write_reports(
-    workdir: Path, rows: dict[str, dict[str, Any]], config, sink, *, sensitivity=None
+    workdir: Path, typed_rows: dict[str, VariantRow], config, sink, *, sensitivity=None
 ) -> dict[str, Path]:
-    """Write the report, the comparison table and the figures into `workdir`; record each as an artifact."""
+    """Write the report, the comparison table and the figures into `workdir`; record each as an artifact.
+
+    Every file lands whole (temp file + rename): a reader never sees half a report.
+    """
     from pipeline.reports.figures import accuracy_vs_size, sensitivity_bars, variant_bars
 
+    rows = {name: row.to_dict() for name, row in typed_rows.items()}
     workdir = Path(workdir)
     cpu = cpu_summary()
     written: dict[str, Path] = {}
@@ -148,11 +154,11 @@ def write_reports(
         "sensitivity": sensitivity.to_dict() if sensitivity is not None else None,
     }
     path = workdir / "quantization_report.json"
-    path.write_text(json.dumps(report, indent=2, default=_json_default), encoding="utf-8")
+    write_text_atomic(path, json.dumps(report, indent=2, default=_json_default))
     written["report"] = path
     title = f"{config.name or config.model.model}: compression variants"
     path = workdir / "comparison.md"
-    path.write_text(comparison_markdown(rows, title, config.deploy.latency_threads, cpu), encoding="utf-8")
+    write_text_atomic(path, comparison_markdown(rows, title, config.deploy.latency_threads, cpu))
     written["comparison"] = path
     figures = workdir / "figures"
     written["accuracy_vs_size"] = accuracy_vs_size(rows, figures / "accuracy_vs_size.png", title=title)

@@ -22,7 +22,8 @@ from pipeline.core.checkpoint import rng_state, save_checkpoint, set_rng_state
 from pipeline.core.device import autocast_dtype
 from pipeline.core.events import ArtifactSaved, EpochEnded, Sink, StageProgress
 from pipeline.evaluation.predict import Predictions
-from pipeline.models.heads.losses import ctc_loss, frame_lengths
+from pipeline.models.heads import head_of
+from pipeline.training.callbacks import EpochReport, StopRequest, TrainingCallback, standard_callbacks
 from pipeline.training.optim import ExponentialMovingAverage, LRSchedule, build_optimizer
 
 CHECKPOINT_FORMAT = "ocrq-checkpoint-1"
@@ -77,8 +78,9 @@ class FitResult:
     best_cer: float
     best_em: float
     best_epoch: int
-    stop_reason: str  # epochs, target_cer, early_stop, time_budget, interrupted
+    stop_reason: str  # epochs, interrupted, or a callback's reason (target_cer, early_stop, time_budget, ...)
     eval_model: torch.nn.Module  # the weights that were validated (EMA when enabled), best-CER epoch
+    stop: StopRequest | None = None  # the callback's request when one stopped training
 
     @property
     def interrupted(self) -> bool:
@@ -105,6 +107,7 @@ def fit(
     checkpoint_meta: dict[str, Any] | None = None,
     resume: dict[str, Any] | None = None,
     extra_loss: ExtraLoss | None = None,
+    callbacks: list[TrainingCallback] | None = None,
 ) -> FitResult:
     """Train `model` for `settings.epochs`, validating and checkpointing after every epoch.
 
@@ -115,9 +118,13 @@ def fit(
         checkpoint_dir: where `last.pt`, `best_cer.pt` and `best_em.pt` go; None keeps nothing on disk.
         checkpoint_meta: JSON-native facts saved in every checkpoint (model config, charset, experiment config).
         resume: a `last.pt` payload to continue from.
-        extra_loss: adds terms to the CTC loss (distillation, quantization penalty).
+        extra_loss: adds terms to the head's loss (distillation, quantization penalty).
+        callbacks: told of every validated epoch after the settings' own stops (target CER, early
+            stop, time budget); the first that returns a `StopRequest` stops training.
     """
+    callbacks = [*standard_callbacks(settings), *(callbacks or [])]
     model.to(device)
+    head = head_of(model)
     optimizer = build_optimizer(
         model, settings.learning_rate, settings.weight_decay, settings.part_lr_multipliers
     )
@@ -184,6 +191,7 @@ def fit(
         )
 
     stop_reason = state.get("stop_reason") or "epochs"
+    stop: StopRequest | None = None
     started = time.monotonic() - state["elapsed"]
 
     def progress() -> float:
@@ -206,8 +214,8 @@ def fit(
                 images = batch.images.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                     logits = model(images)
-                lengths = frame_lengths(model, batch.widths, logits.shape[1])
-                loss = ctc_loss(logits, batch.targets.to(device), batch.target_lengths, lengths)
+                lengths = head.output_lengths(model, batch.widths, logits.shape[1])
+                loss = head.loss(logits, batch.targets.to(device), batch.target_lengths, lengths)
                 if extra_loss is not None:
                     extra, _ = extra_loss(model, batch, logits, lengths)
                     loss = loss + extra
@@ -281,14 +289,20 @@ def fit(
                 save("best_cer", eval_module)
             if improved_em:
                 save("best_em", eval_module)
-            if settings.target_cer > 0 and metrics.cer <= settings.target_cer:
-                stop_reason = "target_cer"
-                break
-            if settings.early_stop_patience and state["stale_epochs"] >= settings.early_stop_patience:
-                stop_reason = "early_stop"
-                break
-            if settings.time_budget_minutes and state["elapsed"] >= settings.time_budget_minutes * 60:
-                stop_reason = "time_budget"
+            report = EpochReport(
+                phase=phase,
+                epoch=state["epoch"],
+                epochs=settings.epochs,
+                record=record,
+                best_cer=state["best_cer"],
+                stale_epochs=state["stale_epochs"],
+                elapsed_seconds=state["elapsed"],
+            )
+            # every callback hears every epoch (a search's pruner records it), the first request wins
+            requests = [cb.on_epoch_end(report) for cb in callbacks]
+            stop = next((request for request in requests if request is not None), None)
+            if stop is not None:
+                stop_reason = stop.reason
                 break
         if not state.get("stop_reason"):
             # Remember why training ended, so a resumed run goes straight on to what follows.
@@ -309,4 +323,5 @@ def fit(
         best_epoch=state["best_epoch"],
         stop_reason=stop_reason,
         eval_model=eval_model,
+        stop=stop,
     )

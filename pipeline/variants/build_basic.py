@@ -7,7 +7,6 @@ and says which layers it left in float. Measuring is `pipeline.variants.measure`
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,16 @@ from pipeline.deploy.ort_quantize import quantize_dynamic_int8, quantize_static_
 from pipeline.deploy.ort_session import OnnxRecognizer, make_session
 from pipeline.models.layers import count_parameters, weight_layers
 from pipeline.variants.context import VariantContext
+from pipeline.variants.registry import register_kind
+from pipeline.variants.specs import (
+    HalfSpec,
+    OrtFp32Spec,
+    OrtInt4WeightSpec,
+    OrtInt8DynamicSpec,
+    OrtInt8StaticSpec,
+    StaticInt8Settings,
+    VariantSpec,
+)
 
 
 @dataclass
@@ -63,6 +72,7 @@ class CastingRecognizer(nn.Module):
         self.output_length = model.output_length
         self.width_multiple = model.width_multiple
         self.image_height = model.image_height
+        self.head_kind = model.head_kind
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images.to(self.dtype)).float()
@@ -71,7 +81,11 @@ class CastingRecognizer(nn.Module):
 def onnx_recognizer(path: Path, like: nn.Module, threads: int) -> OnnxRecognizer:
     """An ONNX Runtime session behind the recognizer call shape of `like` (same strides and height)."""
     return OnnxRecognizer(
-        make_session(path, threads=threads), like.output_length, like.width_multiple, like.image_height
+        make_session(path, threads=threads),
+        like.output_length,
+        like.width_multiple,
+        like.image_height,
+        head_kind=like.head_kind,
     )
 
 
@@ -103,15 +117,18 @@ def onnx_built(
     )
 
 
-def build_half(ctx: VariantContext, name: str) -> Built:
+@register_kind("fp16", HalfSpec)
+@register_kind("bf16", HalfSpec)
+def build_half(ctx: VariantContext, spec: HalfSpec, needed: dict) -> Built:
     """fp16 / bf16 weights and activations in PyTorch; the artifact is the half-precision state dict."""
-    dtype = torch.float16 if name == "fp16" else torch.bfloat16
+    kind = spec.kind
+    dtype = torch.float16 if kind == "fp16" else torch.bfloat16
     device = ctx.device
     model = CastingRecognizer(copy.deepcopy(ctx.fp32_model), dtype).to(device).eval()
-    path = ctx.artifact_path(name, ".pt")
+    path = ctx.artifact_path(spec.name, ".pt")
     checkpoint = {
         "format": "ocrq-half-1",
-        "dtype": name,
+        "dtype": kind,
         "model_config": ctx.fp32_model.config(),
         "charset": ctx.prepared.charset.to_dict(),
         "weights": model.model.state_dict(),
@@ -119,12 +136,13 @@ def build_half(ctx: VariantContext, name: str) -> Built:
     torch.save(checkpoint, path)
     params, nonzero = count_parameters(model.model)
     notes = [
-        f"weights and activations in {name} on {device.type}; the file is torch.save of the {name} state dict"
+        f"weights and activations in {kind} on {device.type}; the file is torch.save of the {kind} state dict"
     ]
-    return Built(model, path, f"torch-{name}", "torch", device, params, nonzero, 16.0, [], notes)
+    return Built(model, path, f"torch-{kind}", "torch", device, params, nonzero, 16.0, [], notes)
 
 
-def build_ort_fp32(ctx: VariantContext, name: str) -> Built:
+@register_kind("ort-fp32", OrtFp32Spec)
+def build_ort_fp32(ctx: VariantContext, spec: OrtFp32Spec, needed: dict) -> Built:
     """The FP32 ONNX export (dynamic batch and width) in ONNX Runtime; the deployment baseline."""
     path = ctx.fp32_onnx()
     return onnx_built(
@@ -132,11 +150,12 @@ def build_ort_fp32(ctx: VariantContext, name: str) -> Built:
     )
 
 
-def build_ort_int8_dynamic(ctx: VariantContext, name: str) -> Built:
+@register_kind("ort-int8-dynamic", OrtInt8DynamicSpec)
+def build_ort_int8_dynamic(ctx: VariantContext, spec: OrtInt8DynamicSpec, needed: dict) -> Built:
     """ONNX Runtime dynamic int8: MatMul and LSTM weights int8, activations quantized at run time."""
-    path = ctx.artifact_path(name, ".onnx")
-    per_channel = ctx.config.quantization.quantization_granularity != "per_tensor"
-    quantize_dynamic_int8(ctx.fp32_onnx(), path, per_channel=per_channel, exclude=_skipped(ctx))
+    path = ctx.artifact_path(spec.name, ".onnx")
+    per_channel = spec.quantization_granularity != "per_tensor"
+    quantize_dynamic_int8(ctx.fp32_onnx(), path, per_channel=per_channel, exclude=_skipped(ctx, spec))
     compact_onnx(path)
     return onnx_built(
         ctx,
@@ -149,15 +168,16 @@ def build_ort_int8_dynamic(ctx: VariantContext, name: str) -> Built:
     )
 
 
-def build_ort_int8_static(ctx: VariantContext, name: str) -> Built:
+@register_kind("ort-int8-static", OrtInt8StaticSpec)
+def build_ort_int8_static(ctx: VariantContext, spec: OrtInt8StaticSpec, needed: dict) -> Built:
     """ONNX Runtime static QDQ int8 with calibration; every weight layer int8 (LSTMs dynamic int8)."""
-    path = ctx.artifact_path(name, ".onnx")
-    return static_int8_of(ctx, name, ctx.fp32_onnx(), ctx.fp32_model, path)
+    path = ctx.artifact_path(spec.name, ".onnx")
+    return static_int8_of(ctx, spec, ctx.fp32_onnx(), ctx.fp32_model, path)
 
 
 def static_int8_of(
     ctx: VariantContext,
-    name: str,
+    spec: StaticInt8Settings,
     source: Path,
     model: nn.Module,
     path: Path,
@@ -175,17 +195,17 @@ def static_int8_of(
         if float_stem
         else []
     )
-    options = ctx.static_options(exclude=_skipped(ctx) + stem)
-    quantize_static_int8(source, path, ctx.calibration_reader(), options)
+    options = ctx.static_options(spec, exclude=_skipped(ctx, spec) + stem)
+    reader = ctx.calibration_reader(spec.calibration_batches)
+    quantize_static_int8(source, path, reader, options)
     compact_onnx(path)
-    q = ctx.config.quantization
     notes = [
-        f"calibration {options.calibration.description} on {ctx.calibration_reader().lines} lines; "
+        f"calibration {options.calibration.description} on {reader.lines} lines; "
         f"{'per-channel' if options.per_channel else 'per-tensor'} int8 weights"
         f"{' (7-bit range: no VNNI on this CPU)' if options.resolved_reduce_range() else ''}, uint8 activations; "
         "LSTMs dynamic int8; attention products with uint8 inputs; softmax, norms and GELU float",
     ]
-    if q.skip_first_last:
+    if spec.skip_first_last:
         notes.append("skip_first_last kept the first and last weight layers in float")
     if stem:
         notes.append(
@@ -199,10 +219,11 @@ def _reads_image(model: nn.Module, name: str) -> bool:
     return isinstance(module, nn.Conv2d) and module.in_channels == 1
 
 
-def build_ort_int4_weight(ctx: VariantContext, name: str) -> Built:
+@register_kind("ort-int4-weight", OrtInt4WeightSpec)
+def build_ort_int4_weight(ctx: VariantContext, spec: OrtInt4WeightSpec, needed: dict) -> Built:
     """ONNX Runtime MatMulNBits: 4-bit block-quantized MatMul weights (convs and LSTMs unchanged)."""
-    q = ctx.config.quantization
-    path = ctx.artifact_path(name, ".onnx")
+    q = spec
+    path = ctx.artifact_path(spec.name, ".onnx")
     accuracy_level = 4 if q.activation_bits == 8 else 0
     quantize_weights_nbits(
         ctx.fp32_onnx(),
@@ -211,7 +232,7 @@ def build_ort_int4_weight(ctx: VariantContext, name: str) -> Built:
         block_size=q.group_size,
         symmetric=q.symmetric_quantization,
         accuracy_level=accuracy_level,
-        exclude=_skipped(ctx),
+        exclude=_skipped(ctx, spec),
     )
     compact_onnx(path)
     return onnx_built(
@@ -226,18 +247,8 @@ def build_ort_int4_weight(ctx: VariantContext, name: str) -> Built:
     )
 
 
-def _skipped(ctx: VariantContext) -> list[str]:
-    if not ctx.config.quantization.skip_first_last:
+def _skipped(ctx: VariantContext, spec: VariantSpec | StaticInt8Settings) -> list[str]:
+    if not spec.skip_first_last:
         return []
     layers = weight_layers(ctx.fp32_model)
     return [layers[0].name, layers[-1].name] if layers else []
-
-
-BUILDERS: dict[str, Callable[[VariantContext, str], Built]] = {
-    "fp16": build_half,
-    "bf16": build_half,
-    "ort-fp32": build_ort_fp32,
-    "ort-int8-dynamic": build_ort_int8_dynamic,
-    "ort-int8-static": build_ort_int8_static,
-    "ort-int4-weight": build_ort_int4_weight,
-}

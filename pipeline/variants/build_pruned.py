@@ -28,11 +28,13 @@ from pipeline.compress.pruning import (
 )
 from pipeline.compress.shrink import structured_prune
 from pipeline.deploy.onnx_compact import compact_onnx
-from pipeline.models.heads.losses import ctc_loss, frame_lengths
+from pipeline.models.heads import head_of
 from pipeline.models.layers import count_parameters
 from pipeline.variants.build_basic import Built, onnx_built, static_int8_of
 from pipeline.variants.context import VariantContext
 from pipeline.variants.finetune import finetune
+from pipeline.variants.registry import register_kind
+from pipeline.variants.specs import PRUNING_SETTINGS, PrunedInt8Spec, PrunedSpec, PruningSettings
 
 SEARCH_STEPS = 6
 PROBE_LINES = 256
@@ -47,13 +49,14 @@ class PrunedModel:
 
 def _grad_scores(ctx: VariantContext, model: nn.Module) -> dict[int, torch.Tensor]:
     def loss(module: nn.Module, batch) -> torch.Tensor:
+        head = head_of(module)
         logits = module(batch.images)
-        lengths = frame_lengths(module, batch.widths, logits.shape[1])
-        return ctc_loss(logits, batch.targets, batch.target_lengths, lengths)
+        lengths = head.output_lengths(module, batch.widths, logits.shape[1])
+        return head.loss(logits, batch.targets, batch.target_lengths, lengths)
 
     return gradient_importance(
         model,
-        ctx.calibration_batches()[:4],
+        _calibration(ctx)[:4],
         loss,
     )
 
@@ -65,7 +68,7 @@ def prune_once(ctx: VariantContext, model: nn.Module, spec: PruningSpec) -> dict
     if spec.structured:
         example = torch.zeros(1, 1, model.image_height, model.width_multiple * 32)
         report = structured_prune(model, spec, example, grads).to_dict()
-        calibration = ctx.calibration_batches()
+        calibration = _calibration(ctx)
         report["batchnorms_recalibrated"] = recalibrate_batchnorm(model, calibration)
         model.eval()
         return report
@@ -73,13 +76,19 @@ def prune_once(ctx: VariantContext, model: nn.Module, spec: PruningSpec) -> dict
     return {}
 
 
+def _calibration(ctx: VariantContext) -> list:
+    # the experiment's calibration lines score channels and re-estimate BatchNorm statistics
+    return ctx.calibration_batches(ctx.config.quantization.calibration_batches)
+
+
 def _val_cer(ctx: VariantContext, model: nn.Module) -> float:
     return ctx.predict(model, split="val", limit=PROBE_LINES, keep_logits=False).metrics().cer
 
 
-def search_ratio(ctx: VariantContext, spec: PruningSpec) -> tuple[float, list[dict[str, float]]]:
-    """Largest ratio whose validation CER rise (no finetuning) stays within `min_acc_drop`, by bisection."""
-    budget = ctx.config.pruning.min_acc_drop
+def search_ratio(
+    ctx: VariantContext, spec: PruningSpec, budget: float
+) -> tuple[float, list[dict[str, float]]]:
+    """Largest ratio whose validation CER rise (no finetuning) stays within `budget` (min_acc_drop), by bisection."""
     base = _val_cer(ctx, ctx.fp32_model)
     low, high = 0.0, 0.95
     probes = []
@@ -98,15 +107,21 @@ def search_ratio(ctx: VariantContext, spec: PruningSpec) -> tuple[float, list[di
     return low, probes
 
 
-def shared_pruned_model(ctx: VariantContext) -> PrunedModel:
-    """Prune and finetune once per experiment (both pruned variants use it)."""
-    if "pruned" in ctx.cache:
-        return ctx.cache["pruned"]
-    p, d = ctx.config.pruning, ctx.config.distillation
+def shared_pruned_model(ctx: VariantContext, variant: PruningSettings) -> tuple[PrunedModel, Any]:
+    """The pruned and finetuned model and its float ONNX export, made once per set of pruning settings
+    (`pruned` and `pruned-int8` with the same settings share one)."""
+    key = ("pruned", *(getattr(variant, f) for f in PRUNING_SETTINGS))
+    return ctx.memo(key, lambda: _prune_and_finetune(ctx, variant))
+
+
+def _prune_and_finetune(ctx: VariantContext, variant: PruningSettings) -> tuple[PrunedModel, Any]:
+    p = d = variant
+    # the experiment's own pruned model is "pruned"; one a variant's settings ask for carries its name
+    label = "pruned" if all(getattr(p, f) == ctx.config.get(f) for f in PRUNING_SETTINGS) else variant.name
     spec = spec_from_config(p)
     report: dict[str, Any] = {"strategy": spec.strategy, "criterion": spec.criterion}
     if p.accuracy_first:
-        ratio, probes = search_ratio(ctx, spec)
+        ratio, probes = search_ratio(ctx, spec, p.min_acc_drop)
         spec = spec.with_ratio(ratio)
         report.update(search_probes=probes, searched_ratio=ratio)
     report["ratios"] = dict(spec.ratios)
@@ -133,7 +148,7 @@ def shared_pruned_model(ctx: VariantContext) -> PrunedModel:
                 model,
                 epochs=1,
                 lr_multiplier=p.finetune_lr_multiplier,
-                phase=f"prune-step{step}:pruned",
+                phase=f"prune-step{step}:{label}",
                 extra_loss=extra,
             )
             history += stage
@@ -143,7 +158,7 @@ def shared_pruned_model(ctx: VariantContext) -> PrunedModel:
             model,
             epochs=p.finetune_epochs,
             lr_multiplier=p.finetune_lr_multiplier,
-            phase="finetune:pruned",
+            phase=f"finetune:{label}",
             extra_loss=extra,
         )
         history += stage
@@ -163,32 +178,33 @@ def shared_pruned_model(ctx: VariantContext) -> PrunedModel:
         finetune_history=history,
     )
     pruned = PrunedModel(model=model, spec=spec, report=report)
-    ctx.cache["pruned"] = pruned
-    ctx.cache["pruned_onnx"] = ctx.export_onnx(model, "pruned")
+    onnx_path = ctx.export_onnx(model, label)  # scratch file in variants/work
     ctx.log(
         f"pruned ({spec.strategy}, ratios {spec.ratios}): {params_before:,} -> {params_after:,} parameters, "
         f"{100 * report['weight_sparsity']:.1f}% zero weights"
     )
-    return pruned
+    return pruned, onnx_path
 
 
-def build_pruned(ctx: VariantContext, name: str) -> Built:
+@register_kind("pruned", PrunedSpec)
+def build_pruned(ctx: VariantContext, spec: PrunedSpec, needed: dict) -> Built:
     """Pruned + finetuned model as FP32 ONNX."""
-    pruned = shared_pruned_model(ctx)
-    path = ctx.artifact_path(name, ".onnx")
-    shutil.copyfile(ctx.cache["pruned_onnx"], path)
+    pruned, onnx_path = shared_pruned_model(ctx, spec)
+    path = ctx.artifact_path(spec.name, ".onnx")
+    shutil.copyfile(onnx_path, path)
     compact_onnx(path, half_side_tensors=False)
     return onnx_built(ctx, path, pruned.model, notes=[_describe(pruned)], extra={"pruning": pruned.report})
 
 
-def build_pruned_int8(ctx: VariantContext, name: str) -> Built:
+@register_kind("pruned-int8", PrunedInt8Spec)
+def build_pruned_int8(ctx: VariantContext, spec: PrunedInt8Spec, needed: dict) -> Built:
     """Pruned + finetuned model, then ONNX Runtime static int8 (one variant: prune -> finetune -> quantize)."""
-    pruned = shared_pruned_model(ctx)
-    path = ctx.artifact_path(name, ".onnx")
+    pruned, onnx_path = shared_pruned_model(ctx, spec)
+    path = ctx.artifact_path(spec.name, ".onnx")
     built = static_int8_of(
         ctx,
-        name,
-        ctx.cache["pruned_onnx"],
+        spec,
+        onnx_path,
         pruned.model,
         path,
         extra={"pruning": pruned.report},
@@ -205,6 +221,3 @@ def _describe(pruned: PrunedModel) -> str:
         f"{pruned.spec.strategy} ({pruned.spec.criterion}), ratios {pruned.spec.ratios}: {kind}; "
         f"{r['params_before']:,} -> {r['params_after']:,} params, finetuned {r['finetune_epochs']} epoch(s) with distillation"
     )
-
-
-BUILDERS = {"pruned": build_pruned, "pruned-int8": build_pruned_int8}

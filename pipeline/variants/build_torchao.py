@@ -1,4 +1,4 @@
-"""Builders of the torchao variants: `ptq[:strategy]`, `qat[:strategy]` and `mixed`.
+"""Builders of the torchao variants: `ptq`, `qat` and `mixed`, each with its own quantization settings.
 
 The torch model is quantized with torchao (`quantize_` with one config per layer). Where the backend is
 onnxruntime (cpu, mobile) the deployable file is the same integers in ONNX Runtime (convs and LSTMs
@@ -21,24 +21,23 @@ from pipeline.models.layers import count_parameters
 from pipeline.variants.build_basic import Built, onnx_built
 from pipeline.variants.context import VariantContext
 from pipeline.variants.finetune import finetune
+from pipeline.variants.registry import Need, register_kind
+from pipeline.variants.specs import PLAN_SETTINGS, MixedSpec, PtqSpec, QatSpec, TorchaoSettings
 
 
-def _strategy(name: str) -> str | None:
-    return name.partition(":")[2] or None
-
-
-def _plan(ctx: VariantContext, name: str) -> LayerPlan:
-    q = ctx.config.quantization
-    scheme = scheme_from_config(q, _strategy(name))
+def _plan(ctx: VariantContext, spec: TorchaoSettings) -> LayerPlan:
+    scheme = scheme_from_config(spec)
     per_layer = None
-    if q.mixed_precision and not _strategy(name):
-        per_layer = shared_mixed_plan(ctx).schemes
-    return plan_linear_layers(ctx.fp32_model, scheme, skip_first_last=q.skip_first_last, per_layer=per_layer)
+    if spec.mixed_precision:
+        per_layer = shared_mixed_plan(ctx, spec).schemes
+    return plan_linear_layers(
+        ctx.fp32_model, scheme, skip_first_last=spec.skip_first_last, per_layer=per_layer
+    )
 
 
 def _deploy(
     ctx: VariantContext,
-    name: str,
+    spec: TorchaoSettings,
     quantized: torch.nn.Module,
     float_model: torch.nn.Module,
     plan: LayerPlan,
@@ -49,7 +48,7 @@ def _deploy(
     extra = {"plan": plan.to_dict(), "torchao_cer": torch_test.metrics().cer, **extra}
     notes = list(plan.notes)
     if ctx.config.deploy.backend == "torchao":
-        path = ctx.artifact_path(name, ".pt")
+        path = ctx.artifact_path(spec.name, ".pt")
         meta = {"model_config": ctx.fp32_model.config(), "charset": ctx.prepared.charset.to_dict()}
         save_torchao_model(quantized, plan, path, meta)
         params, nonzero = count_parameters(quantized)
@@ -72,16 +71,17 @@ def _deploy(
             extra,
         )
     source = float_model if float_model is not ctx.fp32_model else None
-    fp32_onnx = ctx.export_onnx(float_model, name) if source is not None else ctx.fp32_onnx()
+    fp32_onnx = ctx.export_onnx(float_model, spec.name) if source is not None else ctx.fp32_onnx()
     strategy_quantizes_activations = any(s.dynamic_activations for s in plan.quantized.values())
     options = OrtPlanOptions(
-        static=ctx.static_options(),
+        static=ctx.static_options(spec),
         activations_int8=strategy_quantizes_activations,
-        conv_weight_bits=ctx.config.quantization.conv_weight_bits,
+        conv_weight_bits=spec.conv_weight_bits,
         float_layers=sorted({n for n, s in plan.schemes.items() if s is None} | plan.skipped),
     )
-    path = ctx.artifact_path(name, ".onnx")
-    deploy_torchao_plan(fp32_onnx, quantized, plan, path, ctx.calibration_reader(), options)
+    path = ctx.artifact_path(spec.name, ".onnx")
+    reader = ctx.calibration_reader(spec.calibration_batches)
+    deploy_torchao_plan(fp32_onnx, quantized, plan, path, reader, options)
     if options.conv_weight_bits == 4:
         convs = "weight-only int4 (per channel, float compute)"
     else:
@@ -92,106 +92,104 @@ def _deploy(
     return onnx_built(ctx, path, float_model, notes=notes, extra=extra)
 
 
-def build_ptq(ctx: VariantContext, name: str) -> Built:
+@register_kind("ptq", PtqSpec)
+def build_ptq(ctx: VariantContext, spec: PtqSpec, needed: dict) -> Built:
     """torchao post-training quantization of the FP32 model."""
-    plan = _plan(ctx, name)
+    plan = _plan(ctx, spec)
     quantized = apply_ptq(ctx.fp32_model, plan)
-    built = _deploy(
-        ctx,
-        name,
-        quantized,
-        ctx.fp32_model,
-        plan,
-        {"strategy": _strategy(name) or ctx.config.quantization.quantization_strategy},
-    )
-    ctx.cache.setdefault("ptq_cer", {})[built.extra["strategy"]] = built.extra["torchao_cer"]
-    return built
+    return _deploy(ctx, spec, quantized, ctx.fp32_model, plan, {"strategy": spec.quantization_strategy})
 
 
-def build_qat(ctx: VariantContext, name: str) -> Built:
+# QAT reports how much of PTQ's CER rise it won back: against the listed PTQ variant of the same plan,
+# or, when none is listed, against PTQ of its own plan measured here.
+@register_kind("qat", QatSpec, needs=(Need("ptq", PLAN_SETTINGS),))
+def build_qat(ctx: VariantContext, spec: QatSpec, needed: dict) -> Built:
     """torchao QAT (prepare -> train with distillation -> convert), deployed like PTQ."""
-    q, d = ctx.config.quantization, ctx.config.distillation
-    plan = _plan(ctx, name)
-    strategy = _strategy(name) or q.quantization_strategy
-    phase = f"qat:{name}"
+    plan = _plan(ctx, spec)
+    phase = f"qat:{spec.name}"
 
     def fit_stage(model, index, epochs, extra_loss):
         return finetune(
             ctx,
             model,
             epochs=epochs,
-            lr_multiplier=q.qat_learning_rate_multiplier,
+            lr_multiplier=spec.qat_learning_rate_multiplier,
             phase=phase if index == 0 else f"{phase}:stage{index + 1}",
             extra_loss=extra_loss,
         )
 
-    epochs = q.qat_epochs if q.quantization_aware_training else 0
+    epochs = spec.qat_epochs if spec.quantization_aware_training else 0
     result = run_qat(
         ctx.fp32_model,
         plan,
         fit_stage=fit_stage,
         qat_epochs=epochs,
-        progressive_stages=list(q.progressive_stages),
-        teacher=ctx.teacher() if d.enable_distillation else None,
-        distillation_weight=d.distillation_weight,
-        temperature=d.temperature_distillation,
-        quantization_loss_weight=q.quantization_loss_weight,
+        progressive_stages=list(spec.progressive_stages),
+        teacher=ctx.teacher() if spec.enable_distillation else None,
+        distillation_weight=spec.distillation_weight,
+        temperature=spec.temperature_distillation,
+        quantization_loss_weight=spec.quantization_loss_weight,
     )
     fake_quant = (
         ctx.predict(result.fake_quant_model.cpu(), torch.device("cpu"), keep_logits=False).metrics().cer
     )
-    ptq_cer = ctx.cache.get("ptq_cer", {}).get(strategy)
-    if ptq_cer is None:
+    ptq = needed.get("ptq")
+    if ptq is not None:
+        ptq_cer = ptq.built.extra["torchao_cer"]
+    else:
         ptq_cer = (
             ctx.predict(apply_ptq(ctx.fp32_model, plan), torch.device("cpu"), keep_logits=False).metrics().cer
         )
     extra = {
-        "strategy": strategy,
+        "strategy": spec.quantization_strategy,
         "qat_epochs": epochs,
         "stages": [stage.describe() for stage in result.stages],
         "fake_quant_cer": fake_quant,
         "ptq_torchao_cer": ptq_cer,
-        "distillation": {"weight": d.distillation_weight, "temperature": d.temperature_distillation}
-        if d.enable_distillation
+        "ptq_variant": ptq.name if ptq is not None else None,
+        "distillation": {"weight": spec.distillation_weight, "temperature": spec.temperature_distillation}
+        if spec.enable_distillation
         else None,
     }
-    built = _deploy(ctx, name, result.quantized_model.cpu(), result.float_model.cpu(), plan, extra)
-    fp32_cer = ctx.fp32_row["cer"]
+    built = _deploy(ctx, spec, result.quantized_model.cpu(), result.float_model.cpu(), plan, extra)
+    fp32_cer = ctx.fp32_row.cer
     increase = ptq_cer - fp32_cer
     # share of the PTQ CER increase that QAT won back, both measured on the torchao models in torch
     built.extra["ptq_recovery"] = (ptq_cer - built.extra["torchao_cer"]) / increase if increase > 0 else None
-    if not q.quantization_aware_training:
+    if not spec.quantization_aware_training:
         built.notes.append(
             "quantization_aware_training=false: converted without training (PTQ of the same plan)"
         )
     return built
 
 
-def shared_mixed_plan(ctx: VariantContext) -> LayerPlan:
-    """The sensitivity scan and the bits it chose per layer (computed once per experiment)."""
-    if "mixed_plan" not in ctx.cache:
-        q = ctx.config.quantization
-        scheme = scheme_from_config(q)
+def shared_mixed_plan(ctx: VariantContext, spec: TorchaoSettings) -> LayerPlan:
+    """The sensitivity scan and the bits it chose per layer (once per set of plan settings)."""
+    return _mixed(ctx, spec)[1]
+
+
+def _mixed(ctx: VariantContext, spec: TorchaoSettings):
+    def make():
+        scheme = scheme_from_config(spec)
         scan = sensitivity_scan(ctx, scheme)
-        ctx.cache["sensitivity"] = scan
-        ctx.cache["mixed_plan"] = mixed_plan(
+        plan = mixed_plan(
             ctx.fp32_model,
             scan,
             scheme,
             cer_budget_pp=ctx.config.deploy.accuracy_budget_pp / 2,
-            skip_first_last=q.skip_first_last,
+            skip_first_last=spec.skip_first_last,
         )
-    return ctx.cache["mixed_plan"]
+        return scan, plan
+
+    key = ("mixed_plan", *(getattr(spec, f) for f in PLAN_SETTINGS if f != "mixed_precision"))
+    return ctx.memo(key, make)
 
 
-def build_mixed(ctx: VariantContext, name: str) -> Built:
+@register_kind("mixed", MixedSpec)
+def build_mixed(ctx: VariantContext, spec: MixedSpec, needed: dict) -> Built:
     """Per-layer bits from the sensitivity scan, applied with torchao's per-module config."""
-    plan = shared_mixed_plan(ctx)
+    scan, plan = _mixed(ctx, spec)
     quantized = apply_ptq(ctx.fp32_model, plan)
-    scan = ctx.cache["sensitivity"]
     return _deploy(
-        ctx, name, quantized, ctx.fp32_model, plan, {"sensitivity": scan.to_dict(), "strategy": "mixed"}
+        ctx, spec, quantized, ctx.fp32_model, plan, {"sensitivity": scan.to_dict(), "strategy": "mixed"}
     )
-
-
-BUILDERS = {"ptq": build_ptq, "qat": build_qat, "mixed": build_mixed}

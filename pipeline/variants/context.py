@@ -1,6 +1,8 @@
 """What every variant builder of one experiment shares: the FP32 model and its ONNX export, calibration
-data, the FP32 reference predictions, and results one variant hands to another (the pruned model, the
-sensitivity scan, PTQ CERs for QAT's recovery figure). Expensive pieces are built once, on demand.
+data, the FP32 reference predictions, the frozen teacher. Expensive pieces are built once, on demand,
+each behind its own method and keyed by the settings it depends on (two variants that calibrate on
+4 and 8 batches get different readers). Results one variant reads of another come through the
+registry's declared dependencies, never through this object.
 """
 
 from __future__ import annotations
@@ -12,17 +14,13 @@ from typing import Any
 
 import torch
 
+from pipeline.config.variant_specs import artifact_stem
 from pipeline.core.events import ArtifactSaved, LogMessage
 from pipeline.deploy.calibration import Calibration, LineBatchReader, calibration_for
 from pipeline.deploy.onnx_compact import compact_onnx
 from pipeline.deploy.onnx_export import export_named_onnx
 from pipeline.deploy.ort_quantize import StaticInt8Options
 from pipeline.evaluation.predict import Predictions, predict
-
-
-def artifact_stem(variant: str) -> str:
-    """File-system-safe name of a variant (`ptq:int4_weight_only` -> `ptq-int4_weight_only`)."""
-    return variant.replace(":", "-").replace("/", "-")
 
 
 @dataclass
@@ -36,7 +34,22 @@ class VariantContext:
     workdir: Path
     device: torch.device
     sink: Any
-    cache: dict[str, Any] = field(default_factory=dict)
+    fp32_test: Predictions | None = None  # FP32 test predictions with logits, when the caller has them
+    # the FP32 ONNX recognizer that latency is paired with, once ort-fp32 is built
+    reference_recognizer: Any = None
+    # told of every QAT / finetune epoch, as the baseline's are (a search's pruner, say)
+    callbacks: list[Any] = field(default_factory=list)
+    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: tuple, make):
+        """The value built by `make()` the first time `key` is asked for (shared pieces, built once)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+    def memoized(self, name: str) -> list[Any]:
+        """Every value built so far under keys that start with `name`."""
+        return [value for key, value in self._memo.items() if key[0] == name]
 
     @property
     def variants_dir(self) -> Path:
@@ -58,17 +71,18 @@ class VariantContext:
     # --- shared resources -------------------------------------------------------------------------
     def fp32_onnx(self) -> Path:
         """The FP32 ONNX export with nodes named by module (also the `ort-fp32` artifact)."""
-        if "fp32_onnx" not in self.cache:
-            path = self.artifact_path("ort-fp32", ".onnx")
-            unmatched = export_named_onnx(self.fp32_model, path, opset=self.config.deploy.onnx_opset)
-            compact_onnx(path, half_side_tensors=False)
-            if unmatched:
-                self.log(
-                    f"ONNX export: no node matched layers {', '.join(unmatched)}; they are reported by node name",
-                    "warning",
-                )
-            self.cache["fp32_onnx"] = path
-        return self.cache["fp32_onnx"]
+        return self.memo(("fp32_onnx",), self._export_fp32_onnx)
+
+    def _export_fp32_onnx(self) -> Path:
+        path = self.artifact_path("ort-fp32", ".onnx")
+        unmatched = export_named_onnx(self.fp32_model, path, opset=self.config.deploy.onnx_opset)
+        compact_onnx(path, half_side_tensors=False)
+        if unmatched:
+            self.log(
+                f"ONNX export: no node matched layers {', '.join(unmatched)}; they are reported by node name",
+                "warning",
+            )
+        return path
 
     def export_onnx(self, model: torch.nn.Module, variant: str) -> Path:
         """Export another float model (pruned, QAT-trained) with named nodes, to a scratch path of the variant."""
@@ -77,44 +91,44 @@ class VariantContext:
         export_named_onnx(model.cpu().eval(), path, opset=self.config.deploy.onnx_opset)
         return path
 
-    def calibration_batches(self) -> list:
-        """`calibration_batches` batches of training-distribution lines (never test lines), drawn once."""
-        if "calibration_batches" not in self.cache:
-            self.cache["calibration_batches"] = self.prepared.data.calibration_batches(
-                self.config.quantization.calibration_batches
-            )
-        return self.cache["calibration_batches"]
-
-    def calibration_reader(self) -> LineBatchReader:
-        """The calibration lines as an ONNX Runtime calibration data reader."""
-        if "reader" not in self.cache:
-            reader = LineBatchReader.from_line_batches(self.calibration_batches())
-            self.log(f"calibration: {reader.lines} training-distribution lines in {len(reader)} batches")
-            self.cache["reader"] = reader
-        return self.cache["reader"]
-
-    def calibration(self) -> Calibration:
-        q = self.config.quantization
-        return calibration_for(
-            q.observer_type, momentum=q.observer_momentum, percentile=q.observer_percentile
+    def calibration_batches(self, count: int) -> list:
+        """`count` batches of training-distribution lines (never test lines), drawn once per count."""
+        return self.memo(
+            ("calibration_batches", count), lambda: self.prepared.data.calibration_batches(count)
         )
 
-    def static_options(self, exclude: list[str] | None = None) -> StaticInt8Options:
-        """ONNX Runtime static int8 settings from the config (per-channel unless per_tensor was asked for)."""
-        q = self.config.quantization
+    def calibration_reader(self, count: int) -> LineBatchReader:
+        """The calibration lines as an ONNX Runtime calibration data reader."""
+
+        def make() -> LineBatchReader:
+            reader = LineBatchReader.from_line_batches(self.calibration_batches(count))
+            self.log(f"calibration: {reader.lines} training-distribution lines in {len(reader)} batches")
+            return reader
+
+        return self.memo(("calibration_reader", count), make)
+
+    @staticmethod
+    def calibration(spec) -> Calibration:
+        """The activation-range calibration a spec's observer settings ask for."""
+        return calibration_for(
+            spec.observer_type, momentum=spec.observer_momentum, percentile=spec.observer_percentile
+        )
+
+    def static_options(self, spec, exclude: list[str] | None = None) -> StaticInt8Options:
+        """ONNX Runtime static int8 settings of a spec (per-channel unless per_tensor was asked for)."""
         return StaticInt8Options(
-            per_channel=q.quantization_granularity != "per_tensor",
+            per_channel=spec.quantization_granularity != "per_tensor",
             reduce_range=None,
             symmetric_activations=False,
-            calibration=self.calibration(),
+            calibration=self.calibration(spec),
             exclude=list(exclude or []),
         )
 
     def fp32_reference(self) -> Predictions:
         """FP32 test predictions with per-line logits (the fidelity reference)."""
-        if "fp32_test" not in self.cache:
-            self.cache["fp32_test"] = self.predict(self.fp32_model, torch.device("cpu"), keep_logits=True)
-        return self.cache["fp32_test"]
+        if self.fp32_test is None:
+            self.fp32_test = self.predict(self.fp32_model, torch.device("cpu"), keep_logits=True)
+        return self.fp32_test
 
     def predict(
         self,
@@ -142,12 +156,14 @@ class VariantContext:
 
     def teacher(self) -> torch.nn.Module:
         """A frozen copy of the FP32 model on the training device (distillation teacher)."""
-        if "teacher" not in self.cache:
+
+        def make() -> torch.nn.Module:
             teacher = copy.deepcopy(self.fp32_model).to(self.device).eval()
             for parameter in teacher.parameters():
                 parameter.requires_grad_(False)
-            self.cache["teacher"] = teacher
-        return self.cache["teacher"]
+            return teacher
+
+        return self.memo(("teacher",), make)
 
 
 def _take_lines(batches, limit: int):

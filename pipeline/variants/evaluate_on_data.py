@@ -75,7 +75,7 @@ def evaluate_experiment(
     threads: int = 1,
 ) -> EvaluationResult:
     """Run `variant` of a stored experiment over `data` and write predictions.tsv under `evaluations/`."""
-    from pipeline.variants.produce import load_recognizer
+    from pipeline.variants.load import load_recognizer
 
     config = config_from_dict(experiment_config)
     charset = Charset.from_spec(config.model.charset)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from pipeline.evaluation.predict import predict
+from pipeline.training.callbacks import RunStopped
 from pipeline.variants.context import VariantContext
 
 
@@ -49,7 +50,10 @@ def finetune(
         phase=phase,
         checkpoint_dir=None,
         extra_loss=extra_loss,
+        callbacks=ctx.callbacks,
     )
+    if result.stop is not None and result.stop.ends_run:
+        raise RunStopped(result.stop)
     return result.eval_model.eval(), result.history
 
 

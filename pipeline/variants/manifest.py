@@ -6,9 +6,10 @@ and load any variant from the folder alone.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from pipeline.core.atomic import write_text_atomic
 
 MANIFEST = "deploy_manifest.json"
 FORMAT = "ocrq-deploy-manifest-1"
@@ -25,6 +26,12 @@ def read_manifest(experiment_dir: Path) -> dict[str, dict[str, Any]]:
     return dict(data.get("variants", {}))
 
 
+def resolve_artifact(experiment_dir: Path, recorded: str) -> Path:
+    """The path of a manifest entry's file (recorded relative to the experiment folder; old ones absolute)."""
+    path = Path(recorded)
+    return path if path.is_absolute() else Path(experiment_dir) / path
+
+
 def record_variant(
     experiment_dir: Path, name: str, artifact: Path, artifact_format: str, backend: str
 ) -> Path:
@@ -37,7 +44,5 @@ def record_variant(
         relative = str(Path(artifact).resolve())
     variants[name] = {"artifact": relative, "format": artifact_format, "backend": backend}
     path = experiment_dir / MANIFEST
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"format": FORMAT, "variants": variants}, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps({"format": FORMAT, "variants": variants}, indent=2))
     return path

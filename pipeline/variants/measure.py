@@ -16,28 +16,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipeline.config.variant_specs import VARIANT_KINDS
 from pipeline.core.events import LogMessage
+from pipeline.core.result_row import VariantRow
 from pipeline.deploy.ort_session import OnnxRecognizer
 from pipeline.evaluation.metrics import output_fidelity
 from pipeline.evaluation.predict import Predictions
 from pipeline.evaluation.timing import latency_summary, time_calls
+from pipeline.variants.specs import VariantSpec
 
 LATENCY_WIDTH = 256
-
-# The setting a user should change when a variant's CER rises over the budget, by variant kind.
-GUARD_ADVICE = {
-    "fp16": "deploy fp32 or bf16 for this model (fp16 overflowed or lost precision)",
-    "bf16": "use fp16 (more mantissa bits) or fp32",
-    "ort-fp32": "the export itself differs from torch: check onnx_opset",
-    "ort-int8-dynamic": "set quantization_granularity=per_channel or skip_first_last=true",
-    "ort-int8-static": "raise calibration_batches, try observer_type=percentile or entropy, or set skip_first_last=true",
-    "ort-int4-weight": "lower group_size (e.g. 32) or set symmetric_quantization=false",
-    "ptq": "train it instead (variant qat, qat_epochs), lower group_size, or set skip_first_last=true",
-    "qat": "raise qat_epochs or distillation_weight, or lower qat_learning_rate_multiplier",
-    "mixed": "lower accuracy_budget_pp so the scan keeps more layers at 8 bits, or raise calibration_batches",
-    "pruned": "lower pruning_ratio, raise finetune_epochs (or tune finetune_lr_multiplier), or set accuracy_first=true with min_acc_drop",
-    "pruned-int8": "lower pruning_ratio or raise finetune_epochs; if pruned alone is fine, raise calibration_batches",
-}
 
 
 def latency_inputs(image_height: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,52 +179,128 @@ def peak_memory(
         return None
 
 
-def compare(
-    row: dict[str, Any], fp32_row: dict[str, Any], reference: dict[str, Any] | None, budget_pp: float
-) -> None:
+def compare(row: VariantRow, fp32_row: VariantRow, reference: VariantRow | None, budget_pp: float) -> None:
     """Ratios against FP32 ONNX (the deployable baseline; FP32 torch when there is none) and the guard."""
     base = reference or fp32_row
-    row["ratio_baseline"] = "ort-fp32" if reference else "fp32"
-    row["compression_ratio"] = base["size_bytes"] / row["size_bytes"] if row.get("size_bytes") else None
-    timing = row.get("paired_baseline") or base  # speed-ups from alternated timings when there are some
-    row["speedup"] = timing["latency_ms_p50"] / row["latency_ms_p50"] if row.get("latency_ms_p50") else None
-    if timing.get("latency_ms_min") and row.get("latency_ms_min"):
-        row["speedup_best"] = (
-            timing["latency_ms_min"] / row["latency_ms_min"]
-        )  # fastest calls, for noisy machines
-    if timing.get("throughput_lines_per_s_b16") and row.get("throughput_lines_per_s_b16"):
-        row["throughput_ratio_b16"] = row["throughput_lines_per_s_b16"] / timing["throughput_lines_per_s_b16"]
-    row["cer_delta_pp"] = 100 * (row["cer"] - fp32_row["cer"])
-    row["accuracy_guard"] = "ok" if row["cer_delta_pp"] <= budget_pp else "exceeded"
+    row.ratio_baseline = "ort-fp32" if reference else "fp32"
+    row.compression_ratio = base.size_bytes / row.size_bytes if row.size_bytes else None
+    paired = row.paired_baseline  # speed-ups from alternated timings when there are some
+    p50 = paired["latency_ms_p50"] if paired else base.latency_ms_p50
+    fastest = paired.get("latency_ms_min") if paired else base.latency_ms_min
+    throughput = paired.get("throughput_lines_per_s_b16") if paired else base.throughput_lines_per_s_b16
+    row.speedup = p50 / row.latency_ms_p50 if row.latency_ms_p50 else None
+    if fastest and row.latency_ms_min:
+        row.speedup_best = fastest / row.latency_ms_min  # fastest calls, for noisy machines
+    if throughput and row.throughput_lines_per_s_b16:
+        row.throughput_ratio_b16 = row.throughput_lines_per_s_b16 / throughput
+    row.cer_delta_pp = 100 * (row.cer - fp32_row.cer)
+    row.accuracy_guard = "ok" if row.cer_delta_pp <= budget_pp else "exceeded"
 
 
-def adopt_onnx_reference(row: dict[str, Any], torch_test: Predictions, onnx_test: Predictions) -> None:
+def adopt_onnx_reference(row: VariantRow, torch_test: Predictions, onnx_test: Predictions) -> None:
     """Make the ort-fp32 row the deployable reference: its parity with torch, 32 bits a weight."""
     from pipeline.deploy.onnx_export import parity_summary
 
-    row["parity"] = parity_summary(
+    row.parity = parity_summary(
         torch_test.logits,
         onnx_test.logits,
         torch_test.metrics().cer,
-        row["cer"],
+        row.cer,
         torch_test.predictions,
         onnx_test.predictions,
     )
-    row["bits_per_weight"] = 32.0
+    row.bits_per_weight = 32.0
 
 
-def apply_accuracy_guard(name: str, row: dict[str, Any], budget_pp: float, sink: Callable) -> None:
+def apply_accuracy_guard(name: str, kind: str, row: VariantRow, budget_pp: float, sink: Callable) -> None:
     """Attach the guard's message to a row over the CER budget and warn the sink."""
-    if row["accuracy_guard"] == "exceeded":
-        row["guard_message"] = guard_message(name, row, budget_pp)
-        sink(LogMessage(level="warning", message=row["guard_message"]))
+    if row.accuracy_guard == "exceeded":
+        row.guard_message = guard_message(name, kind, row, budget_pp)
+        sink(LogMessage(level="warning", message=row.guard_message))
 
 
-def guard_message(name: str, row: dict[str, Any], budget_pp: float) -> str:
+def guard_message(name: str, kind: str, row: VariantRow, budget_pp: float) -> str:
     """The warning for a variant over the CER budget, naming the setting to change."""
-    kind = name.partition(":")[0]
-    advice = GUARD_ADVICE.get(kind, "choose a gentler setting")
+    advice = VARIANT_KINDS[kind].guard_advice if kind in VARIANT_KINDS else "choose a gentler setting"
     return (
-        f"{name}: CER rose {row['cer_delta_pp']:.2f} pp ({100 * row['cer']:.2f}% vs FP32), over the {budget_pp} pp "
+        f"{name}: CER rose {row.cer_delta_pp:.2f} pp ({100 * row.cer:.2f}% vs FP32), over the {budget_pp} pp "
         f"budget (accuracy_budget_pp); to fix: {advice}"
     )
+
+
+def measure_built(
+    ctx, spec: VariantSpec, built, reference: VariantRow | None, *, memory: bool = True
+) -> tuple[VariantRow, Predictions]:
+    """Evaluate and time a built variant (`Built`); returns its row of the comparison and its test predictions."""
+    from pipeline.deploy.onnx_anatomy import size_anatomy
+
+    deploy = ctx.config.deploy
+    test = ctx.predict(built.recognizer, built.device, keep_logits=True)
+    row = VariantRow(**_metric_fields(test.metrics().to_dict()))
+    row.kind = spec.kind
+    row.spec = spec.settings() or None
+    row.update(
+        {
+            "size_bytes": built.artifact.stat().st_size,
+            "size_source": f"bytes on disk of {built.artifact.name} ({built.artifact_format})",
+            "bits_per_weight": built.bits_per_weight,
+            "bits_per_weight_kind": "theoretical: weight bits + scales, per weight",
+            "params": built.params,
+            "nonzero_params": built.nonzero_params,
+            "backend": built.backend,
+            "artifact": str(built.artifact),
+            "artifact_format": built.artifact_format,
+            "float_layers": built.float_layers,
+            "notes": built.notes,
+            **built.extra,
+        }
+    )
+    if built.artifact_format == "onnx":
+        row.size_anatomy = size_anatomy(built.artifact)
+    if ctx.reference_recognizer is not None and spec.kind != "ort-fp32" and built.device.type == "cpu":
+        # alternated with the FP32 ONNX baseline, so speed-ups stay fair on a shared machine
+        row.update(paired_latency(built.recognizer, ctx.reference_recognizer, deploy, built.device))
+    elif built.artifact_format == "onnx":
+        row.update(measure_onnx_latency(built.recognizer, deploy))
+    else:
+        row.update(measure_torch_latency(built.recognizer, deploy, built.device))
+    if built.artifact_format != "onnx" and built.device.type == "cuda":
+        cpu = _cpu_copy(built.recognizer)  # the CPU figures too, labelled apart
+        if cpu is not None:
+            cpu_figures = measure_torch_latency(cpu, deploy, torch.device("cpu"))
+            keys = ("latency_ms_p50", "latency_ms_p95", "throughput_lines_per_s_b16")
+            row.cpu_latency = {k: cpu_figures[k] for k in keys}
+    row.fidelity = fidelity(ctx.fp32_reference(), test)
+    if row.fake_quant_cer is not None:
+        row.deploy_gap_pp = 100 * (row.cer - row.fake_quant_cer)
+    if row.torchao_cer is not None:
+        row.torchao_gap_pp = 100 * (row.cer - row.torchao_cer)
+    if memory:
+        probe = peak_memory(
+            ctx.workdir,
+            spec.name,
+            threads=deploy.latency_threads,
+            artifact=built.artifact,
+            image_height=ctx.fp32_model.image_height,
+        )
+        if probe:
+            row.peak_memory_bytes = probe["peak_rss_bytes"]
+            row.model_memory_bytes = probe["model_bytes"]
+    compare(row, ctx.fp32_row, reference, deploy.accuracy_budget_pp)
+    return row, test
+
+
+def _metric_fields(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: metrics[k]
+        for k in ("cer", "em", "ned", "samples", "label_chars", "pred_chars", "edits", "buckets")
+    }
+
+
+def _cpu_copy(module) -> torch.nn.Module | None:
+    import copy
+
+    try:
+        return copy.deepcopy(module).cpu().eval()
+    except (RuntimeError, NotImplementedError):
+        return None

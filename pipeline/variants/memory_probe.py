@@ -1,7 +1,7 @@
 """Peak memory of running one deployable variant, measured in a process that loads nothing else.
 
 `python -m pipeline.variants.memory_probe --onnx FILE` imports only onnxruntime and numpy (no torch);
-`--experiment DIR --variant NAME` loads a torch variant through `pipeline.variants.produce.load_recognizer`.
+`--experiment DIR --variant NAME` loads a torch variant through `pipeline.variants.load.load_recognizer`.
 Prints one JSON line: peak_rss_bytes (the whole process), before_load_bytes (after imports, before the
 artifact), and model_bytes (the difference: what loading and running the model added).
 """
@@ -51,14 +51,14 @@ def main() -> None:
         options.log_severity_level = 3
         before = _rss_now()
         session = ort.InferenceSession(args.onnx, sess_options=options, providers=["CPUExecutionProvider"])
-        session.run(["logits"], {"images": images})
+        session.run([session.get_outputs()[0].name], {"images": images})
     else:
         from pathlib import Path
 
         import torch
 
         torch.set_num_threads(args.threads)
-        from pipeline.variants.produce import load_recognizer
+        from pipeline.variants.load import load_recognizer
 
         before = _rss_now()
         recognizer = load_recognizer(Path(args.experiment), args.variant, threads=args.threads)

@@ -1,42 +1,49 @@
 """`ocrq run --mode evaluate`: measure every variant of an existing experiment again from the files in its
-folder (nothing is trained or rebuilt), on the experiment's test set, and rewrite its reports."""
+folder (nothing is trained or rebuilt), on the experiment's test set, and rewrite its reports.
+
+Measured figures are replaced; every other figure of the last report (how the variant was built, QAT and
+pruning details, keys a newer ocrq wrote) is kept, so a re-measurement never drops a field.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from pipeline.config.variant_specs import parse_variant
 from pipeline.core.checkpoint import load_checkpoint
 from pipeline.core.events import StageStarted, VariantEvaluated
+from pipeline.core.result_row import VariantRow
 from pipeline.evaluation.predict import predict
 from pipeline.models.layers import count_parameters, weight_layers
 from pipeline.variants.build_basic import Built
+from pipeline.variants.catalog import build_order, resolve_specs
 from pipeline.variants.context import VariantContext
-from pipeline.variants.manifest import read_manifest
+from pipeline.variants.load import load_recognizer
+from pipeline.variants.manifest import read_manifest, resolve_artifact
 from pipeline.variants.measure import (
     adopt_onnx_reference,
     apply_accuracy_guard,
     compare,
     fidelity,
+    measure_built,
     measure_torch_latency,
 )
+from pipeline.variants.produce import deployed_recovery
+from pipeline.variants.specs import VariantSpec
 
-# Row fields that describe how a variant was built; a re-measurement keeps them from the last report.
-KEPT_FIELDS = (
-    "float_layers",
-    "notes",
-    "bits_per_weight",
-    "params",
-    "nonzero_params",
+# How a variant was built: handed to the measurement again, so the gaps it derives from them are redone.
+BUILD_FIELDS = (
     "quantized_layers",
     "plan",
     "strategy",
     "torchao_cer",
     "fake_quant_cer",
     "ptq_torchao_cer",
+    "ptq_variant",
     "ptq_recovery",
     "pruning",
     "sensitivity",
@@ -44,15 +51,31 @@ KEPT_FIELDS = (
     "stages",
     "distillation",
 )
+# Figures that only a measurement makes: a stale one is never carried over.
+MEASURED_FIELDS = frozenset(
+    {
+        "guard_message",
+        "speedup_best",
+        "throughput_ratio_b16",
+        "paired_baseline",
+        "cpu_latency",
+        "peak_memory_bytes",
+        "model_memory_bytes",
+        "deploy_gap_pp",
+        "torchao_gap_pp",
+        "ptq_recovery_deployed",
+        "parity",
+        "build_seconds",
+    }
+)
 
 
 def remeasure_experiment(
     experiment_dir: Path, prepared, sink, device: torch.device, *, measure_memory: bool = True
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, VariantRow]:
     """Re-measure FP32 and every variant in the experiment's deploy manifest; returns name -> row."""
     from pipeline.models import create_model
     from pipeline.reports.write import write_reports
-    from pipeline.variants.produce import load_recognizer, measure_built, qat_recovery
 
     experiment_dir = Path(experiment_dir)
     config = prepared.config
@@ -68,9 +91,9 @@ def remeasure_experiment(
     checkpoint = load_checkpoint(experiment_dir / "model_fp32.pt")
     fp32_model = create_model(**checkpoint["model_config"]).eval()
     fp32_model.load_state_dict(checkpoint["weights"])
-    names = [n for n in manifest if n != "fp32"]
+    specs = _specs_of(config, manifest, previous)
     sink(
-        StageStarted(stage="evaluate", detail=f"re-measuring {len(names) + 1} variants", total=len(names) + 1)
+        StageStarted(stage="evaluate", detail=f"re-measuring {len(specs) + 1} variants", total=len(specs) + 1)
     )
     train = config.train
     test = predict(
@@ -84,19 +107,23 @@ def remeasure_experiment(
     )
     fp32_model = fp32_model.cpu()
     params, nonzero = count_parameters(fp32_model)
-    fp32_row: dict[str, Any] = {
-        **test.metrics().to_dict(),
-        "size_bytes": (experiment_dir / "model_fp32.pt").stat().st_size,
-        "params": params,
-        "nonzero_params": nonzero,
-        "bits_per_weight": 32.0,
-        "backend": "torch",
-        "device": str(device),
-        "artifact": str(experiment_dir / "model_fp32.pt"),
-        "artifact_format": "torch-fp32",
-        "float_layers": [layer.name for layer in weight_layers(fp32_model)],
-        **measure_torch_latency(fp32_model.to(device), config.deploy, device),
-    }
+    fp32_row = VariantRow(cer=test.metrics().cer, em=test.metrics().em)
+    fp32_row.update(test.metrics().to_dict())
+    fp32_row.update(
+        {
+            "kind": "fp32",
+            "size_bytes": (experiment_dir / "model_fp32.pt").stat().st_size,
+            "params": params,
+            "nonzero_params": nonzero,
+            "bits_per_weight": 32.0,
+            "backend": "torch",
+            "device": str(device),
+            "artifact": str(experiment_dir / "model_fp32.pt"),
+            "artifact_format": "torch-fp32",
+            "float_layers": [layer.name for layer in weight_layers(fp32_model)],
+            **measure_torch_latency(fp32_model.to(device), config.deploy, device),
+        }
+    )
     fp32_model = fp32_model.cpu().eval()
     ctx = VariantContext(
         config=config,
@@ -106,50 +133,70 @@ def remeasure_experiment(
         workdir=experiment_dir,
         device=device,
         sink=sink,
-        cache={"fp32_test": test},
+        fp32_test=test,
     )
-    order = sorted(names, key=lambda n: n != "ort-fp32")
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, VariantRow] = {}
     reference = None
-    for name in order:
-        entry = manifest[name]
-        old = previous.get(name, {})
-        artifact = (
-            experiment_dir / entry["artifact"]
-            if not Path(entry["artifact"]).is_absolute()
-            else Path(entry["artifact"])
-        )
-        recognizer = load_recognizer(experiment_dir, name, threads=config.deploy.latency_threads)
+    budget = config.deploy.accuracy_budget_pp
+    for planned in build_order(specs):
+        spec = planned.spec
+        entry = manifest[spec.name]
+        old = VariantRow.from_dict(previous.get(spec.name, {}))
+        recognizer = load_recognizer(experiment_dir, spec.name, threads=config.deploy.latency_threads)
         built = Built(
             recognizer=recognizer,
-            artifact=artifact,
+            artifact=resolve_artifact(experiment_dir, entry["artifact"]),
             artifact_format=entry["format"],
             backend=entry["backend"],
             device=torch.device("cpu"),
-            params=old.get("params", params),
-            nonzero_params=old.get("nonzero_params", params),
-            bits_per_weight=old.get("bits_per_weight", 32.0),
-            float_layers=old.get("float_layers", []),
-            notes=list(old.get("notes", [])),
-            extra={
-                k: old[k]
-                for k in KEPT_FIELDS
-                if k in old
-                and k not in ("float_layers", "notes", "bits_per_weight", "params", "nonzero_params")
-            },
+            params=old.params if old.params is not None else params,
+            nonzero_params=old.nonzero_params if old.nonzero_params is not None else params,
+            bits_per_weight=old.bits_per_weight if old.bits_per_weight is not None else 32.0,
+            float_layers=list(old.float_layers or []),
+            notes=list(old.notes or []),
+            extra={k: old.get(k) for k in BUILD_FIELDS if old.get(k) is not None},
         )
-        row, variant_test = measure_built(ctx, name, built, reference, memory=measure_memory)
-        if name == "ort-fp32":
+        row, variant_test = measure_built(ctx, spec, built, reference, memory=measure_memory)
+        _keep_unmeasured(row, old)
+        if spec.kind == "ort-fp32":
             adopt_onnx_reference(row, test, variant_test)
             reference = row
-            ctx.cache["reference_recognizer"] = recognizer
-            compare(row, fp32_row, reference, config.deploy.accuracy_budget_pp)
-        apply_accuracy_guard(name, row, config.deploy.accuracy_budget_pp, sink)
-        rows[name] = row
-        sink(VariantEvaluated(name=name, metrics=row))
-    fp32_row["fidelity"] = fidelity(test, test)
-    compare(fp32_row, fp32_row, reference, config.deploy.accuracy_budget_pp)
-    sink(VariantEvaluated(name="fp32", metrics=fp32_row))
-    qat_recovery(rows, fp32_row)
+            ctx.reference_recognizer = recognizer
+            compare(row, fp32_row, reference, budget)
+        apply_accuracy_guard(spec.name, spec.kind, row, budget, sink)
+        ptq_name = planned.needed.get("ptq")
+        if ptq_name is not None and ptq_name in rows:
+            deployed_recovery(row, rows[ptq_name], fp32_row)
+        rows[spec.name] = row
+        sink(VariantEvaluated(name=spec.name, metrics=row.to_dict()))
+    fp32_row.fidelity = fidelity(test, test)
+    compare(fp32_row, fp32_row, reference, budget)
+    sink(VariantEvaluated(name="fp32", metrics=fp32_row.to_dict()))
     write_reports(experiment_dir, {"fp32": fp32_row, **rows}, config, sink)
     return {"fp32": fp32_row, **rows}
+
+
+def _specs_of(config, manifest: dict, previous: dict) -> list[VariantSpec]:
+    """The specs of the manifest's variants: from the config where it lists them, else from the stored row."""
+    listed = {spec.name: spec for spec in resolve_specs(config)}
+    specs = []
+    for name in manifest:
+        if name == "fp32":
+            continue
+        if name in listed:
+            specs.append(listed[name])
+            continue
+        kind = previous.get(name, {}).get("kind") or parse_variant(name).kind
+        specs.append(VariantSpec(name, kind))
+    return specs
+
+
+def _keep_unmeasured(row: VariantRow, old: VariantRow) -> None:
+    """Fill what this measurement does not produce from the last report (never a measured figure)."""
+    for f in dataclasses.fields(row):
+        if f.name in MEASURED_FIELDS or f.name == "extra":
+            continue
+        if getattr(row, f.name) is None and getattr(old, f.name) is not None:
+            setattr(row, f.name, getattr(old, f.name))
+    for key, value in old.extra.items():
+        row.extra.setdefault(key, value)

@@ -12,6 +12,7 @@ from pipeline.config import ConfigError, resolve_config
 from pipeline.evaluation.metrics import output_fidelity
 from pipeline.models import create_model
 from pipeline.models.layers import weight_layers
+from pipeline.variants.catalog import resolve_specs
 
 # Relative output error (||FP32 - quantized|| / ||FP32||) a strategy may cause on a small ViT.
 FIDELITY_BOUND = {8: 0.05, 4: 0.35}
@@ -112,13 +113,13 @@ def test_impossible_combinations_are_rejected_before_any_work():
     with pytest.raises(
         ValueError, match=r"per_tensor is not available for 4-bit weights.*allowed per_channel or per_group"
     ):
-        check_compression_plan(config)
+        check_compression_plan(config, resolve_specs(config))
     config = resolve_config(
         "smoke",
         overrides={"variants": "qat:int8_dyn_act_int8_weight", "quantization_granularity": "per_tensor"},
     )
     with pytest.raises(ValueError, match="qat with quantization_granularity=per_tensor"):
-        check_compression_plan(config)
+        check_compression_plan(config, resolve_specs(config))
 
 
 def test_scheme_from_config_follows_the_strategy_suffix():

@@ -10,18 +10,15 @@ import torch
 from pipeline.config import resolve_config
 from pipeline.core.checkpoint import save_checkpoint
 from pipeline.core.events import ArtifactSaved, EpochEnded, VariantEvaluated
+from pipeline.core.result_row import VariantRow
 from pipeline.evaluation.predict import predict
 from pipeline.models import create_model
 from pipeline.runner import prepare_experiment
 from pipeline.training.fit import FitSettings, fit
-from pipeline.variants.measure import compare, guard_message
-from pipeline.variants.produce import (
-    deployable_artifact,
-    load_recognizer,
-    measure_torch_latency,
-    produce_variants,
-    remeasure_experiment,
-)
+from pipeline.variants.load import deployable_artifact, load_recognizer
+from pipeline.variants.measure import compare, guard_message, measure_torch_latency
+from pipeline.variants.produce import produce_variants
+from pipeline.variants.remeasure import remeasure_experiment
 
 VARIANTS = "ort-fp32,ort-int8-dynamic,ort-int8-static,ort-int4-weight,fp16,ptq,qat,pruned-int8,mixed"
 # Cosine similarity of the logits to FP32 that each variant must keep on this small model.
@@ -84,19 +81,23 @@ def experiment(tmp_path_factory):
         {"model_config": model.config(), "charset": charset.to_dict(), "weights": model.state_dict()},
     )
     test = predict(model, data.test_batches(), charset, device)
-    fp32_row = {
-        **test.metrics().to_dict(),
-        "size_bytes": size,
-        "params": sum(p.numel() for p in model.parameters()),
-        "bits_per_weight": 32.0,
-        "backend": "torch",
-        **measure_torch_latency(model, data, config.deploy, device),
-    }
+    fp32_row = VariantRow(cer=test.metrics().cer, em=test.metrics().em)
+    fp32_row.update(
+        {
+            **test.metrics().to_dict(),
+            "size_bytes": size,
+            "params": sum(p.numel() for p in model.parameters()),
+            "bits_per_weight": 32.0,
+            "backend": "torch",
+            **measure_torch_latency(model, config.deploy, device),
+        }
+    )
     events.clear()
     rows = produce_variants(model, prepared, fp32_row, test, events.append, workdir, device)
     return {
-        "rows": rows,
-        "fp32": fp32_row,
+        "rows": {name: row.to_dict() for name, row in rows.items()},
+        "typed_rows": rows,
+        "fp32": fp32_row.to_dict(),
         "events": events,
         "workdir": workdir,
         "prepared": prepared,
@@ -223,6 +224,7 @@ def test_remeasuring_reads_only_the_folder(experiment):
         torch.device("cpu"),
         measure_memory=False,
     )
+    rows = {name: row.to_dict() for name, row in rows.items()}
     for name in ("ort-int8-static", "pruned-int8"):
         assert rows[name]["cer"] == pytest.approx(experiment["rows"][name]["cer"])
         assert rows[name]["size_bytes"] == experiment["rows"][name]["size_bytes"]
@@ -235,14 +237,17 @@ def test_an_impossible_plan_fails_before_any_work(tmp_path):
     events: list = []
     model = create_model("crnn_tiny", num_classes=prepared.charset.num_classes)
     with pytest.raises(ValueError, match="per_tensor"):
-        produce_variants(model, prepared, {"cer": 0.1}, None, events.append, tmp_path, torch.device("cpu"))
+        produce_variants(
+            model, prepared, VariantRow(cer=0.1, em=0.0), None, events.append, tmp_path, torch.device("cpu")
+        )
     assert events == [] and not any(tmp_path.iterdir())
 
 
 def test_the_accuracy_guard_names_the_setting_to_change():
-    row = {"cer": 0.30, "size_bytes": 10, "latency_ms_p50": 1.0}
-    compare(row, {"cer": 0.05, "size_bytes": 40, "latency_ms_p50": 2.0}, None, budget_pp=0.5)
-    assert row["accuracy_guard"] == "exceeded" and row["compression_ratio"] == 4.0
-    message = guard_message("ort-int8-static", row, 0.5)
+    row = VariantRow(cer=0.30, em=0.0, size_bytes=10, latency_ms_p50=1.0)
+    fp32 = VariantRow(cer=0.05, em=0.0, size_bytes=40, latency_ms_p50=2.0)
+    compare(row, fp32, None, budget_pp=0.5)
+    assert row.accuracy_guard == "exceeded" and row.compression_ratio == 4.0
+    message = guard_message("ort-int8-static", "ort-int8-static", row, 0.5)
     assert "accuracy_budget_pp" in message and "calibration_batches" in message
-    assert "qat_epochs" in guard_message("qat:int4_weight_only", row, 0.5)
+    assert "qat_epochs" in guard_message("qat:int4_weight_only", "qat", row, 0.5)

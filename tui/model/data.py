@@ -67,6 +67,11 @@ class ListQuery:
     include_deleted: bool = False
 
 
+# Statuses that are also ordinary words of experiment names (a pruned variant, a stopped sweep): typed bare
+# they search names; `status:pruned` filters by status.
+_WORDS_IN_NAMES = ("pruned", "stopped")
+
+
 def parse_filter(text: str) -> dict[str, str | None]:
     """Parse the filter bar: ``status:running tag:qat resnet`` -> status, tag, template and free text.
 
@@ -83,7 +88,7 @@ def parse_filter(text: str) -> dict[str, str | None]:
             if key == "status" and value not in STATUSES:
                 raise ValueError(f"status '{value}' is not a status; allowed {', '.join(STATUSES)}")
             found[key] = value
-        elif word in STATUSES:  # a bare status word is the obvious intent
+        elif word in STATUSES and word not in _WORDS_IN_NAMES:  # a bare status word is the obvious intent
             found["status"] = word
         else:
             words.append(word)
