@@ -26,7 +26,7 @@ from tinydb import Query
 from . import records
 from .bulk import bulk_summaries
 from .errors import ExperimentNotFound, StoreError
-from .liveness import derive_status, read_heartbeat, this_host, write_heartbeat
+from .liveness import derive_status, read_heartbeat, this_host, this_process_started, write_heartbeat
 from .logfile import append_lines, tail_lines
 from .queries import matches, sort_summaries
 from .resolve import resolve_ref
@@ -206,7 +206,7 @@ class Store(StudyMethods):
         return dict(summary)
 
     def set_status(self, exp_id: str, status: str, *, error: str | None = None) -> None:
-        """Store a new status; ``running`` also records this process's pid and host."""
+        """Store a new status; ``running`` also records this process's pid, its create time and host."""
         self._set_status(exp_id, status, error=error)
 
     def _set_status(
@@ -218,7 +218,10 @@ class Store(StudyMethods):
         changes["status"] = status
         now = now_iso()
         if status == "running":
-            changes.update(pid=os.getpid(), host=this_host(), started=now, ended=None, error=None)
+            changes.update(
+                pid=os.getpid(), pid_started=this_process_started(), host=this_host(), started=now, ended=None,
+                error=None,
+            )  # fmt: skip
         elif status != "created":
             changes["ended"] = now
         if error is not None:
