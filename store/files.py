@@ -28,6 +28,16 @@ def temp_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
+def temp_writer_pid(name: str) -> int | None:
+    """The pid of the process that wrote a temp file named ``.<target>.<pid>.<random>.tmp``, if any."""
+    if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+        return None
+    parts = name[: -len(TEMP_SUFFIX)].split(".")
+    if len(parts) < 4 or not parts[-2].isdigit():
+        return None
+    return int(parts[-2])
+
+
 def fsync_dir(folder: Path) -> None:
     """Flush a folder's entries (a just-renamed file) to disk; a no-op where folders cannot be opened."""
     try:
@@ -52,7 +62,8 @@ def _create_temp(path: Path) -> tuple[int, str]:
     prefix = temp_prefix(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
-        name = os.path.join(path.parent, f"{prefix}{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        # The writer's pid in the name lets `ocrq doctor` tell a dead writer's temp from a live one's.
+        name = os.path.join(path.parent, f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
         try:
             fd = os.open(name, flags, 0o666)
             break

@@ -26,7 +26,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,20 @@ LAYOUT_TABLE = "layout"
 SHARD_PREFIX = 2  # hex characters of the id: 256 shards
 _SHARD_NAME = re.compile(r"[0-9a-f]{2}\.json")
 MARKER = {META_TABLE: {"1": {"schema": SCHEMA_VERSION}}, LAYOUT_TABLE: {"1": {"shards": SHARDS_DIR}}}
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the inter-process lock of ``path`` (the same lock its write transactions take)."""
+    lock = FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire(poll_interval=LOCK_POLL_S)
+    except Timeout as error:
+        raise StoreError(f"timed out after {LOCK_TIMEOUT_S:.0f} s waiting for the lock on {path}") from error
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def shard_key(exp_id: str) -> str:
@@ -146,22 +160,13 @@ class Index:
         if self._legacy_docs() is None:
             return
         self.home.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(f"{self.path}.lock", timeout=LOCK_TIMEOUT_S)
-        try:
-            lock.acquire(poll_interval=LOCK_POLL_S)
-        except Timeout as error:
-            raise StoreError(
-                f"timed out after {LOCK_TIMEOUT_S:.0f} s waiting for the lock on {self.path}"
-            ) from error
-        try:
+        with locked(self.path):
             legacy = self._legacy_docs()  # again, under the lock: another process may have done it
             if legacy is None:
                 return
             self._build_shards(legacy)
             atomic_write_bytes(self.path, encode_json(MARKER))
             self._sharded = True
-        finally:
-            lock.release()
 
     def _build_shards(self, docs: list[dict[str, Any]]) -> None:
         """Write every summary into shard files in a hidden folder, then rename it into place."""
@@ -195,6 +200,44 @@ class Index:
         self._ensure_sharded()
         with write_transaction(self.shard_path(shard_key(summary["id"])), self.label) as db:
             db.table(INDEX_TABLE).insert(summary)
+        self.touch()
+
+    def insert_if_absent(self, summary: dict[str, Any]) -> bool:
+        """Add a summary unless its id is already indexed (``ocrq doctor`` re-indexing a folder)."""
+        self._ensure_sharded()
+        with write_transaction(self.shard_path(shard_key(summary["id"])), self.label) as db:
+            table = db.table(INDEX_TABLE)
+            if table.contains(Query()["id"] == summary["id"]):
+                return False
+            table.insert(summary)
+        self.touch()
+        return True
+
+    def rewrite_shard(self, key: str, summaries: list[dict[str, Any]]) -> None:
+        """Replace a shard that cannot be parsed with ``summaries``, under its lock, without reading it."""
+        path = self.shard_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with locked(path):
+            tables = {
+                META_TABLE: {"1": {"schema": SCHEMA_VERSION}},
+                INDEX_TABLE: {str(number): doc for number, doc in enumerate(summaries, start=1)},
+            }
+            atomic_write_bytes(path, encode_json(tables))
+        self.touch()
+
+    def rewrite_marker(self, summaries: list[dict[str, Any]] | None = None) -> None:
+        """Replace a damaged ``index.json``; with ``summaries``, first build every shard from them.
+
+        Used by ``ocrq doctor``: for a sharded store the marker alone is rewritten; for an old
+        single-file store whose index cannot be parsed, the shards are built from the summaries
+        the experiment folders keep.
+        """
+        self.home.mkdir(parents=True, exist_ok=True)
+        with locked(self.path):
+            if summaries is not None:
+                self._build_shards(summaries)
+            atomic_write_bytes(self.path, encode_json(MARKER))
+            self._sharded = True
         self.touch()
 
     def insert_many(self, summaries: Iterable[dict[str, Any]], *, durable: bool = True) -> None:

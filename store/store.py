@@ -37,6 +37,8 @@ from .studies import StudyMethods
 from .values import check_id, is_full_id, new_id, now_iso, to_json_native
 
 STORED_STATUSES = ("created", "running", "finished", "failed", "interrupted")
+# `crashed` is derived for a `running` experiment whose process is gone; only `ocrq doctor --repair`
+# stores it (a run never declares itself crashed, so set_status refuses it).
 STATUSES = (*STORED_STATUSES, "crashed")
 SUMMARY_FIELDS = (
     "id", "name", "template", "model", "status", "created", "updated", "tags", "note", "deleted",
@@ -69,20 +71,23 @@ class Store(StudyMethods):
 
     Args:
         home: the store's folder; ``None`` means ``$OCRQ_HOME`` or ``~/.ocrq``.
+        verify: check the index's schema now (off only for ``ocrq doctor``, which must open a store
+            whose ``index.json`` is damaged; every read and write still checks the files it touches).
 
     Raises:
         SchemaTooNew: the store was written by a newer ocrq.
-        StoreError: ``home`` exists and is not a folder.
+        StoreError: ``home`` exists and is not a folder (or, with ``verify``, its index is damaged).
     """
 
-    def __init__(self, home: str | Path | None = None) -> None:
+    def __init__(self, home: str | Path | None = None, *, verify: bool = True) -> None:
         if home is None or str(home) == "":
             home = os.environ.get("OCRQ_HOME") or "~/.ocrq"
         self._home = Path(home).expanduser().absolute()
         if self._home.exists() and not self._home.is_dir():
             raise StoreError(f"ocrq home {self._home} exists and is not a folder")
         self._index = Index(self._home, self._label)
-        schema_from_head(self._index_path, self._label)
+        if verify:
+            schema_from_head(self._index_path, self._label)
 
     # -- paths -----------------------------------------------------------------------------------
 
@@ -210,8 +215,10 @@ class Store(StudyMethods):
         )  # fmt: skip
         summary = {
             "id": exp_id, "name": name, "template": template, "model": model, "status": "created",
-            "created": now, "updated": now, "tags": [], "note": "", "deleted": False, "pid": None,
-            "host": None, "command": command, "study_id": study_id, "trial_number": trial_number,
+            "created": now, "updated": now, "tags": [], "note": "", "deleted": False,
+            # The creating process (`ocrq run` creates, then runs): a `created` experiment whose creator
+            # is gone never started, and `ocrq doctor` can tell.
+            "pid": os.getpid(), "pid_started": this_process_started(), "host": this_host(), "command": command, "study_id": study_id, "trial_number": trial_number,
             "best_cer": None, "best_em": None, "size_ratio": None, "speedup": None, "stage": None,
             "error": None, "created_ns": time.time_ns(),
         }  # fmt: skip
