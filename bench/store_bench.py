@@ -311,7 +311,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=50, help="epochs recorded per size (median taken)")
     parser.add_argument("--writers", type=int, nargs="+", default=[1, 2, 4, 8], help="writer process counts")
     parser.add_argument("--fill", type=int, default=10000, help="experiments in the store the writers share")
-    parser.add_argument("--runs", type=int, default=40, help="experiments each writer runs per writer count")
+    parser.add_argument("--runs", type=int, default=150, help="experiments each writer runs per writer count")
     parser.add_argument("--run-epochs", type=int, default=4, help="epochs recorded per experiment run")
     parser.add_argument("--reader-interval", type=float, default=0.1, help="seconds between reader polls")
     parser.add_argument(
@@ -322,7 +322,11 @@ def main() -> None:
     parser.add_argument("--no-writers", action="store_true", help="only the single-writer table")
     options = parser.parse_args()
     if options.quick:
-        options.epochs, options.runs = 20, 10
+        options.epochs, options.runs = 20, 20
+    if sum(options.writers) * options.runs > options.fill and not options.no_writers:
+        parser.error(
+            f"--fill {options.fill} is too small for {sum(options.writers)} writers x --runs {options.runs}"
+        )
     if not options.only_writers:
         single_writer_table(options)
     if not options.no_writers:
