@@ -11,7 +11,7 @@ from typing import Any
 
 from tinydb import Query
 
-from .files import atomic_write_bytes, encode_json
+from .files import atomic_write_bytes, encode_json, remove_stale_temps
 from .storage import META_TABLE, SCHEMA_VERSION, read_tables, write_transaction
 
 EXPERIMENT_FILE = "experiment.json"
@@ -34,8 +34,10 @@ def write_summary_copy(folder: Path, summary: dict[str, Any], *, durable: bool =
     """Replace the copy of the experiment's index summary kept in its own folder.
 
     The index is the truth while it is whole; the copies let ``ocrq doctor`` rebuild a damaged
-    index without losing statuses, tags or notes. The caller holds the summary's shard lock.
+    index without losing statuses, tags or notes. The caller holds the summary's shard lock, so no
+    live writer owns a temp file of this copy: one left by a killed writer is removed here.
     """
+    remove_stale_temps(folder / SUMMARY_FILE)
     atomic_write_bytes(folder / SUMMARY_FILE, summary_copy_bytes(summary), durable=durable)
 
 
