@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from cli import browse, configs, data_cmd, evaluate_cmd, manage, run, tui_command
+from cli import browse, configs, data_cmd, doctor_cmd, evaluate_cmd, manage, run, tui_command
 from cli.config_options import normalize_config_flags
 from cli.console import CliError, err
 
@@ -68,6 +68,7 @@ configs.register(app)
 data_cmd.register(app)
 evaluate_cmd.register(app)
 tui_command.register(app)
+doctor_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     args = normalize_config_flags(sys.argv[1:] if argv is None else list(argv))
     debug = os.environ.get("OCRQ_DEBUG", "") not in ("", "0")
     try:
-        app(args=args, prog_name="ocrq", standalone_mode=False)
+        # Without standalone mode a command's `raise typer.Exit(code)` comes back as the return value.
+        code = app(args=args, prog_name="ocrq", standalone_mode=False)
     except typer.Exit as exit_:
         return exit_.exit_code
     except typer.Abort:
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             f"ocrq: error: {type(error).__name__}: {error} (set OCRQ_DEBUG=1 for the traceback)", markup=False
         )
         return 1
-    return 0
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 def entry() -> None:

@@ -32,5 +32,6 @@ def bulk_summaries(experiments_dir: Path, count: int, fields: tuple[str, ...]) -
             id=exp_id, name=name, template="bench", model="bench", status="finished", created=now,
             updated=now, tags=[], note="", deleted=False, best_cer=round(0.01 * (number % 97), 4),
         )  # fmt: skip
+        records.write_summary_copy(folder, summary, durable=False)
         summaries.append(summary)
     return summaries

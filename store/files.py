@@ -12,7 +12,8 @@ import contextlib
 import gc
 import json
 import os
-import tempfile
+import secrets
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,16 @@ TEMP_SUFFIX = ".tmp"
 def temp_prefix(path: Path) -> str:
     """Prefix of the temp files written next to ``path`` (hidden, named after the target)."""
     return f".{path.name}."
+
+
+def temp_writer_pid(name: str) -> int | None:
+    """The pid of the process that wrote a temp file named ``.<target>.<pid>.<random>.tmp``, if any."""
+    if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+        return None
+    parts = name[: -len(TEMP_SUFFIX)].split(".")
+    if len(parts) < 4 or not parts[-2].isdigit():
+        return None
+    return int(parts[-2])
 
 
 def fsync_dir(folder: Path) -> None:
@@ -41,15 +52,43 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _create_temp(path: Path) -> tuple[int, str]:
+    """Create a new temp file next to ``path``, permissions as a plain ``open(path, "w")`` leaves them.
+
+    ``tempfile.mkstemp`` creates 0600 files whatever the umask; those would replace group-readable
+    store files in a shared home. A new file gets 0666 filtered by the umask (or the folder's default
+    ACL), like every other file of the home; a replaced file keeps its permission bits.
+    """
+    prefix = temp_prefix(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        # The writer's pid in the name lets `ocrq doctor` tell a dead writer's temp from a live one's.
+        name = os.path.join(path.parent, f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        try:
+            fd = os.open(name, flags, 0o666)
+            break
+        except FileExistsError:
+            continue  # another writer drew the same name
+    try:
+        os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
+    except FileNotFoundError:
+        pass
+    except OSError:  # not ours to change (another user's file in a shared home): the umask's mode stays
+        pass
+    return fd, name
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix.
+
+    The new file's permissions follow the umask, like a file created by ``open``.
 
     Args:
         path: the target file; its folder must exist.
         data: the whole new content.
         durable: fsync the file and its folder (off only for throw-away files such as heartbeats).
     """
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
+    fd, temp_name = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -2,7 +2,8 @@
 
 A running experiment rewrites ``heartbeat.json`` every few seconds (atomically, without a lock: the
 last writer wins and a reader sees one whole file). A reader that finds an experiment stored as
-``running`` whose heartbeat is stale and whose process is gone shows it as ``crashed``.
+``running`` whose heartbeat is stale and whose process is gone (or a zombie, or its pid now belongs to
+a process started at another time) shows it as ``crashed``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write_bytes, encode_json
+from .processes import process_alive, process_started
 from .values import now_iso, parse_iso
 
 HEARTBEAT_FILE = "heartbeat.json"
@@ -28,9 +30,22 @@ def this_host() -> str:
     return socket.gethostname()
 
 
+@cache
+def this_process_started() -> float | None:
+    """This process's create time, recorded beside its pid so that a reused pid is not taken for it."""
+    return process_started(os.getpid())
+
+
 def write_heartbeat(folder: Path, *, stage: str | None, progress: str | None) -> dict[str, Any]:
     """Replace the heartbeat file of an experiment folder and return what was written."""
-    beat = {"time": now_iso(), "pid": os.getpid(), "host": this_host(), "stage": stage, "progress": progress}
+    beat = {
+        "time": now_iso(),
+        "pid": os.getpid(),
+        "pid_started": this_process_started(),
+        "host": this_host(),
+        "stage": stage,
+        "progress": progress,
+    }
     # Not fsynced: a heartbeat lost in a power cut only makes the run look crashed, which it then is.
     atomic_write_bytes(folder / HEARTBEAT_FILE, encode_json(beat), durable=False)
     return beat
@@ -44,21 +59,6 @@ def read_heartbeat(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return beat if isinstance(beat, dict) else None
-
-
-def process_alive(pid: object) -> bool:
-    """Whether a process with this pid exists on this machine."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists but belongs to another user
-    except OSError:
-        return False
-    return True
 
 
 def derive_status(summary: dict[str, Any], folder: Path, now: datetime | None = None) -> str:
@@ -78,7 +78,9 @@ def derive_status(summary: dict[str, Any], folder: Path, now: datetime | None = 
     if last is not None and (now - last).total_seconds() <= STALE_AFTER_S:
         return "running"
     host = beat.get("host", summary.get("host"))
-    pid = beat.get("pid", summary.get("pid"))
-    if host == this_host() and process_alive(pid):
+    # The create time goes with the pid it was recorded beside (older heartbeats have none).
+    source = beat if "pid" in beat else summary
+    pid, started = source.get("pid"), source.get("pid_started")
+    if host == this_host() and process_alive(pid, started):
         return "running"
     return "crashed"

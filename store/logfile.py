@@ -21,7 +21,8 @@ def append_lines(folder: Path, level: str, message: str) -> None:
         raise ValueError(f"level={level!r} is not a log level; allowed: {', '.join(LEVELS)}")
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     text = "".join(f"{stamp} {level} {line}\n" for line in (str(message).splitlines() or [""]))
-    fd = os.open(folder / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # 0666 filtered by the umask, like every other store file (a shared home needs group access).
+    fd = os.open(folder / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         os.write(fd, text.encode("utf-8"))
     finally:

@@ -3,8 +3,9 @@
 Events are the frozen dataclasses of ``pipeline.core.events``; this module must not import ``pipeline``,
 so it dispatches on ``event.kind`` and reads fields with ``dataclasses.asdict``.
 
-Index writes cost O(number of experiments), so the recorder keeps the best baseline CER/EM in memory
-and writes them to the index at most every 10 s, at each stage change and at the end of the run.
+An index write rewrites the experiment's index shard (and its summary copy), so the recorder keeps the
+best baseline CER/EM in memory and writes them to the index at most every 10 s, at each stage change
+and at the end of the run.
 """
 
 from __future__ import annotations

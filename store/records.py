@@ -11,15 +11,47 @@ from typing import Any
 
 from tinydb import Query
 
-from .storage import read_tables, write_transaction
+from .files import atomic_write_bytes, encode_json, remove_stale_temps
+from .storage import META_TABLE, SCHEMA_VERSION, read_tables, write_transaction
 
 EXPERIMENT_FILE = "experiment.json"
+SUMMARY_FILE = "summary.json"
 INFO_TABLE = "info"
+SUMMARY_TABLE = "summary"
 LIST_TABLES = ("epochs", "variants", "artifacts", "evaluations")
 
 
 def _label(folder: Path) -> str:
     return f"experiment at {folder}"
+
+
+def summary_copy_bytes(summary: dict[str, Any]) -> bytes:
+    """The content of ``summary.json``: a one-document TinyDB file."""
+    return encode_json({META_TABLE: {"1": {"schema": SCHEMA_VERSION}}, SUMMARY_TABLE: {"1": summary}})
+
+
+def write_summary_copy(folder: Path, summary: dict[str, Any], *, durable: bool = True) -> None:
+    """Replace the copy of the experiment's index summary kept in its own folder.
+
+    The index is the truth while it is whole; the copies let ``ocrq doctor`` rebuild a damaged
+    index without losing statuses, tags or notes. The caller holds the summary's shard lock, so no
+    live writer owns a temp file of this copy: one left by a killed writer is removed here.
+    """
+    remove_stale_temps(folder / SUMMARY_FILE)
+    atomic_write_bytes(folder / SUMMARY_FILE, summary_copy_bytes(summary), durable=durable)
+
+
+def read_summary_copy(folder: Path) -> dict[str, Any] | None:
+    """The summary copy in an experiment's folder; ``None`` when there is none.
+
+    Raises:
+        StoreError: the file is damaged.
+        SchemaTooNew: it was written by a newer ocrq.
+    """
+    tables = read_tables(folder / SUMMARY_FILE, _label(folder), (SUMMARY_TABLE,))
+    if not tables or not tables[SUMMARY_TABLE]:
+        return None
+    return tables[SUMMARY_TABLE][0]
 
 
 def create_file(folder: Path, info: dict[str, Any]) -> None:

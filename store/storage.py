@@ -19,7 +19,9 @@ from tinydb.storages import Storage
 from .errors import SchemaTooNew, StoreError
 from .files import atomic_write_bytes, encode_json, read_head, read_json, remove_stale_temps
 
-SCHEMA_VERSION = 1
+# 2: the index is split into shard files under index/ (index.json only marks the layout);
+#    experiment files are unchanged, and schema-1 files are read as they are.
+SCHEMA_VERSION = 2
 META_TABLE = "meta"
 LOCK_TIMEOUT_S = 120.0
 LOCK_POLL_S = 0.002  # filelock polls a held lock; its 50 ms default idles waiting writers

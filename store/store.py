@@ -2,9 +2,11 @@
 
 Layout under the home folder::
 
-    index.json                       TinyDB: one summary document per experiment (+ meta schema)
+    index.json                       the index's layout marker; its mtime changes with every summary
+    index/<xx>.json                  TinyDB: the summaries of experiments whose id starts with xx
     studies.json                     TinyDB: Optuna studies and their trials
     experiments/<id>/experiment.json TinyDB: config, epochs, variants, artifacts, evaluations
+    experiments/<id>/summary.json    a copy of the experiment's summary (rebuilds a damaged index)
     experiments/<id>/run.log         append-only log lines
     experiments/<id>/heartbeat.json  last sign of life of a running experiment
 
@@ -16,34 +18,34 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tinydb import Query
-
 from . import records
 from .bulk import bulk_summaries
 from .errors import ExperimentNotFound, StoreError
-from .liveness import derive_status, read_heartbeat, this_host, write_heartbeat
-from .logfile import append_lines, tail_lines
+from .index import INDEX_FILE, INDEX_TABLE, Index  # noqa: F401  (INDEX_FILE: the TUI's change signal)
+from .liveness import derive_status, read_heartbeat, this_host, this_process_started, write_heartbeat
+from .logfile import LOG_FILE, append_lines, tail_lines
 from .queries import matches, sort_summaries
 from .resolve import resolve_ref
-from .storage import read_tables, schema_from_head, write_transaction
-from .studies import StudyMethods
+from .storage import read_tables, schema_from_head
+from .studies import STUDIES_FILE, StudyMethods
 from .values import check_id, is_full_id, new_id, now_iso, to_json_native
 
 # pruned / stopped: a training callback ended the run (a search's pruner cut a poor trial)
 STORED_STATUSES = ("created", "running", "finished", "failed", "interrupted", "pruned", "stopped")
+# `crashed` is derived for a `running` experiment whose process is gone; only `ocrq doctor --repair`
+# stores it (a run never declares itself crashed, so set_status refuses it).
 STATUSES = (*STORED_STATUSES, "crashed")
 SUMMARY_FIELDS = (
     "id", "name", "template", "model", "status", "created", "updated", "tags", "note", "deleted",
     "pid", "host", "command", "study_id", "trial_number", "best_cer", "best_em", "size_ratio",
     "speedup", "stage", "error",
 )  # fmt: skip
-INDEX_FILE = "index.json"
-INDEX_TABLE = "experiments"
 EXPERIMENTS_DIR = "experiments"
 # Fields update_summary must not touch, with the method that owns each.
 _OWNED_FIELDS = {
@@ -70,19 +72,23 @@ class Store(StudyMethods):
 
     Args:
         home: the store's folder; ``None`` means ``$OCRQ_HOME`` or ``~/.ocrq``.
+        verify: check the index's schema now (off only for ``ocrq doctor``, which must open a store
+            whose ``index.json`` is damaged; every read and write still checks the files it touches).
 
     Raises:
         SchemaTooNew: the store was written by a newer ocrq.
-        StoreError: ``home`` exists and is not a folder.
+        StoreError: ``home`` exists and is not a folder (or, with ``verify``, its index is damaged).
     """
 
-    def __init__(self, home: str | Path | None = None) -> None:
+    def __init__(self, home: str | Path | None = None, *, verify: bool = True) -> None:
         if home is None or str(home) == "":
             home = os.environ.get("OCRQ_HOME") or "~/.ocrq"
         self._home = Path(home).expanduser().absolute()
         if self._home.exists() and not self._home.is_dir():
             raise StoreError(f"ocrq home {self._home} exists and is not a folder")
-        schema_from_head(self._index_path, self._label)
+        self._index = Index(self._home, self._label)
+        if verify:
+            schema_from_head(self._index_path, self._label)
 
     # -- paths -----------------------------------------------------------------------------------
 
@@ -116,25 +122,25 @@ class Store(StudyMethods):
     # -- index -----------------------------------------------------------------------------------
 
     def _index_docs(self) -> list[dict[str, Any]]:
-        tables = read_tables(self._index_path, self._label, (INDEX_TABLE,))
-        return [] if tables is None else tables[INDEX_TABLE]
+        return self._index.docs()
 
     def _change_summary(self, exp_id: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        """Apply ``change`` to one index document under the index lock; return the new document."""
-        result: dict[str, Any] = {}
+        """Apply ``change`` to one summary under its shard's lock; return the new summary.
+
+        The copy in the experiment's folder is written under the same lock, so copies land in the
+        order of the summaries they copy.
+        """
 
         def apply(doc: dict[str, Any]) -> None:
             change(doc)
             doc["updated"] = now_iso()
-            result.update(doc)
 
-        with write_transaction(self._index_path, self._label) as db:
-            table = db.table(INDEX_TABLE)
-            found = table.get(Query()["id"] == exp_id)
-            if found is None:
-                raise ExperimentNotFound(f"no experiment matches '{exp_id}'")
-            table.update(apply, doc_ids=[found.doc_id])
-        return result
+        return self._index.change(exp_id, apply, after=lambda doc: self._copy_summary(doc))
+
+    def _copy_summary(self, summary: dict[str, Any]) -> None:
+        folder = self._folder(summary["id"])
+        if folder.is_dir():  # a folder deleted by hand is the doctor's to report, not ours to re-create
+            records.write_summary_copy(folder, summary)
 
     def resolve_id(self, ref: str) -> str:
         """The full id of the experiment ``ref`` names: full id, unique id prefix (>= 4) or exact name.
@@ -143,7 +149,38 @@ class Store(StudyMethods):
             ExperimentNotFound: nothing matches.
             AmbiguousId: several experiments match (the message lists them).
         """
+        if is_full_id(ref) and self._index.find(ref) is not None:
+            return ref  # a full id needs one shard, not the whole index
         return resolve_ref(ref, self._index_docs(), what="experiment", not_found=ExperimentNotFound)
+
+    # -- change signals for pollers (the TUI): compare between polls, re-read only when they differ --
+
+    def index_signature(self) -> tuple[int, int]:
+        """(mtime_ns, size) of ``index.json``: it changes whenever any experiment's summary changes.
+
+        A poller compares it between polls and re-reads the listing only when it differs.
+        """
+        return _signature(self._index_path)
+
+    def experiment_signature(self, exp_id: str) -> tuple[int, int]:
+        """Changes whenever the experiment's own document (epochs, variants, artifacts) is rewritten."""
+        return _signature(self._folder(exp_id) / records.EXPERIMENT_FILE)
+
+    def log_signature(self, exp_id: str) -> tuple[int, int]:
+        """Changes whenever the experiment's run log grows."""
+        return _signature(self._folder(exp_id) / LOG_FILE)
+
+    def studies_signature(self) -> tuple[int, int]:
+        """Changes whenever a study is created, changed or removed."""
+        return _signature(self._home / STUDIES_FILE)
+
+    def has_folder(self, exp_id: str) -> bool:
+        """Whether a full experiment id already has its folder (without reading the index)."""
+        return is_full_id(exp_id) and self._folder(exp_id).is_dir()
+
+    def read_heartbeat(self, exp_id: str) -> dict[str, Any] | None:
+        """The last heartbeat a running experiment wrote (pid, host, stage, progress, time), if any."""
+        return read_heartbeat(self._folder(exp_id))
 
     # -- creating and recording ------------------------------------------------------------------
 
@@ -197,17 +234,19 @@ class Store(StudyMethods):
         )  # fmt: skip
         summary = {
             "id": exp_id, "name": name, "template": template, "model": model, "status": "created",
-            "created": now, "updated": now, "tags": [], "note": "", "deleted": False, "pid": None,
-            "host": None, "command": command, "study_id": study_id, "trial_number": trial_number,
+            "created": now, "updated": now, "tags": [], "note": "", "deleted": False,
+            # The creating process (`ocrq run` creates, then runs): a `created` experiment whose creator
+            # is gone never started, and `ocrq doctor` can tell.
+            "pid": os.getpid(), "pid_started": this_process_started(), "host": this_host(), "command": command, "study_id": study_id, "trial_number": trial_number,
             "best_cer": None, "best_em": None, "size_ratio": None, "speedup": None, "stage": None,
-            "error": None,
+            "error": None, "created_ns": time.time_ns(),
         }  # fmt: skip
-        with write_transaction(self._index_path, self._label) as db:
-            db.table(INDEX_TABLE).insert(summary)
+        records.write_summary_copy(folder, summary)  # nobody else knows the experiment yet: no lock
+        self._index.insert(summary)
         return dict(summary)
 
     def set_status(self, exp_id: str, status: str, *, error: str | None = None) -> None:
-        """Store a new status; ``running`` also records this process's pid and host."""
+        """Store a new status; ``running`` also records this process's pid, its create time and host."""
         self._set_status(exp_id, status, error=error)
 
     def _set_status(
@@ -219,7 +258,10 @@ class Store(StudyMethods):
         changes["status"] = status
         now = now_iso()
         if status == "running":
-            changes.update(pid=os.getpid(), host=this_host(), started=now, ended=None, error=None)
+            changes.update(
+                pid=os.getpid(), pid_started=this_process_started(), host=this_host(), started=now, ended=None,
+                error=None,
+            )  # fmt: skip
         elif status != "created":
             changes["ended"] = now
         if error is not None:
@@ -362,16 +404,23 @@ class Store(StudyMethods):
         return self.compare([ref])[0]
 
     def compare(self, refs: list[str]) -> list[dict[str, Any]]:
-        """Full documents of several experiments, in the given order (the index is read once)."""
-        docs = self._index_docs()
-        by_id = {doc["id"]: doc for doc in docs}
+        """Full documents of several experiments, in the given order (the index is read at most once).
+
+        Full ids are looked up in their own shard; prefixes and names need the whole index.
+        """
         now = datetime.now(UTC)
-        return [
-            self._full_document(
-                by_id[resolve_ref(ref, docs, what="experiment", not_found=ExperimentNotFound)], now
-            )
-            for ref in refs
-        ]
+        found: dict[str, dict[str, Any]] = {}
+        docs: list[dict[str, Any]] | None = None
+        summaries = []
+        for ref in refs:
+            summary = self._index.find(ref) if is_full_id(ref) else None
+            if summary is None:
+                if docs is None:
+                    docs = self._index_docs()
+                    found.update((doc["id"], doc) for doc in docs)
+                summary = found[resolve_ref(ref, docs, what="experiment", not_found=ExperimentNotFound)]
+            summaries.append(summary)
+        return [self._full_document(summary, now) for summary in summaries]
 
     def epochs(self, exp_id: str, since: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Epochs recorded after cursor ``since`` and the new cursor, for live tailing.
@@ -423,9 +472,8 @@ class Store(StudyMethods):
     def delete_permanently(self, exp_id: str) -> None:
         """Remove the experiment from the index and delete its folder with every artifact in it."""
         exp_id = self.resolve_id(exp_id)
-        with write_transaction(self._index_path, self._label) as db:
-            if not db.table(INDEX_TABLE).remove(Query()["id"] == exp_id):
-                raise ExperimentNotFound(f"no experiment matches '{exp_id}'")
+        if not self._index.remove(exp_id):
+            raise ExperimentNotFound(f"no experiment matches '{exp_id}'")
         shutil.rmtree(self._folder(exp_id), ignore_errors=True)
 
     # -- benchmarks ------------------------------------------------------------------------------
@@ -433,6 +481,14 @@ class Store(StudyMethods):
     def _bulk_create_for_bench(self, count: int) -> list[str]:
         """Create ``count`` experiments fast (one index write, no fsync per file) for benchmarks."""
         summaries = bulk_summaries(self._home / EXPERIMENTS_DIR, count, SUMMARY_FIELDS)
-        with write_transaction(self._index_path, self._label) as db:
-            db.table(INDEX_TABLE).insert_multiple(summaries)
+        self._index.insert_many(summaries, durable=False)
         return [summary["id"] for summary in summaries]
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    """(mtime_ns, size) of a file, (0, 0) when missing: it changes whenever the file is replaced."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)

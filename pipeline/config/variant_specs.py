@@ -258,10 +258,13 @@ def parse_variant(raw: str | Mapping[str, Any]) -> VariantEntry:
             key, sep, value = item.partition("=")
             if not sep or not key.strip():
                 raise ConfigError(f"variants: '{text}' has '{item}' where key=value belongs")
-            if key.strip() == "name":
+            key = key.strip()
+            if key in settings or (key == "name" and name is not None):
+                raise ConfigError(f"variants: '{text}' sets {key} twice")
+            if key == "name":
                 name = value.strip()
             else:
-                settings[key.strip()] = value.strip().replace("+", ",")
+                settings[key] = value.strip().replace("+", ",")
     elif "(" in text or ")" in text:
         raise ConfigError(f"variants: '{text}' is malformed; allowed kind or kind(setting=value,...)")
     kind, _, strategy = head.strip().partition(":")

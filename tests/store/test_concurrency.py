@@ -91,6 +91,8 @@ def test_a_writer_killed_mid_write_leaves_every_acknowledged_record(tmp_path):
     assert store.record_epoch(exp_id, {"i": -1}) == len(store.epochs(exp_id)[0])
     store.update_summary(exp_id, stage="after")
     leftovers = [
-        p.name for p in [*home.iterdir(), *store.experiment_dir(exp_id).iterdir()] if p.suffix == ".tmp"
+        p.name
+        for p in [*home.iterdir(), *(home / "index").iterdir(), *store.experiment_dir(exp_id).iterdir()]
+        if p.suffix == ".tmp"
     ]
     assert leftovers == []

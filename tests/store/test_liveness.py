@@ -6,10 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from store import Store
+import psutil
+import pytest
+
+from store import Store, process_alive, process_started, stop_process
 
 WORKER = str(Path(__file__).with_name("store_worker.py"))
 
@@ -62,3 +66,98 @@ def test_finished_runs_are_never_crashed(tmp_path):
     store.set_status(exp_id, "finished")
     _backdate_heartbeat(store.experiment_dir(exp_id), 3600)
     assert store.get(exp_id)["status"] == "finished"
+
+
+# -- process liveness (psutil) -------------------------------------------------------------------
+
+
+def _zombie_child() -> subprocess.Popen:
+    """A child that has exited and is not reaped: it keeps its pid and shows as a zombie."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.01)
+    return child
+
+
+def test_a_zombie_child_counts_dead_although_its_pid_exists():
+    child = _zombie_child()
+    try:
+        os.kill(child.pid, 0)  # the old check: the pid still answers
+        assert not process_alive(child.pid)
+        assert process_started(child.pid) is None
+    finally:
+        child.wait()
+
+
+def test_a_live_process_counts_alive_and_a_reaped_one_dead():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert process_alive(child.pid)
+        assert process_alive(child.pid, process_started(child.pid))
+    finally:
+        child.kill()
+        child.wait()
+    assert not process_alive(child.pid)
+    assert process_alive(os.getpid())
+
+
+def test_a_reused_pid_is_not_the_recorded_process():
+    started = process_started(os.getpid())
+    assert started is not None and process_alive(os.getpid(), started)
+    assert not process_alive(os.getpid(), started - 3600)  # same pid, another process's create time
+
+
+@pytest.mark.parametrize("pid", [None, 0, -1, True, "123", 2**22 + 12345])
+def test_pids_that_cannot_be_a_live_process(pid):
+    assert not process_alive(pid)
+
+
+def test_a_running_experiment_whose_pid_was_reused_reads_as_crashed(tmp_path):
+    store = Store(tmp_path)
+    exp_id = store.create_experiment(name="reused", template="t", config={}, model="m")["id"]
+    store.set_status(exp_id, "running")
+    store.heartbeat(exp_id, stage="train")
+    beat = json.loads((store.experiment_dir(exp_id) / "heartbeat.json").read_text())
+    assert beat["pid"] == os.getpid() and beat["pid_started"] == process_started(os.getpid())
+    _backdate_heartbeat(store.experiment_dir(exp_id), 600)
+    assert store.get(exp_id)["status"] == "running"  # this process, alive
+    # The pid now names this test process, but the recorded run started an hour earlier.
+    _backdate_heartbeat(store.experiment_dir(exp_id), 600, pid_started=beat["pid_started"] - 3600)
+    assert store.get(exp_id)["status"] == "crashed"
+
+
+_SIGINT_EXITS = "import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(3))\n"
+_IGNORES_SIGINT = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [(_SIGINT_EXITS, "interrupted"), (_IGNORES_SIGINT, "killed")],
+    ids=["obeys", "ignores"],
+)
+def test_stop_process_interrupts_then_kills_and_reaps_its_child(tmp_path, code, outcome):
+    ready = tmp_path / "ready"
+    script = code + f"open({str(ready)!r}, 'w').close()\ntime.sleep(60)\n"
+    child = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.01)
+    assert stop_process(child.pid, grace_s=1.0, started=process_started(child.pid)) == outcome
+    assert not process_alive(child.pid)
+    assert not psutil.pid_exists(child.pid) or psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE
+    child.wait(timeout=5)
+    assert stop_process(child.pid, grace_s=1.0) == "gone"
+
+
+def test_stop_process_leaves_a_process_with_another_create_time_alone():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = process_started(child.pid)
+        assert stop_process(child.pid, grace_s=0.5, started=started - 3600) == "gone"
+        assert process_alive(child.pid, started)
+    finally:
+        child.kill()
+        child.wait()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from store import STATUSES, AmbiguousId, ExperimentNotFound, SchemaTooNew, Store, StoreError
+from store import SCHEMA_VERSION, STATUSES, AmbiguousId, ExperimentNotFound, SchemaTooNew, Store, StoreError
 
 
 def _new(store: Store, name: str = "exp", **overrides) -> str:
@@ -255,17 +255,24 @@ def test_sorting_puts_none_last_and_filters_combine(tmp_path):
 def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path):
     store = Store(tmp_path)
     exp_id = _new(store)
-    index = tmp_path / "index.json"
-    data = json.loads(index.read_text())
-    data["meta"]["1"]["schema"] = 2
-    index.write_text(json.dumps(data))
-    expected = f"store at {tmp_path} has schema 2; this ocrq reads schema <= 1 — upgrade ocrq"
+    newer = SCHEMA_VERSION + 1
+    index, shards = tmp_path / "index.json", sorted((tmp_path / "index").glob("*.json"))
+    assert len(shards) == 1
+    for path in (index, *shards):
+        data = json.loads(path.read_text())
+        data["meta"]["1"]["schema"] = newer
+        path.write_text(json.dumps(data))
+    expected = (
+        f"store at {tmp_path} has schema {newer}; this ocrq reads schema <= {SCHEMA_VERSION} — upgrade ocrq"
+    )
     with pytest.raises(SchemaTooNew) as refused:
         Store(tmp_path)
     assert str(refused.value) == expected
     with pytest.raises(SchemaTooNew):
-        store.update_summary(exp_id, stage="x")
-    assert json.loads(index.read_text())["meta"]["1"]["schema"] == 2  # nothing was written over it
+        store.update_summary(exp_id, stage="x")  # a store opened before the upgrade checks each file
+    with pytest.raises(SchemaTooNew):
+        store.list_experiments()
+    assert json.loads(shards[0].read_text())["meta"]["1"]["schema"] == newer  # nothing was written over it
 
     # Written by a foreign tool with spaces: the head check misses, the full parse still refuses.
     index.write_text(json.dumps({"experiments": {}, "meta": {"1": {"schema": 7}}}, indent=2))
@@ -290,13 +297,14 @@ def test_stale_temp_files_are_ignored_then_cleaned(tmp_path):
     store = Store(tmp_path)
     exp_id = _new(store)
     folder = store.experiment_dir(exp_id)
-    (tmp_path / ".index.json.dead1234.tmp").write_text('{"half": ')
+    shards = tmp_path / "index"
+    (shards / f".{exp_id[:2]}.json.dead1234.tmp").write_text('{"half": ')
     (folder / ".experiment.json.dead5678.tmp").write_text("{")
     assert [doc["id"] for doc in Store(tmp_path).list_experiments()] == [exp_id]
     assert store.epochs(exp_id) == ([], 0)
     store.record_epoch(exp_id, {"epoch": 1})
     store.update_summary(exp_id, stage="train")
-    assert not any(path.suffix == ".tmp" for path in [*tmp_path.iterdir(), *folder.iterdir()])
+    assert not any(path.suffix == ".tmp" for path in [*shards.iterdir(), *folder.iterdir()])
 
 
 def test_store_imports_no_ui_torch_or_pipeline():

@@ -7,19 +7,12 @@ an idle TUI costs almost nothing even with a large store.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from store import STATUSES, ExperimentNotFound, Store
-from store.liveness import read_heartbeat
-from store.logfile import LOG_FILE
-from store.records import EXPERIMENT_FILE
-from store.store import EXPERIMENTS_DIR, INDEX_FILE
-from store.studies import STUDIES_FILE
-from store.values import is_full_id
+from store import STATUSES, ExperimentNotFound, Store, is_full_id
 
 # A running experiment turns `crashed` when its heartbeat goes stale, which changes no file: re-read
 # listings that show a running experiment at least this often.
@@ -36,19 +29,6 @@ SORT_FIELDS = {
     "best_cer": "best_cer", "best_em": "best_em", "size_ratio": "size_ratio", "speedup": "speedup",
     "created": "created", "tags": "tags",
 }  # fmt: skip
-
-
-def file_signature(*paths: Path) -> tuple[tuple[int, int], ...]:
-    """(mtime_ns, size) of each path, (0, 0) when missing: it changes whenever a file is replaced."""
-    signature = []
-    for path in paths:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            signature.append((0, 0))
-        else:
-            signature.append((stat.st_mtime_ns, stat.st_size))
-    return tuple(signature)
 
 
 # -- the experiments list ------------------------------------------------------------------------
@@ -121,7 +101,7 @@ class ExperimentsReader:
 
     def read(self, query: ListQuery, *, force: bool = False) -> ExperimentsSnapshot | None:
         """The listing for ``query``, or ``None`` when the last one is still current."""
-        signature = file_signature(self.store.home / INDEX_FILE)
+        signature = self.store.index_signature()
         stale = self._any_running and time.monotonic() - self._read_at >= RUNNING_REFRESH_S
         if not force and query == self._query and signature == self._signature and not stale:
             return None
@@ -182,7 +162,7 @@ class ExperimentTail:
         self._read_at = 0.0
 
     def _folder(self) -> Path | None:
-        if is_full_id(self.exp_id) and not (self.store.home / EXPERIMENTS_DIR / self.exp_id).is_dir():
+        if is_full_id(self.exp_id) and not self.store.has_folder(self.exp_id):
             return None  # not created yet (a run just launched): no need to read the index to know
         try:
             return self.store.experiment_dir(self.exp_id)
@@ -196,7 +176,8 @@ class ExperimentTail:
         if folder is None:
             update.missing = True
             return update
-        signature = file_signature(folder / EXPERIMENT_FILE)
+        exp_id = folder.name
+        signature = self.store.experiment_signature(exp_id)
         if signature != self._file_signature:
             self._file_signature, self._details_stale = signature, True
             try:
@@ -205,8 +186,8 @@ class ExperimentTail:
                 update.missing = True
                 return update
             update.first_epoch, self.cursor = self.cursor, cursor
-        update.heartbeat = read_heartbeat(folder)
-        log_signature = file_signature(folder / LOG_FILE)
+        update.heartbeat = self.store.read_heartbeat(exp_id)
+        log_signature = self.store.log_signature(exp_id)
         if log_signature != self._log_signature:
             self._log_signature = log_signature
             update.log_lines = self.store.log_tail(self.exp_id, self.log_lines)
@@ -216,7 +197,7 @@ class ExperimentTail:
         """Whether :meth:`read_document` would show something new."""
         since_read = time.monotonic() - self._read_at
         return (
-            file_signature(self.store.home / INDEX_FILE) != self._index_signature
+            self.store.index_signature() != self._index_signature
             or (self._details_stale and since_read >= DETAILS_REFRESH_S)
             or (self.status == "running" and since_read >= EXPERIMENT_RUNNING_REFRESH_S)
         )
@@ -225,7 +206,7 @@ class ExperimentTail:
         """The full document (and any epochs :meth:`poll` has not returned yet)."""
         update = ExperimentUpdate(self.exp_id)
         # The signature first: an index write landing during the read is seen by the next check.
-        self._index_signature = file_signature(self.store.home / INDEX_FILE)
+        self._index_signature = self.store.index_signature()
         try:
             document = self.store.get(self.exp_id)
         except ExperimentNotFound:
@@ -273,7 +254,7 @@ class StudiesReader:
         self._selected: str | None = None
 
     def read(self, selected_id: str | None, *, force: bool = False) -> StudiesSnapshot | None:
-        signature = file_signature(self.store.home / STUDIES_FILE)
+        signature = self.store.studies_signature()
         if not force and signature == self._signature and selected_id == self._selected:
             return None
         studies = self.store.list_studies()

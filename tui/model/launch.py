@@ -14,18 +14,18 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import MODES, ConfigError, resolve_config
-from store import Store
-from store.liveness import this_host
+from store import Store, looks_like_ocrq, process_alive, this_host
+from store import stop_process as store_stop_process
 
 GRACE_S = 10.0
 LAUNCH_DIR = "launches"
-# Children this process started: polled so that a finished one is reaped (a zombie looks alive).
+# Children this process started, kept so Python does not warn about (or lose) a still-running Popen;
+# liveness is the store's `process_alive`, which counts a finished, unreaped child as dead.
 _children: dict[int, subprocess.Popen] = {}
 
 
@@ -159,41 +159,12 @@ def launch_log_tail(path: Path, lines: int = 40) -> list[str]:
 # -- processes -----------------------------------------------------------------------------------
 
 
-def process_alive(pid: Any) -> bool:
-    """Whether ``pid`` is a live (not zombie) process on this machine."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    child = _children.get(pid)
-    if child is not None:
-        return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            state = handle.read().rsplit(b")", 1)[1].split()[0]
-        return state != b"Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _proc_text(pid: int, name: str) -> str | None:
     try:
         with open(f"/proc/{pid}/{name}", "rb") as handle:
             return handle.read().decode("utf-8", errors="replace")
     except OSError:
         return None
-
-
-def looks_like_ocrq(pid: int) -> bool:
-    """Whether ``pid`` runs ocrq (guards against a recycled pid); True where /proc cannot tell."""
-    cmdline = _proc_text(pid, "cmdline")
-    if cmdline is None:
-        return True
-    return "ocrq" in cmdline or "cli.main" in cmdline
 
 
 def graceful_signal(pid: int) -> int:
@@ -209,31 +180,21 @@ def graceful_signal(pid: int) -> int:
     return signal.SIGINT
 
 
-def stop_process(pid: int, grace_s: float = GRACE_S, poll_s: float = 0.05) -> str:
-    """Interrupt ``pid`` gracefully, then kill it if it is still alive after ``grace_s``.
+def stop_process(pid: int, grace_s: float = GRACE_S, *, started: float | None = None) -> str:
+    """Interrupt ``pid`` with the signal it listens to (`graceful_signal`), then kill it after ``grace_s``.
 
     Returns:
         ``"interrupted"`` (it exited within the grace period), ``"killed"`` or ``"gone"`` (not running).
     """
-    if not process_alive(pid):
+    if not process_alive(pid, started):
         return "gone"
-    try:
-        os.kill(pid, graceful_signal(pid))
-    except ProcessLookupError:
-        return "gone"
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not process_alive(pid):
-            return "interrupted"
-        time.sleep(poll_s)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return "interrupted"
-    deadline = time.monotonic() + 5.0
-    while process_alive(pid) and time.monotonic() < deadline:
-        time.sleep(poll_s)
-    return "killed"
+    # never reaped here: whoever started the process (this TUI's Popen, a test's) keeps its exit code
+    outcome = store_stop_process(pid, grace_s, started=started, graceful=graceful_signal(pid), reap=False)
+    child = _children.get(pid)
+    if child is not None and outcome != "gone":
+        child.wait(timeout=5)  # reaped by its own Popen, which keeps the exit code
+        _children.pop(pid, None)
+    return outcome
 
 
 class StopError(Exception):
@@ -260,13 +221,14 @@ def stop_experiment(store: Store, exp_id: str, grace_s: float = GRACE_S) -> str:
     beat = experiment.get("heartbeat") or {}
     host = beat.get("host") or experiment.get("host")
     pid = beat.get("pid") or experiment.get("pid")
+    started = beat.get("pid_started") if beat.get("pid") else experiment.get("pid_started")
     if host and host != this_host():
         raise StopError(f"experiment {short} runs on host {host}; stop it there")
-    if not isinstance(pid, int) or not process_alive(pid):
+    if not isinstance(pid, int) or not process_alive(pid, started):
         raise StopError(f"experiment {short} has no live process (pid {pid}); it will show as crashed")
     if not looks_like_ocrq(pid):
         raise StopError(f"pid {pid} of experiment {short} is no longer an ocrq process; not signalling it")
-    outcome = stop_process(pid, grace_s)
+    outcome = stop_process(pid, grace_s, started=started)
     if outcome == "killed":
         if store.get(exp_id).get("status") == "running":
             reason = f"killed by ocrq tui: still running {grace_s:g} s after the interrupt"

@@ -10,10 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from store.records import EXPERIMENT_FILE
-from store.store import EXPERIMENTS_DIR, INDEX_FILE
 from tui.messages import ComparisonLoaded
-from tui.model.data import file_signature
 from tui.model.format import config_differences, metric_rows, value_text
 from tui.polling import PollingScreen
 from tui.widgets.common.keyed_table import KeyedTable
@@ -88,9 +85,7 @@ class CompareScreen(PollingScreen):
 
     def read_store(self, force: bool) -> Message | None:
         store = self.app.store
-        paths = [store.home / INDEX_FILE]
-        paths += [store.home / EXPERIMENTS_DIR / exp_id / EXPERIMENT_FILE for exp_id in self.exp_ids]
-        signature = file_signature(*paths)
+        signature = (store.index_signature(), *(store.experiment_signature(i) for i in self.exp_ids))
         running = any(e.get("status") == "running" for e in self.experiments)
         if not force and signature == self._signature and not running:
             return None
