@@ -25,11 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.config import resolve_config  # noqa: E402
 from pipeline.core.checkpoint import load_checkpoint  # noqa: E402
 from pipeline.core.cpu_features import cpu_summary  # noqa: E402
+from pipeline.core.result_row import VariantRow  # noqa: E402
 from pipeline.evaluation.predict import predict  # noqa: E402
 from pipeline.models import create_model  # noqa: E402
 from pipeline.reports.write import COLUMNS, ordered  # noqa: E402
 from pipeline.runner import prepare_experiment, run_experiment  # noqa: E402
-from pipeline.variants.produce import measure_torch_latency, produce_variants, remeasure_experiment  # noqa: E402
+from pipeline.variants.measure import fp32_torch_row  # noqa: E402
+from pipeline.variants.produce import produce_variants  # noqa: E402
+from pipeline.variants.remeasure import remeasure_experiment  # noqa: E402
 
 DEFAULT_VARIANTS = "ort-fp32,ort-int8-dynamic,ort-int8-static,ort-int4-weight,ptq,qat,pruned-int8"
 
@@ -87,7 +90,7 @@ def baseline(model: str, args, variants: str, folder: Path):
     return prepare_experiment(_config(model, args, variants)), fp32
 
 
-def run_model(model: str, args) -> dict[str, dict[str, Any]]:
+def run_model(model: str, args) -> dict[str, VariantRow]:
     folder = args.out / model
     variants = dict(item.split("=", 1) for item in args.variants_for).get(model, args.variants)
     prepared, fp32 = baseline(model, args, variants, folder)
@@ -98,16 +101,9 @@ def run_model(model: str, args) -> dict[str, dict[str, Any]]:
         print(f"{model}: re-measuring the variants already in {folder}", flush=True)
         return remeasure_experiment(folder, prepared, _log, device)
     test = predict(fp32, data.test_batches(), prepared.charset, device, keep_logits=True)
-    row = {
-        **test.metrics().to_dict(),
-        "size_bytes": (folder / "model_fp32.pt").stat().st_size,
-        "params": sum(p.numel() for p in fp32.parameters()),
-        "bits_per_weight": 32.0,
-        "backend": "torch",
-        **measure_torch_latency(fp32, data, config.deploy, device),
-    }
+    row = fp32_torch_row(test, fp32, folder / "model_fp32.pt", config.deploy, device)
     print(
-        f"{model}: FP32 CER {100 * row['cer']:.2f}% on {row['samples']} test lines; producing {variants}",
+        f"{model}: FP32 CER {100 * row.cer:.2f}% on {row.samples} test lines; producing {variants}",
         flush=True,
     )
     started = time.monotonic()
@@ -116,7 +112,7 @@ def run_model(model: str, args) -> dict[str, dict[str, Any]]:
     return {"fp32": row, **rows}
 
 
-def table(model: str, rows: dict[str, dict[str, Any]]) -> str:
+def table(model: str, rows: dict[str, VariantRow]) -> str:
     shown = [c for c in COLUMNS if c[0] not in ("SNR dB",)]
     widths = [max(len(c), *(len(str(fn(n, r))) for n, r in rows.items())) for c, fn in shown]
     lines = [f"== {model} ==", "  ".join(c.rjust(w) for (c, _), w in zip(shown, widths, strict=True))]
@@ -253,8 +249,9 @@ def main() -> None:
     all_checks = {}
     for model, rows in results.items():
         print(table(model, rows))
-        print(anatomy(rows))
-        all_checks[model] = targets(model, rows)
+        plain = {name: row.to_dict() for name, row in rows.items()}
+        print(anatomy(plain))
+        all_checks[model] = targets(model, plain)
         for check in all_checks[model]:
             value = "n/a" if check["measured"] is None else f"{check['measured']:.3f}"
             print(
@@ -265,7 +262,12 @@ def main() -> None:
     summary = args.out / "compression_bench.json"
     summary.write_text(
         json.dumps(
-            {"cpu": cpu, "threads": args.threads, "results": results, "targets": all_checks},
+            {
+                "cpu": cpu,
+                "threads": args.threads,
+                "results": {m: {n: r.to_dict() for n, r in rows.items()} for m, rows in results.items()},
+                "targets": all_checks,
+            },
             indent=2,
             default=str,
         ),

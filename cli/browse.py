@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +10,6 @@ from rich.table import Table
 
 from cli.console import (
     UsageError,
-    fmt_num,
     fmt_pct,
     fmt_ratio,
     fmt_time,
@@ -21,6 +19,7 @@ from cli.console import (
 )
 from cli.resolve import resolve, resolve_all
 from store import STATUSES, SUMMARY_FIELDS, Store
+from store.comparison import config_differences, metric_summary
 from store.display import (
     ANATOMY_COLUMNS,
     EPOCH_COLUMNS,
@@ -299,78 +298,12 @@ def compare(
     for exp_id in ids:
         table.add_column(exp_id, justify="right")
     for row in metric_rows:
-        table.add_row(row["metric"], *[row["format"](v) for v in row["values"]])
+        table.add_row(row["metric"], *row["texts"])
     out.print(table)
     for experiment in experiments:
         if experiment.get("variants"):
             out.print(f"\n[bold]variants of {experiment['id'][:8]}[/] {experiment.get('name')}")
             out.print(variants_table(experiment["variants"]))
-
-
-def config_differences(experiments: list[dict[str, Any]], *, only_changed: bool) -> list[dict[str, Any]]:
-    """One row per flat config field with each experiment's value and whether they differ."""
-    flats = [_flatten(e.get("config") or {}) for e in experiments]
-    keys = sorted({k for flat in flats for k in flat})
-    rows = []
-    for key in keys:
-        values = [flat.get(key) for flat in flats]
-        changed = any(json.dumps(v, sort_keys=True) != json.dumps(values[0], sort_keys=True) for v in values)
-        if changed or not only_changed:
-            rows.append({"field": key, "values": values, "changed": changed})
-    return rows
-
-
-def _flatten(config: dict[str, Any]) -> dict[str, Any]:
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and key not in ("text_source_weights",):
-            for sub_key, sub_value in value.items():
-                flat[f"{key}.{sub_key}"] = sub_value
-        else:
-            flat[key] = value
-    return flat
-
-
-def metric_summary(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Best and last validation figures of the baseline, then the test-set figures of FP32."""
-
-    def baseline(e):
-        return [x for x in e.get("epochs", []) if x.get("phase", "baseline") == "baseline"]
-
-    def best(e, key, lowest):
-        values = [
-            x[key] for x in baseline(e) if isinstance(x.get(key), int | float) and math.isfinite(x[key])
-        ]
-        return (min(values) if lowest else max(values)) if values else None
-
-    def last(e, key):
-        epochs = baseline(e)
-        return epochs[-1].get(key) if epochs else None
-
-    def fp32(e, key):
-        for v in e.get("variants", []):
-            if v["name"] == "fp32":
-                return v.get(key)
-        return None
-
-    pct = fmt_pct
-    rows = [
-        ("status", lambda e: e.get("status"), str),
-        ("epochs", lambda e: len(baseline(e)), str),
-        ("best val CER", lambda e: best(e, "cer", True), pct),
-        ("last val CER", lambda e: last(e, "cer"), pct),
-        ("best val EM", lambda e: best(e, "em", False), pct),
-        ("last val EM", lambda e: last(e, "em"), pct),
-        ("best val loss", lambda e: best(e, "val_loss", True), lambda v: fmt_num(v, 4)),
-        ("last train loss", lambda e: last(e, "train_loss"), lambda v: fmt_num(v, 4)),
-        ("test CER (fp32)", lambda e: fp32(e, "cer"), pct),
-        ("test EM (fp32)", lambda e: fp32(e, "em"), pct),
-        ("best size×", lambda e: e.get("size_ratio"), fmt_ratio),
-        ("best speed×", lambda e: e.get("speedup"), fmt_ratio),
-    ]
-    return [
-        {"metric": label, "values": [get(e) for e in experiments], "format": fmt} for label, get, fmt in rows
-    ]
 
 
 def register(app: typer.Typer) -> None:

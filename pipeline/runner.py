@@ -190,27 +190,13 @@ def _run(
             artifact_kind="predictions", path=str(workdir / "predictions.tsv"), bytes=size, variant="fp32"
         )
     )
-    fp32_row = VariantRow(cer=test.metrics().cer, em=test.metrics().em)
-    fp32_row.update(test.metrics().to_dict())
-    fp32_row.update(
-        {
-            "kind": "fp32",
-            "size_bytes": baseline.model_path.stat().st_size,
-            "artifact": str(baseline.model_path),
-            "params": sum(p.numel() for p in fp32_model.parameters()),
-            "nonzero_params": int(sum((p != 0).sum() for p in fp32_model.parameters())),
-            "bits_per_weight": 32.0,
-            "backend": "torch",
-            "device": str(device),
-        }
-    )
+    from pipeline.variants.measure import fp32_torch_row
+    from pipeline.variants.produce import produce_variants
+
+    fp32_row = fp32_torch_row(test, fp32_model, baseline.model_path, config.deploy, device)
     if data.has_held_out_fonts:
         held = predict(fp32_model, data.test_batches(fonts="held_out"), charset, device, **decoding).metrics()
         fp32_row.held_out_fonts = {"cer": held.cer, "em": held.em, "ned": held.ned, "samples": held.samples}
-    from pipeline.variants.measure import measure_torch_latency
-    from pipeline.variants.produce import produce_variants
-
-    fp32_row.update(measure_torch_latency(fp32_model, config.deploy, device))
     sink(VariantEvaluated(name="fp32", metrics=fp32_row.to_dict()))
     variants: dict[str, VariantRow] = {"fp32": fp32_row}
     if config.mode in ("both", "compress"):

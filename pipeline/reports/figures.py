@@ -4,12 +4,13 @@ size / latency / CER, and per-layer sensitivity. Each function writes one PNG an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from pipeline.core.result_row import VariantRow
 
 
 def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
@@ -29,23 +30,19 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _order(rows: dict[str, dict[str, Any]]) -> list[str]:
+def _order(rows: dict[str, VariantRow]) -> list[str]:
     names = list(rows)
     return sorted(names, key=lambda n: (n != "fp32", n != "ort-fp32", names.index(n)))
 
 
-def accuracy_vs_size(rows: dict[str, dict[str, Any]], path: Path, *, title: str = "", ax=None) -> Path | None:
+def accuracy_vs_size(rows: dict[str, VariantRow], path: Path, *, title: str = "", ax=None) -> Path | None:
     """CER (%) against bytes on disk, one point per variant, the Pareto front as a line."""
-    points = [
-        (row["size_bytes"] / 1024, 100 * row["cer"], name)
-        for name, row in rows.items()
-        if row.get("size_bytes")
-    ]
+    points = [(row.size_bytes / 1024, 100 * row.cer, name) for name, row in rows.items() if row.size_bytes]
     own = ax is None
     if own:
         fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
     for size, cer, name in points:
-        flagged = rows[name].get("accuracy_guard") == "exceeded"
+        flagged = rows[name].accuracy_guard == "exceeded"
         ax.scatter(size, cer, s=40, color="tab:red" if flagged else "tab:blue", zorder=3)
         ax.annotate(name, (size, cer), textcoords="offset points", xytext=(4, 4), fontsize=8)
     front = pareto_front(points)
@@ -71,7 +68,7 @@ def accuracy_vs_size(rows: dict[str, dict[str, Any]], path: Path, *, title: str 
     return None
 
 
-def variant_bars(rows: dict[str, dict[str, Any]], path: Path, *, title: str = "", axes=None) -> Path | None:
+def variant_bars(rows: dict[str, VariantRow], path: Path, *, title: str = "", axes=None) -> Path | None:
     """Three bar charts over the variants: size on disk, batch-1 p50 latency, CER."""
     names = _order(rows)
     own = axes is None
@@ -80,9 +77,9 @@ def variant_bars(rows: dict[str, dict[str, Any]], path: Path, *, title: str = ""
             3, 1, figsize=(max(7.0, 0.7 * len(names) + 2), 9), constrained_layout=True, sharex=True
         )
     specs = (
-        ("size on disk (KiB)", lambda r: (r.get("size_bytes") or 0) / 1024, "tab:blue"),
-        ("p50 latency, batch 1 (ms)", lambda r: r.get("latency_ms_p50") or 0, "tab:orange"),
-        ("test CER (%)", lambda r: 100 * r["cer"], "tab:red"),
+        ("size on disk (KiB)", lambda r: (r.size_bytes or 0) / 1024, "tab:blue"),
+        ("p50 latency, batch 1 (ms)", lambda r: r.latency_ms_p50 or 0, "tab:orange"),
+        ("test CER (%)", lambda r: 100 * r.cer, "tab:red"),
     )
     for ax, (label, value, color) in zip(axes, specs, strict=True):
         values = [value(rows[n]) for n in names]

@@ -16,25 +16,25 @@ from pipeline.core.result_row import VariantRow
 
 COLUMNS = (
     ("variant", lambda n, r: n),
-    ("backend", lambda n, r: r.get("backend", "-")),
-    ("CER %", lambda n, r: _num(100 * r["cer"], 2)),
-    ("ΔCER pp", lambda n, r: _signed(r.get("cer_delta_pp"))),
-    ("EM %", lambda n, r: _num(100 * r["em"], 1)),
-    ("1-NED", lambda n, r: _num(r.get("ned"), 4)),
-    ("bytes on disk", lambda n, r: f"{r['size_bytes']:,}" if r.get("size_bytes") else "-"),
-    ("size ×", lambda n, r: _ratio(r.get("compression_ratio"))),
-    ("bits/weight (theory)", lambda n, r: _num(r.get("bits_per_weight"), 2)),
-    ("params", lambda n, r: f"{r['params']:,}" if r.get("params") else "-"),
-    ("non-zero", lambda n, r: f"{r['nonzero_params']:,}" if r.get("nonzero_params") is not None else "-"),
-    ("p50 ms b1", lambda n, r: _num(r.get("latency_ms_p50"), 2)),
-    ("p95 ms b1", lambda n, r: _num(r.get("latency_ms_p95"), 2)),
-    ("lines/s b16", lambda n, r: _num(r.get("throughput_lines_per_s_b16"), 1)),
-    ("speed ×", lambda n, r: _ratio(r.get("speedup"))),
-    ("peak MiB", lambda n, r: _num(r["peak_memory_bytes"] / 2**20, 1) if r.get("peak_memory_bytes") else "-"),
-    ("cosine", lambda n, r: _num((r.get("fidelity") or {}).get("cosine"), 4)),
-    ("SNR dB", lambda n, r: _num((r.get("fidelity") or {}).get("snr_db"), 1)),
-    ("KL", lambda n, r: _num((r.get("fidelity") or {}).get("kl"), 4)),
-    ("guard", lambda n, r: r.get("accuracy_guard", "-")),
+    ("backend", lambda n, r: r.backend or "-"),
+    ("CER %", lambda n, r: _num(100 * r.cer, 2)),
+    ("ΔCER pp", lambda n, r: _signed(r.cer_delta_pp)),
+    ("EM %", lambda n, r: _num(100 * r.em, 1)),
+    ("1-NED", lambda n, r: _num(r.ned, 4)),
+    ("bytes on disk", lambda n, r: f"{r.size_bytes:,}" if r.size_bytes else "-"),
+    ("size ×", lambda n, r: _ratio(r.compression_ratio)),
+    ("bits/weight (theory)", lambda n, r: _num(r.bits_per_weight, 2)),
+    ("params", lambda n, r: f"{r.params:,}" if r.params else "-"),
+    ("non-zero", lambda n, r: f"{r.nonzero_params:,}" if r.nonzero_params is not None else "-"),
+    ("p50 ms b1", lambda n, r: _num(r.latency_ms_p50, 2)),
+    ("p95 ms b1", lambda n, r: _num(r.latency_ms_p95, 2)),
+    ("lines/s b16", lambda n, r: _num(r.throughput_lines_per_s_b16, 1)),
+    ("speed ×", lambda n, r: _ratio(r.speedup)),
+    ("peak MiB", lambda n, r: _num(r.peak_memory_bytes / 2**20, 1) if r.peak_memory_bytes else "-"),
+    ("cosine", lambda n, r: _num((r.fidelity or {}).get("cosine"), 4)),
+    ("SNR dB", lambda n, r: _num((r.fidelity or {}).get("snr_db"), 1)),
+    ("KL", lambda n, r: _num((r.fidelity or {}).get("kl"), 4)),
+    ("guard", lambda n, r: r.accuracy_guard or "-"),
 )
 
 
@@ -54,7 +54,7 @@ def _ratio(value: float | None) -> str:
     return "-" if not value else f"{value:.2f}x"
 
 
-def ordered(rows: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+def ordered(rows: dict[str, VariantRow]) -> list[tuple[str, VariantRow]]:
     """FP32 first, then FP32 ONNX, then the variants in their order."""
     names = list(rows)
     return sorted(
@@ -63,7 +63,7 @@ def ordered(rows: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]
 
 
 def comparison_markdown(
-    rows: dict[str, dict[str, Any]], title: str, threads: int | None, cpu: dict[str, Any]
+    rows: dict[str, VariantRow], title: str, threads: int | None, cpu: dict[str, Any]
 ) -> str:
     """The comparison table in Markdown, with the measurement conditions above it and guard messages below."""
     header = "| " + " | ".join(c for c, _ in COLUMNS) + " |"
@@ -80,25 +80,23 @@ def comparison_markdown(
     ]
     for name, row in ordered(rows):
         lines.append("| " + " | ".join(str(fn(name, row)) for _, fn in COLUMNS) + " |")
-    notes = [
-        f"- **{name}**: " + "; ".join(row.get("notes", [])) for name, row in ordered(rows) if row.get("notes")
-    ]
+    notes = [f"- **{name}**: " + "; ".join(row.notes) for name, row in ordered(rows) if row.notes]
     floats = [
-        f"- **{name}**: {', '.join(row['float_layers']) or 'none'}"
+        f"- **{name}**: {', '.join(row.float_layers) or 'none'}"
         for name, row in ordered(rows)
-        if "float_layers" in row
+        if row.float_layers is not None
     ]
-    guards = [f"- {row['guard_message']}" for _, row in ordered(rows) if row.get("guard_message")]
+    guards = [f"- {row.guard_message}" for _, row in ordered(rows) if row.guard_message]
     lines += ["", "## Layers left in float", "", *floats, *_anatomy_section(rows), "", "## Notes", "", *notes]
     if guards:
         lines += ["", "## Accuracy guard", "", *guards]
     return "\n".join(lines) + "\n"
 
 
-def _anatomy_section(rows: dict[str, dict[str, Any]]) -> list[str]:
+def _anatomy_section(rows: dict[str, VariantRow]) -> list[str]:
     """Bytes of each ONNX file by kind, and the size ratio its weights alone would allow."""
-    reference = (rows.get("ort-fp32") or {}).get("size_bytes")
-    with_anatomy = [(n, r, r["size_anatomy"]) for n, r in ordered(rows) if r.get("size_anatomy")]
+    reference = rows["ort-fp32"].size_bytes if "ort-fp32" in rows else None
+    with_anatomy = [(n, r, r.size_anatomy) for n, r in ordered(rows) if r.size_anatomy]
     if not with_anatomy:
         return []
     lines = [
@@ -117,14 +115,14 @@ def _anatomy_section(rows: dict[str, dict[str, Any]]) -> list[str]:
         share = anatomy["weights_bytes"] / anatomy["file_bytes"] if anatomy["file_bytes"] else None
         lines.append(
             f"| {name} | {anatomy['weights_bytes']:,} | {anatomy['side_bytes']:,} | {anatomy['graph_bytes']:,} "
-            f"| {_num(None if share is None else 100 * share, 1)}% | {_ratio(row.get('compression_ratio'))} "
+            f"| {_num(None if share is None else 100 * share, 1)}% | {_ratio(row.compression_ratio)} "
             f"| {_ratio(bound)} |"
         )
     return lines
 
 
 def write_reports(
-    workdir: Path, typed_rows: dict[str, VariantRow], config, sink, *, sensitivity=None
+    workdir: Path, rows: dict[str, VariantRow], config, sink, *, sensitivity=None
 ) -> dict[str, Path]:
     """Write the report, the comparison table and the figures into `workdir`; record each as an artifact.
 
@@ -132,7 +130,6 @@ def write_reports(
     """
     from pipeline.reports.figures import accuracy_vs_size, sensitivity_bars, variant_bars
 
-    rows = {name: row.to_dict() for name, row in typed_rows.items()}
     workdir = Path(workdir)
     cpu = cpu_summary()
     written: dict[str, Path] = {}
@@ -150,7 +147,7 @@ def write_reports(
             "deploy": vars(config.deploy),
         },
         "ratio_baseline": "ort-fp32",
-        "variants": dict(ordered(rows)),
+        "variants": {name: row.to_dict() for name, row in ordered(rows)},
         "sensitivity": sensitivity.to_dict() if sensitivity is not None else None,
     }
     path = workdir / "quantization_report.json"

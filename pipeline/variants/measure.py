@@ -304,3 +304,29 @@ def _cpu_copy(module) -> torch.nn.Module | None:
         return copy.deepcopy(module).cpu().eval()
     except (RuntimeError, NotImplementedError):
         return None
+
+
+def fp32_torch_row(
+    test: Predictions, model: torch.nn.Module, artifact: Path, deploy, device: torch.device
+) -> VariantRow:
+    """The FP32 PyTorch model's row: its test figures, the checkpoint's bytes on disk, parameters and latency.
+
+    `produce_variants` (or a re-measurement) later adds the ratios against FP32 ONNX and fidelity 1:1.
+    """
+    metrics = test.metrics()
+    row = VariantRow(**_metric_fields(metrics.to_dict()))
+    row.update(
+        {
+            "kind": "fp32",
+            "size_bytes": Path(artifact).stat().st_size,
+            "artifact": str(artifact),
+            "artifact_format": "torch-fp32",
+            "params": sum(p.numel() for p in model.parameters()),
+            "nonzero_params": int(sum((p != 0).sum() for p in model.parameters())),
+            "bits_per_weight": 32.0,
+            "backend": "torch",
+            "device": str(device),
+            **measure_torch_latency(model, deploy, device),
+        }
+    )
+    return row

@@ -18,7 +18,7 @@ from pipeline.core.checkpoint import load_checkpoint
 from pipeline.core.events import StageStarted, VariantEvaluated
 from pipeline.core.result_row import VariantRow
 from pipeline.evaluation.predict import predict
-from pipeline.models.layers import count_parameters, weight_layers
+from pipeline.models.layers import weight_layers
 from pipeline.variants.build_basic import Built
 from pipeline.variants.catalog import build_order, resolve_specs
 from pipeline.variants.context import VariantContext
@@ -29,8 +29,8 @@ from pipeline.variants.measure import (
     apply_accuracy_guard,
     compare,
     fidelity,
+    fp32_torch_row,
     measure_built,
-    measure_torch_latency,
 )
 from pipeline.variants.produce import deployed_recovery
 from pipeline.variants.specs import VariantSpec
@@ -105,26 +105,12 @@ def remeasure_experiment(
         beam_width=train.beam_width,
         keep_logits=True,
     )
-    fp32_model = fp32_model.cpu()
-    params, nonzero = count_parameters(fp32_model)
-    fp32_row = VariantRow(cer=test.metrics().cer, em=test.metrics().em)
-    fp32_row.update(test.metrics().to_dict())
-    fp32_row.update(
-        {
-            "kind": "fp32",
-            "size_bytes": (experiment_dir / "model_fp32.pt").stat().st_size,
-            "params": params,
-            "nonzero_params": nonzero,
-            "bits_per_weight": 32.0,
-            "backend": "torch",
-            "device": str(device),
-            "artifact": str(experiment_dir / "model_fp32.pt"),
-            "artifact_format": "torch-fp32",
-            "float_layers": [layer.name for layer in weight_layers(fp32_model)],
-            **measure_torch_latency(fp32_model.to(device), config.deploy, device),
-        }
+    fp32_row = fp32_torch_row(
+        test, fp32_model.to(device), experiment_dir / "model_fp32.pt", config.deploy, device
     )
     fp32_model = fp32_model.cpu().eval()
+    fp32_row.float_layers = [layer.name for layer in weight_layers(fp32_model)]
+    params = fp32_row.params
     ctx = VariantContext(
         config=config,
         prepared=prepared,

@@ -16,7 +16,7 @@ from pipeline.models import create_model
 from pipeline.runner import prepare_experiment
 from pipeline.training.fit import FitSettings, fit
 from pipeline.variants.load import deployable_artifact, load_recognizer
-from pipeline.variants.measure import compare, guard_message, measure_torch_latency
+from pipeline.variants.measure import compare, fp32_torch_row, guard_message
 from pipeline.variants.produce import produce_variants
 from pipeline.variants.remeasure import remeasure_experiment
 
@@ -81,17 +81,8 @@ def experiment(tmp_path_factory):
         {"model_config": model.config(), "charset": charset.to_dict(), "weights": model.state_dict()},
     )
     test = predict(model, data.test_batches(), charset, device)
-    fp32_row = VariantRow(cer=test.metrics().cer, em=test.metrics().em)
-    fp32_row.update(
-        {
-            **test.metrics().to_dict(),
-            "size_bytes": size,
-            "params": sum(p.numel() for p in model.parameters()),
-            "bits_per_weight": 32.0,
-            "backend": "torch",
-            **measure_torch_latency(model, config.deploy, device),
-        }
-    )
+    fp32_row = fp32_torch_row(test, model, workdir / "model_fp32.pt", config.deploy, device)
+    assert fp32_row.size_bytes == size
     events.clear()
     rows = produce_variants(model, prepared, fp32_row, test, events.append, workdir, device)
     return {
