@@ -278,3 +278,11 @@ def test_removing_an_old_bad_tag_is_allowed(shell):
     result = shell("tag", exp_id, "--remove", "bad\x1bx")
     assert result.returncode == 0, result.stderr
     assert store.get(exp_id)["tags"] == ["ok"]
+
+
+def test_an_old_manifest_with_an_absolute_path_inside_the_folder_still_exports(shell, tmp_path):
+    exp_id, folder = fake_experiment(Store())
+    write_manifest(folder, {"fp32": "model_fp32.pt", "ort-fp32": str(folder / "variants" / "ort-fp32.onnx")})
+    result = shell("export", exp_id, "-o", str(tmp_path / "out.onnx"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.onnx").read_bytes() == b"ONNX BYTES"
