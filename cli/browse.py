@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.console import (
@@ -15,6 +16,7 @@ from cli.console import (
     fmt_time,
     out,
     print_json,
+    terminal_safe,
     write_table,
 )
 from cli.resolve import resolve, resolve_all
@@ -173,28 +175,37 @@ def show(
 
 
 def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> None:
-    """Human view of a full experiment document, one block per requested section."""
+    """Human view of a full experiment document, one block per requested section.
+
+    Text a user or a run wrote (name, tags, note, error, paths) is shown with control characters escaped
+    and rich markup disabled, so it can neither drive the terminal nor restyle the output.
+    """
+
+    def text(value: Any) -> str:
+        return escape(terminal_safe(value))
+
     if "header" in sections:
-        out.print(f"[bold]{experiment['id']}[/]  {experiment.get('name')}  {_status(experiment)}")
+        out.print(f"[bold]{text(experiment['id'])}[/]  {text(experiment.get('name'))}  {_status(experiment)}")
         out.print(
-            f"template {experiment.get('template')} · model {experiment.get('model')} · created {fmt_time(experiment.get('created'))}"
-            + (f" · tags {', '.join(experiment['tags'])}" if experiment.get("tags") else "")
+            f"template {text(experiment.get('template'))} · model {text(experiment.get('model'))} · created {fmt_time(experiment.get('created'))}"
+            + (f" · tags {text(', '.join(experiment['tags']))}" if experiment.get("tags") else "")
         )
         if experiment.get("note"):
-            out.print(f"note: {experiment['note']}")
+            out.print(f"note: {text(experiment['note'])}")
         if experiment.get("error"):
-            out.print(f"[red]error:[/] {experiment['error']}", markup=True)
+            out.print(f"[red]error:[/] {text(experiment['error'])}", markup=True)
     if "config" in sections and experiment.get("config"):
         out.print("\n[bold]config[/]")
         for section, values in experiment["config"].items():
             if isinstance(values, dict):
                 out.print(
-                    f"  [cyan]{section}[/] " + " ".join(f"{k}={json.dumps(v)}" for k, v in values.items()),
+                    f"  [cyan]{text(section)}[/] "
+                    + text(" ".join(f"{k}={json.dumps(v)}" for k, v in values.items())),
                     markup=True,
                     soft_wrap=True,
                 )
             else:
-                out.print(f"  {section}={json.dumps(values)}", markup=False)
+                out.print(f"  {terminal_safe(section)}={json.dumps(values)}", markup=False)
     if "epochs" in sections and experiment.get("epochs"):
         out.print("\n[bold]epochs[/]")
         out.print(epochs_table(experiment["epochs"]))
@@ -211,13 +222,13 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
             for column in ANATOMY_COLUMNS:
                 table.add_column(column, justify="left" if column == "variant" else "right", no_wrap=True)
             for row in anatomy:
-                table.add_row(*row)
+                table.add_row(*(text(cell) for cell in row))
             out.print(table)
     if "evaluations" in sections and experiment.get("evaluations"):
         out.print("\n[bold]evaluations[/]")
         for evaluation in experiment["evaluations"]:
             out.print(
-                f"  {fmt_time(evaluation.get('created'))} {evaluation.get('variant')} on {evaluation.get('data')}: "
+                f"  {fmt_time(evaluation.get('created'))} {text(evaluation.get('variant'))} on {text(evaluation.get('data'))}: "
                 f"CER {fmt_pct(evaluation.get('cer'))} EM {fmt_pct(evaluation.get('em'))} ({evaluation.get('samples')} lines)"
             )
     if "artifacts" in sections and experiment.get("artifacts"):
@@ -227,7 +238,10 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
             table.add_column(column, justify=justify, overflow="fold")
         for artifact in experiment["artifacts"]:
             table.add_row(
-                artifact["kind"], artifact.get("variant") or "-", f"{artifact['bytes']:,}", artifact["path"]
+                text(artifact["kind"]),
+                text(artifact.get("variant") or "-"),
+                f"{artifact['bytes']:,}",
+                text(artifact["path"]),
             )
         out.print(table)
 
@@ -237,7 +251,7 @@ def epochs_table(epochs: list[dict[str, Any]]) -> Table:
     for column in EPOCH_COLUMNS:
         table.add_column(column, justify="left" if column == "phase" else "right")
     for epoch in epochs:
-        table.add_row(*epoch_cells(epoch))
+        table.add_row(*(escape(terminal_safe(cell)) for cell in epoch_cells(epoch)))
     return table
 
 
@@ -249,7 +263,7 @@ def variants_table(variants: list[dict[str, Any]]) -> Table:
             column, justify="left" if column in ("variant", "backend", "guard") else "right", no_wrap=True
         )
     for variant in ordered_variants(variants):
-        *cells, guard = variant_cells(variant)
+        *cells, guard = (escape(terminal_safe(cell)) for cell in variant_cells(variant))
         table.add_row(*cells, f"[red]{guard}[/]" if guard == "exceeded" else guard)
     return table
 
@@ -291,7 +305,11 @@ def compare(
         table.add_column(exp_id, overflow="fold")
     for row in config_rows:
         style = "yellow" if row["changed"] else None
-        table.add_row(row["field"], *[json.dumps(v) for v in row["values"]], style=style)
+        table.add_row(
+            escape(terminal_safe(row["field"])),
+            *[escape(terminal_safe(json.dumps(v))) for v in row["values"]],
+            style=style,
+        )
     out.print(table)
     table = Table(title="metrics", box=None, pad_edge=False, header_style="bold", title_justify="left")
     table.add_column("metric")
@@ -302,7 +320,9 @@ def compare(
     out.print(table)
     for experiment in experiments:
         if experiment.get("variants"):
-            out.print(f"\n[bold]variants of {experiment['id'][:8]}[/] {experiment.get('name')}")
+            out.print(
+                f"\n[bold]variants of {experiment['id'][:8]}[/] {escape(terminal_safe(experiment.get('name')))}"
+            )
             out.print(variants_table(experiment["variants"]))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import Any
 
@@ -27,6 +28,40 @@ class CliError(Exception):
 class UsageError(CliError):
     def __init__(self, message: str) -> None:
         super().__init__(message, exit_code=2)
+
+
+# C0 controls (newline and tab included), DEL and C1 controls: ESC starts ANSI/OSC sequences that could
+# recolour, retitle or clear the terminal, or write the clipboard (OSC 52); a newline breaks table rows.
+# Line separators and bidi overrides reorder or split what is shown, so they are escaped too.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def has_control_chars(text: str) -> bool:
+    """Whether `text` holds a control character (ESC, newline, tab, BEL, ...)."""
+    return bool(_CONTROL.search(text))
+
+
+def terminal_safe(text: Any) -> str:
+    """`text` with every control character written as a visible escape (`\\x1b`, `\\n`), so stored names,
+    tags and notes never reach the terminal as raw escape sequences or break a table row."""
+    text = "" if text is None else str(text)
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def refuse_control_chars(what: str, text: str) -> None:
+    """A usage error (exit 2) when user input meant for the store holds control characters."""
+    if has_control_chars(text):
+        raise UsageError(
+            f"{what} '{terminal_safe(text)}' holds control characters (escape sequences, newlines, tabs); "
+            "use printable text"
+        )
+
+
+def one_line(text: Any) -> str:
+    """An error message as one terminal-safe line (multi-line library errors are joined)."""
+    return " ".join(terminal_safe(line) for line in str(text).split()).strip()
 
 
 def print_json(data: Any) -> None:
@@ -71,6 +106,7 @@ def write_table(
 ) -> None:
     """A plain aligned table written straight to stdout: fast for 10,000 rows, where rich tables are not."""
     max_width = max_width or {}
+    rows = [[terminal_safe(cell) for cell in row] for row in rows]
     clipped = [[_clip(cell, max_width.get(h)) for h, cell in zip(headers, row, strict=True)] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in clipped]) for i, h in enumerate(headers)]
 

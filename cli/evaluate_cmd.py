@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.console import UsageError, fmt_num, fmt_pct, info, out, print_json
+from cli.console import CliError, UsageError, fmt_num, fmt_pct, info, out, print_json, terminal_safe
 from cli.resolve import resolve
 from store import Store
 
@@ -50,6 +50,7 @@ def evaluate(
         known = ", ".join(_variant_names(experiment)) or "none (the experiment has not finished evaluating)"
         raise UsageError(f"--variant '{variant}' is not in experiment {exp_id}; allowed {known}")
     from pipeline.variants.evaluate_on_data import evaluate_experiment
+    from pipeline.variants.manifest import ManifestError
 
     try:
         result = evaluate_experiment(
@@ -62,6 +63,8 @@ def evaluate(
             skip_bad=skip_bad,
             threads=threads,
         )
+    except ManifestError as error:  # the experiment folder is damaged or tampered with: not the user's input
+        raise CliError(str(error)) from None
     except ValueError as error:
         raise UsageError(str(error)) from None
     record = result.record()
@@ -128,8 +131,12 @@ def export(
         known = ", ".join(_variant_names(experiment)) or "none"
         raise UsageError(f"--variant '{variant}' is not in experiment {exp_id}; allowed {known}")
     from pipeline.variants.load import deployable_artifact
+    from pipeline.variants.manifest import ManifestError
 
-    source = deployable_artifact(store.experiment_dir(exp_id), variant)
+    try:
+        source = deployable_artifact(store.experiment_dir(exp_id), variant)
+    except (ManifestError, FileNotFoundError) as error:
+        raise CliError(str(error)) from None
     file_name = f"{exp_id[:8]}-{variant.replace(':', '-')}{source.suffix}"
     if output is None:
         target = Path.cwd() / file_name
@@ -137,6 +144,7 @@ def export(
         target = Path(output) / file_name
     else:
         target = Path(output)
+    _refuse_inside_home(target, store.home)
     if target.exists() and not force:
         raise UsageError(f"'{target}' exists; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +152,17 @@ def export(
     shutil.copyfile(source, tmp)
     tmp.replace(target)
     typer.echo(f"{target}\t{target.stat().st_size} bytes")
+
+
+def _refuse_inside_home(target: Path, home: Path) -> None:
+    """A usage error when `target` (links followed) is inside the ocrq home: the index, an experiment's
+    record or an artifact there would be overwritten by the exported file."""
+    resolved, home = target.expanduser().resolve(), home.expanduser().resolve()
+    if resolved == home or resolved.is_relative_to(home):
+        raise UsageError(
+            f"--output '{terminal_safe(target)}' is inside the ocrq home {home}; "
+            "export to a path outside it (the store's files would be overwritten)"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -15,8 +15,9 @@ from typing import Annotated
 import typer
 
 from cli import browse, configs, data_cmd, doctor_cmd, evaluate_cmd, manage, run, tui_command
-from cli.config_options import normalize_config_flags
-from cli.console import CliError, err
+from cli.args import prepare_args
+from cli.console import CliError, UsageError, err, one_line
+from cli.errors import describe_error
 
 app = typer.Typer(
     name="ocrq",
@@ -57,8 +58,16 @@ def root(
 ) -> None:
     """ocrq: a compression lab for OCR text-line recognizers."""
     if home is not None:
+        if home.expanduser().exists() and not home.expanduser().is_dir():
+            raise UsageError(f"--home '{home}' is a file, not a folder; give the folder of an ocrq store")
         # Children (detached runs, workers) inherit the choice through the environment.
         os.environ["OCRQ_HOME"] = str(home.expanduser().resolve())
+    elif os.environ.get("OCRQ_HOME"):
+        env_home = Path(os.environ["OCRQ_HOME"]).expanduser()
+        if env_home.exists() and not env_home.is_dir():
+            raise UsageError(
+                f"OCRQ_HOME '{env_home}' is a file, not a folder; point it at the folder of an ocrq store"
+            )
 
 
 run.register(app)
@@ -72,14 +81,18 @@ doctor_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the app and turns known errors into one line on stderr and an exit code."""
-    args = normalize_config_flags(sys.argv[1:] if argv is None else list(argv))
+    """Entry point: runs the app and turns known errors into one line on stderr and an exit code.
+
+    Returns 0 ok, 1 runtime error, 2 bad input, 130 interrupted (Ctrl-C, or SIGTERM during a run).
+    """
     debug = os.environ.get("OCRQ_DEBUG", "") not in ("", "0")
     try:
-        # Without standalone mode a command's `raise typer.Exit(code)` comes back as the return value.
+        args = prepare_args(app, sys.argv[1:] if argv is None else list(argv))
+        # Without standalone mode a command's `raise typer.Exit(code)` (and Typer's own Exit(130) for a
+        # KeyboardInterrupt) comes back as the return value: it is the exit code.
         code = app(args=args, prog_name="ocrq", standalone_mode=False)
     except typer.Exit as exit_:
-        return exit_.exit_code
+        code = exit_.exit_code
     except typer.Abort:
         err.print("ocrq: aborted")
         return 1
@@ -87,28 +100,37 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         message = error.format_message() if hasattr(error, "format_message") else str(error)
-        err.print(f"ocrq: error: {' '.join(message.split())}", markup=False)
+        err.print(f"ocrq: error: {one_line(message)}", markup=False)
         return getattr(error, "exit_code", 2)
     except CliError as error:
         if debug:
             raise
-        err.print(f"ocrq: error: {error}", markup=False)
+        err.print(f"ocrq: error: {one_line(error)}", markup=False)
         return error.exit_code
     except KeyboardInterrupt:
-        err.print("ocrq: interrupted")
-        return 130
-    except Exception as error:  # an unknown failure: one line, the traceback with OCRQ_DEBUG=1
+        code = 130
+    except BrokenPipeError:  # `ocrq ls | head`: the reader left; say nothing more to it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as error:
         if debug:
             raise
-        err.print(
-            f"ocrq: error: {type(error).__name__}: {error} (set OCRQ_DEBUG=1 for the traceback)", markup=False
-        )
-        return 1
-    return code if isinstance(code, int) and not isinstance(code, bool) else 0
+        message, code = describe_error(error)
+        err.print(f"ocrq: error: {message}", markup=False)
+        return code
+    code = code if isinstance(code, int) and not isinstance(code, bool) else 0
+    if code == 130:
+        err.print("ocrq: interrupted", markup=False)
+    return code
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:  # a second Ctrl-C while main() was already on its way out
+        code = 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,19 @@ from typing import Annotated
 
 import typer
 
-from cli.console import UsageError, info
+from cli.console import UsageError, has_control_chars, info, refuse_control_chars, terminal_safe
 from cli.resolve import resolve, resolve_all
 from store import Store
+
+
+def check_tags(tags: list[str]) -> None:
+    """A usage error for a tag that is empty, holds spaces, commas or control characters."""
+    for name in tags:
+        if not name.strip() or any(c.isspace() for c in name) or "," in name or has_control_chars(name):
+            raise UsageError(
+                f"tag '{terminal_safe(name)}' is not allowed; tags are non-empty words without spaces, "
+                "commas or control characters"
+            )
 
 
 def tag(
@@ -20,15 +30,11 @@ def tag(
     ] = None,
 ) -> None:
     """Add or remove tags; prints the experiment's tags."""
+    check_tags(add or [])  # removing stays possible for any tag, so an old bad one can be cleaned up
     store = Store()
     exp_id = resolve(store, ref)
-    for name in [*(add or []), *(remove or [])]:
-        if not name.strip() or any(c.isspace() for c in name) or "," in name:
-            raise UsageError(
-                f"tag '{name}' is not allowed; tags are non-empty words without spaces or commas"
-            )
     tags = store.tag(exp_id, add=add or [], remove=remove or [])
-    typer.echo(" ".join(tags) if tags else "(no tags)")
+    typer.echo(" ".join(terminal_safe(t) for t in tags) if tags else "(no tags)")
 
 
 def note(
@@ -36,6 +42,8 @@ def note(
     text: Annotated[str, typer.Argument(help="The note ('' clears it).")],
 ) -> None:
     """Set the experiment's note."""
+    # Newlines and tabs are fine in a note (shown escaped); escape sequences and other controls are not.
+    refuse_control_chars("note", text.replace("\n", " ").replace("\t", " "))
     store = Store()
     store.set_note(resolve(store, ref), text)
 
@@ -57,6 +65,7 @@ def rm(
         if not typer.confirm(
             f"Permanently delete {len(ids)} experiment(s) and their artifacts?", default=False, err=True
         ):
+            info("nothing deleted")
             raise typer.Exit(1)
     for exp_id in ids:
         if permanent:

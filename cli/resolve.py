@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from cli.console import UsageError
-from store import AmbiguousId, ExperimentNotFound, Store, StoreError
+from store import AmbiguousId, ExperimentNotFound, Store
 
 
 def resolve(store: Store, ref: str) -> str:
-    """Full id for an id, unique prefix (>= 4 chars) or exact name; a usage error otherwise."""
+    """Full id for an id, unique prefix (>= 4 chars) or exact name; a usage error otherwise.
+
+    A damaged store is not the user's typo: its StoreError goes on to `main` (exit 1, `ocrq doctor`).
+    """
     try:
         return store.resolve_id(ref)
-    except (ExperimentNotFound, AmbiguousId, StoreError, ValueError) as error:
+    except (ExperimentNotFound, AmbiguousId, ValueError) as error:
         raise UsageError(str(error)) from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,8 +12,9 @@ import typer
 
 from cli.config_options import overrides_from_kwargs, with_config_options
 from cli.configs import resolve_or_usage_error
-from cli.console import UsageError, err, info, print_json
-from store import ExperimentNotFound, Store, StoreError
+from cli.console import CliError, UsageError, err, info, one_line, print_json, refuse_control_chars
+from cli.manage import check_tags
+from store import AmbiguousId, ExperimentNotFound, Store
 
 
 def _raise_keyboard_interrupt(signum, frame) -> None:
@@ -96,6 +98,10 @@ def run(
         exp_id, config = _config_to_resume(store, resume, template or template_opt, config_file, overrides)
     else:
         config = resolve_or_usage_error(template or template_opt, config_file, overrides)
+    # Names and tags are printed by `ocrq ls`/`show` and the TUI: no escape sequences or newlines in them.
+    if config.name:
+        refuse_control_chars("--name", config.name)
+    check_tags(tags or [])
 
     from pipeline.runner import prepare_experiment, run_experiment
 
@@ -145,9 +151,11 @@ def run(
         info(f"details: ocrq show {exp_id[:8]}")
     if outcome.status == "failed":
         if not json_:
-            err.print(f"ocrq: error: run failed: {outcome.error}", markup=False)
+            err.print(f"ocrq: error: run failed: {one_line(outcome.error)}", markup=False)
         raise typer.Exit(1)
     if outcome.status == "interrupted":
+        if not json_:
+            info(f"interrupted; `ocrq run --resume {exp_id[:8]}` continues from the last checkpoint")
         raise typer.Exit(130)
 
 
@@ -175,7 +183,7 @@ def _config_from_baseline(
         )
     try:
         source_id = store.resolve_id(ref)
-    except (ExperimentNotFound, StoreError) as error:
+    except (ExperimentNotFound, AmbiguousId) as error:
         raise UsageError(str(error)) from None
     source = store.get(source_id)
     if source["status"] == "running":
@@ -194,6 +202,12 @@ def _config_from_baseline(
     except ConfigError as error:
         raise UsageError(str(error)) from None
     baseline_dir = store.experiment_dir(source_id)
+    check_torch_file(
+        baseline_dir / "model_fp32.pt",
+        "the trained model of experiment " + source_id,
+        "it cannot be reused; train a new baseline (`ocrq run`)",
+        required=True,
+    )
     if config.mode == "evaluate":
         return source_id, config, baseline_dir
     return None, config, baseline_dir
@@ -206,7 +220,7 @@ def _is_new_id(store: Store, exp_id: str) -> bool:
         store.resolve_id(exp_id)
     except ExperimentNotFound:
         return True
-    except StoreError:
+    except AmbiguousId:
         return False
     return False
 
@@ -222,7 +236,7 @@ def _config_to_resume(
         )
     try:
         exp_id = store.resolve_id(ref)
-    except (ExperimentNotFound, StoreError) as error:
+    except (ExperimentNotFound, AmbiguousId) as error:
         raise UsageError(str(error)) from None
     experiment = store.get(exp_id)
     if experiment["status"] == "running":
@@ -231,7 +245,29 @@ def _config_to_resume(
         )
     if experiment["status"] == "finished":
         raise UsageError(f"experiment {exp_id} already finished; nothing to resume")
+    last = store.experiment_dir(exp_id) / "checkpoints" / "last.pt"
+    check_torch_file(
+        last,
+        "the resume checkpoint",
+        f"delete it to train experiment {exp_id[:8]} again from the start, then rerun --resume",
+    )
     return exp_id, config_from_dict(experiment["config"])
+
+
+def check_torch_file(path: Path, what: str, fix: str, *, required: bool = False) -> None:
+    """A runtime error (exit 1) naming `path` when it is empty or not a torch zip file.
+
+    torch.load's own errors on such files are an EOFError without a message or a paragraph about
+    `weights_only`; this says which file is damaged and what to do, before anything is recorded.
+    """
+    if not path.exists():
+        if required:
+            raise CliError(f"{what} ({path}) is missing; {fix}")
+        return
+    if path.stat().st_size == 0:
+        raise CliError(f"{what} ({path}) is empty (a disk filled up or a copy was cut short); {fix}")
+    if not zipfile.is_zipfile(path):
+        raise CliError(f"{what} ({path}) is damaged: not a torch checkpoint; {fix}")
 
 
 def _run_recorded(

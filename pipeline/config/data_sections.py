@@ -110,6 +110,8 @@ class SyntheticDataConfig:
         _check_min_max("min_length", self.min_length, "max_length", self.max_length)
         _check_range("long_text_ratio", self.long_text_ratio, 0.0, 1.0)
         _check_range("blank_ratio", self.blank_ratio, 0.0, 0.5)
+        if isinstance(self.fonts, str) and self.fonts != "all":
+            self.fonts = [self.fonts]  # one font file name (`--fonts DejaVuSans.ttf`) is a list of one
         if self.fonts != "all":
             _check_name_list("fonts", self.fonts)
             if not self.fonts:

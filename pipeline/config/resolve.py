@@ -39,16 +39,28 @@ def template_names() -> list[str]:
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON config file into flat {field: value}; accepts flat keys or {section: {...}} objects."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file '{path}' is a directory; give a JSON file")
     if not path.is_file():
         raise ConfigError(f"config file '{path}' does not exist")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_refuse_duplicate_keys)
     except json.JSONDecodeError as error:
         raise ConfigError(
             f"config file '{path}' is not valid JSON: line {error.lineno} column {error.colno}: {error.msg}"
         ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file '{path}' is not UTF-8 text") from None
+    except RecursionError:
+        raise ConfigError(
+            f"config file '{path}' is nested too deeply; settings are at most 2 levels"
+        ) from None
+    except _DuplicateKey as error:
+        raise ConfigError(
+            f"config file '{path}' sets {error.args[0]!r} twice in one object; give each setting once"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"config file '{path}' cannot be read: {error.strerror}") from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"config file '{path}' must hold a JSON object of settings, not {type(data).__name__}"
@@ -65,8 +77,24 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
                 raise ConfigError(
                     f"config file '{path}': '{sub_key}' belongs in section '{FLAT_FIELDS[name]}', not '{key}'"
                 )
+            if name in flat:  # `epochs` and `train.epochs`, or `qat-epochs` and `qat_epochs`
+                raise ConfigError(f"config file '{path}' sets '{name}' twice; give each setting once")
             flat[name] = coerce_field(name, sub_value, from_text=False)
     return flat
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys silently; a config that says two things is refused.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
 
 
 def parse_overrides(overrides: Mapping[str, Any], *, from_text: bool = True) -> dict[str, Any]:

@@ -127,6 +127,12 @@ def _check_line(
         with Image.open(path) as image:
             size = image.size
             image.verify()  # reads the file structure (PNG checksums) without decoding every pixel
+    except Image.DecompressionBombError:  # its header claims more pixels than PIL will decode safely
+        return LabelProblem(
+            line_number,
+            "unreadable_image",
+            f"image {relative!r} is too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels)",
+        )
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return LabelProblem(line_number, "unreadable_image", f"image {relative!r} cannot be read ({exc})")
     if not label and not allow_empty:

@@ -6,7 +6,7 @@ and load any variant from the folder alone.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from pipeline.core.atomic import write_text_atomic
@@ -15,15 +15,55 @@ MANIFEST = "deploy_manifest.json"
 FORMAT = "ocrq-deploy-manifest-1"
 
 
+class ManifestError(ValueError):
+    """The deploy manifest cannot be trusted: not JSON, another format, or a path leaving its folder."""
+
+
 def read_manifest(experiment_dir: Path) -> dict[str, dict[str, Any]]:
-    """Variant -> {artifact (relative path), format, backend}; {} when the folder has no manifest."""
+    """Variant -> {artifact (relative path), format, backend}; {} when the folder has no manifest.
+
+    Raises:
+        ManifestError: the file is damaged, or an artifact path is absolute outside the experiment
+            folder, holds '..' or resolves (through a link) outside it: export and evaluate never read
+            other files.
+    """
     path = Path(experiment_dir) / MANIFEST
     if not path.is_file():
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("format") != FORMAT:
-        raise ValueError(f"{path} has format {data.get('format')!r}; this ocrq reads {FORMAT}")
-    return dict(data.get("variants", {}))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise ManifestError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ManifestError(f"{path} has format {found!r}; this ocrq reads {FORMAT}")
+    variants = data.get("variants", {})
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+        raise ManifestError(f"{path}: 'variants' must map variant names to objects")
+    for name, entry in variants.items():
+        _check_confined(path, Path(experiment_dir), name, entry.get("artifact"))
+    return dict(variants)
+
+
+def _check_confined(path: Path, experiment_dir: Path, name: str, artifact: Any) -> None:
+    if not isinstance(artifact, str) or not artifact:
+        raise ManifestError(f"{path}: variant {name!r} has no artifact path")
+    root = experiment_dir.resolve()
+    absolute = PurePosixPath(artifact).is_absolute() or PureWindowsPath(artifact).is_absolute()
+    # Manifests written before paths were made relative hold absolute ones inside the folder: still fine.
+    if (absolute or PureWindowsPath(artifact).drive) and not Path(artifact).resolve().is_relative_to(root):
+        raise ManifestError(
+            f"{path}: variant {name!r} names absolute path {artifact!r} outside the experiment folder; "
+            "artifacts must be inside it"
+        )
+    if ".." in PurePosixPath(artifact.replace("\\", "/")).parts:
+        raise ManifestError(
+            f"{path}: variant {name!r} path {artifact!r} leaves the experiment folder ('..' is not allowed)"
+        )
+    if not (root / artifact).resolve().is_relative_to(root):
+        raise ManifestError(
+            f"{path}: variant {name!r} path {artifact!r} resolves outside the experiment folder (a link?)"
+        )
 
 
 def resolve_artifact(experiment_dir: Path, recorded: str) -> Path:

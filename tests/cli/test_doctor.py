@@ -136,4 +136,4 @@ def test_a_home_that_is_not_a_store_exits_2(tmp_path):
     assert result.returncode == 2 and "no ocrq store at" in result.stderr
     (tmp_path / "file").write_text("x")
     result = ocrq("doctor", home=tmp_path / "file")
-    assert result.returncode == 2 and "is not a folder" in result.stderr
+    assert result.returncode == 2 and "not a folder" in result.stderr
