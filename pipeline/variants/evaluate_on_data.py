@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from pipeline.config import config_from_dict
+from pipeline.config.variant_specs import artifact_stem
 from pipeline.core.charset import Charset
 from pipeline.core.device import configure_threads
 from pipeline.data.labelled import LabelledLineDataset, load_label_file
@@ -126,7 +127,7 @@ def evaluate_experiment(
         beam_width=config.train.beam_width,
     )
     seconds = time.monotonic() - started
-    out_dir = experiment_dir / "evaluations" / f"{time.strftime('%Y%m%d-%H%M%S')}-{variant.replace(':', '-')}"
+    out_dir = experiment_dir / "evaluations" / f"{time.strftime('%Y%m%d-%H%M%S')}-{artifact_stem(variant)}"
     path = out_dir / "predictions.tsv"
     write_predictions_tsv(predictions, path)
     return EvaluationResult(variant, label, predictions.metrics(), predictions, path, seconds)
