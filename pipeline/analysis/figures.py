@@ -3,6 +3,7 @@ figure. Each function writes one PNG and returns its path."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,17 @@ import numpy as np  # noqa: E402
 from pipeline.analysis.errors import ERROR_KINDS  # noqa: E402
 
 _PALETTE = plt.get_cmap("tab10").colors
+
+
+def _plain_text(function):
+    """Draw labels as typed: "$41.23" is a price, not mathtext."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context({"text.parse_math": False}):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 def variant_colors(names: Sequence[str]) -> dict[str, tuple]:
@@ -33,6 +45,7 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+@_plain_text
 def grouped_bars(
     values: dict[str, dict[str, float]],
     categories: Sequence[str],
@@ -59,12 +72,14 @@ def grouped_bars(
     return _save(fig, path)
 
 
+@_plain_text
 def error_kinds_figure(kinds: dict[str, dict[str, int]], colors, path: Path) -> Path:
     """The seven error kinds per variant."""
     values = {v: {k: float(n) for k, n in counts.items()} for v, counts in kinds.items()}
     return grouped_bars(values, ERROR_KINDS, colors, path, title="Errors by kind", ylabel="errors")
 
 
+@_plain_text
 def confusion_heatmap(pairs: list[dict[str, Any]], path: Path, *, title: str) -> Path | None:
     """Label characters (rows) read as predicted characters (columns), for the top pairs."""
     if not pairs:
@@ -88,6 +103,7 @@ def confusion_heatmap(pairs: list[dict[str, Any]], path: Path, *, title: str) ->
     return _save(fig, path)
 
 
+@_plain_text
 def contact_sheet(
     images: Sequence[np.ndarray], captions: Sequence[str], path: Path, *, title: str, max_lines: int = 12
 ) -> Path | None:
@@ -109,6 +125,7 @@ def contact_sheet(
     return _save(fig, path)
 
 
+@_plain_text
 def alignment_figure(
     image: np.ndarray, views: dict[str, dict[str, Any]], texts: dict[str, str], label: str, path: Path, colors
 ) -> Path:
@@ -158,6 +175,7 @@ def alignment_figure(
     return _save(fig, path)
 
 
+@_plain_text
 def robustness_figure(curves: dict[str, dict[str, list[float]]], severities: Sequence[int], colors, path: Path) -> Path:
     """CER against severity, a panel per corruption, a line per variant."""
     corruptions = list(next(iter(curves.values())))
@@ -174,6 +192,7 @@ def robustness_figure(curves: dict[str, dict[str, list[float]]], severities: Seq
     return _save(fig, path)
 
 
+@_plain_text
 def reliability_figure(reports: dict[str, dict[str, Any]], colors, path: Path) -> Path:
     """Accuracy against mean confidence per bin, a line per variant, with the diagonal of perfect calibration."""
     fig, ax = plt.subplots(figsize=(5.2, 5))
@@ -195,6 +214,7 @@ def reliability_figure(reports: dict[str, dict[str, Any]], colors, path: Path) -
     return _save(fig, path)
 
 
+@_plain_text
 def rejection_figure(reports: dict[str, dict[str, Any]], colors, path: Path) -> Path:
     """CER of the lines kept when the least confident are rejected, a line per variant."""
     fig, ax = plt.subplots(figsize=(5.6, 4))
@@ -209,6 +229,7 @@ def rejection_figure(reports: dict[str, dict[str, Any]], colors, path: Path) -> 
     return _save(fig, path)
 
 
+@_plain_text
 def distribution_figure(values: dict[str, Sequence[float]], path: Path, *, title: str, xlabel: str) -> Path:
     """Histograms side by side (one panel per series), for comparing experiments."""
     names = list(values)

@@ -137,9 +137,6 @@ def analyze_experiment(
     configure_threads(settings.threads)
     variants = ["fp32", *[v for v in dict.fromkeys(variants) if v != "fp32"]]
     out_dir = experiment_dir / ANALYSIS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in (*out_dir.glob("*.png"), out_dir / "analysis.json", out_dir / "analysis.md"):
-        old.unlink(missing_ok=True)  # a rerun with other parts must not leave stale figures behind
     colors = figures.variant_colors(variants)
     seconds: dict[str, float] = {}
     files: list[Path] = []
@@ -149,6 +146,13 @@ def analyze_experiment(
     say("read", 0, len(variants) + 1, "loading lines")
     lines = load_line_set(config, charset, settings.data, settings.count)
     doc["data"] = {"description": lines.description, "lines": len(lines), "synthetic": lines.fonts is not None}
+    bad = [i for i in settings.alignment_lines or [] if not 0 <= i < len(lines)]
+    if bad:
+        raise ValueError(f"--line {bad[0]} is out of range; allowed 0..{len(lines) - 1}")
+    # Bad input is refused above, before anything is written.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in (*out_dir.glob("*.png"), out_dir / "analysis.json", out_dir / "analysis.md"):
+        old.unlink(missing_ok=True)  # a rerun with other parts must not leave stale figures behind
     reader = _Reader(experiment_dir, config, charset, settings.threads)
     readings: dict[str, Reading] = {}
     for i, variant in enumerate(variants):
@@ -242,8 +246,6 @@ def analyze_experiment(
             shown = ["fp32", variant] if variant != "fp32" else ["fp32"]
             entries = []
             for index in chosen:
-                if not 0 <= index < len(lines):
-                    raise ValueError(f"--line {index} is out of range; allowed 0..{len(lines) - 1}")
                 frame = {v: alignment_views.frame_view(readings[v].logits[index], charset) for v in shown}
                 texts = {v: readings[v].predictions[index] for v in shown}
                 path = figures.alignment_figure(
@@ -266,7 +268,6 @@ def analyze_experiment(
 
     def robustness_part() -> None:
         subset = lines.subset(settings.robustness_lines)
-        cache: dict[str, list[str]] = {}
         total = 5 * 5
 
         def read(variant, transform):
@@ -281,7 +282,6 @@ def analyze_experiment(
             say("robustness", done[0], total, message)
 
         report = robustness_report(read, variants, subset.labels, progress=tick)
-        cache.clear()
         doc["robustness"] = report
         files.append(figures.robustness_figure(report["curves"], report["severities"], colors, out_dir / "robustness.png"))
 
