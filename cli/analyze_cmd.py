@@ -12,13 +12,31 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.console import CliError, UsageError, err, fmt_bytes, fmt_num, fmt_pct, info, out, print_json, terminal_safe
+from cli.console import (
+    CliError,
+    UsageError,
+    err,
+    fmt_bytes,
+    fmt_num,
+    fmt_pct,
+    info,
+    out,
+    print_json,
+    terminal_safe,
+)
 from cli.resolve import resolve, resolve_all
 from store import Store
 
 PARTS = ("errors", "changes", "alignment", "robustness", "confidence", "training")
 RANKING_PARTS = ("errors", "robustness", "confidence")
-WEIGHT_NAMES = {"cer": "cer", "em": "em", "size": "size_bytes", "latency": "latency_ms_p50", "gap": "robustness_gap", "ece": "ece"}
+WEIGHT_NAMES = {
+    "cer": "cer",
+    "em": "em",
+    "size": "size_bytes",
+    "latency": "latency_ms_p50",
+    "gap": "robustness_gap",
+    "ece": "ece",
+}
 
 
 def _parts(only: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -27,7 +45,9 @@ def _parts(only: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     parts = tuple(dict.fromkeys(p.strip() for p in only.split(",") if p.strip()))
     unknown = [p for p in parts if p not in PARTS]
     if unknown or not parts:
-        raise UsageError(f"--only '{terminal_safe(only)}' names unknown part(s) {', '.join(unknown) or '(none)'}; allowed {', '.join(PARTS)}")
+        raise UsageError(
+            f"--only '{terminal_safe(only)}' names unknown part(s) {', '.join(unknown) or '(none)'}; allowed {', '.join(PARTS)}"
+        )
     return parts
 
 
@@ -54,10 +74,14 @@ def _weights(pairs: list[str]) -> dict[str, float]:
 def _check_variants(experiment: dict, wanted: list[str]) -> list[str]:
     known = [v["name"] for v in experiment.get("variants", [])]
     if not known:
-        raise CliError(f"experiment {experiment['id']} has no measured variants yet; analyze it after its run finishes")
+        raise CliError(
+            f"experiment {experiment['id']} has no measured variants yet; analyze it after its run finishes"
+        )
     for name in wanted:
         if name not in known:
-            raise UsageError(f"--variant '{terminal_safe(name)}' is not in experiment {experiment['id']}; allowed {', '.join(known)}")
+            raise UsageError(
+                f"--variant '{terminal_safe(name)}' is not in experiment {experiment['id']}; allowed {', '.join(known)}"
+            )
     return wanted or known
 
 
@@ -91,7 +115,9 @@ class _AnalysisProgress:
                 self.progress.remove_task(self.task)
             self.task = self.progress.add_task("", total=max(1, total), part=part, message="")
             self.part = part
-        self.progress.update(self.task, completed=done, total=max(1, total), message=escape(terminal_safe(message)))
+        self.progress.update(
+            self.task, completed=done, total=max(1, total), message=escape(terminal_safe(message))
+        )
 
 
 def _analyze_one(store: Store, exp_id: str, experiment: dict, variants: list[str], settings, quiet: bool):
@@ -100,8 +126,13 @@ def _analyze_one(store: Store, exp_id: str, experiment: dict, variants: list[str
 
     with _AnalysisProgress(not quiet) as progress:
         try:
-            result = analyze_experiment(store.experiment_dir(exp_id), experiment["config"], variants, settings, progress)
-        except (ManifestError, FileNotFoundError) as error:  # a damaged experiment folder, not the user's input
+            result = analyze_experiment(
+                store.experiment_dir(exp_id), experiment["config"], variants, settings, progress
+            )
+        except (
+            ManifestError,
+            FileNotFoundError,
+        ) as error:  # a damaged experiment folder, not the user's input
             raise CliError(str(error)) from None
         except ValueError as error:
             raise UsageError(str(error)) from None
@@ -113,7 +144,11 @@ def _analyze_one(store: Store, exp_id: str, experiment: dict, variants: list[str
 
 def stored_flips(experiment: dict[str, Any]) -> dict[str, tuple[int, int]]:
     """variant -> (lines broke, lines fixed) from the experiment's latest `ocrq analyze`, if any."""
-    paths = [a["path"] for a in experiment.get("artifacts", []) if a.get("kind") == "analysis" and a["path"].endswith(".json")]
+    paths = [
+        a["path"]
+        for a in experiment.get("artifacts", [])
+        if a.get("kind") == "analysis" and a["path"].endswith(".json")
+    ]
     if not paths:
         return {}
     try:
@@ -153,20 +188,27 @@ def _print_summary(exp_id: str, result) -> None:
         pairs = errors["fp32"]["confusions"][:8]
         if pairs:
             out.print(
-                "top confusions: " + escape(terminal_safe(", ".join(f"{p['label']!r}→{p['pred']!r} ×{p['count']}" for p in pairs)))
+                "top confusions: "
+                + escape(
+                    terminal_safe(", ".join(f"{p['label']!r}→{p['pred']!r} ×{p['count']}" for p in pairs))
+                )
             )
     for variant, change in (doc.get("changes") or {}).items():
         grown = change["grown_confusions"][:3]
         if grown:
             out.print(
                 f"{escape(terminal_safe(variant))} grew: "
-                + escape(terminal_safe(", ".join(f"{p['label']!r}→{p['pred']!r} +{p['count']}" for p in grown)))
+                + escape(
+                    terminal_safe(", ".join(f"{p['label']!r}→{p['pred']!r} +{p['count']}" for p in grown))
+                )
             )
     info("time by part: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items()))
     info(f"wrote {len(result.files)} files to {result.files[-1].parent}")
 
 
-def _ranking(store: Store, experiments: list[dict], results: dict[str, Any], weights: dict[str, float]) -> list[dict]:
+def _ranking(
+    store: Store, experiments: list[dict], results: dict[str, Any], weights: dict[str, float]
+) -> list[dict]:
     from pipeline.analysis.ranking import rank_models
 
     rows = []
@@ -200,49 +242,81 @@ def _cross_figures(experiments: list[dict], results: dict[str, Any], out_dir: Pa
 
     labels = {e["id"]: f"{e['id'][:8]} {e.get('name') or ''}".strip() for e in experiments}
     files = []
-    kinds = {labels[i]: r.document["errors"]["fp32"]["kinds"] for i, r in results.items() if r.document.get("errors")}
+    kinds = {
+        labels[i]: r.document["errors"]["fp32"]["kinds"]
+        for i, r in results.items()
+        if r.document.get("errors")
+    }
     if kinds:
         colors = figures.variant_colors(list(kinds))
         files.append(figures.error_kinds_figure(kinds, colors, out_dir / "ranking_error_kinds.png"))
     confidences = {
-        labels[i]: r.document["confidence_values"]["fp32"] for i, r in results.items() if r.document.get("confidence_values")
+        labels[i]: r.document["confidence_values"]["fp32"]
+        for i, r in results.items()
+        if r.document.get("confidence_values")
     }
     if confidences:
         files.append(
             figures.distribution_figure(
-                confidences, out_dir / "ranking_confidence.png", title="FP32 line confidence per experiment", xlabel="confidence"
+                confidences,
+                out_dir / "ranking_confidence.png",
+                title="FP32 line confidence per experiment",
+                xlabel="confidence",
             )
         )
     return files
 
 
 def analyze(
-    refs: Annotated[list[str], typer.Argument(help="One experiment id, prefix or name; several to rank them.")],
+    refs: Annotated[
+        list[str], typer.Argument(help="One experiment id, prefix or name; several to rank them.")
+    ],
     variant: Annotated[
         list[str] | None,
-        typer.Option("--variant", "-v", help="Variant to analyse (repeat; default: every variant).", show_default=False),
+        typer.Option(
+            "--variant", "-v", help="Variant to analyse (repeat; default: every variant).", show_default=False
+        ),
     ] = None,
     data: Annotated[
-        str, typer.Option("--data", help="'test' (the experiment's test set), 'synthetic' (fresh lines), or a label file / folder.")
+        str,
+        typer.Option(
+            "--data",
+            help="'test' (the experiment's test set), 'synthetic' (fresh lines), or a label file / folder.",
+        ),
     ] = "test",
     count: Annotated[
-        int | None, typer.Option("-n", "--count", help="Analyse at most this many lines.", min=1, show_default=False)
+        int | None,
+        typer.Option("-n", "--count", help="Analyse at most this many lines.", min=1, show_default=False),
     ] = None,
     only: Annotated[
         str | None,
-        typer.Option("--only", help=f"Comma-separated parts: {', '.join(PARTS)} (default: all; ranking: errors,robustness,confidence).", show_default=False),
+        typer.Option(
+            "--only",
+            help=f"Comma-separated parts: {', '.join(PARTS)} (default: all; ranking: errors,robustness,confidence).",
+            show_default=False,
+        ),
     ] = None,
     robustness_lines: Annotated[
         int, typer.Option("--robustness-lines", help="Lines read under each corruption and severity.", min=1)
     ] = 256,
     line: Annotated[
         list[int] | None,
-        typer.Option("--line", help="Line index for alignment views (repeat; default: flipped, then worst).", show_default=False),
+        typer.Option(
+            "--line",
+            help="Line index for alignment views (repeat; default: flipped, then worst).",
+            show_default=False,
+        ),
     ] = None,
-    alignment_count: Annotated[int, typer.Option("--alignment-count", help="Alignment views per variant.", min=1)] = 3,
+    alignment_count: Annotated[
+        int, typer.Option("--alignment-count", help="Alignment views per variant.", min=1)
+    ] = 3,
     weight: Annotated[
         list[str] | None,
-        typer.Option("--weight", help=f"Ranking weight NAME=NUMBER, NAME in {', '.join(WEIGHT_NAMES)} (repeat).", show_default=False),
+        typer.Option(
+            "--weight",
+            help=f"Ranking weight NAME=NUMBER, NAME in {', '.join(WEIGHT_NAMES)} (repeat).",
+            show_default=False,
+        ),
     ] = None,
     threads: Annotated[int, typer.Option("--threads", help="CPU threads.", min=1)] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -285,7 +359,9 @@ def analyze(
     for experiment in experiments:
         if ranking and not quiet:
             info(f"analysing {experiment['id'][:8]} ({', '.join(parts)})")
-        results[experiment["id"]] = _analyze_one(store, experiment["id"], experiment, chosen[experiment["id"]], settings, quiet)
+        results[experiment["id"]] = _analyze_one(
+            store, experiment["id"], experiment, chosen[experiment["id"]], settings, quiet
+        )
     if not ranking:
         exp_id = experiments[0]["id"]
         result = results[exp_id]
@@ -299,11 +375,19 @@ def analyze(
     figure_dir = store.experiment_dir(experiments[0]["id"]) / "analysis"
     files = _cross_figures(experiments, results, figure_dir)
     for path in files:
-        store.record_artifact(experiments[0]["id"], kind="analysis-figure", path=str(path), bytes=path.stat().st_size)
+        store.record_artifact(
+            experiments[0]["id"], kind="analysis-figure", path=str(path), bytes=path.stat().st_size
+        )
     if json_:
         print_json({"experiments": ids, "ranking": ranked, "figures": [str(p) for p in files]})
         return
-    table = Table(title="ranking (score 1 = best on every weighted metric)", box=None, pad_edge=False, header_style="bold", title_justify="left")
+    table = Table(
+        title="ranking (score 1 = best on every weighted metric)",
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+        title_justify="left",
+    )
     for column in ("#", "experiment", "variant", "score", "CER", "EM", "size", "p50 ms", "robust gap", "ECE"):
         table.add_column(column, justify="left" if column in ("experiment", "variant") else "right")
     for row in ranked:

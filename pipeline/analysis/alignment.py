@@ -73,7 +73,9 @@ def alignment_text(
     """
     names = list(readings)
     rows = {n: frame_characters(lp, charset) for n, (_, lp) in readings.items()}
-    confidences = {n: _confidence_digits(np.exp(lp).max(axis=1)) if len(lp) else "" for n, (_, lp) in readings.items()}
+    confidences = {
+        n: _confidence_digits(np.exp(lp).max(axis=1)) if len(lp) else "" for n, (_, lp) in readings.items()
+    }
     reference = rows[names[0]]
     tag = max(len(n) for n in names) + 6
     lines = [f"label {label!r}"]
@@ -89,7 +91,9 @@ def alignment_text(
             lines.append(f"{'  conf':<{tag}}{confidences[name][start : start + step]}")
             if name != names[0]:
                 marks = "".join(
-                    "^" if i < len(reference) and i < len(rows[name]) and rows[name][i] != reference[i] else " "
+                    "^"
+                    if i < len(reference) and i < len(rows[name]) and rows[name][i] != reference[i]
+                    else " "
                     for i in range(start, min(frames, start + step))
                 ).rstrip()
                 if marks:

@@ -61,13 +61,22 @@ def reliability(
         else:
             mean_conf = accuracy = None
         rows.append(
-            {"low": float(edges[b]), "high": float(edges[b + 1]), "lines": count, "confidence": mean_conf, "accuracy": accuracy}
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "lines": count,
+                "confidence": mean_conf,
+                "accuracy": accuracy,
+            }
         )
     return {"ece": ece, "mce": mce, "bins": rows}
 
 
 def rejection_curve(
-    confidences: Sequence[float], preds: Sequence[str], labels: Sequence[str], shares: Sequence[float] = KEEP_SHARES
+    confidences: Sequence[float],
+    preds: Sequence[str],
+    labels: Sequence[str],
+    shares: Sequence[float] = KEEP_SHARES,
 ) -> list[dict[str, float]]:
     """CER and exact match of the most confident lines, for each share of lines kept.
 

@@ -193,7 +193,9 @@ def error_report(
     augmentation_rows = None
     if augmentations is not None:
         # Lines without any augmentation but a plain background are the reference group.
-        tagged = [tuple(a for a in names if not a.startswith("background:")) or ("none",) for names in augmentations]
+        tagged = [
+            tuple(a for a in names if not a.startswith("background:")) or ("none",) for names in augmentations
+        ]
         augmentation_rows = cer_by_group(preds, labels, tagged)
     return {
         "cer": cer(preds, labels),

@@ -64,7 +64,9 @@ def grouped_bars(
     for i, name in enumerate(names):
         heights = [values[name].get(c, 0.0) * (100 if percent else 1) for c in categories]
         ax.bar(x + (i - (len(names) - 1) / 2) * width, heights, width, color=colors[name], label=name)
-    ax.set_xticks(x, categories, rotation=30 if max((len(c) for c in categories), default=0) > 6 else 0, ha="right")
+    ax.set_xticks(
+        x, categories, rotation=30 if max((len(c) for c in categories), default=0) > 6 else 0, ha="right"
+    )
     ax.set(title=title, ylabel=ylabel)
     ax.legend(fontsize=8, ncols=min(4, len(names)))
     ax.grid(axis="y", alpha=0.3)
@@ -96,7 +98,15 @@ def confusion_heatmap(pairs: list[dict[str, Any]], path: Path, *, title: str) ->
     ax.set_yticks(range(len(rows)), [show(c) for c in rows])
     for (r, c), n in np.ndenumerate(grid):
         if n:
-            ax.text(c, r, int(n), ha="center", va="center", fontsize=8, color="black" if n < grid.max() * 0.6 else "white")
+            ax.text(
+                c,
+                r,
+                int(n),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="black" if n < grid.max() * 0.6 else "white",
+            )
     ax.set(xlabel="read as", ylabel="true character", title=title)
     fig.colorbar(image, ax=ax, shrink=0.8)
     fig.tight_layout()
@@ -112,10 +122,19 @@ def contact_sheet(
         return None
     images, captions = images[:max_lines], captions[:max_lines]
     widest = max(i.shape[1] for i in images)
-    fig, axes = plt.subplots(len(images), 1, figsize=(min(14.0, max(6.0, widest / 40)), 1.05 * len(images) + 0.6))
+    fig, axes = plt.subplots(
+        len(images), 1, figsize=(min(14.0, max(6.0, widest / 40)), 1.05 * len(images) + 0.6)
+    )
     axes = np.atleast_1d(axes)
     for ax, image, caption in zip(axes, images, captions, strict=True):
-        ax.imshow(image, cmap="gray", vmin=0, vmax=255, aspect="equal", extent=(0, image.shape[1], image.shape[0], 0))
+        ax.imshow(
+            image,
+            cmap="gray",
+            vmin=0,
+            vmax=255,
+            aspect="equal",
+            extent=(0, image.shape[1], image.shape[0], 0),
+        )
         ax.set_xlim(0, widest)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -135,7 +154,11 @@ def alignment_figure(
     names = list(views)
     height, width = image.shape
     fig, axes = plt.subplots(
-        3, len(names), figsize=(max(6.0, 5.5 * len(names)), 5.4), squeeze=False, gridspec_kw={"height_ratios": [1.2, 1.5, 1]}
+        3,
+        len(names),
+        figsize=(max(6.0, 5.5 * len(names)), 5.4),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [1.2, 1.5, 1]},
     )
     reference = views[names[0]]["argmax"]
     for col, name in enumerate(names):
@@ -147,7 +170,15 @@ def alignment_figure(
         top.imshow(image, cmap="gray", vmin=0, vmax=255, extent=(0, width, height, 0))
         for i, char in enumerate(view["argmax"]):
             if char != "·":
-                top.text(x[i], height + 6, char, ha="center", va="top", fontsize=7, color="red" if i in differs else "black")
+                top.text(
+                    x[i],
+                    height + 6,
+                    char,
+                    ha="center",
+                    va="top",
+                    fontsize=7,
+                    color="red" if i in differs else "black",
+                )
         top.set_ylim(height + 14, 0)
         top.set_xticks([])
         top.set_yticks([])
@@ -176,13 +207,24 @@ def alignment_figure(
 
 
 @_plain_text
-def robustness_figure(curves: dict[str, dict[str, list[float]]], severities: Sequence[int], colors, path: Path) -> Path:
+def robustness_figure(
+    curves: dict[str, dict[str, list[float]]], severities: Sequence[int], colors, path: Path
+) -> Path:
     """CER against severity, a panel per corruption, a line per variant."""
     corruptions = list(next(iter(curves.values())))
-    fig, axes = plt.subplots(1, len(corruptions), figsize=(3.2 * len(corruptions), 3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(corruptions), figsize=(3.2 * len(corruptions), 3.4), sharey=True, squeeze=False
+    )
     for ax, name in zip(axes[0], corruptions, strict=True):
         for variant, by in curves.items():
-            ax.plot(severities, [100 * v for v in by[name]], marker="o", ms=3, color=colors[variant], label=variant)
+            ax.plot(
+                severities,
+                [100 * v for v in by[name]],
+                marker="o",
+                ms=3,
+                color=colors[variant],
+                label=variant,
+            )
         ax.set(title=name.replace("_", " "), xlabel="severity", xticks=list(severities))
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("CER (%)")
@@ -220,7 +262,12 @@ def rejection_figure(reports: dict[str, dict[str, Any]], colors, path: Path) -> 
     fig, ax = plt.subplots(figsize=(5.6, 4))
     for variant, report in reports.items():
         rows = report["rejection"]
-        ax.plot([100 * r["kept"] for r in rows], [100 * r["cer"] for r in rows], color=colors[variant], label=variant)
+        ax.plot(
+            [100 * r["kept"] for r in rows],
+            [100 * r["cer"] for r in rows],
+            color=colors[variant],
+            label=variant,
+        )
     ax.set(xlabel="lines kept (%)", ylabel="CER of kept lines (%)", title="Rejection curve")
     ax.invert_xaxis()
     ax.legend(fontsize=7)

@@ -151,7 +151,9 @@ def load_line_set(
         too_wide="resize",
     )
     images, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
-    return LineSet(list(images), list(labels), [str(s.path) for s in samples], f"{label_file} ({len(samples)} lines)")
+    return LineSet(
+        list(images), list(labels), [str(s.path) for s in samples], f"{label_file} ({len(samples)} lines)"
+    )
 
 
 class _InMemoryLines(Dataset):

@@ -14,7 +14,14 @@ RANK_METRICS: dict[str, bool] = {
     "robustness_gap": False,
     "ece": False,
 }
-DEFAULT_WEIGHTS = {"cer": 1.0, "em": 0.0, "size_bytes": 0.5, "latency_ms_p50": 0.5, "robustness_gap": 0.5, "ece": 0.5}
+DEFAULT_WEIGHTS = {
+    "cer": 1.0,
+    "em": 0.0,
+    "size_bytes": 0.5,
+    "latency_ms_p50": 0.5,
+    "robustness_gap": 0.5,
+    "ece": 0.5,
+}
 
 
 def check_weights(weights: dict[str, float]) -> dict[str, float]:

@@ -74,14 +74,22 @@ def write_markdown(doc: dict[str, Any], path: Path) -> Path:
     errors = doc.get("errors")
     if errors:
         lines += ["## Errors by kind", ""]
-        lines += _table(["variant", *ERROR_KINDS], [[v, *(e["kinds"][k] for k in ERROR_KINDS)] for v, e in errors.items()])
+        lines += _table(
+            ["variant", *ERROR_KINDS], [[v, *(e["kinds"][k] for k in ERROR_KINDS)] for v, e in errors.items()]
+        )
         lines += ["## Top confusions (fp32)", ""]
-        lines += _table(["true", "read as", "count"], [[repr(c["label"]), repr(c["pred"]), c["count"]] for c in errors["fp32"]["confusions"]])
+        lines += _table(
+            ["true", "read as", "count"],
+            [[repr(c["label"]), repr(c["pred"]), c["count"]] for c in errors["fp32"]["confusions"]],
+        )
         lines += ["## CER by character class", ""]
         classes = [row["class"] for row in errors["fp32"]["by_class"]]
         lines += _table(
             ["variant", *classes],
-            [[v, *(_pct({r["class"]: r["cer"] for r in e["by_class"]}.get(c)) for c in classes)] for v, e in errors.items()],
+            [
+                [v, *(_pct({r["class"]: r["cer"] for r in e["by_class"]}.get(c)) for c in classes)]
+                for v, e in errors.items()
+            ],
         )
     for variant, change in (doc.get("changes") or {}).items():
         lines += [f"## What {variant} changed", ""]
@@ -93,26 +101,46 @@ def write_markdown(doc: dict[str, Any], path: Path) -> Path:
         if change["flipped_lines"]:
             lines += _table(
                 ["line", "label", "fp32", variant],
-                [[f["index"], repr(f["label"]), repr(f["fp32"]), repr(f["variant"])] for f in change["flipped_lines"][:20]],
+                [
+                    [f["index"], repr(f["label"]), repr(f["fp32"]), repr(f["variant"])]
+                    for f in change["flipped_lines"][:20]
+                ],
             )
         if change["grown_confusions"]:
             lines += _table(
                 ["true", "read as", "growth", "fp32", variant],
-                [[repr(c["label"]), repr(c["pred"]), c["count"], c["reference"], c["variant"]] for c in change["grown_confusions"]],
+                [
+                    [repr(c["label"]), repr(c["pred"]), c["count"], c["reference"], c["variant"]]
+                    for c in change["grown_confusions"]
+                ],
             )
     robustness = doc.get("robustness")
     if robustness:
-        lines += ["## Robustness", "", f"CER at severities {robustness['severities']} on {robustness['lines']} lines.", ""]
+        lines += [
+            "## Robustness",
+            "",
+            f"CER at severities {robustness['severities']} on {robustness['lines']} lines.",
+            "",
+        ]
         for variant, by in robustness["curves"].items():
-            lines += _table([variant, *map(str, robustness["severities"])], [[n, *(_pct(v) for v in vals)] for n, vals in by.items()])
+            lines += _table(
+                [variant, *map(str, robustness["severities"])],
+                [[n, *(_pct(v) for v in vals)] for n, vals in by.items()],
+            )
     confidence = doc.get("confidence")
     if confidence:
         lines += ["## Confidence", ""]
         lines += _table(
             ["variant", "ECE", "MCE", "mean confidence", "EM", "CER at 80% kept"],
             [
-                [v, _num(c["ece"]), _num(c["mce"]), _num(c["mean_confidence"]), _pct(c["accuracy"]),
-                 _pct(next((r["cer"] for r in c["rejection"] if abs(r["kept"] - 0.8) < 1e-9), None))]
+                [
+                    v,
+                    _num(c["ece"]),
+                    _num(c["mce"]),
+                    _num(c["mean_confidence"]),
+                    _pct(c["accuracy"]),
+                    _pct(next((r["cer"] for r in c["rejection"] if abs(r["kept"] - 0.8) < 1e-9), None)),
+                ]
                 for v, c in confidence.items()
             ],
         )
@@ -123,7 +151,10 @@ def write_markdown(doc: dict[str, Any], path: Path) -> Path:
         lines += _table(["checkpoint", "CER"], [[n, _pct(cp[n]["cer"])] for n in ("best", "last") if n in cp])
     if training.get("augmentations"):
         lines += ["## Augmentations alone (strongest setting)", ""]
-        lines += _table(["augmentation", "CER", "extra CER"], [[r["augmentation"], _pct(r["cer"]), _pct(r["extra_cer"])] for r in training["augmentations"]])
+        lines += _table(
+            ["augmentation", "CER", "extra CER"],
+            [[r["augmentation"], _pct(r["cer"]), _pct(r["extra_cer"])] for r in training["augmentations"]],
+        )
     if doc.get("seconds"):
         lines += ["## Time by part", ""]
         lines += _table(["part", "seconds"], [[k, f"{v:.1f}"] for k, v in doc["seconds"].items()])

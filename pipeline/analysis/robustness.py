@@ -132,7 +132,11 @@ def robustness_gaps(curves: dict[str, dict[str, list[float]]], reference: str = 
         for name, values in by_corruption.items():
             extra = [v - r - clean_delta for v, r in zip(values[1:], ref[name][1:], strict=True)]
             per[name] = float(np.mean(extra))
-        out[variant] = {"clean_delta": clean_delta, "gap": float(np.mean(list(per.values()))), "by_corruption": per}
+        out[variant] = {
+            "clean_delta": clean_delta,
+            "gap": float(np.mean(list(per.values()))),
+            "by_corruption": per,
+        }
     return out
 
 

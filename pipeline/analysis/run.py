@@ -64,7 +64,9 @@ class AnalysisSettings:
     def __post_init__(self) -> None:
         unknown = [p for p in self.parts if p not in PARTS]
         if unknown or not self.parts:
-            raise ValueError(f"analysis part(s) {', '.join(unknown) or '(none)'} unknown; allowed {', '.join(PARTS)}")
+            raise ValueError(
+                f"analysis part(s) {', '.join(unknown) or '(none)'} unknown; allowed {', '.join(PARTS)}"
+            )
         for name in ("robustness_lines", "alignment_count", "augmentation_lines", "threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -106,8 +108,23 @@ class _Reader:
             self.models[variant] = self._load(variant)
         return self.models[variant]
 
-    def read(self, variant: str, lines: LineSet, transform=None, keep_logits: bool = True) -> Reading:
-        return read_lines(self.model(variant), lines, self.charset, self.config, transform=transform, keep_logits=keep_logits)
+    def read(
+        self,
+        variant: str,
+        lines: LineSet,
+        transform=None,
+        keep_logits: bool = True,
+        batch_size: int | None = None,
+    ) -> Reading:
+        return read_lines(
+            self.model(variant),
+            lines,
+            self.charset,
+            self.config,
+            transform=transform,
+            keep_logits=keep_logits,
+            batch_size=batch_size,
+        )
 
 
 def analyze_experiment(
@@ -145,7 +162,11 @@ def analyze_experiment(
     started = time.monotonic()
     say("read", 0, len(variants) + 1, "loading lines")
     lines = load_line_set(config, charset, settings.data, settings.count)
-    doc["data"] = {"description": lines.description, "lines": len(lines), "synthetic": lines.fonts is not None}
+    doc["data"] = {
+        "description": lines.description,
+        "lines": len(lines),
+        "synthetic": lines.fonts is not None,
+    }
     bad = [i for i in settings.alignment_lines or [] if not 0 <= i < len(lines)]
     if bad:
         raise ValueError(f"--line {bad[0]} is out of range; allowed 0..{len(lines) - 1}")
@@ -176,10 +197,16 @@ def analyze_experiment(
                 readings[variant].predictions, labels, fonts=lines.fonts, augmentations=lines.augmentations
             )
         doc["errors"] = reports
-        files.append(figures.error_kinds_figure({v: r["kinds"] for v, r in reports.items()}, colors, out_dir / "error_kinds.png"))
+        files.append(
+            figures.error_kinds_figure(
+                {v: r["kinds"] for v, r in reports.items()}, colors, out_dir / "error_kinds.png"
+            )
+        )
         for variant, report in reports.items():
             path = figures.confusion_heatmap(
-                report["confusions"], out_dir / f"confusions_{_slug(variant)}.png", title=f"Top confusions: {variant}"
+                report["confusions"],
+                out_dir / f"confusions_{_slug(variant)}.png",
+                title=f"Top confusions: {variant}",
             )
             files.extend([path] if path else [])
         for key, title, column in (
@@ -193,7 +220,15 @@ def analyze_experiment(
             categories = [row[column] for row in reports["fp32"][key]][:16]
             values = {v: {row[column]: row["cer"] for row in r[key]} for v, r in reports.items()}
             files.append(
-                figures.grouped_bars(values, categories, colors, out_dir / f"cer_{key}.png", title=title, ylabel="CER (%)", percent=True)
+                figures.grouped_bars(
+                    values,
+                    categories,
+                    colors,
+                    out_dir / f"cer_{key}.png",
+                    title=title,
+                    ylabel="CER (%)",
+                    percent=True,
+                )
             )
 
     def changes_part() -> None:
@@ -209,7 +244,12 @@ def analyze_experiment(
             changes[variant] = {
                 "flips": flipped.to_dict(),
                 "flipped_lines": [
-                    {"index": i, "label": labels[i], "fp32": ref.predictions[i], "variant": reading.predictions[i]}
+                    {
+                        "index": i,
+                        "label": labels[i],
+                        "fp32": ref.predictions[i],
+                        "variant": reading.predictions[i],
+                    }
                     for i in flipped.broke + flipped.fixed
                 ],
                 "grown_confusions": grown_confusions(ref.predictions, reading.predictions, labels),
@@ -241,7 +281,11 @@ def analyze_experiment(
             say("alignment", i, max(1, len(variants) - 1), variant)
             flipped = flips(ref.correct, readings[variant].correct)
             chosen = alignment_views.choose_lines(
-                ref.correct, line_errors, flipped.broke + flipped.fixed, count=settings.alignment_count, indices=settings.alignment_lines
+                ref.correct,
+                line_errors,
+                flipped.broke + flipped.fixed,
+                count=settings.alignment_count,
+                indices=settings.alignment_lines,
             )
             shown = ["fp32", variant] if variant != "fp32" else ["fp32"]
             entries = []
@@ -249,7 +293,12 @@ def analyze_experiment(
                 frame = {v: alignment_views.frame_view(readings[v].logits[index], charset) for v in shown}
                 texts = {v: readings[v].predictions[index] for v in shown}
                 path = figures.alignment_figure(
-                    _pixels(lines.images[index]), frame, texts, labels[index], out_dir / f"alignment_{_slug(variant)}_{index}.png", colors
+                    _pixels(lines.images[index]),
+                    frame,
+                    texts,
+                    labels[index],
+                    out_dir / f"alignment_{_slug(variant)}_{index}.png",
+                    colors,
                 )
                 files.append(path)
                 entries.append(
@@ -270,10 +319,16 @@ def analyze_experiment(
         subset = lines.subset(settings.robustness_lines)
         total = 5 * 5
 
+        corrupted: dict[str, Any] = {"transform": None, "lines": None}
+
         def read(variant, transform):
             if transform is None:  # the clean readings are already here
                 return readings[variant].predictions[: len(subset)]
-            return reader.read(variant, subset, transform, keep_logits=False).predictions
+            if corrupted["transform"] is not transform:  # corrupt once, read with every variant
+                images = [transform(image, i) for i, image in enumerate(subset.images)]
+                corrupted["transform"] = transform
+                corrupted["lines"] = LineSet(images, subset.labels, subset.sources, subset.description)
+            return reader.read(variant, corrupted["lines"], keep_logits=False, batch_size=64).predictions
 
         done = [0]
 
@@ -283,14 +338,22 @@ def analyze_experiment(
 
         report = robustness_report(read, variants, subset.labels, progress=tick)
         doc["robustness"] = report
-        files.append(figures.robustness_figure(report["curves"], report["severities"], colors, out_dir / "robustness.png"))
+        files.append(
+            figures.robustness_figure(
+                report["curves"], report["severities"], colors, out_dir / "robustness.png"
+            )
+        )
 
     def confidence_part() -> None:
         reports = {}
         for i, variant in enumerate(variants):
             say("confidence", i, len(variants), variant)
-            reports[variant] = confidence_report(readings[variant].logits, readings[variant].predictions, labels)
-        doc["confidence"] = {v: {k: x for k, x in r.items() if k != "confidences"} for v, r in reports.items()}
+            reports[variant] = confidence_report(
+                readings[variant].logits, readings[variant].predictions, labels
+            )
+        doc["confidence"] = {
+            v: {k: x for k, x in r.items() if k != "confidences"} for v, r in reports.items()
+        }
         doc["confidence_values"] = {v: r["confidences"] for v, r in reports.items()}
         files.append(figures.reliability_figure(reports, colors, out_dir / "reliability.png"))
         files.append(figures.rejection_figure(reports, colors, out_dir / "rejection.png"))
@@ -309,13 +372,17 @@ def analyze_experiment(
         say("training", 0, 2, "best and last checkpoints")
         if models:
             checkpoint_readings = {
-                name: read_lines(model, lines, charset, config, keep_logits=False) for name, model in models.items()
+                name: read_lines(model, lines, charset, config, keep_logits=False)
+                for name, model in models.items()
             }
             section["checkpoints"] = checkpoint_report(checkpoint_readings, labels)
         if lines.fonts is not None:
             say("training", 1, 2, "augmentations alone")
             sets = augmentation_line_sets(config, charset, min(settings.augmentation_lines, len(lines)))
-            cers = {name: cer(reader.read("fp32", s, keep_logits=False).predictions, s.labels) for name, s in sets.items()}
+            cers = {
+                name: cer(reader.read("fp32", s, keep_logits=False).predictions, s.labels)
+                for name, s in sets.items()
+            }
             section["augmentations"] = augmentation_report(cers)
             rows = section["augmentations"]
             files.append(

@@ -47,7 +47,9 @@ def strongest(name: str, aug, index: int) -> dict[str, Any]:
     return {
         "rotation": {"rotation_degrees": sign * aug.rotation_max_degrees},
         "perspective": {
-            "perspective_shifts": tuple(sign * aug.perspective_max_shift * s for s in (1, -1, -1, 1, 1, 1, -1, -1))
+            "perspective_shifts": tuple(
+                sign * aug.perspective_max_shift * s for s in (1, -1, -1, 1, 1, 1, -1, -1)
+            )
         },
         "char_spacing": {"char_spacing": aug.char_spacing_min},
         "baseline_jitter": {"baseline_jitter": aug.baseline_jitter_max},
@@ -80,7 +82,13 @@ def augmentation_line_sets(
     """The same `count` test-stream lines rendered clean ("none") and with each augmentation alone."""
     clean_aug = replace(config.augment, **_OFF)
     dataset = SyntheticLineDataset(
-        config.synthetic, clean_aug, charset, size=count, seed=config.train.seed, split="test", font_pool="train"
+        config.synthetic,
+        clean_aug,
+        charset,
+        size=count,
+        seed=config.train.seed,
+        split="test",
+        font_pool="train",
     )
     height = config.synthetic.image_height
     sets: dict[str, LineSet] = {}

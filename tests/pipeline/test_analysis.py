@@ -66,7 +66,10 @@ def test_flips_are_exactly_the_lines_whose_correctness_changed():
     labels = ["a", "b", "c", "d", "e"]
     reference = ["a", "x", "c", "y", "e"]
     variant = ["a", "b", "z", "y", "q"]
-    result = flips([p == q for p, q in zip(reference, labels, strict=True)], [p == q for p, q in zip(variant, labels, strict=True)])
+    result = flips(
+        [p == q for p, q in zip(reference, labels, strict=True)],
+        [p == q for p, q in zip(variant, labels, strict=True)],
+    )
     assert result.broke == [2, 4]
     assert result.fixed == [1]
     assert result.to_dict()["net"] == 1
@@ -170,8 +173,15 @@ def test_ranking_scores_and_weights():
         {"variant": "a", "cer": 0.10, "size_bytes": 100},
         {"variant": "b", "cer": 0.05, "size_bytes": 400},
     ]
-    assert rank_models(rows, {"cer": 1, "size_bytes": 0, "latency_ms_p50": 0, "robustness_gap": 0, "ece": 0})[0]["variant"] == "b"
-    by_size = rank_models(rows, {"cer": 0, "size_bytes": 1, "latency_ms_p50": 0, "robustness_gap": 0, "ece": 0})
+    assert (
+        rank_models(rows, {"cer": 1, "size_bytes": 0, "latency_ms_p50": 0, "robustness_gap": 0, "ece": 0})[0][
+            "variant"
+        ]
+        == "b"
+    )
+    by_size = rank_models(
+        rows, {"cer": 0, "size_bytes": 1, "latency_ms_p50": 0, "robustness_gap": 0, "ece": 0}
+    )
     assert by_size[0]["variant"] == "a" and by_size[0]["score"] == 1.0 and by_size[1]["rank"] == 2
     with pytest.raises(ValueError, match="allowed"):
         check_weights({"speed": 1})
