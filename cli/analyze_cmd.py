@@ -178,7 +178,7 @@ def _print_summary(exp_id: str, result) -> None:
             "-" if row["fixed"] is None else str(row["fixed"]),
             fmt_pct(row["argmax_agreement"]),
             "-" if row["robustness_gap"] is None else f"{100 * row['robustness_gap']:+.2f} pp",
-            fmt_num(row["ece"], 3),
+            "-" if row["ece"] is None else f"{row['ece']:.3f}",
         )
     out.print(table)
     errors = doc.get("errors")
@@ -401,7 +401,7 @@ def analyze(
             fmt_bytes(row["size_bytes"]),
             fmt_num(row["latency_ms_p50"], 2),
             "-" if row["robustness_gap"] is None else f"{100 * row['robustness_gap']:+.2f} pp",
-            fmt_num(row["ece"], 3),
+            "-" if row["ece"] is None else f"{row['ece']:.3f}",
         )
     out.print(table)
     for path in files:
