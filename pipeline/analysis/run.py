@@ -343,6 +343,18 @@ def analyze_experiment(
                 report["curves"], report["severities"], colors, out_dir / "robustness.png"
             )
         )
+        if report["gaps"]:  # the curves overlap when variants are close: the gaps say it in one look
+            files.append(
+                figures.grouped_bars(
+                    {v: g["by_corruption"] for v, g in report["gaps"].items()},
+                    list(report["curves"]["fp32"]),
+                    {v: colors[v] for v in report["gaps"]},
+                    out_dir / "robustness_gap.png",
+                    title="Robustness gap: extra CER under corruption beyond the clean ΔCER",
+                    ylabel="gap (pp)",
+                    percent=True,
+                )
+            )
 
     def confidence_part() -> None:
         reports = {}
