@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from cli import browse, configs, data_cmd, doctor_cmd, evaluate_cmd, manage, run, tui_command
+from cli import analyze_cmd, browse, configs, data_cmd, doctor_cmd, evaluate_cmd, manage, run, tui_command
 from cli.args import prepare_args
 from cli.console import CliError, UsageError, err, one_line
 from cli.errors import describe_error
@@ -76,6 +76,7 @@ manage.register(app)
 configs.register(app)
 data_cmd.register(app)
 evaluate_cmd.register(app)
+analyze_cmd.register(app)
 tui_command.register(app)
 doctor_cmd.register(app)
 

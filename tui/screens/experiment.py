@@ -17,6 +17,7 @@ from tui.model.data import ExperimentTail
 from tui.model.format import fmt_time, status_text, value_text
 from tui.model.launch import LaunchedRun, launch_log_tail, process_alive
 from tui.polling import PollingScreen
+from tui.widgets.experiment.analysis import show_analysis
 from tui.widgets.experiment.artifacts import ArtifactsTable, ArtifactsView
 from tui.widgets.experiment.charts import TrainingCharts
 from tui.widgets.experiment.epoch_table import EpochTable
@@ -177,6 +178,7 @@ class ExperimentScreen(PollingScreen):
         self.query_one(VariantsTable).show(document.get("variants", []))
         self.query_one(BytesByKindTable).show(document.get("variants", []))
         self.query_one(ArtifactsView).show(document.get("artifacts", []), base=document.get("dir"))
+        show_analysis(self.query_one(TabbedContent), document.get("artifacts", []))
         if self.query_one(TabbedContent).active == "config":
             self._show_config()
 
