@@ -349,10 +349,10 @@ def analyze(
     except ValueError as error:
         raise UsageError(str(error)) from None
     if data not in ("test", "synthetic"):
-        from pipeline.analysis.lines import find_label_file
+        from pipeline.data.label_files import find_label_file
 
         try:
-            find_label_file(data)
+            find_label_file(data, other_choices="'test', 'synthetic'")
         except ValueError as error:
             raise UsageError(str(error)) from None
     results = {}

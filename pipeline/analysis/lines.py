@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from pipeline.config import ExperimentConfig
 from pipeline.core.charset import Charset
+from pipeline.data.label_files import find_label_file
 from pipeline.data.labelled import LabelledLineDataset, load_label_file
 from pipeline.data.loader import make_loader
 from pipeline.data.params import RenderParams
@@ -26,7 +27,6 @@ from pipeline.evaluation.predict import predict
 
 # Seed offset of `--data synthetic`: the same fresh stream as `ocrq evaluate` (never trained on).
 FRESH_SYNTHETIC_SEED_OFFSET = 101
-LABEL_FILE_NAMES = ("labels.txt", "rec_gt.txt", "gt.txt", "label.txt")
 
 
 @dataclass
@@ -93,30 +93,6 @@ def synthetic_line_set(dataset: SyntheticLineDataset, description: str, count: i
     return LineSet(images, labels, sources, description, fonts, augs)
 
 
-def find_label_file(data: str) -> Path:
-    """A label file given directly, or the one label file inside a folder.
-
-    Raises:
-        ValueError: when there is no such file or the folder holds none or several.
-    """
-    path = Path(data)
-    if path.is_file():
-        return path
-    if path.is_dir():
-        for name in LABEL_FILE_NAMES:
-            if (path / name).is_file():
-                return path / name
-        candidates = sorted(path.glob("*.txt"))
-        if len(candidates) == 1:
-            return candidates[0]
-        raise ValueError(
-            f"--data '{data}' holds no single label file; name it one of {', '.join(LABEL_FILE_NAMES)}"
-        )
-    raise ValueError(
-        f"--data '{data}' does not exist; allowed 'test', 'synthetic', a label file or a folder with one"
-    )
-
-
 def load_line_set(
     config: ExperimentConfig, charset: Charset, data: str = "test", count: int | None = None
 ) -> LineSet:
@@ -140,7 +116,11 @@ def load_line_set(
         )
         name = "test set" if data == "test" else "fresh synthetic lines"
         return synthetic_line_set(dataset, f"{name} ({size} synthetic lines)")
-    label_file = Path(config.data.test_data) if data == "test" else find_label_file(data)
+    label_file = (
+        Path(config.data.test_data)
+        if data == "test"
+        else find_label_file(data, other_choices="'test', 'synthetic'")
+    )
     samples, _ = load_label_file(label_file, charset, allow_empty=True)
     if count:
         samples = samples[:count]

@@ -25,6 +25,7 @@ from pipeline.analysis.lines import LineSet, Reading, load_line_set, read_lines
 from pipeline.analysis.report import write_markdown
 from pipeline.analysis.robustness import robustness_report
 from pipeline.config import config_from_dict
+from pipeline.config.variant_specs import artifact_stem
 from pipeline.core.atomic import write_text_atomic
 from pipeline.core.charset import Charset
 from pipeline.core.device import configure_threads
@@ -80,10 +81,6 @@ class AnalysisResult:
     document: dict[str, Any]
     files: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
 
 
 def _pixels(image) -> np.ndarray:
@@ -205,7 +202,7 @@ def analyze_experiment(
         for variant, report in reports.items():
             path = figures.confusion_heatmap(
                 report["confusions"],
-                out_dir / f"confusions_{_slug(variant)}.png",
+                out_dir / f"confusions_{artifact_stem(variant)}.png",
                 title=f"Top confusions: {variant}",
             )
             files.extend([path] if path else [])
@@ -268,7 +265,7 @@ def analyze_experiment(
             path = figures.contact_sheet(
                 [_pixels(lines.images[i]) for i in indices],
                 captions,
-                out_dir / f"flips_{_slug(variant)}.png",
+                out_dir / f"flips_{artifact_stem(variant)}.png",
                 title=f"{variant}: {len(flipped.broke)} broke, {len(flipped.fixed)} fixed (first 12)",
             )
             files.extend([path] if path else [])
@@ -297,7 +294,7 @@ def analyze_experiment(
                     frame,
                     texts,
                     labels[index],
-                    out_dir / f"alignment_{_slug(variant)}_{index}.png",
+                    out_dir / f"alignment_{artifact_stem(variant)}_{index}.png",
                     colors,
                 )
                 files.append(path)
