@@ -99,7 +99,9 @@ def inspect_foreign_model(
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # noqa: BLE001  (protobuf raises several kinds)
-        raise ImportRefused(f"{path} is not an ONNX model ({type(error).__name__}); give a .onnx file") from None
+        raise ImportRefused(
+            f"{path} is not an ONNX model ({type(error).__name__}); give a .onnx file"
+        ) from None
     graph = model.graph
     inits = {t.name for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in inits]
@@ -126,7 +128,9 @@ def inspect_foreign_model(
     if dims[2] is None and height is None:
         raise ImportRefused(f"input '{image.name}' of {path.name} has no fixed height; set --height")
     if dims[2] is not None and height is not None and height != dims[2]:
-        raise ImportRefused(f"--height {height} contradicts the model's input height {dims[2]}; drop --height")
+        raise ImportRefused(
+            f"--height {height} contradicts the model's input height {dims[2]}; drop --height"
+        )
     height = int(dims[2] or height)
     fixed_width = dims[3] if dims[3] is not None else width
     if len(graph.output) != 1:
@@ -171,7 +175,9 @@ def inspect_foreign_model(
         stride = max(1, round((widths[1] - widths[0]) / grown))
     blank = 0 if blank is None else blank
     if not 0 <= blank < classes:
-        raise ImportRefused(f"--blank {blank} is outside the model's {classes} classes; allowed 0..{classes - 1}")
+        raise ImportRefused(
+            f"--blank {blank} is outside the model's {classes} classes; allowed 0..{classes - 1}"
+        )
     producer = {out: node for node in graph.node for out in node.output}
     last = producer.get(output.name)
     return ForeignLayout(

@@ -30,7 +30,11 @@ def weight_layer_nodes(path: Path) -> list[str]:
     """Names of the Conv / MatMul / Gemm nodes whose second input is a stored weight, in graph order."""
     model = onnx.load(str(path), load_external_data=False)
     inits = {t.name for t in model.graph.initializer}
-    return [n.name for n in model.graph.node if n.op_type in WEIGHT_OPS and len(n.input) > 1 and n.input[1] in inits]
+    return [
+        n.name
+        for n in model.graph.node
+        if n.op_type in WEIGHT_OPS and len(n.input) > 1 and n.input[1] in inits
+    ]
 
 
 def activation_matmul_nodes(path: Path) -> list[str]:

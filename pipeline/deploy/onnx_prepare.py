@@ -135,7 +135,10 @@ def fold_batchnorms(graph: onnx.GraphProto) -> int:
         factor = scale / np.sqrt(var + eps)
         new_weight = (weight * factor.reshape(-1, *([1] * (weight.ndim - 1)))).astype(np.float32)
         new_bias = ((conv_bias - mean) * factor + bias).astype(np.float32)
-        weight_name, bias_name = f"{conv.name or conv.output[0]}.bn_weight", f"{conv.name or conv.output[0]}.bn_bias"
+        weight_name, bias_name = (
+            f"{conv.name or conv.output[0]}.bn_weight",
+            f"{conv.name or conv.output[0]}.bn_bias",
+        )
         graph.initializer.append(numpy_helper.from_array(new_weight, weight_name))
         graph.initializer.append(numpy_helper.from_array(new_bias, bias_name))
         del conv.input[1:]

@@ -23,7 +23,14 @@ import torch
 
 from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
 from pipeline.core.charset import ASCII_CHARS, Charset
-from pipeline.core.events import ArtifactSaved, LogMessage, RunFinished, RunStarted, StageStarted, VariantEvaluated
+from pipeline.core.events import (
+    ArtifactSaved,
+    LogMessage,
+    RunFinished,
+    RunStarted,
+    StageStarted,
+    VariantEvaluated,
+)
 from pipeline.core.result_row import VariantRow
 from pipeline.deploy.calibration import LineBatchReader, calibration_for
 from pipeline.deploy.foreign_model import (
@@ -40,6 +47,7 @@ from pipeline.deploy.foreign_quantize import (
     quantize_dynamic_foreign,
     weight_layer_nodes,
 )
+from pipeline.deploy.onnx_anatomy import size_anatomy
 from pipeline.deploy.onnx_graph import main_weight_names
 from pipeline.deploy.onnx_prepare import EQUIVALENCE_TOLERANCE, max_abs_difference, prepare_graph
 from pipeline.deploy.ort_quantize import quantize_weights_nbits
@@ -47,9 +55,16 @@ from pipeline.evaluation.metrics import output_fidelity
 from pipeline.evaluation.predict import Predictions, predict
 from pipeline.variants.build_basic import Built
 from pipeline.variants.manifest import record_variant
-from pipeline.variants.measure import apply_accuracy_guard, compare, measure_built
+from pipeline.variants.measure import (
+    apply_accuracy_guard,
+    compare,
+    fidelity,
+    measure_built,
+    measure_onnx_latency,
+)
 from pipeline.variants.specs import VariantSpec
 
+_METRIC_KEYS = ("cer", "em", "ned", "samples", "label_chars", "pred_chars", "edits", "buckets")
 IMPORT_VARIANTS = ("ort-int8-static", "ort-int8-dynamic", "ort-int4-weight", "ort-int8-mixed")
 MAX_FLOAT_NODES = 12  # mixed precision stops after this many float nodes even if still over budget
 
@@ -131,7 +146,9 @@ def model_charset(settings: ImportSettings, classes: int) -> tuple[Charset, str]
         )
     bad = [c for c in chars if len(c) != 1]
     if bad:
-        raise ImportRefused(f"the charset from {source} has entries that are not one character ({bad[:3]!r}); set --charset FILE")
+        raise ImportRefused(
+            f"the charset from {source} has entries that are not one character ({bad[:3]!r}); set --charset FILE"
+        )
     try:
         return Charset(f"imported:{settings.model.name}", "".join(chars)), source
     except ValueError as error:
@@ -186,9 +203,16 @@ def _load_lines(settings: ImportSettings, layout: ForeignLayout, charset: Charse
             )
         config = SyntheticDataConfig(image_height=layout.height, max_image_width=max_width, max_length=25)
         render = Charset("ascii-in-model", drawable)
-        test = SyntheticLineDataset(config, AugmentationConfig(), render, size=settings.lines, seed=settings.seed, split="test")
+        test = SyntheticLineDataset(
+            config, AugmentationConfig(), render, size=settings.lines, seed=settings.seed, split="test"
+        )
         calibration = SyntheticLineDataset(
-            config, AugmentationConfig(), render, size=settings.calibration_lines, seed=settings.seed, split="train"
+            config,
+            AugmentationConfig(),
+            render,
+            size=settings.calibration_lines,
+            seed=settings.seed,
+            split="train",
         )
         label = f"synthetic ({settings.lines} test lines, {settings.calibration_lines} calibration lines)"
         return label, batches(test), batches(calibration)
@@ -205,7 +229,9 @@ def _load_lines(settings: ImportSettings, layout: ForeignLayout, charset: Charse
     rest = [samples[i] for i in sorted(order[settings.calibration_lines :])][: settings.lines]
 
     def dataset(part):
-        return LabelledLineDataset(part, image_height=layout.height, max_image_width=max_width, too_wide="resize")
+        return LabelledLineDataset(
+            part, image_height=layout.height, max_image_width=max_width, too_wide="resize"
+        )
 
     label = f"{label_file} ({len(rest)} test lines, {len(cal)} calibration lines)"
     return label, batches(dataset(rest)), batches(dataset(cal))
@@ -265,10 +291,14 @@ def _weights_of(path: Path) -> tuple[int, int]:
     return sum(a.size for a in arrays), sum(int(np.count_nonzero(a)) for a in arrays)
 
 
-def _built(ctx: ImportContext, path: Path, notes: list[str], float_nodes: list[str], bits: float, extra=None) -> Built:
+def _built(
+    ctx: ImportContext, path: Path, notes: list[str], float_nodes: list[str], bits: float, extra=None
+) -> Built:
     params, nonzero = ctx.extras["weights"]
     return Built(
-        recognizer=ForeignOnnxRecognizer(path, ctx.prepared.layout, threads=ctx.config.deploy.latency_threads),
+        recognizer=ForeignOnnxRecognizer(
+            path, ctx.prepared.layout, threads=ctx.config.deploy.latency_threads
+        ),
         artifact=path,
         artifact_format="onnx",
         backend="onnxruntime",
@@ -284,7 +314,11 @@ def _built(ctx: ImportContext, path: Path, notes: list[str], float_nodes: list[s
 
 def _measure(ctx: ImportContext, name: str, kind: str, built: Built, started: float) -> VariantRow:
     record_variant(ctx.workdir, name, built.artifact, "onnx", "onnxruntime")
-    ctx.sink(ArtifactSaved(artifact_kind="onnx", path=str(built.artifact), bytes=built.artifact.stat().st_size, variant=name))
+    ctx.sink(
+        ArtifactSaved(
+            artifact_kind="onnx", path=str(built.artifact), bytes=built.artifact.stat().st_size, variant=name
+        )
+    )
     row, _ = measure_built(ctx, VariantSpec(name, kind), built, ctx.fp32_row, memory=False)
     row.ratio_baseline = "fp32 (the imported file)"
     row.build_seconds = time.monotonic() - started
@@ -322,9 +356,23 @@ def run_import(prepared: PreparedImport, sink, workdir: Path) -> dict[str, Varia
     fp32_built = _built(ctx, original, ["the imported file as it is"], [], 32.0)
     ctx.fp32_test = ctx.predict(fp32_built.recognizer)
     metrics = ctx.fp32_test.metrics()
-    ctx.fp32_row = VariantRow(cer=metrics.cer, em=metrics.em)
     record_variant(workdir, "fp32", original, "onnx", "onnxruntime")
-    fp32_row, _ = measure_built(ctx, VariantSpec("fp32", "fp32"), fp32_built, None, memory=False)
+    fp32_row = VariantRow(**{k: v for k, v in metrics.to_dict().items() if k in _METRIC_KEYS})
+    fp32_row.update(
+        {
+            "kind": "fp32",
+            "size_bytes": original.stat().st_size,
+            "size_source": f"bytes on disk of {settings.model.name} (the imported file)",
+            "size_anatomy": size_anatomy(original),
+            "bits_per_weight": 32.0,
+            "backend": "onnxruntime",
+            "artifact": str(original),
+            "artifact_format": "onnx",
+            "notes": fp32_built.notes,
+            **measure_onnx_latency(fp32_built.recognizer, deploy),
+        }
+    )
+    fp32_row.fidelity = fidelity(ctx.fp32_test, ctx.fp32_test)
     fp32_row.extra["import"] = import_doc
     ctx.fp32_row = fp32_row
     compare(fp32_row, fp32_row, None, deploy.accuracy_budget_pp)
@@ -339,19 +387,33 @@ def run_import(prepared: PreparedImport, sink, workdir: Path) -> dict[str, Varia
     sink(StageStarted(stage="prepare", detail="opset, constants, BatchNorm folding, shapes", total=1))
     prepared_path = variants_dir / "ort-fp32.onnx"
     report = prepare_graph(settings.model, prepared_path)
-    report.max_abs_diff = max_abs_difference(settings.model, prepared_path, _model_inputs(prepared, prepared.test_batches))
+    report.max_abs_diff = max_abs_difference(
+        settings.model, prepared_path, _model_inputs(prepared, prepared.test_batches)
+    )
     report.checked_lines = prepared.test_lines
     ctx.log(report.summary())
     if report.max_abs_diff > EQUIVALENCE_TOLERANCE:
-        ctx.log(f"the prepared graph differs from the original by {report.max_abs_diff:.2e}, over {EQUIVALENCE_TOLERANCE:g}", "warning")
+        ctx.log(
+            f"the prepared graph differs from the original by {report.max_abs_diff:.2e}, over {EQUIVALENCE_TOLERANCE:g}",
+            "warning",
+        )
     ctx.extras["weights"] = _weights_of(prepared_path)
     fp32_row.params = ctx.extras["weights"][0]
-    built = _built(ctx, prepared_path, ["the prepared graph: " + "; ".join(report.steps)], [], 32.0, {"preparation": report.to_dict()})
+    built = _built(
+        ctx,
+        prepared_path,
+        ["the prepared graph: " + "; ".join(report.steps)],
+        [],
+        32.0,
+        {"preparation": report.to_dict()},
+    )
     rows["ort-fp32"] = _measure(ctx, "ort-fp32", "ort-fp32", built, started)
 
     nodes = weight_layer_nodes(prepared_path)
     reader = LineBatchReader.from_line_batches(
-        prepared.calibration_batches, input_name=layout.input_name, transform=lambda b: to_model_input(b, layout)
+        prepared.calibration_batches,
+        input_name=layout.input_name,
+        transform=lambda b: to_model_input(b, layout),
     )
     quantizer = StaticQuantizer(prepared_path, reader, workdir / "variants" / "work")
     calibration = calibration_for(settings.observer_type)
@@ -370,13 +432,24 @@ def run_import(prepared: PreparedImport, sink, workdir: Path) -> dict[str, Varia
         elif name == "ort-int8-dynamic":
             quantize_dynamic_foreign(prepared_path, path)
             matmuls = [n for n in nodes if "MatMul" in n or "Gemm" in n]
-            built = _built(ctx, path, ["dynamic int8 MatMul/Gemm weights; convs stay float"], [n for n in nodes if n not in matmuls], 8.0)
+            built = _built(
+                ctx,
+                path,
+                ["dynamic int8 MatMul/Gemm weights; convs stay float"],
+                [n for n in nodes if n not in matmuls],
+                8.0,
+            )
         elif name == "ort-int4-weight":
-            if not any(n.op_type == "MatMul" for n in onnx.load(str(prepared_path), load_external_data=False).graph.node):
+            if not any(
+                n.op_type == "MatMul"
+                for n in onnx.load(str(prepared_path), load_external_data=False).graph.node
+            ):
                 ctx.log("ort-int4-weight skipped: the model has no MatMul")
                 continue
             quantize_weights_nbits(prepared_path, path, bits=4, block_size=32, symmetric=True)
-            built = _built(ctx, path, ["MatMulNBits: 4-bit MatMul weights in blocks of 32; convs stay float"], [], 4.0)
+            built = _built(
+                ctx, path, ["MatMulNBits: 4-bit MatMul weights in blocks of 32; convs stay float"], [], 4.0
+            )
         else:  # ort-int8-mixed
             float_nodes, scan = mixed_by_sensitivity(ctx, quantizer, calibration, nodes, path)
             notes = [
@@ -401,7 +474,7 @@ def mixed_by_sensitivity(
 ) -> tuple[list[str], dict[str, Any]]:
     """Static int8 with the costliest nodes kept float until the CER on the calibration lines is within
     `mixed_budget_pp` of FP32 (at most MAX_FLOAT_NODES). Each node's cost is measured by quantizing it
-    alone: its CER rise in pp and the mean |log-prob| error it causes (which orders nodes of equal CER)."""
+    alone: its CER rise in pp and the KL divergence of its outputs from FP32 (which orders nodes of equal CER)."""
     settings = ctx.prepared.settings
     lines = ctx.prepared.calibration_batches
     work = ctx.workdir / "variants" / "work"
@@ -411,12 +484,14 @@ def mixed_by_sensitivity(
     def measure(path: Path) -> tuple[float, float]:
         got = ctx.predict(ForeignOnnxRecognizer(path, ctx.prepared.layout), keep_logits=True, batches=lines)
         error = output_fidelity(np.concatenate(reference.logits)[None], np.concatenate(got.logits)[None])
-        return 100 * (got.metrics().cer - base_cer), float(error.get("mean_abs_diff", error.get("mse", 0.0)))
+        return 100 * (got.metrics().cer - base_cer), float(error["kl"])
 
     costs = []
     probe = work / "sensitivity-probe.onnx"
     for index, node in enumerate(nodes):
-        quantizer.quantize(probe, ForeignStaticOptions(calibration=calibration, exclude=[n for n in nodes if n != node]))
+        quantizer.quantize(
+            probe, ForeignStaticOptions(calibration=calibration, exclude=[n for n in nodes if n != node])
+        )
         cer_pp, error = measure(probe)
         costs.append({"node": node, "cer_pp": cer_pp, "output_error": error})
         if (index + 1) % 10 == 0:
