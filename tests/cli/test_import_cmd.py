@@ -87,6 +87,5 @@ def test_import_end_to_end_lists_shows_and_compares(shell, tmp_path):
         assert v["fidelity"]["cosine"] > 0
     scan = variants["ort-int8-mixed"]["sensitivity"]
     assert {n["node"] for n in scan["nodes"]} == {"conv", "head"}
-    assert shell("compare", exp_id, exp_id[:8]).returncode in (0, 2)  # resolves the imported experiment
     exported = shell("export", exp_id, "--variant", "ort-int8-static", "-o", str(tmp_path / "out") + "/")
     assert exported.returncode == 0, exported.stderr
