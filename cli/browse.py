@@ -143,6 +143,7 @@ _STATUS_STYLE = {
     "running": "cyan",
     "failed": "red",
     "crashed": "red",
+    "missing": "red",
     "interrupted": "yellow",
 }
 

@@ -42,8 +42,14 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> int:
     """Write atomically (temp + replace) so a killed run never leaves half a checkpoint. Returns bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk (or a Ctrl-C mid-write) must not leave megabytes of half a checkpoint behind;
+        # removing it also frees the space the run needs to record that it failed.
+        tmp.unlink(missing_ok=True)
+        raise
     return path.stat().st_size
 
 
