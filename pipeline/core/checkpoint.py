@@ -43,7 +43,10 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        torch.save(payload, tmp)
+        # Our own handle, closed when the write fails: torch's writer, kept alive by the exception's
+        # traceback, would hold the file open, and an unlinked open file keeps its disk space.
+        with open(tmp, "wb") as handle:
+            torch.save(payload, handle)
         os.replace(tmp, path)
     except BaseException:
         # A full disk (or a Ctrl-C mid-write) must not leave megabytes of half a checkpoint behind;
