@@ -111,14 +111,17 @@ def test_a_checkpoint_cut_short_by_a_full_disk_leaves_no_temp(tmp_path, monkeypa
     save_checkpoint(path, {"epoch": 1})
     saved = path.read_bytes()
 
-    def full_disk_save(payload, target, *args, **kwargs):
-        Path(target).write_bytes(b"PK\x03\x04" + b"\0" * 4096)  # what got written before the disk filled
-        raise _enospc(target)
+    def full_disk_save(payload, handle, *args, **kwargs):
+        handle.write(b"PK\x03\x04" + b"\0" * 4096)  # what got written before the disk filled
+        try:
+            raise _enospc(None)
+        except OSError:  # what torch's zip writer makes of a failed write
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598") from None
 
     monkeypatch.setattr(torch, "save", full_disk_save)
     with pytest.raises(OSError) as raised:
         save_checkpoint(path, {"epoch": 2})
-    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename.endswith("last.pt.tmp")
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]
     assert path.read_bytes() == saved
 
@@ -187,7 +190,8 @@ def test_a_run_on_a_full_disk_fails_recorded_and_leaves_nothing_behind(small_dis
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "no space left on device" in error_line(result).lower()
     [row] = _listed(shell)
-    assert row["status"] == "failed" and "No space left" in (row["error"] or ""), row
+    assert row["status"] == "failed" and "No space left on device" in (row["error"] or ""), row
+    assert "last.pt" in row["error"], row
     assert _leftovers(small_disk) == []
 
     _fill(small_disk)  # a second run cannot even write its experiment file
