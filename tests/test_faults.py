@@ -116,7 +116,9 @@ def test_a_checkpoint_cut_short_by_a_full_disk_leaves_no_temp(tmp_path, monkeypa
         try:
             raise _enospc(None)
         except OSError:  # what torch's zip writer makes of a failed write
-            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598") from None
+            raise RuntimeError(
+                "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"
+            ) from None
 
     monkeypatch.setattr(torch, "save", full_disk_save)
     with pytest.raises(OSError) as raised:
