@@ -43,13 +43,11 @@ from .index import INDEX_FILE, INDEX_TABLE, LAYOUT_TABLE, shard_key
 from .liveness import derive_status, read_heartbeat, this_host
 from .processes import process_alive
 from .storage import read_tables, schema_from_head
-from .store import EXPERIMENTS_DIR, SUMMARY_FIELDS, Store
+from .store import DEPLOYABLE_KINDS, EXPERIMENTS_DIR, SUMMARY_FIELDS, Store
 from .values import is_full_id, now_iso, parse_iso
 
 KINDS = ("corrupt-index", "orphan-folder", "missing-folder", "stale-temp", "dead-run", "artifact-mismatch")
-# Artifact kinds a user deploys: their size and checksum are checked (checkpoints and reports are
-# rewritten as a run goes on and are not checked).
-CHECKED_ARTIFACT_KINDS = ("model", "onnx")
+
 TEMP_STALE_AFTER_S = 60.0
 # A folder this young may be an experiment being created right now (folder first, index entry next).
 ORPHAN_MIN_AGE_S = 60.0
@@ -298,7 +296,7 @@ class _Examiner:
             except StoreError:
                 continue  # an unreadable experiment file: not an artifact's fault
             for artifact in artifacts:
-                if artifact.get("kind") in CHECKED_ARTIFACT_KINDS:
+                if artifact.get("kind") in DEPLOYABLE_KINDS:
                     self._check_artifact(exp_id, folder, artifact)
 
     def _check_artifact(self, exp_id: str, folder: Path, artifact: dict[str, Any]) -> None:
@@ -318,7 +316,9 @@ class _Examiner:
             "artifact-mismatch",
             self.relative(path),
             f"{artifact.get('kind')} of experiment {exp_id} {detail}",
-            f"none here: rebuild it (`ocrq run --from {exp_id[:8]} --mode compress`) or delete the experiment",
+            "none here: restore it from a backup (it is the trained model every variant starts from)"
+            if artifact.get("variant") == "fp32" and artifact.get("kind") == "model"
+            else f"none here: restore it, or rebuild the variants (`ocrq run --from {exp_id[:8]} --mode compress`)",
         )
 
 

@@ -49,6 +49,9 @@ SUMMARY_FIELDS = (
     "speedup", "stage", "error",
 )  # fmt: skip
 EXPERIMENTS_DIR = "experiments"
+# Artifact kinds a user deploys (trained models, variant files): recorded with their sha256, which
+# `ocrq doctor` checks. Checkpoints and reports are rewritten as a run goes on and are not hashed.
+DEPLOYABLE_KINDS = ("model", "onnx")
 # Fields update_summary must not touch, with the method that owns each.
 _OWNED_FIELDS = {
     "id": "ids are fixed at creation",
@@ -343,8 +346,8 @@ class Store(StudyMethods):
     ) -> None:
         """Store a produced file (kind, path, size, sha256), replacing an earlier record of the same path.
 
-        ``sha256`` defaults to the file's own when it exists and has the recorded size; ``ocrq doctor``
-        reports an artifact whose size or checksum no longer matches.
+        For a deployable kind (``DEPLOYABLE_KINDS``) ``sha256`` defaults to the file's own when it
+        exists and has the recorded size; ``ocrq doctor`` reports one whose size or checksum changed.
         """
         if not isinstance(kind, str) or not kind:
             raise ValueError(f"kind={kind!r} is not allowed; give a non-empty string")
@@ -357,7 +360,7 @@ class Store(StudyMethods):
             "variant": variant,
             "time": now_iso(),
         }
-        if sha256 is None:
+        if sha256 is None and kind in DEPLOYABLE_KINDS:
             sha256 = file_sha256(Path(path), expected_bytes=bytes)
         if sha256 is not None:
             record["sha256"] = sha256

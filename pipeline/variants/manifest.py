@@ -116,11 +116,26 @@ def verify_artifact(path: Path, entry: dict[str, Any], name: str) -> None:
     if isinstance(recorded_bytes, int) and path.stat().st_size != recorded_bytes:
         raise ManifestError(
             f"the file of variant {name!r} ({path}) has {path.stat().st_size:,} bytes but {recorded_bytes:,} "
-            "were recorded when it was built (truncated or replaced); rebuild it with `ocrq run --from ID "
-            "--mode compress`"
+            "were recorded when it was built (truncated or replaced); " + _remedy(path, name)
         )
     if isinstance(recorded_sha, str) and file_sha256(path) != recorded_sha:
         raise ManifestError(
             f"the file of variant {name!r} ({path}) does not match the sha256 recorded when it was built "
-            "(altered since); rebuild it with `ocrq run --from ID --mode compress`"
+            "(altered since); " + _remedy(path, name)
         )
+
+
+def _remedy(path: Path, name: str) -> str:
+    if name == "fp32":  # every variant starts from it: only a new training run makes another
+        return "restore it from a backup or train a new baseline with `ocrq run`"
+    return (
+        f"restore it, or rebuild the variants with `ocrq run --from {_experiment_of(path)} --mode compress`"
+    )
+
+
+def _experiment_of(path: Path) -> str:
+    """The short id of the experiment folder holding a variant file (``ID`` when it is not in one)."""
+    for folder in Path(path).parents:
+        if len(folder.name) == 12 and all(c in "0123456789abcdef" for c in folder.name):
+            return folder.name[:8]
+    return "ID"
