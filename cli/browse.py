@@ -144,6 +144,7 @@ _STATUS_STYLE = {
     "running": "cyan",
     "failed": "red",
     "crashed": "red",
+    "missing": "red",
     "interrupted": "yellow",
 }
 

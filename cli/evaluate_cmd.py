@@ -10,13 +10,14 @@ import typer
 from rich.table import Table
 
 from cli.console import CliError, UsageError, fmt_num, fmt_pct, info, out, print_json, terminal_safe
-from cli.resolve import resolve
+from cli.resolve import existing_folder, resolve
 from store import Store
 
 
 def _experiment_with_variant(store: Store, ref: str, variant: str) -> tuple[str, dict]:
     """The experiment `ref` names and its document; UsageError when it has no such variant."""
     exp_id = resolve(store, ref)
+    existing_folder(store, exp_id)
     experiment = store.get(exp_id)
     names = [v["name"] for v in experiment.get("variants", [])]
     if variant not in names:
@@ -149,8 +150,12 @@ def export(
         raise UsageError(f"'{target}' exists; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".part")
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
+    try:
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-copied model behind
+        raise
     typer.echo(f"{target}\t{target.stat().st_size} bytes")
 
 

@@ -96,6 +96,14 @@ class Index:
             return None
         data = read_json(self.path)
         if data is None:
+            if self.shard_keys():
+                # The marker was truncated to nothing or deleted: read as a new store, the next write
+                # would replace every shard with an empty index (each experiment an orphan).
+                state = "empty" if self.path.exists() else "missing"
+                raise StoreError(
+                    f"{self.path} is {state} beside the index shards in {self.shards_dir}; "
+                    "it was truncated or removed outside ocrq"
+                )
             return []
         if not isinstance(data, dict):
             raise StoreError(f"{self.path} is not a TinyDB file; it was changed outside ocrq")
