@@ -24,7 +24,7 @@ from cli.console import (
     print_json,
     terminal_safe,
 )
-from cli.resolve import resolve, resolve_all
+from cli.resolve import existing_folder, resolve, resolve_all
 from store import Store
 
 PARTS = ("errors", "changes", "alignment", "robustness", "confidence", "training")
@@ -332,6 +332,8 @@ def analyze(
     ids = resolve_all(store, refs) if ranking else [resolve(store, refs[0])]
     if len(set(ids)) != len(ids):
         raise UsageError("the same experiment is named twice; give each experiment once")
+    for exp_id in ids:
+        existing_folder(store, exp_id)  # a folder deleted outside ocrq: say so before anything runs
     experiments = store.compare(ids)
     chosen = {e["id"]: _check_variants(e, list(dict.fromkeys(variant or []))) for e in experiments}
     from pipeline.analysis.run import AnalysisSettings

@@ -53,6 +53,11 @@ def evaluate(
         raise UsageError(f"--fonts '{fonts}' is not allowed; allowed train, held_out, all")
     store = Store()
     exp_id, experiment = _experiment_with_variant(store, ref, variant)
+    if experiment.get("template") == "import":
+        raise CliError(
+            f"experiment {exp_id} was imported from an ONNX model; `ocrq evaluate` reads ocrq-trained "
+            "experiments only: measure the imported model on other lines with `ocrq import MODEL --data ...`"
+        )
     from pipeline.variants.evaluate_on_data import evaluate_experiment
     from pipeline.variants.manifest import ManifestError
 
