@@ -25,8 +25,20 @@ DEFAULT_TEXT_SOURCE_WEIGHTS: dict[str, float] = {
     "random": 1.0,
 }
 
-# Held out of the train split by default, so a validation set on them measures unseen fonts.
-DEFAULT_HELD_OUT_FONTS = ("LiberationSans-Italic.ttf", "DejaVuSerifCondensed.ttf")
+# Whole families held out of the train split by default, one of each kind (serif, sans with thin and italic
+# styles, monospace, condensed, rounded, handwriting-like, display script, thin sans), so a validation set on
+# them measures faces the model never saw, not styles of families it trained on.
+DEFAULT_HELD_OUT_FAMILIES = (
+    "Vollkorn",
+    "Karla",
+    "Fantasque Sans Mono",
+    "Yanone Kaffeesatz",
+    "Quicksand",
+    "Comic Neue",
+    "Lobster Two",
+    "Cantarell",
+)
+FONT_SELECTIONS = ("all", "system")
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
@@ -85,8 +97,11 @@ class SyntheticDataConfig:
         max_length: Longest text in characters; longer samples are cut at a word boundary (1..).
         long_text_ratio: Share of lines built long, between half of and `max_length` (0..1).
         blank_ratio: Share of lines that are empty background with the label "" (0..1).
-        fonts: Font file names to use (bundled or from `font_dirs`), or "all".
-        held_out_fonts: Font file names kept out of the train split (validation on unseen fonts).
+        fonts: Font file names to use (bundled or from `font_dirs`), "all" (bundled and `font_dirs`), or
+            "system" (all of those plus the machine's fonts found by fontconfig, e.g. on a GPU box).
+        held_out_families: Font families kept out of the train split, every style of them (validation on
+            unseen faces); `ocrq data preview` lists them.
+        held_out_fonts: Single font file names kept out of the train split as well.
         font_dirs: Extra folders whose .ttf/.otf files are added to the font pool.
         image_height: Height of every line image in pixels.
         max_image_width: Widest line image in pixels; synthetic text is shortened to fit.
@@ -98,7 +113,8 @@ class SyntheticDataConfig:
     long_text_ratio: float = 0.05
     blank_ratio: float = 0.05
     fonts: list[str] | str = "all"
-    held_out_fonts: list[str] = field(default_factory=lambda: list(DEFAULT_HELD_OUT_FONTS))
+    held_out_families: list[str] = field(default_factory=lambda: list(DEFAULT_HELD_OUT_FAMILIES))
+    held_out_fonts: list[str] = field(default_factory=list)
     font_dirs: list[str] = field(default_factory=list)
     image_height: int = 32
     max_image_width: int = 1024
@@ -110,14 +126,17 @@ class SyntheticDataConfig:
         _check_min_max("min_length", self.min_length, "max_length", self.max_length)
         _check_range("long_text_ratio", self.long_text_ratio, 0.0, 1.0)
         _check_range("blank_ratio", self.blank_ratio, 0.0, 0.5)
-        if isinstance(self.fonts, str) and self.fonts != "all":
+        if isinstance(self.fonts, str) and self.fonts not in FONT_SELECTIONS:
             self.fonts = [self.fonts]  # one font file name (`--fonts DejaVuSans.ttf`) is a list of one
-        if self.fonts != "all":
+        if self.fonts not in FONT_SELECTIONS:
             _check_name_list("fonts", self.fonts)
             if not self.fonts:
                 raise ValueError(
-                    "fonts=[] selects no font; allowed: a non-empty list of font file names or 'all'"
+                    "fonts=[] selects no font; allowed: a non-empty list of font file names, 'all' or 'system'"
                 )
+        if isinstance(self.held_out_families, str):
+            self.held_out_families = [self.held_out_families]
+        _check_name_list("held_out_families", self.held_out_families)
         _check_name_list("held_out_fonts", self.held_out_fonts)
         _check_name_list("font_dirs", self.font_dirs)
         for folder in self.font_dirs:

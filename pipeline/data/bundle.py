@@ -51,7 +51,8 @@ class DataBundle:
 
     @property
     def has_held_out_fonts(self) -> bool:
-        return self.real_test is None and bool(self.config.synthetic.held_out_fonts)
+        synthetic = self.config.synthetic
+        return self.real_test is None and bool(synthetic.held_out_fonts or synthetic.held_out_families)
 
     def _synthetic(self, split: str, size: int, seed: int, fonts: str = "train") -> SyntheticLineDataset:
         return SyntheticLineDataset(

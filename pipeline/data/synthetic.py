@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
 from pipeline.core.charset import Charset
-from pipeline.data.fonts import FONT_POOLS, font_coverage, resolve_font_pools
+from pipeline.data.fonts import FONT_POOLS, drawable_chars, resolve_font_pools
 from pipeline.data.render import LinePlan, RenderParams, draw_line_pixels, plan_line, sample_render_params
 from pipeline.data.samples import LineSample, pixels_to_tensor
 from pipeline.data.text import TextSampler, _cut
@@ -86,9 +86,11 @@ class SyntheticLineDataset(Dataset):
         self.pools = resolve_font_pools(config, charset)
         self.fonts: tuple[Path, ...] = self.pools.pool(font_pool)
         if not self.fonts:
-            raise ValueError(f"font_pool={font_pool!r} has no fonts; set held_out_fonts in the data config")
+            raise ValueError(
+                f"font_pool={font_pool!r} has no fonts; set held_out_families or held_out_fonts in the data config"
+            )
         self._font_paths = tuple(str(p) for p in self.fonts)
-        self._drawable = {p: font_coverage(p) & frozenset(charset.chars) for p in self._font_paths}
+        self._drawable = {p: drawable_chars(p, frozenset(charset.chars)) for p in self._font_paths}
         self.text_sampler = TextSampler(config, charset)
         self._width_hints: np.ndarray | None = None
         # Widths asked one by one (by loaders, chunk by chunk) are remembered: -1 = not known yet.
