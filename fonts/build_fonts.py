@@ -180,7 +180,6 @@ FAMILIES: list[tuple[str, str, str, tuple[str, ...], list[str]]] = [
     ("Kaushan Script", "fonts-kaushanscript", "OFL-1.1", ("handwriting",), ["KaushanScript-Regular.otf"]),
     ("Purisa", "fonts-tlwg-purisa-ttf", "GPL-2+ with font exception", ("handwriting", "italic", "bold"),
      ["Purisa.ttf", "Purisa-Oblique.ttf", "Purisa-Bold.ttf"]),
-    ("Steve Hand", "fonts-sjfonts", "GPL-2 with font exception", ("handwriting",), ["SteveHand.ttf"]),
     ("Rufscript", "fonts-rufscript", "GPL-3+ with font exception", ("handwriting",), ["Rufscript010.ttf"]),
     ("Breip", "fonts-breip", "OFL-1.0", ("handwriting",), ["Breip.ttf"]),
     # display

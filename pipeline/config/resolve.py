@@ -180,9 +180,10 @@ def _check_paths(flat: dict[str, Any]) -> None:
     for key in _PATH_FIELDS:
         path = flat.get(key)
         if path is not None:
-            if not Path(path).is_file():
+            if not Path(path).exists():
                 raise ConfigError(
-                    f"{key}='{path}' does not exist; allowed a PaddleOCR label file (path<TAB>label lines)"
+                    f"{key}='{path}' does not exist; allowed a PaddleOCR label file (path<TAB>label lines), "
+                    "a folder with labels.csv or gt.txt, or an LMDB folder (data.mdb)"
                 )
             flat[key] = str(Path(path).resolve())
     charset = flat.get("charset", "ascii")

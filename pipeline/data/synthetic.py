@@ -114,7 +114,7 @@ class SyntheticLineDataset(Dataset):
         text = "" if blank else self.text_sampler.sample(rng, self._drawable[font])
         params = sample_render_params(rng, self.aug)
         height, max_width = self.config.image_height, self.config.max_image_width
-        plan = plan_line(text, font, params, height)
+        plan = plan_line(text, font, params, height, self.config.width_scale)
         for _ in range(6):  # too wide: shorten the text (never squeeze it), then drop the padding
             width = plan.output_size[0]
             if width <= max_width:
@@ -126,7 +126,7 @@ class SyntheticLineDataset(Dataset):
                 params = replace(
                     params, pad_left=0.0, pad_right=0.0, blank_width=min(params.blank_width, 4.0)
                 )
-            plan = plan_line(text, font, params, height)
+            plan = plan_line(text, font, params, height, self.config.width_scale)
         if plan.rotation_degrees != params.rotation_degrees:  # report the rotation actually applied
             params = replace(params, rotation_degrees=plan.rotation_degrees)
         return text, font, params, plan
