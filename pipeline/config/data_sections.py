@@ -97,6 +97,8 @@ class SyntheticDataConfig:
         max_length: Longest text in characters; longer samples are cut at a word boundary (1..).
         long_text_ratio: Share of lines built long, between half of and `max_length` (0..1).
         blank_ratio: Share of lines that are empty background with the label "" (0..1).
+        doubled_letter_ratio: Share of lines with one letter, digit or separator doubled, narrow ones
+            (l, i, 1, :, .) most often, so CTC learns to keep a blank between identical letters (0..1).
         fonts: Font file names to use (bundled or from `font_dirs`), "all" (bundled and `font_dirs`), or
             "system" (all of those plus the machine's fonts found by fontconfig, e.g. on a GPU box).
         held_out_families: Font families kept out of the train split, every style of them (validation on
@@ -115,6 +117,7 @@ class SyntheticDataConfig:
     max_length: int = 40
     long_text_ratio: float = 0.05
     blank_ratio: float = 0.05
+    doubled_letter_ratio: float = 0.15
     fonts: list[str] | str = "all"
     held_out_families: list[str] = field(default_factory=lambda: list(DEFAULT_HELD_OUT_FAMILIES))
     held_out_fonts: list[str] = field(default_factory=list)
@@ -130,6 +133,7 @@ class SyntheticDataConfig:
         _check_min_max("min_length", self.min_length, "max_length", self.max_length)
         _check_range("long_text_ratio", self.long_text_ratio, 0.0, 1.0)
         _check_range("blank_ratio", self.blank_ratio, 0.0, 0.5)
+        _check_range("doubled_letter_ratio", self.doubled_letter_ratio, 0.0, 1.0)
         if isinstance(self.fonts, str) and self.fonts not in FONT_SELECTIONS:
             self.fonts = [self.fonts]  # one font file name (`--fonts DejaVuSans.ttf`) is a list of one
         if self.fonts not in FONT_SELECTIONS:
@@ -164,8 +168,9 @@ class AugmentationConfig:
         perspective_prob: Chance of a perspective warp (0..1).
         perspective_max_shift: Largest corner shift of the warp, fraction of the height (0..0.3).
         char_spacing_prob: Chance the character spacing is changed (0..1).
-        char_spacing_min: Tightest spacing factor (0.8..1.3).
-        char_spacing_max: Loosest spacing factor (0.8..1.3).
+        char_spacing_min: Tightest spacing factor; below about 0.9 glyphs touch or overlap, as with negative
+            kerning (0.6..1.5).
+        char_spacing_max: Loosest spacing factor (0.6..1.5).
         baseline_jitter_prob: Chance characters move off a straight baseline (0..1).
         baseline_jitter_max: Largest vertical jitter, fraction of the height (0..0.2).
         blur_prob: Chance of a Gaussian blur (0..1).
@@ -189,6 +194,22 @@ class AugmentationConfig:
         horizontal_padding_max: Largest blank margin left and right, fraction of the height (0..4).
         vertical_margin_max: Largest margin above and below the text, fraction of the height (0..0.5).
         text_scale_jitter: Largest relative change of the text size (0..0.3).
+        rgb_prob: Chance a line is drawn in colour (RGB text on a colour, gradient or photo-like background),
+            then converted to grey as a colour image is at inference (0..1).
+        rgb_plain_weight: Relative weight of plain colour backgrounds in colour lines (>= 0).
+        rgb_gradient_weight: Relative weight of two-colour gradients in colour lines (>= 0).
+        rgb_photo_weight: Relative weight of photo-like backgrounds (soft colour blobs and edges) (>= 0).
+        tight_crop_prob: Chance the crop is tight: ascenders to descenders fill about 90% of the height or more,
+            clipping the font's line box (0..1).
+        underline_prob: Chance the line is underlined (0..1).
+        strike_prob: Chance the line is struck through (0..1).
+        shadow_prob: Chance the text casts a drop shadow (0..1).
+        outline_prob: Chance the text is drawn as outlined (hollow) letters (0..1).
+        lowres_prob: Chance the line is rendered small (`lowres_scale_min`..0.75 of the height) and upscaled,
+            as small text scanned at low dpi (0..1).
+        lowres_scale_min: Smallest render scale of low-resolution lines (0.25..0.75).
+        highres_prob: Chance the line is rendered taller (1.3..2.5x) and resized down to the height with the
+            resize inference uses (0..1).
     """
 
     rotation_prob: float = 0.5
@@ -196,8 +217,8 @@ class AugmentationConfig:
     perspective_prob: float = 0.3
     perspective_max_shift: float = 0.12
     char_spacing_prob: float = 0.5
-    char_spacing_min: float = 0.85
-    char_spacing_max: float = 1.2
+    char_spacing_min: float = 0.78
+    char_spacing_max: float = 1.35
     baseline_jitter_prob: float = 0.3
     baseline_jitter_max: float = 0.06
     blur_prob: float = 0.3
@@ -221,6 +242,18 @@ class AugmentationConfig:
     horizontal_padding_max: float = 1.5
     vertical_margin_max: float = 0.25
     text_scale_jitter: float = 0.1
+    rgb_prob: float = 0.35
+    rgb_plain_weight: float = 1.0
+    rgb_gradient_weight: float = 1.0
+    rgb_photo_weight: float = 1.5
+    tight_crop_prob: float = 0.25
+    underline_prob: float = 0.04
+    strike_prob: float = 0.02
+    shadow_prob: float = 0.05
+    outline_prob: float = 0.03
+    lowres_prob: float = 0.1
+    lowres_scale_min: float = 0.4
+    highres_prob: float = 0.15
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -228,8 +261,8 @@ class AugmentationConfig:
                 _check_range(f.name, getattr(self, f.name), 0.0, 1.0)
         _check_range("rotation_max_degrees", self.rotation_max_degrees, 0.0, 5.0)
         _check_range("perspective_max_shift", self.perspective_max_shift, 0.0, 0.3)
-        _check_range("char_spacing_min", self.char_spacing_min, 0.8, 1.3)
-        _check_range("char_spacing_max", self.char_spacing_max, 0.8, 1.3)
+        _check_range("char_spacing_min", self.char_spacing_min, 0.6, 1.5)
+        _check_range("char_spacing_max", self.char_spacing_max, 0.6, 1.5)
         _check_min_max("char_spacing_min", self.char_spacing_min, "char_spacing_max", self.char_spacing_max)
         _check_range("baseline_jitter_max", self.baseline_jitter_max, 0.0, 0.2)
         _check_range("blur_sigma_max", self.blur_sigma_max, 0.0, 1.5)
@@ -254,6 +287,18 @@ class AugmentationConfig:
         _check_range("horizontal_padding_max", self.horizontal_padding_max, 0.0, 4.0)
         _check_range("vertical_margin_max", self.vertical_margin_max, 0.0, 0.5)
         _check_range("text_scale_jitter", self.text_scale_jitter, 0.0, 0.3)
+        rgb = {
+            "rgb_plain_weight": self.rgb_plain_weight,
+            "rgb_gradient_weight": self.rgb_gradient_weight,
+            "rgb_photo_weight": self.rgb_photo_weight,
+        }
+        for name, value in rgb.items():
+            _check_range(name, value, 0.0, 1000.0)
+        if self.rgb_prob > 0 and sum(rgb.values()) <= 0:
+            raise ValueError(
+                "rgb_*_weight are all 0 with rgb_prob > 0; allowed: weights >= 0 with a positive sum"
+            )
+        _check_range("lowres_scale_min", self.lowres_scale_min, 0.25, 0.75)
 
     @classmethod
     def none(cls) -> AugmentationConfig:
@@ -297,6 +342,15 @@ class AugmentationConfig:
             horizontal_padding_max=0.75,
             vertical_margin_max=0.2,
             text_scale_jitter=0.05,
+            rgb_prob=0.2,
+            tight_crop_prob=0.2,
+            underline_prob=0.02,
+            strike_prob=0.0,
+            shadow_prob=0.02,
+            outline_prob=0.0,
+            lowres_prob=0.05,
+            lowres_scale_min=0.5,
+            highres_prob=0.1,
         )
 
     @classmethod
@@ -307,8 +361,8 @@ class AugmentationConfig:
             cls(**probs),
             rotation_max_degrees=5.0,
             perspective_max_shift=0.2,
-            char_spacing_min=0.8,
-            char_spacing_max=1.3,
+            char_spacing_min=0.65,
+            char_spacing_max=1.5,
             baseline_jitter_max=0.1,
             blur_sigma_max=1.5,
             noise_sigma_max=20.0,

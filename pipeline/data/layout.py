@@ -97,6 +97,15 @@ class LinePlan:
     # generic transform) to `scaled_size`, pasted at `paste_at`.
     scaled_size: tuple[int, int] | None = None
     paste_at: tuple[int, int] = (0, 0)
+    baseline: int = 0  # y of the baseline in the ink layer (underline and strike-through hang off it)
+    # Size after drawing, when the line was drawn at another height (low-res or high-res rendering, then
+    # resized the way inference resizes); None when drawn at its final size.
+    final_size: tuple[int, int] | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The (width, height) of the finished image."""
+        return self.final_size or self.output_size
 
 
 def quad_homography(width: float, height: float, quad: list[tuple[float, float]]) -> tuple[float, ...]:
@@ -149,7 +158,7 @@ def _layout(text: str, font_path: str, size: int, params: RenderParams) -> tuple
         pen += g.advance * spacing
     positions = tuple((int(round(x - left)), int(round(y))) for x, y in raw)
     layer = (max(1, int(math.ceil(right - left))), ascent + descent + 2 * room)
-    return tuple(glyphs), positions, layer
+    return tuple(glyphs), positions, layer, baseline
 
 
 def _geometry(layer_w: float, layer_h: float, params: RenderParams, height: int) -> tuple:
@@ -198,7 +207,7 @@ def plan_line(
     if scale < MIN_SCALE:
         size = ladder_size(size * scale)
     for _ in range(2):
-        glyphs, positions, (layer_w, layer_h) = _layout(text, font_path, size, params)
+        glyphs, positions, (layer_w, layer_h), baseline = _layout(text, font_path, size, params)
         rotation, cos, sin, quad, (x_min, x_max, y_min, y_max), scale = _geometry(
             layer_w, layer_h, params, height
         )
@@ -236,4 +245,5 @@ def plan_line(
         rotation,
         scaled_size,
         paste_at,
+        baseline,
     )

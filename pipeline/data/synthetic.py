@@ -18,7 +18,14 @@ from torch.utils.data import Dataset
 from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
 from pipeline.core.charset import Charset
 from pipeline.data.fonts import FONT_POOLS, drawable_chars, resolve_font_pools
-from pipeline.data.render import LinePlan, RenderParams, draw_line_pixels, plan_line, sample_render_params
+from pipeline.data.render import (
+    LinePlan,
+    RenderParams,
+    draw_line_pixels,
+    plan_line,
+    sample_render_params,
+    with_final_height,
+)
 from pipeline.data.samples import LineSample, pixels_to_tensor
 from pipeline.data.text import TextSampler, _cut
 
@@ -114,19 +121,23 @@ class SyntheticLineDataset(Dataset):
         text = "" if blank else self.text_sampler.sample(rng, self._drawable[font])
         params = sample_render_params(rng, self.aug)
         height, max_width = self.config.image_height, self.config.max_image_width
-        plan = plan_line(text, font, params, height, self.config.width_scale)
+        # A line drawn small (low dpi) or large is resized to `height` after drawing, as inference resizes.
+        drawn_height = max(8, int(round(height * params.render_scale)))
+        drawn_max_width = int(max_width * drawn_height / height)
+        plan = plan_line(text, font, params, drawn_height, self.config.width_scale)
         for _ in range(6):  # too wide: shorten the text (never squeeze it), then drop the padding
             width = plan.output_size[0]
-            if width <= max_width:
+            if width <= drawn_max_width:
                 break
             if len(text) > 1:
-                keep = max(1, min(len(text) - 1, int(len(text) * max_width / width * 0.95)))
+                keep = max(1, min(len(text) - 1, int(len(text) * drawn_max_width / width * 0.95)))
                 text = _cut(text, keep, 1)
             else:
                 params = replace(
                     params, pad_left=0.0, pad_right=0.0, blank_width=min(params.blank_width, 4.0)
                 )
-            plan = plan_line(text, font, params, height, self.config.width_scale)
+            plan = plan_line(text, font, params, drawn_height, self.config.width_scale)
+        plan = with_final_height(plan, height, max_width)
         if plan.rotation_degrees != params.rotation_degrees:  # report the rotation actually applied
             params = replace(params, rotation_degrees=plan.rotation_degrees)
         return text, font, params, plan
@@ -162,7 +173,7 @@ class SyntheticLineDataset(Dataset):
         cache = self._width_cache
         if cache is not None and 0 <= index < self.size and cache[index] >= 0:
             return int(cache[index])
-        width = self._plan(index)[3].output_size[0]
+        width = self._plan(index)[3].size[0]
         if cache is not None:
             cache[index] = width
         return width

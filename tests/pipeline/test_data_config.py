@@ -40,7 +40,7 @@ def test_field_names_are_unique_across_both_configs():
     ("kwargs", "message"),
     [
         ({"rotation_max_degrees": 9.0}, r"rotation_max_degrees=9.0 is out of range; allowed 0.0..5.0"),
-        ({"char_spacing_min": 0.5}, r"char_spacing_min=0.5 is out of range; allowed 0.8..1.3"),
+        ({"char_spacing_min": 0.5}, r"char_spacing_min=0.5 is out of range; allowed 0.6..1.5"),
         (
             {"char_spacing_min": 1.2, "char_spacing_max": 1.0},
             r"char_spacing_min=1.2 is above char_spacing_max=1.0",
