@@ -40,6 +40,23 @@ DEFAULT_HELD_OUT_FAMILIES = (
 )
 FONT_SELECTIONS = ("all", "system")
 
+# Values that reproduce the data of configs saved before these fields existed (stored experiments are
+# re-evaluated with the data they were trained on): no stretch, no held-out families, none of the newer
+# augmentations. `config_from_dict` fills a missing field from here, not from the current default.
+SAVED_BEFORE_FIELD: dict[str, dict[str, Any]] = {
+    "synthetic": {"width_scale": 1.0, "held_out_families": [], "doubled_letter_ratio": 0.0},
+    "augment": {
+        "rgb_prob": 0.0,
+        "tight_crop_prob": 0.0,
+        "underline_prob": 0.0,
+        "strike_prob": 0.0,
+        "shadow_prob": 0.0,
+        "outline_prob": 0.0,
+        "lowres_prob": 0.0,
+        "highres_prob": 0.0,
+    },
+}
+
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -97,8 +114,6 @@ class SyntheticDataConfig:
         max_length: Longest text in characters; longer samples are cut at a word boundary (1..).
         long_text_ratio: Share of lines built long, between half of and `max_length` (0..1).
         blank_ratio: Share of lines that are empty background with the label "" (0..1).
-        doubled_letter_ratio: Share of lines with one letter, digit or separator doubled, narrow ones
-            (l, i, 1, :, .) most often, so CTC learns to keep a blank between identical letters (0..1).
         fonts: Font file names to use (bundled or from `font_dirs`), "all" (bundled and `font_dirs`), or
             "system" (all of those plus the machine's fonts found by fontconfig, e.g. on a GPU box).
         held_out_families: Font families kept out of the train split, every style of them (validation on
@@ -110,6 +125,8 @@ class SyntheticDataConfig:
             real lines alike, and at inference): at stride 4 and height 32, 2.0 gives a doubled narrow pair
             (`ll`, `ii`, `11`) of the bundled fonts >= 3 output frames, which CTC needs (a blank between).
         max_image_width: Widest line image in pixels; synthetic text is shortened to fit.
+        doubled_letter_ratio: Share of lines with one letter, digit or separator doubled, narrow ones
+            (l, i, 1, :, .) most often, so CTC learns to keep a blank between identical letters (0..1).
     """
 
     text_source_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TEXT_SOURCE_WEIGHTS))
@@ -117,7 +134,6 @@ class SyntheticDataConfig:
     max_length: int = 40
     long_text_ratio: float = 0.05
     blank_ratio: float = 0.05
-    doubled_letter_ratio: float = 0.15
     fonts: list[str] | str = "all"
     held_out_families: list[str] = field(default_factory=lambda: list(DEFAULT_HELD_OUT_FAMILIES))
     held_out_fonts: list[str] = field(default_factory=list)
@@ -125,6 +141,7 @@ class SyntheticDataConfig:
     image_height: int = 32
     width_scale: float = 2.0
     max_image_width: int = 1024
+    doubled_letter_ratio: float = 0.15
 
     def __post_init__(self) -> None:
         _check_weights("text_source_weights", self.text_source_weights, TEXT_SOURCES)

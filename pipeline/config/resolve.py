@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.config.data_sections import SAVED_BEFORE_FIELD
 from pipeline.config.experiment import (
     FLAT_FIELDS,
     SECTIONS,
@@ -208,8 +209,17 @@ def _field_defaults() -> dict[str, Any]:
 
 
 def config_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
-    """Rebuild a saved (nested) config, e.g. from the store, validating it again."""
-    return build_config(copy.deepcopy(dict(data)))
+    """Rebuild a saved (nested) config, e.g. from the store, validating it again.
+
+    A data field missing from a config saved before it existed takes the value that reproduces the data the
+    experiment was trained on (`SAVED_BEFORE_FIELD`), not today's default.
+    """
+    data = copy.deepcopy(dict(data))
+    for section, values in SAVED_BEFORE_FIELD.items():
+        if isinstance(data.get(section), dict):
+            for key, value in values.items():
+                data[section].setdefault(key, copy.deepcopy(value))
+    return build_config(data)
 
 
 def derive_config(base: ExperimentConfig, overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:

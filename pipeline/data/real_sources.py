@@ -132,6 +132,13 @@ def _load_text_format(fmt: str, path: Path, charset: Charset, allow_empty: bool,
     return check_label_lines(lines, path.parent, str(path), charset, allow_empty, skip_bad)
 
 
+class LmdbProblem(LabelProblem):
+    """A bad LMDB sample; its reason names the key, so no line number is shown."""
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 class LmdbLineDataset(Dataset):
     """Lines of an LMDB text-recognition dataset, checked up front; item `i` is `(image tensor, label)`.
 
@@ -147,6 +154,7 @@ class LmdbLineDataset(Dataset):
         width_scale: float = 1.0,
         allow_empty: bool = True,
         skip_bad: bool = False,
+        limit: int | None = None,
     ) -> None:
         self.root, self.image_height, self.max_image_width = Path(root), image_height, max_image_width
         self.width_scale = width_scale
@@ -166,6 +174,8 @@ class LmdbLineDataset(Dataset):
                     raise DataError(
                         f"LMDB {str(self.root)!r}: num-samples={raw[:20]!r} is not a number"
                     ) from None
+                if limit:  # the first `limit` samples
+                    count = min(count, limit)
                 for index in range(1, count + 1):
                     result = self._check(txn, index, charset, allow_empty)
                     if isinstance(result, LabelProblem):
@@ -212,13 +222,13 @@ class LmdbLineDataset(Dataset):
         label_raw = txn.get(b"label-%09d" % index)
         image_raw = txn.get(b"image-%09d" % index)
         if label_raw is None:
-            return LabelProblem(index, "malformed", f"label-{index:09d} is missing")
+            return LmdbProblem(index, "malformed", f"label-{index:09d} is missing")
         if image_raw is None:
-            return LabelProblem(index, "missing_file", f"image-{index:09d} is missing")
+            return LmdbProblem(index, "missing_file", f"image-{index:09d} is missing")
         try:
             label = label_raw.decode("utf-8")
         except UnicodeDecodeError:
-            return LabelProblem(index, "malformed", f"label-{index:09d} is not UTF-8")
+            return LmdbProblem(index, "malformed", f"label-{index:09d} is not UTF-8")
         try:
             with Image.open(io.BytesIO(image_raw)) as image:
                 size = image.size
@@ -230,12 +240,12 @@ class LmdbLineDataset(Dataset):
             ValueError,
             Image.DecompressionBombError,
         ) as exc:
-            return LabelProblem(index, "unreadable_image", f"image-{index:09d} cannot be decoded ({exc})")
+            return LmdbProblem(index, "unreadable_image", f"image-{index:09d} cannot be decoded ({exc})")
         if not label and not allow_empty:
-            return LabelProblem(index, "empty_label", f"label-{index:09d} is empty")
+            return LmdbProblem(index, "empty_label", f"label-{index:09d} is empty")
         missing = charset.missing(label)
         if missing:
-            return LabelProblem(
+            return LmdbProblem(
                 index,
                 "bad_chars",
                 f"label-{index:09d} {label[:40]!r} has characters outside charset {charset.name!r}: "
@@ -295,8 +305,10 @@ def open_real_dataset(
     allow_empty: bool = True,
     skip_bad: bool = False,
     too_wide: str = "resize",
+    limit: int | None = None,
 ) -> RealDataset:
-    """Open a real line dataset in any supported format (see the module docstring).
+    """Open a real line dataset in any supported format (see the module docstring); `limit` keeps the first
+    that many usable lines.
 
     Raises:
         DataError: nothing usable at `data`; a bad sample when `skip_bad` is False; no usable sample.
@@ -317,6 +329,8 @@ def open_real_dataset(
         samples, problems = _load_text_format(fmt, path, charset, allow_empty, skip_bad)
     except UnicodeDecodeError as exc:
         raise DataError(f"{str(path)!r} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if limit:
+        samples = samples[:limit]
     dataset = LabelledLineDataset(
         samples, image_height, max_image_width, too_wide=too_wide, width_scale=width_scale
     )
