@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from pipeline.core.charset import Charset, _describe_chars
+from pipeline.data.label_files import LABEL_FILE_NAMES
 from pipeline.data.labelled import (
     SHOWN_PROBLEMS,
     DataError,
@@ -33,7 +34,6 @@ from pipeline.data.labelled import (
 )
 from pipeline.data.samples import LineSample, pixels_to_tensor
 
-LABEL_FILE_NAMES = ("labels.txt", "rec_gt.txt", "gt.txt", "label.txt")
 IMAGE_COLUMNS = ("filename", "file", "image", "image_path", "path", "img")
 TEXT_COLUMNS = ("text", "label", "transcription", "words", "gt")
 LMDB_FORMAT = "lmdb"

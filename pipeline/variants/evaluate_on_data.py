@@ -13,9 +13,8 @@ from pipeline.config import config_from_dict
 from pipeline.config.variant_specs import artifact_stem
 from pipeline.core.charset import Charset
 from pipeline.core.device import configure_threads
-from pipeline.data.label_files import find_label_file
-from pipeline.data.labelled import LabelledLineDataset, load_label_file
 from pipeline.data.loader import make_loader
+from pipeline.data.real_sources import open_real_dataset
 from pipeline.data.synthetic import SyntheticLineDataset
 from pipeline.evaluation.metrics import RecognitionMetrics
 from pipeline.evaluation.predict import Predictions, predict, write_predictions_tsv
@@ -75,17 +74,17 @@ def evaluate_experiment(
         )
         label = f"synthetic ({fonts} fonts, {size} lines)"
     else:
-        label_file = find_label_file(data)
-        samples, _ = load_label_file(label_file, charset, allow_empty=True, skip_bad=skip_bad)
-        if count:
-            samples = samples[:count]
-        dataset = LabelledLineDataset(
-            samples,
+        real = open_real_dataset(
+            data,
+            charset,
             image_height=config.synthetic.image_height,
             max_image_width=config.synthetic.max_image_width,
+            width_scale=config.synthetic.width_scale,
+            skip_bad=skip_bad,
             too_wide="resize",
+            limit=count,
         )
-        label = str(label_file)
+        dataset, label = real.dataset, real.description
     loader = make_loader(
         dataset,
         config.train.batch_size,
