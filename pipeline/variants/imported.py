@@ -175,10 +175,10 @@ def prepare_import(settings: ImportSettings) -> PreparedImport:
 
 
 def _load_lines(settings: ImportSettings, layout: ForeignLayout, charset: Charset) -> tuple[str, list, list]:
+    from pipeline.data.label_files import find_label_file
     from pipeline.data.labelled import LabelledLineDataset, load_label_file
     from pipeline.data.loader import make_loader
     from pipeline.data.synthetic import SyntheticLineDataset
-    from pipeline.variants.evaluate_on_data import find_label_file
 
     max_width = layout.fixed_width or max(4 * layout.height, 16 * layout.height)
 
