@@ -112,7 +112,18 @@ class ExperimentsReader:
         )  # fmt: skip
         self._signature, self._query, self._read_at = signature, query, time.monotonic()
         self._any_running = any(row.get("status") == "running" for row in rows)
+        # A running row shows its progress: its heartbeat and config (a handful of small reads).
+        rows = [self._with_progress(row) if row.get("status") == "running" else row for row in rows]
         return ExperimentsSnapshot(query=query, rows=rows, total=len(rows))
+
+    def _with_progress(self, row: dict[str, Any]) -> dict[str, Any]:
+        try:
+            document = self.store.get(row["id"])
+        except ExperimentNotFound:
+            return row
+        heartbeat = self.store.read_heartbeat(row["id"])
+        return {**row, "heartbeat": heartbeat, "config": document.get("config"),
+                "epochs": document.get("epochs"), "variants": document.get("variants")}  # fmt: skip
 
 
 # -- one experiment, live ------------------------------------------------------------------------

@@ -13,23 +13,31 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from tui.messages import ComparisonLoaded
 from tui.model.format import config_differences, metric_rows, value_text
 from tui.polling import PollingScreen
-from tui.widgets.common.keyed_table import KeyedTable
+from tui.widgets.common.keyed_table import Col, KeyedTable
 from tui.widgets.experiment.variants_table import VariantsTable
 
 
 class CompareTable(KeyedTable):
-    """A comparison table whose columns are the experiments; rebuilt only when they change."""
+    """A comparison table whose columns are the experiments; rebuilt only when they change.
+
+    Every experiment stays in view: a value too long for its share of the width ends in an ellipsis
+    (the line under the table shows the highlighted row in full), and the first column is frozen.
+    """
+
+    FIRST_WIDTH = 24
 
     def set_experiments(self, first: tuple[str, str], experiments: list[dict[str, Any]]) -> None:
-        columns = [first] + [
-            (e["id"], f"{e['id'][:8]} {e.get('name') or ''}".strip()[:24]) for e in experiments
+        count = max(1, len(experiments))
+        available = max(20, self.app.size.width - 4) - (self.FIRST_WIDTH + 2)
+        share = max(10, available // count - 2)
+        columns = [Col(first[0], first[1], 0, max_width=self.FIRST_WIDTH)] + [
+            Col(e["id"], f"{e['id'][:8]} {e.get('name') or ''}".strip()[:share], 0, max_width=share)
+            for e in experiments
         ]
-        if [key for key, _ in columns] != self.column_keys:
+        if [column.key for column in columns] != self.column_keys or columns != self.specs:
             self.reset()
-            self.clear(columns=True)
-            self.column_keys = [key for key, _ in columns]
-            for key, label in columns:
-                self.add_column(label, key=key)
+            self.set_columns(columns)
+            self.fixed_columns = 1
 
 
 class CompareScreen(PollingScreen):

@@ -17,16 +17,19 @@ from tui.model.format import summary_cells
 from tui.polling import PollingScreen
 from tui.screens.dialogs import ConfirmDialog
 from tui.widgets.common.inputs import OcrqInput
-from tui.widgets.common.keyed_table import KeyedTable
+from tui.widgets.common.keyed_table import Col, KeyedTable
 
-# The figures come before template and model so that an 80-column terminal shows them.
+# The figures come before template and model so that an 80-column terminal shows them; when the terminal
+# is narrow, the columns of least value (model, created, template, tags) are hidden first.
 COLUMNS = (
-    ("mark", " "), ("id", "id"), ("name", "name"), ("status", "status"), ("best_cer", "CER"),
-    ("best_em", "EM"), ("size_ratio", "size×"), ("speedup", "speed×"), ("template", "template"),
-    ("model", "model"), ("created", "created"), ("tags", "tags"),
+    Col("mark", " ", 0), Col("id", "id", 0), Col("name", "name", 0, max_width=28), Col("status", "status", 0),
+    Col("best_cer", "CER", 1, numeric=True), Col("best_em", "EM", 2, numeric=True),
+    Col("size_ratio", "size×", 2, numeric=True), Col("speedup", "speed×", 2, numeric=True),
+    Col("progress", "progress", 3), Col("template", "template", 5), Col("model", "model", 7),
+    Col("created", "created", 6), Col("tags", "tags", 4, max_width=30),
 )  # fmt: skip
-SORTABLE = [key for key, _ in COLUMNS if key != "mark"]
-LABELS = dict(COLUMNS)
+SORTABLE = [column.key for column in COLUMNS if column.key not in ("mark", "progress")]
+LABELS = {column.key: column.label for column in COLUMNS}
 # Sorting by these puts the best first: lowest CER, highest EM/ratios, newest.
 DESCENDING_FIRST = {"best_em", "size_ratio", "speedup", "created"}
 
@@ -117,7 +120,7 @@ class ExperimentsScreen(PollingScreen):
                 placeholder="text  status:running  tag:qat  template:smoke", id="filter-input", compact=True
             )
         yield Static("", id="filter-error", classes="error-line")
-        yield ExperimentsTable(COLUMNS, id="experiments")
+        yield ExperimentsTable(COLUMNS, id="experiments", fixed_columns=3)
         yield Static("", id="list-status", classes="status-line")
         yield Footer()
 
@@ -154,7 +157,7 @@ class ExperimentsScreen(PollingScreen):
         marked, row = data
         cells = summary_cells(row)
         mark = Text("●", style="bold magenta") if marked else Text(" ")
-        return (mark, *(cells[key] for key, _ in COLUMNS[1:]))
+        return (mark, *(cells[column.key] for column in COLUMNS[1:]))
 
     def _show_status(self) -> None:
         running = sum(1 for row in self.rows.values() if row.get("status") == "running")
@@ -184,11 +187,9 @@ class ExperimentsScreen(PollingScreen):
     def _show_sort(self) -> None:
         table = self.query_one(ExperimentsTable)
         arrow = " ▼" if self.query_state.descending else " ▲"
-        for key, label in COLUMNS:
-            column = table.columns.get(key)  # type: ignore[call-overload]
-            if column is not None:
-                column.label = Text(label + (arrow if key == self.query_state.sort else ""))
-        table.refresh()
+        table.pinned = {self.query_state.sort}  # the sort column shows, whatever the width
+        for column in COLUMNS:
+            table.set_label(column.key, column.label + (arrow if column.key == self.query_state.sort else ""))
 
     def _set_query(self, **changes: Any) -> None:
         values = {**self.query_state.__dict__, **changes}
