@@ -36,7 +36,7 @@ class CompareTable(KeyedTable):
         ]
         if [column.key for column in columns] != self.column_keys or columns != self.specs:
             self.reset()
-            self.set_columns(columns)
+            self.replace_columns(columns)
             self.fixed_columns = 1
 
 

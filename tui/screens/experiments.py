@@ -15,7 +15,7 @@ from tui.messages import ExperimentsLoaded
 from tui.model.data import ExperimentsReader, ListQuery, parse_filter
 from tui.model.format import summary_cells
 from tui.polling import PollingScreen
-from tui.screens.dialogs import ConfirmDialog
+from tui.screens.dialogs import ColumnsDialog, ConfirmDialog
 from tui.widgets.common.inputs import OcrqInput
 from tui.widgets.common.keyed_table import Col, KeyedTable
 
@@ -38,18 +38,21 @@ class ExperimentsTable(KeyedTable):
     """The experiments DataTable; enter opens the experiment under the cursor."""
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "Open", id="experiments.open", tooltip="Open the experiment")
+        Binding("enter", "select_cursor", "Open", id="experiments.open", tooltip="Open the experiment"),
+        Binding("g", "first_row", "First", show=False, id="experiments.first", tooltip="Go to the first row"),
+        Binding("G", "last_row", "Last", show=False, id="experiments.last", tooltip="Go to the last row"),
     ]
 
 
 class FilterInput(OcrqInput):
-    """The `/` filter bar; escape or enter returns to the table and keeps the filter."""
+    """The `/` filter bar; enter returns to the table and keeps the filter, escape clears it."""
 
     BINDINGS = [
-        Binding("escape", "leave", "Back to the table", id="filter.leave", tooltip="Keep the filter, go back")
+        Binding("escape", "clear", "Clear filter", id="filter.clear", tooltip="Clear the filter, go back")
     ]
 
-    def action_leave(self) -> None:
+    def action_clear(self) -> None:
+        self.value = ""
         self.screen.leave_filter()
 
 
@@ -60,6 +63,9 @@ class ExperimentsScreen(PollingScreen):
     BINDINGS = [
         Binding(
             "space", "mark", "Mark", id="experiments.mark", tooltip="Mark for comparison (again to unmark)"
+        ),
+        Binding(
+            "f2", "choose_columns", "Columns", id="experiments.columns", tooltip="Choose the columns shown"
         ),
         Binding(
             "c", "compare", "Compare", id="experiments.compare", tooltip="Compare the marked experiments"
@@ -236,11 +242,19 @@ class ExperimentsScreen(PollingScreen):
             self.marked.remove(exp_id)
         else:
             self.marked.append(exp_id)
-        self._show_rows()
-        table = self.query_one(ExperimentsTable)
-        if table.cursor_row < table.row_count - 1:
-            table.move_cursor(row=table.cursor_row + 1)
+        self._show_rows()  # the cursor stays: space again unmarks
         self._show_status()
+
+    def action_choose_columns(self) -> None:
+        table = self.query_one(ExperimentsTable)
+        choices = [(c.key, c.label, c.key not in table.chosen_off) for c in COLUMNS if c.priority > 0]
+
+        def apply(hidden: set[str] | None) -> None:
+            if hidden is not None:
+                table.chosen_off = hidden
+                table.fit_columns()
+
+        self.app.push_screen(ColumnsDialog(choices), apply)
 
     def action_clear_marks(self) -> None:
         if self.marked:
@@ -313,10 +327,20 @@ class ExperimentsScreen(PollingScreen):
             self.app.edit_note(exp_id, self.rows.get(exp_id, {}).get("note") or "", self._label(exp_id))
 
     def action_delete(self) -> None:
-        targets = [exp_id for exp_id in self._targets() if not self.rows.get(exp_id, {}).get("deleted")]
+        # The marked rows only when the cursor is on one of them: marks left from a compare, off-screen,
+        # are never deleted by a d on another row.
+        cursor = self._cursor_id()
+        chosen = list(self.marked) if cursor in self.marked else ([cursor] if cursor else [])
+        targets = [exp_id for exp_id in chosen if not self.rows.get(exp_id, {}).get("deleted")]
         if not targets:
             return
-        what = self._label(targets[0]) if len(targets) == 1 else f"{len(targets)} experiments"
+        running = [exp_id for exp_id in targets if self.rows.get(exp_id, {}).get("status") == "running"]
+        if running:
+            names = ", ".join(self._label(exp_id) for exp_id in running)
+            self.notify(f"{names} is running: stop it first (x), then delete", severity="warning", timeout=6)
+            return
+        labels = [self._label(exp_id) for exp_id in targets]
+        what = ", ".join(labels[:4]) + (f" and {len(labels) - 4} more" if len(labels) > 4 else "")
 
         def apply(yes: bool | None) -> None:
             if not yes:

@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.widgets import DataTable
 from textual.widgets._data_table import Column
@@ -71,12 +72,18 @@ def as_columns(columns: Sequence[Col | tuple[str, str]]) -> list[Col]:
 
 
 class KeyedTable(DataTable):
-    """A row-cursor DataTable with column keys, filled with :meth:`sync`.
+    """A row-cursor DataTable with column keys, filled with :meth:`sync`; home and end go to the first and
+    last row (DataTable scrolls sideways, which a table that fits never needs).
 
     Args:
         columns: ``(key, label)`` pairs, in display order.
         follow_tail: keep the cursor on the last row when it was there and rows are appended.
     """
+
+    BINDINGS = [
+        Binding("home", "first_row", "First row", show=False, id="table.first", tooltip="Go to the first row"),
+        Binding("end", "last_row", "Last row", show=False, id="table.last", tooltip="Go to the last row"),
+    ]
 
     def __init__(
         self, columns: Sequence[Col | tuple[str, str]], *, follow_tail: bool = False, **kwargs: Any
@@ -89,6 +96,7 @@ class KeyedTable(DataTable):
         self._labels = [column.label for column in self.specs]
         self.follow_tail = follow_tail
         self.pinned: set[str] = set()  # columns shown whatever their priority (the sort column)
+        self.chosen_off: set[str] = set()  # columns the user chose not to see
         self._cells: dict[str, tuple[Any, ...]] = {}  # what each shown row displays
         self._row_data: dict[str, Any] = {}  # the data each shown row was made from
         self._order: list[str] = []  # shown rows, in display order
@@ -108,9 +116,9 @@ class KeyedTable(DataTable):
 
     def on_mount(self) -> None:
         if not self.columns:
-            self.set_columns(self.specs)
+            self.replace_columns(self.specs)
 
-    def set_columns(self, columns: Sequence[Col | tuple[str, str]]) -> None:
+    def replace_columns(self, columns: Sequence[Col | tuple[str, str]]) -> None:
         """Replace every column (and row) with ``columns``."""
         self.specs = as_columns(columns)
         self.column_keys = [column.key for column in self.specs]
@@ -144,6 +152,7 @@ class KeyedTable(DataTable):
         if available <= 0 or not self.columns:
             return
         padding = 2 * self.cell_padding
+        self._current_specs()
         ranked = sorted(
             range(len(self.specs)),
             key=lambda index: (0 if self.specs[index].key in self.pinned else self.specs[index].priority, index),
@@ -152,7 +161,7 @@ class KeyedTable(DataTable):
         for index in ranked:
             spec = self.specs[index]
             column = self.columns.get(spec.key)  # type: ignore[call-overload]
-            if column is None:
+            if column is None or spec.key in self.chosen_off:
                 continue
             width = (column.content_width if column.auto_width else column.width) + padding
             if spec.priority == 0 or spec.key in self.pinned or used + width <= available:
@@ -177,10 +186,16 @@ class KeyedTable(DataTable):
         """Keys of the columns shown now (not hidden for lack of width)."""
         return [key.value for key, column in self.columns.items() if not getattr(column, "hidden", False)]
 
+    def _current_specs(self) -> list[Col]:
+        # A subclass that sets column_keys itself (plain columns) gets plain specs for them.
+        if [spec.key for spec in self.specs] != self.column_keys:
+            self.specs = as_columns([(key, key) for key in self.column_keys])
+        return self.specs
+
     def _shape(self, cells: tuple[Any, ...]) -> tuple[Any, ...]:
         """Right-align numeric columns and cap widths."""
         shaped = []
-        for spec, cell in zip(self.specs, cells, strict=True):
+        for spec, cell in zip(self._current_specs(), cells, strict=False):
             if isinstance(cell, Text) and (spec.numeric or spec.max_width):
                 cell = cell.copy()
                 if spec.numeric:
@@ -188,7 +203,18 @@ class KeyedTable(DataTable):
                 if spec.max_width and cell.cell_len > spec.max_width:
                     cell.truncate(spec.max_width, overflow="ellipsis")
             shaped.append(cell)
+        shaped.extend(cells[len(shaped) :])
         return tuple(shaped)
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0, animate=False)
+        self.scroll_x = 0
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False)
+        self.scroll_x = 0
 
     @property
     def keys(self) -> list[str]:
