@@ -349,7 +349,7 @@ def test_row18_series_differ_by_marker_without_colour():
     )
     lines = chart.plain.split("\n")
     legend, plot = lines[0], "\n".join(lines[1:])
-    assert "● train" in legend and "× val" in legend
+    assert "●━ train" in legend and "×━ val" in legend
     assert "●" in plot and "×" in plot
 
 

@@ -84,6 +84,17 @@ def summary_cells(summary: dict[str, Any]) -> dict[str, Text]:
     }
 
 
+def wrap_items(items: list[str], width: int, separator: str = " · ") -> list[str]:
+    """Join ``items`` into lines of at most ``width`` cells, breaking only between items."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(separator) + len(item) <= width:
+            lines[-1] += separator + item
+        else:
+            lines.append(item)
+    return lines
+
+
 def fixed(value: Any, digits: int) -> str:
     """A number with exactly ``digits`` decimals (``3.7600``), ``-`` when missing: columns line up."""
     return f"{value:.{digits}f}" if is_finite_number(value) else "-"

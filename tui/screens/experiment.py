@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import time
 from typing import Any
 
 from rich.text import Text
@@ -14,8 +14,9 @@ from textual.widgets import Collapsible, Footer, Header, ProgressBar, Static, Ta
 
 from tui.messages import ExperimentUpdated
 from tui.model.data import ExperimentTail
-from tui.model.format import fmt_time, status_text, value_text
+from tui.model.format import fmt_time, status_text, value_text, wrap_items
 from tui.model.launch import LaunchedRun, launch_log_tail, process_alive
+from tui.model.progress import describe
 from tui.polling import PollingScreen
 from tui.widgets.experiment.artifacts import ArtifactsTable, ArtifactsView
 from tui.widgets.experiment.charts import TrainingCharts
@@ -24,7 +25,6 @@ from tui.widgets.experiment.log_tail import LogTail
 from tui.widgets.experiment.variants_table import BytesByKindTable, VariantsTable
 
 TABS = ("epochs", "charts", "variants", "artifacts", "config", "log")
-_PROGRESS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)")
 
 
 class ExperimentScreen(PollingScreen):
@@ -151,7 +151,21 @@ class ExperimentScreen(PollingScreen):
         if self._missing_polls % 2 == 1:  # the launch log changes slowly: read it every second
             self.query_one(LogTail).show(launch_log_tail(self.launched.log_path, 200))
 
+    def on_resize(self) -> None:
+        if self.document is not None:
+            self._show_header(self.document)
+
     def _show_document(self, document: dict[str, Any]) -> None:
+        self._show_header(document)
+        self.sub_title = f"experiment {document['id'][:8]} {document.get('name') or ''}".strip()
+        self.query_one(VariantsTable).show(document.get("variants", []))
+        self.query_one(BytesByKindTable).show(document.get("variants", []))
+        self.query_one(ArtifactsView).show(document.get("artifacts", []), base=document.get("dir"))
+        if self.query_one(TabbedContent).active == "config":
+            self._show_config()
+
+    def _show_header(self, document: dict[str, Any]) -> None:
+        """Name and status, then the details wrapped between items (never inside one) to the width."""
         header = Text()
         header.append(document["id"], style="bold")
         header.append(f"  {document.get('name') or ''}  ")
@@ -163,22 +177,15 @@ class ExperimentScreen(PollingScreen):
         ]
         if document.get("tags"):
             details.append("tags " + ",".join(document["tags"]))
-        header.append("\n" + " · ".join(details), style="dim")
         if document.get("study_id"):
-            header.append(
-                f" · trial {document.get('trial_number')} of study {document['study_id'][:8]}", style="dim"
-            )
+            details.append(f"trial {document.get('trial_number')} of study {document['study_id'][:8]}")
+        width = max(20, (self.size.width or self.app.size.width) - 2)
+        header.append("\n" + "\n".join(wrap_items(details, width)), style="dim")
         if document.get("note"):
             header.append(f"\nnote: {document['note']}", style="italic")
         if document.get("error"):
             header.append(f"\nerror: {document['error']}", style="red")
         self.query_one("#experiment-header", Static).update(header)
-        self.sub_title = f"experiment {document['id'][:8]} {document.get('name') or ''}".strip()
-        self.query_one(VariantsTable).show(document.get("variants", []))
-        self.query_one(BytesByKindTable).show(document.get("variants", []))
-        self.query_one(ArtifactsView).show(document.get("artifacts", []), base=document.get("dir"))
-        if self.query_one(TabbedContent).active == "config":
-            self._show_config()
 
     def _show_config(self) -> None:
         """Mount the config sections, once, when the Config tab is first shown (it costs a few widgets)."""
@@ -209,18 +216,14 @@ class ExperimentScreen(PollingScreen):
         if not running:
             return
         beat = self.heartbeat or {}
-        stage = beat.get("stage") or document.get("stage") or "starting"
-        progress = beat.get("progress") or ""
-        where = (
-            f" · pid {beat.get('pid') or document.get('pid')} on {beat.get('host') or document.get('host')}"
-        )
-        self.query_one("#stage-label", Static).update(Text(f"{stage} {progress}".strip() + where))
+        progress = describe(document, beat, self.epochs, time.time())
+        where = f" · pid {beat.get('pid') or document.get('pid')}"
+        self.query_one("#stage-label", Static).update(Text(progress.text() + where))
         bar = self.query_one("#stage-progress", ProgressBar)
-        match = _PROGRESS.match(progress)
         # No bar when the amount of work is unknown: an indeterminate bar animates, costing CPU over SSH.
-        bar.display = bool(match and float(match.group(2)) > 0)
+        bar.display = bool(progress.total and progress.completed is not None)
         if bar.display:
-            bar.update(total=float(match.group(2)), progress=float(match.group(1)))
+            bar.update(total=progress.total, progress=min(progress.completed, progress.total))
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -229,7 +232,9 @@ class ExperimentScreen(PollingScreen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        focus = {"epochs": EpochTable, "variants": VariantsTable, "artifacts": ArtifactsTable}.get(tab)
+        focus = {
+            "epochs": EpochTable, "variants": VariantsTable, "artifacts": ArtifactsTable, "charts": TrainingCharts
+        }.get(tab)  # fmt: skip
         if focus is not None:
             self.query_one(focus).focus()
         elif tab == "log":
