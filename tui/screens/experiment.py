@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -12,7 +13,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Collapsible, Footer, Header, ProgressBar, Static, TabbedContent, TabPane
 
-from tui.messages import ExperimentUpdated
+from tui.messages import ExperimentUpdated, OpenArtifact
+from tui.model.artifacts import is_text, shown_path
+from tui.model.preview import is_image
+from tui.screens.artifact_view import FigureScreen, TextArtifactScreen
 from tui.model.data import ExperimentTail
 from tui.model.format import fmt_time, status_text, value_text, wrap_items
 from tui.model.launch import LaunchedRun, launch_log_tail, process_alive
@@ -253,6 +257,18 @@ class ExperimentScreen(PollingScreen):
             self.query_one(TrainingCharts).refresh()
         elif event.pane.id == "config":
             self._show_config()
+
+    def on_open_artifact(self, message: OpenArtifact) -> None:
+        path = message.path
+        shown = shown_path(Path(path), (self.document or {}).get("dir"))
+        if not Path(path).exists():
+            self.notify(f"{shown} is missing", severity="warning")
+        elif is_image(path):
+            self.app.push_screen(FigureScreen(path, shown))
+        elif is_text(path):
+            self.app.push_screen(TextArtifactScreen(path, shown))
+        else:
+            self.notify(f"{shown}: no viewer for this kind of file; y copies its path", timeout=4)
 
     def action_stop(self) -> None:
         status = self.document.get("status") if self.document else ("running" if self.launched else None)
