@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from rich.text import Text
-from textual.widgets import TabbedContent
+from textual.widgets import OptionList, TabbedContent
 
 import tui.screens.launch as launch_module
 from tests.tui.conftest import screen_text, wait_for
@@ -180,7 +180,7 @@ async def test_row07_launch_filter_enter_edits_the_best_match(filled_store, make
         await _list(pilot)
         app.launch("smoke")
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
-        await pilot.press("slash", *"learning", "enter", "enter")
+        await pilot.press(*["down"] * 30, "slash", *"learning", "enter", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, FieldEditor))
         assert app.screen.field.key == "learning_rate"
 
@@ -365,20 +365,33 @@ async def test_row18_charts_mark_the_best_epoch_and_log_scale(quick_store, make_
         assert charts.log_scale and "log" in screen_text(app)
 
 
-async def test_row19_fast_typing_after_backspaces_keeps_every_character(filled_store, make_app):
+async def test_row19_choices_are_picked_and_fast_typing_keeps_every_character(filled_store, make_app):
     app = make_app(filled_store)
     async with app.run_test(size=(80, 24)) as pilot:
         await _list(pilot)
         app.launch("smoke")
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
-        fields = app.screen.query_one(FieldsTable)
+        form = app.screen
+        fields = form.query_one(FieldsTable)
         _on_row(fields, "lr_schedule")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FieldEditor))
+        choices = app.screen.query_one(OptionList)  # a pick list: nothing to type, nothing to drop
+        assert choices.option_count == 3
+        await pilot.press("home", "enter")
+        await wait_for(pilot, lambda: app.screen is form)
+        assert form.overrides.get("lr_schedule") == "cosine"
+        _on_row(fields, "learning_rate")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, FieldEditor))
         editor = app.screen.query_one("#field-input")
         for _ in range(12):
-            await pilot.press("end", *["backspace"] * 12, *"Cosine")
-            assert editor.value == "Cosine"
+            await pilot.press("end", *["backspace"] * 12, *"0.0015")
+            assert editor.value == "0.0015"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is form)
+        assert form.overrides.get("learning_rate") == "0.0015"
+        assert "--learning-rate=0.0015" in str(form.query_one("#launch-command").render())
 
 
 async def test_row20_header_wraps_between_items(filled_store, make_app):
@@ -407,3 +420,42 @@ async def test_row21_artifacts_use_the_height(quick_store, make_app):
             table.size.height,
             pane.size.height,
         )
+
+
+async def test_clone_fills_the_form_with_changed_fields_and_the_command(filled_store, make_app):
+    app = make_app(filled_store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _open(pilot, IDS["qat"])
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the cloned form")
+        form = app.screen
+        await wait_for(pilot, lambda: "weight-decay" in str(form.query_one("#launch-command").render()))
+        assert form.template == "ocr_balanced"
+        assert form.overrides["weight_decay"] == "0.02" and form.overrides["epochs"] == "4"
+        command = str(form.query_one("#launch-command").render())
+        assert command.startswith("$ ocrq run ocr_balanced ") and "--tag=qat" in command
+        assert "changed" in str(form.query_one("#template-description").render())
+
+
+async def test_resume_asks_and_starts_ocrq_run_resume(filled_store, make_app, monkeypatch, tmp_path):
+    import tui.app as app_module
+
+    started = []
+
+    def fake_resume(home, experiment):
+        started.append(experiment["id"])
+        return LaunchedRun(experiment["id"], 999999, ("ocrq", "run", "--resume"), tmp_path / "r.log")
+
+    monkeypatch.setattr(app_module, "resume_run", fake_resume)
+    app = make_app(filled_store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _list(pilot)
+        table = screen.query_one(ExperimentsTable)
+        _on_row(table, IDS["baseline"])
+        await pilot.press("R")  # finished: nothing to resume
+        assert not isinstance(app.screen, ConfirmDialog)
+        _on_row(table, IDS["failed"])
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: started == [IDS["failed"]], what="the resume")

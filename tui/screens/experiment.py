@@ -19,7 +19,7 @@ from tui.model.preview import is_image
 from tui.screens.artifact_view import FigureScreen, TextArtifactScreen
 from tui.model.data import ExperimentTail
 from tui.model.format import fmt_time, status_text, value_text, wrap_items
-from tui.model.launch import LaunchedRun, launch_log_tail, process_alive
+from tui.model.launch import RESUMABLE, LaunchedRun, launch_log_tail, process_alive
 from tui.model.progress import describe
 from tui.polling import PollingScreen
 from tui.widgets.experiment.artifacts import ArtifactsTable, ArtifactsView
@@ -62,6 +62,16 @@ class ExperimentScreen(PollingScreen):
             "x", "stop", "Stop", id="experiment.stop", tooltip="Interrupt the run (kill after a grace period)"
         ),
         Binding("t", "tag", "Tag", id="experiment.tag", tooltip="Add or remove tags"),
+        Binding(
+            "r", "clone", "Re-run", id="experiment.clone", tooltip="Clone this config into the launch form"
+        ),
+        Binding(
+            "R",
+            "resume",
+            "Resume",
+            id="experiment.resume",
+            tooltip="Continue an interrupted or crashed run from its checkpoint",
+        ),
         Binding("n", "note", "Note", id="experiment.note", tooltip="Edit the note"),
     ]
 
@@ -273,6 +283,16 @@ class ExperimentScreen(PollingScreen):
     def action_stop(self) -> None:
         status = self.document.get("status") if self.document else ("running" if self.launched else None)
         self.app.stop_experiment(self.exp_id, status)
+
+    def action_clone(self) -> None:
+        self.app.clone_experiment(self.exp_id)
+
+    def action_resume(self) -> None:
+        status = (self.document or {}).get("status")
+        if status not in RESUMABLE:
+            self.notify(f"this run is {status}; only {', '.join(RESUMABLE)} runs resume", severity="warning")
+            return
+        self.app.resume_experiment(self.exp_id)
 
     def action_tag(self) -> None:
         self.app.edit_tags([self.exp_id], (self.document or {}).get("tags") or [], self.exp_id[:8])

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 from tui.messages import ExperimentsLoaded
 from tui.model.data import ExperimentsReader, ListQuery, parse_filter
 from tui.model.format import summary_cells
+from tui.model.launch import RESUMABLE
 from tui.polling import PollingScreen
 from tui.screens.dialogs import ColumnsDialog, ConfirmDialog
 from tui.widgets.common.inputs import OcrqInput
@@ -84,6 +85,16 @@ class ExperimentsScreen(PollingScreen):
             "x", "stop", "Stop", id="experiments.stop", tooltip="Stop the running experiment under the cursor"
         ),
         Binding("t", "tag", "Tag", id="experiments.tag", tooltip="Add or remove tags"),
+        Binding(
+            "r", "clone", "Re-run", id="experiments.clone", tooltip="Clone the config into the launch form"
+        ),
+        Binding(
+            "R",
+            "resume",
+            "Resume",
+            id="experiments.resume",
+            tooltip="Continue an interrupted or crashed run from its checkpoint",
+        ),
         Binding("n", "note", "Note", id="experiments.note", tooltip="Edit the note"),
         Binding(
             "d,delete",
@@ -313,6 +324,22 @@ class ExperimentsScreen(PollingScreen):
         exp_id = self._cursor_id()
         if exp_id is not None:
             self.app.stop_experiment(exp_id, self.rows.get(exp_id, {}).get("status"))
+
+    def action_clone(self) -> None:
+        exp_id = self._cursor_id()
+        if exp_id is not None:
+            self.app.clone_experiment(exp_id)
+
+    def action_resume(self) -> None:
+        exp_id = self._cursor_id()
+        if exp_id is None:
+            return
+        status = self.rows.get(exp_id, {}).get("status")
+        if status not in RESUMABLE:
+            self.notify(f"{self._label(exp_id)} is {status}; only {', '.join(RESUMABLE)} runs resume",
+                        severity="warning")  # fmt: skip
+            return
+        self.app.resume_experiment(exp_id)
 
     def action_tag(self) -> None:
         targets = self._targets()
