@@ -29,7 +29,11 @@ from tui.screens.experiments import ExperimentsScreen, ExperimentsTable
 from tui.screens.help import HelpScreen
 from tui.screens.launch import FieldsTable, LaunchScreen
 from tui.screens.studies import StudiesScreen, StudiesTable, TrialsTable
+from tui.screens.artifact_view import FigureScreen
+from tui.widgets.common.keyed_table import KeyedTable
 from tui.widgets.experiment.artifacts import ArtifactsTable
+from tui.widgets.experiment.charts import TrainingCharts
+from tui.widgets.experiment.log_tail import LogTail
 
 ACTION_GROUP = "action"
 
@@ -105,8 +109,12 @@ class OcrqApp(App[None]):
         """Every screen's key bindings, by screen, for the help screen."""
         return [
             ("everywhere", list(self.BINDINGS)),
+            ("tables", list(KeyedTable.BINDINGS)),
             ("experiments", [*ExperimentsTable.BINDINGS, *ExperimentsScreen.BINDINGS]),
             ("one experiment", [*ExperimentScreen.BINDINGS, *ArtifactsTable.BINDINGS]),
+            ("charts", list(TrainingCharts.BINDINGS)),
+            ("log", list(LogTail.BINDINGS)),
+            ("figure and file views", list(FigureScreen.BINDINGS)),
             ("compare", list(CompareScreen.BINDINGS)),
             ("studies", [*StudiesTable.BINDINGS, *TrialsTable.BINDINGS, *StudiesScreen.BINDINGS]),
             ("launch", [*LaunchScreen.BINDINGS, *FieldsTable.BINDINGS]),

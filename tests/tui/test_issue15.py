@@ -278,7 +278,8 @@ async def test_row13_sort_shows_in_the_header(filled_store, make_app):
             header = _header_line(table)
             if label is not None:
                 assert f"{label} {arrow}" in header, header
-            assert header.count("▲") + header.count("▼") == 1, header
+            shown = screen.query_state.sort in table.shown_columns
+            assert header.count("▲") + header.count("▼") == (1 if shown else 0), header
 
 
 async def test_row14_numbers_right_aligned_with_fixed_decimals(quick_store, make_app):
@@ -459,3 +460,27 @@ async def test_resume_asks_and_starts_ocrq_run_resume(filled_store, make_app, mo
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await wait_for(pilot, lambda: started == [IDS["failed"]], what="the resume")
+
+
+async def test_log_view_follows_pauses_searches_and_wraps(quick_store, make_app):
+    from tui.widgets.experiment.log_tail import LogTail
+
+    app = make_app(quick_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(pilot, QUICK_ID)
+        await pilot.press("l")
+        log = app.screen.query_one(LogTail)
+        await wait_for(pilot, lambda: log.line_count >= 10, what="the log")
+        assert log.follow and "following" in str(log.border_title)
+        await pilot.press("f")
+        assert not log.follow and not log.auto_scroll and "paused" in str(log.border_title)
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TextPrompt")
+        await pilot.press(*"EPOCH 1", "enter")
+        await wait_for(pilot, lambda: "/EPOCH 1 1/" in str(log.border_title), what="the first match")
+        first = log.match_index
+        await pilot.press("n")
+        assert log.match_index == first + 1
+        lines = log.line_count
+        await pilot.press("w")
+        assert log.wrap and "wrap" in str(log.border_title) and log.line_count >= lines

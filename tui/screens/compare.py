@@ -74,6 +74,7 @@ class CompareScreen(PollingScreen):
         self.experiments: list[dict[str, Any]] = []
         self.only_changed = True
         self._signature: tuple | None = None
+        self._config_rows: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -83,6 +84,7 @@ class CompareScreen(PollingScreen):
                 yield CompareTable((("metric", "metric"),), id="metrics-table", zebra_stripes=True)
             with TabPane("Config", id="config"):
                 yield CompareTable((("field", "field"),), id="config-table")
+                yield Static("", id="config-value", classes="path-line")
             with TabPane("Variants", id="variants"):
                 yield VariantsTable(per_experiment=True, id="compare-variants")
         yield Footer()
@@ -115,6 +117,7 @@ class CompareScreen(PollingScreen):
         table = self.query_one("#config-table", CompareTable)
         table.set_experiments(("field", "field"), self.experiments)
         rows = config_differences(self.experiments, only_changed=self.only_changed)
+        self._config_rows = rows
         cells = []
         for row in rows:
             style = "yellow" if row["changed"] else ""
@@ -131,6 +134,18 @@ class CompareScreen(PollingScreen):
         tabs = self.query_one(TabbedContent)
         label = f"Config ({len(rows)} {'changed' if self.only_changed else 'fields'})"
         tabs.get_tab("config").label = label
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted config row in full (values too long for their column end in an ellipsis)."""
+        if event.data_table.id != "config-table" or event.row_key.value is None:
+            return
+        row = next((r for r in self._config_rows if r["field"] == event.row_key.value), None)
+        if row is None:
+            return
+        text = Text(f"{row['field']}: ", style="bold")
+        for experiment, value in zip(self.experiments, row["values"], strict=False):
+            text.append(f"{experiment['id'][:8]} {value_text(value)}  ")
+        self.query_one("#config-value", Static).update(text)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -17,6 +17,7 @@ from tui.messages import ExperimentUpdated, OpenArtifact
 from tui.model.artifacts import is_text, shown_path
 from tui.model.preview import is_image
 from tui.screens.artifact_view import FigureScreen, TextArtifactScreen
+from tui.screens.dialogs import TextPrompt
 from tui.model.data import ExperimentTail
 from tui.model.format import fmt_time, status_text, value_text, wrap_items
 from tui.model.launch import RESUMABLE, LaunchedRun, launch_log_tail, process_alive
@@ -283,6 +284,15 @@ class ExperimentScreen(PollingScreen):
     def action_stop(self) -> None:
         status = self.document.get("status") if self.document else ("running" if self.launched else None)
         self.app.stop_experiment(self.exp_id, status)
+
+    def ask_log_search(self, current: str) -> None:
+        """Ask for the text to find in the log (the log view's / key)."""
+
+        def apply(text: str | None) -> None:
+            if text is not None:
+                self.query_one(LogTail).search(text)
+
+        self.app.push_screen(TextPrompt("Search the log", "text to find (any case)", current), apply)
 
     def action_clone(self) -> None:
         self.app.clone_experiment(self.exp_id)

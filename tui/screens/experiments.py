@@ -204,7 +204,7 @@ class ExperimentsScreen(PollingScreen):
     def _show_sort(self) -> None:
         table = self.query_one(ExperimentsTable)
         arrow = " ▼" if self.query_state.descending else " ▲"
-        table.pinned = {self.query_state.sort}  # the sort column shows, whatever the width
+        table.pinned = {self.query_state.sort}  # the sort column ranks with the figures
         for column in COLUMNS:
             table.set_label(column.key, column.label + (arrow if column.key == self.query_state.sort else ""))
 

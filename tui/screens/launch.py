@@ -151,6 +151,7 @@ class LaunchScreen(Screen):
         self.values: dict[str, object] = {}
         self.field_filter = ""
         self.last_command: str | None = None
+        self.last_request: LaunchRequest | None = None
         self.initial_name = name
         self.initial_tags = " ".join(tags)
         self.source = source
@@ -334,6 +335,7 @@ class LaunchScreen(Screen):
             self.notify(str(error), title="not launched", severity="error", timeout=8)
             return
         self.launched = True
+        self.last_request = request
         self.last_command = launched.command_line
         self.query_one("#launch-command", Static).update(Text(f"started: {launched.command_line}"))
         self.notify(

@@ -95,7 +95,7 @@ class KeyedTable(DataTable):
         self.column_keys = [column.key for column in self.specs]
         self._labels = [column.label for column in self.specs]
         self.follow_tail = follow_tail
-        self.pinned: set[str] = set()  # columns shown whatever their priority (the sort column)
+        self.pinned: set[str] = set()  # columns ranked with the most valuable (the sort column)
         self.chosen_off: set[str] = set()  # columns the user chose not to see
         self._cells: dict[str, tuple[Any, ...]] = {}  # what each shown row displays
         self._row_data: dict[str, Any] = {}  # the data each shown row was made from
@@ -155,7 +155,10 @@ class KeyedTable(DataTable):
         self._current_specs()
         ranked = sorted(
             range(len(self.specs)),
-            key=lambda index: (0 if self.specs[index].key in self.pinned else self.specs[index].priority, index),
+            key=lambda index: (
+                min(1, self.specs[index].priority) if self.specs[index].key in self.pinned else self.specs[index].priority,
+                index,
+            ),
         )
         used, shown = 0, set()
         for index in ranked:
@@ -164,7 +167,7 @@ class KeyedTable(DataTable):
             if column is None or spec.key in self.chosen_off:
                 continue
             width = (column.content_width if column.auto_width else column.width) + padding
-            if spec.priority == 0 or spec.key in self.pinned or used + width <= available:
+            if spec.priority == 0 or used + width <= available:
                 shown.add(spec.key)
                 used += width
             elif spec.priority > 0:
