@@ -22,6 +22,7 @@ from tui.commands import OcrqCommands
 from tui.model.fields import clone_overrides
 from tui.model.launch import GRACE_S, LaunchedRun, StopError, parse_tags, resume_run, stop_experiment
 from tui.polling import PollingScreen
+from tui.screens.artifact_view import FigureScreen
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import ConfirmDialog, TextPrompt
 from tui.screens.experiment import ExperimentScreen
@@ -29,7 +30,6 @@ from tui.screens.experiments import ExperimentsScreen, ExperimentsTable
 from tui.screens.help import HelpScreen
 from tui.screens.launch import FieldsTable, LaunchScreen
 from tui.screens.studies import StudiesScreen, StudiesTable, TrialsTable
-from tui.screens.artifact_view import FigureScreen
 from tui.widgets.common.keyed_table import KeyedTable
 from tui.widgets.experiment.artifacts import ArtifactsTable
 from tui.widgets.experiment.charts import TrainingCharts

@@ -211,14 +211,42 @@ def fill_quickstart(store: Store) -> str:
         variants = _variants(0.045)
         variants[1]["size_anatomy"] = _anatomy(1_630_000, 1_600_000)
         variants[2]["size_anatomy"] = _anatomy(441_000, 400_000)
-        variants.insert(3, _variant("ort-int8-static", "onnxruntime", 0.047, 0.6, 430_000, 4.8,
-                                    cer_delta_pp=0.2, compression_ratio=3.79, speedup=1.56,
-                                    throughput_lines_per_s_b16=2200.0, fidelity={"cosine": 0.999},
-                                    accuracy_guard="ok", size_anatomy=_anatomy(430_000, 400_000)))
-        variants.insert(4, _variant("pruned", "onnxruntime", 0.048, 0.59, 260_000, 3.0, cer_delta_pp=0.31,
-                                    compression_ratio=6.27, speedup=2.5, throughput_lines_per_s_b16=3000.0,
-                                    fidelity={"cosine": 0.99}, accuracy_guard="ok",
-                                    size_anatomy=_anatomy(260_000, 230_000)))
+        variants.insert(
+            3,
+            _variant(
+                "ort-int8-static",
+                "onnxruntime",
+                0.047,
+                0.6,
+                430_000,
+                4.8,
+                cer_delta_pp=0.2,
+                compression_ratio=3.79,
+                speedup=1.56,
+                throughput_lines_per_s_b16=2200.0,
+                fidelity={"cosine": 0.999},
+                accuracy_guard="ok",
+                size_anatomy=_anatomy(430_000, 400_000),
+            ),
+        )
+        variants.insert(
+            4,
+            _variant(
+                "pruned",
+                "onnxruntime",
+                0.048,
+                0.59,
+                260_000,
+                3.0,
+                cer_delta_pp=0.31,
+                compression_ratio=6.27,
+                speedup=2.5,
+                throughput_lines_per_s_b16=3000.0,
+                fidelity={"cosine": 0.99},
+                accuracy_guard="ok",
+                size_anatomy=_anatomy(260_000, 230_000),
+            ),
+        )
         for variant in variants:
             store.record_variant(exp_id, variant)
         folder = store.experiment_dir(exp_id)
@@ -236,8 +264,12 @@ def fill_quickstart(store: Store) -> str:
                 path.write_text(_artifact_text(relative))
                 size = path.stat().st_size
             store.record_artifact(exp_id, kind=kind, path=str(path), bytes=size, variant=variant)
-        for line in ["run started on cpu with 2 threads", "stage train started: crnn_tiny, 30 epochs",
-                     *(f"epoch {n}: val CER {0.9 / n:.4f}" for n in range(1, 18)), "run finished"]:
+        for line in [
+            "run started on cpu with 2 threads",
+            "stage train started: crnn_tiny, 30 epochs",
+            *(f"epoch {n}: val CER {0.9 / n:.4f}" for n in range(1, 18)),
+            "run finished",
+        ]:
             store.append_log(exp_id, "info", line)
         store.set_status(exp_id, "finished")
         store.update_summary(exp_id, best_cer=0.045, best_em=0.62, size_ratio=6.27, speedup=2.5,

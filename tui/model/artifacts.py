@@ -115,6 +115,10 @@ def read_text_artifact(path: str | Path) -> TextArtifact:
         table = [[row.get(column) or "" for column in columns] for row in wrong + right]
         summary = f"{len(wrong)} wrong of {len(rows)} lines, wrong first"
         return TextArtifact(
-            "table", columns=columns, rows=table, wrong=len(wrong), note="; ".join(filter(None, [summary, note]))
+            "table",
+            columns=columns,
+            rows=table,
+            wrong=len(wrong),
+            note="; ".join(filter(None, [summary, note])),
         )
     return TextArtifact("text", text=text, note=note)

@@ -76,7 +76,9 @@ def parse_filter(text: str) -> dict[str, str | None]:
             found[key] = value
         elif sep and key.isalpha() and value:
             raise ValueError(f"unknown filter '{key}:'; allowed status:, tag:, template: or plain words")
-        elif word.lower() in STATUSES and word.lower() not in _WORDS_IN_NAMES:  # a bare status word is the obvious intent
+        elif (
+            word.lower() in STATUSES and word.lower() not in _WORDS_IN_NAMES
+        ):  # a bare status word is the obvious intent
             found["status"] = word.lower()
         else:
             words.append(word)

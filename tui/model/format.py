@@ -25,9 +25,9 @@ from store.display import (  # noqa: F401  (re-exported: the TUI's one place for
     fmt_ratio,
     fmt_seconds,
     fmt_time,
+    is_finite_number,
     ordered_variants,
 )
-from store.display import is_finite_number
 from store.display import variant_cells as plain_variant_cells
 from tui.model.progress import list_progress
 

@@ -163,7 +163,9 @@ def resume_run(home: str | Path, experiment: dict[str, Any]) -> LaunchedRun:
     """
     exp_id, status = experiment["id"], experiment.get("status")
     if status not in RESUMABLE:
-        raise ValueError(f"experiment {exp_id[:8]} is {status}; only {', '.join(RESUMABLE)} runs can be resumed")
+        raise ValueError(
+            f"experiment {exp_id[:8]} is {status}; only {', '.join(RESUMABLE)} runs can be resumed"
+        )
     home = Path(home)
     argv = [sys.executable, "-m", "cli.main", "--home", str(home), "run", "--resume", exp_id, "--json"]
     log_path = home / LAUNCH_DIR / f"{exp_id}-resume.log"

@@ -139,7 +139,12 @@ def describe(
         step = words
     label = step
     names = config_value(config, "variants")
-    if stage != "train" and stage not in ("evaluate", "starting", "data") and isinstance(names, list) and names:
+    if (
+        stage != "train"
+        and stage not in ("evaluate", "starting", "data")
+        and isinstance(names, list)
+        and names
+    ):
         done = len([v for v in document.get("variants") or [] if v.get("name") != "fp32"])
         label = f"variant {min(done + 1, len(names))}/{len(names)}: {step}"
     started = _parse_time(document.get("started"))

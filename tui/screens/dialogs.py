@@ -33,7 +33,9 @@ class ColumnsDialog(ModalScreen[set[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Columns", classes="dialog-title")
-            yield SelectionList[str](*((label, key, shown) for key, label, shown in self.columns), id="columns")
+            yield SelectionList[str](
+                *((label, key, shown) for key, label, shown in self.columns), id="columns"
+            )
             yield Static("space: tick or untick · enter: apply · escape: cancel", classes="dialog-keys")
 
     def on_mount(self) -> None:

@@ -15,14 +15,14 @@ from textual.widgets import Collapsible, Footer, Header, ProgressBar, Static, Ta
 
 from tui.messages import ExperimentUpdated, OpenArtifact
 from tui.model.artifacts import is_text, shown_path
-from tui.model.preview import is_image
-from tui.screens.artifact_view import FigureScreen, TextArtifactScreen
-from tui.screens.dialogs import TextPrompt
 from tui.model.data import ExperimentTail
 from tui.model.format import fmt_time, status_text, value_text, wrap_items
 from tui.model.launch import RESUMABLE, LaunchedRun, launch_log_tail, process_alive
+from tui.model.preview import is_image
 from tui.model.progress import describe
 from tui.polling import PollingScreen
+from tui.screens.artifact_view import FigureScreen, TextArtifactScreen
+from tui.screens.dialogs import TextPrompt
 from tui.widgets.experiment.artifacts import ArtifactsTable, ArtifactsView
 from tui.widgets.experiment.charts import TrainingCharts
 from tui.widgets.experiment.epoch_table import EpochTable

@@ -17,9 +17,12 @@ from pipeline.config import MODES, TEMPLATES, ConfigError
 from tui.model.fields import FormField, effective_values, form_field, form_fields, value_text
 from tui.model.launch import LaunchRequest, command_preview, launch_run, parse_tags
 from tui.widgets.common.inputs import OcrqInput
-from tui.widgets.common.keyed_table import KeyedTable
+from tui.widgets.common.keyed_table import Col, KeyedTable
 
-FIELD_COLUMNS = (("set", " "), ("field", "field"), ("section", "section"), ("value", "value"))
+# The value always shows (long lists end in an ellipsis; the editor shows them whole); section goes first.
+FIELD_COLUMNS = (
+    Col("set", " ", 0), Col("field", "field", 0), Col("section", "section", 2), Col("value", "value", 0, max_width=22),
+)  # fmt: skip
 
 
 class FieldEditor(ModalScreen[str | None]):

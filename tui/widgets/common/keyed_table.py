@@ -81,7 +81,9 @@ class KeyedTable(DataTable):
     """
 
     BINDINGS = [
-        Binding("home", "first_row", "First row", show=False, id="table.first", tooltip="Go to the first row"),
+        Binding(
+            "home", "first_row", "First row", show=False, id="table.first", tooltip="Go to the first row"
+        ),
         Binding("end", "last_row", "Last row", show=False, id="table.last", tooltip="Go to the last row"),
     ]
 
@@ -156,7 +158,9 @@ class KeyedTable(DataTable):
         ranked = sorted(
             range(len(self.specs)),
             key=lambda index: (
-                min(1, self.specs[index].priority) if self.specs[index].key in self.pinned else self.specs[index].priority,
+                min(1, self.specs[index].priority)
+                if self.specs[index].key in self.pinned
+                else self.specs[index].priority,
                 index,
             ),
         )

@@ -19,7 +19,9 @@ class LogTail(Log):
     """
 
     BINDINGS = [
-        Binding("f", "toggle_follow", "Follow", id="log.follow", tooltip="Follow the end of the log, or pause"),
+        Binding(
+            "f", "toggle_follow", "Follow", id="log.follow", tooltip="Follow the end of the log, or pause"
+        ),
         Binding("slash", "search", "Search", id="log.search", tooltip="Find text in the log"),
         Binding("n", "next_match(1)", "Next", id="log.next", tooltip="Next match of the search"),
         Binding("N", "next_match(-1)", "Previous", id="log.previous", tooltip="Previous match of the search"),
