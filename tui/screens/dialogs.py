@@ -23,7 +23,10 @@ class ColumnsDialog(ModalScreen[set[str] | None]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="columns.cancel", tooltip="Close, change nothing"),
-        Binding("enter", "apply", "Apply", id="columns.apply", tooltip="Show the ticked columns"),
+        # before the list's own enter (which would tick): space ticks, enter applies
+        Binding(
+            "enter", "apply", "Apply", id="columns.apply", tooltip="Show the ticked columns", priority=True
+        ),
     ]
 
     def __init__(self, columns: list[tuple[str, str, bool]]) -> None:
