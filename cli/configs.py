@@ -10,9 +10,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.config_options import PANELS, field_default, field_help, overrides_from_kwargs, with_config_options
+from cli.config_options import field_default, field_help, overrides_from_kwargs, with_config_options
 from cli.console import UsageError, out, print_json
 from pipeline.config import FLAT_FIELDS, TEMPLATES, ConfigError, resolve_config
+from pipeline.config.schema import SECTION_TITLES
 
 config_app = typer.Typer(help="Resolve and inspect experiment configs.", no_args_is_help=True)
 
@@ -80,7 +81,7 @@ def config_fields(json_: Annotated[bool, typer.Option("--json", help="Print JSON
     for row in rows:
         table.add_row(
             row["field"],
-            PANELS.get(row["section"], row["section"]),
+            SECTION_TITLES.get(row["section"], row["section"]),
             json.dumps(row["default"]),
             escape(row["help"]),
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ from pipeline.config.experiment import (
     coerce_field,
 )
 from pipeline.config.fields import ConfigError
+from pipeline.config.schema import field_schemas
 from pipeline.config.templates import TEMPLATES
 from pipeline.config.variant_specs import parse_variant
 
@@ -196,14 +196,7 @@ def _check_paths(flat: dict[str, Any]) -> None:
 
 
 def _field_defaults() -> dict[str, Any]:
-    defaults: dict[str, Any] = {}
-    for cls in (ExperimentConfig, *SECTIONS.values()):
-        for f in dataclasses.fields(cls):
-            if f.default is not dataclasses.MISSING:
-                defaults[f.name] = f.default
-            elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-                defaults[f.name] = f.default_factory()  # type: ignore[misc]
-    return defaults
+    return {field.key: field.default() for field in field_schemas()}
 
 
 def config_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
