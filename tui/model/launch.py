@@ -147,6 +147,32 @@ def launch_run(home: str | Path, request: LaunchRequest, exp_id: str | None = No
     return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
 
 
+def command_preview(request: LaunchRequest) -> str:
+    """The command a user would type for ``request``: ``ocrq run quickstart --qat-epochs=3 --tag=x``."""
+    return shlex.join(["ocrq", *run_arguments(request, "ID")[:-3]])
+
+
+RESUMABLE = ("interrupted", "crashed", "failed")
+
+
+def resume_run(home: str | Path, experiment: dict[str, Any]) -> LaunchedRun:
+    """Continue an interrupted or crashed experiment from its last checkpoint (`ocrq run --resume ID`).
+
+    Raises:
+        ValueError: the experiment is not interrupted, crashed or failed.
+    """
+    exp_id, status = experiment["id"], experiment.get("status")
+    if status not in RESUMABLE:
+        raise ValueError(
+            f"experiment {exp_id[:8]} is {status}; only {', '.join(RESUMABLE)} runs can be resumed"
+        )
+    home = Path(home)
+    argv = [sys.executable, "-m", "cli.main", "--home", str(home), "run", "--resume", exp_id, "--json"]
+    log_path = home / LAUNCH_DIR / f"{exp_id}-resume.log"
+    process = start_detached(argv, log_path, env={**os.environ, "OCRQ_HOME": str(home)})
+    return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
+
+
 def launch_log_tail(path: Path, lines: int = 40) -> list[str]:
     """The last lines of a launch log (empty when it does not exist)."""
     try:
