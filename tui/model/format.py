@@ -38,6 +38,9 @@ STATUS_STYLES = {
     "failed": "bold red",
     "crashed": "bold red",
     "interrupted": "yellow",
+    "pruned": "magenta",  # a search's pruner stopped the trial early: a result, not a fault
+    "stopped": "yellow",
+    "missing": "bold red",  # the folder was deleted outside ocrq
 }
 STATUS_ICONS = {
     "created": "·",
@@ -46,6 +49,9 @@ STATUS_ICONS = {
     "failed": "✗",
     "crashed": "✗",
     "interrupted": "■",
+    "pruned": "✂",
+    "stopped": "■",
+    "missing": "!",
 }
 
 
