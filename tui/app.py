@@ -20,7 +20,15 @@ from textual.worker import Worker, WorkerState
 from store import Store, StoreError
 from tui.commands import OcrqCommands
 from tui.model.fields import clone_overrides
-from tui.model.launch import GRACE_S, LaunchedRun, StopError, parse_tags, resume_run, stop_experiment
+from tui.model.launch import (
+    GRACE_S,
+    LaunchedRun,
+    StopError,
+    analyze_run,
+    parse_tags,
+    resume_run,
+    stop_experiment,
+)
 from tui.polling import PollingScreen
 from tui.screens.artifact_view import FigureScreen
 from tui.screens.compare import CompareScreen
@@ -162,6 +170,28 @@ class OcrqApp(App[None]):
 
         message = f"Resume experiment {exp_id[:8]} from its last checkpoint (ocrq run --resume {exp_id})?"
         self.push_screen(ConfirmDialog("Resume run", message, yes="Resume"), confirmed)
+
+    def analyze_experiment(self, exp_id: str) -> None:
+        """Ask, then run `ocrq analyze` on a finished experiment in the background (detached, like runs)."""
+
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+
+            def start() -> str:
+                launched = analyze_run(self.store.home, self.store.get(exp_id))
+                return (
+                    f"analysing {exp_id[:8]} (pid {launched.pid}); the Analysis tab appears when it is done; "
+                    f"output in {launched.log_path}"
+                )
+
+            self.run_store_action(start, description="starting the analysis")
+
+        message = (
+            f"Analyse experiment {exp_id[:8]} (ocrq analyze {exp_id}): error kinds, what compression changed, "
+            "alignments, robustness, confidence?"
+        )
+        self.push_screen(ConfirmDialog("Analyse", message, yes="Analyse"), confirmed)
 
     def compare_marked(self) -> None:
         screen = self.experiments_screen

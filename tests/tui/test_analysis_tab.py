@@ -38,6 +38,7 @@ DOC = {
 def test_analysis_text_holds_the_summary():
     text = analysis_text(DOC).plain
     assert "ort-int8-dynamic" in text and "12.00%" in text and "+1.23" in text and "0.070" in text
+    assert "ΔCER pp" in text and "+2.00" in text  # the CER change beside the flips that explain it
     assert "'l'→'1' ×3" in text and "a·a" in text and "error_kinds.png" in text
 
 

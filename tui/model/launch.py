@@ -173,6 +173,22 @@ def resume_run(home: str | Path, experiment: dict[str, Any]) -> LaunchedRun:
     return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
 
 
+def analyze_run(home: str | Path, experiment: dict[str, Any]) -> LaunchedRun:
+    """Start `ocrq analyze ID` for a finished experiment as a detached process (it records its files).
+
+    Raises:
+        ValueError: the experiment has not finished, or has no variant to analyse.
+    """
+    exp_id, status = experiment["id"], experiment.get("status")
+    if status != "finished" or not experiment.get("variants"):
+        raise ValueError(f"experiment {exp_id[:8]} is {status}; only a finished experiment can be analysed")
+    home = Path(home)
+    argv = [sys.executable, "-m", "cli.main", "--home", str(home), "analyze", exp_id, "-q"]
+    log_path = home / LAUNCH_DIR / f"{exp_id}-analyze.log"
+    process = start_detached(argv, log_path, env={**os.environ, "OCRQ_HOME": str(home)})
+    return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
+
+
 def launch_log_tail(path: Path, lines: int = 40) -> list[str]:
     """The last lines of a launch log (empty when it does not exist)."""
     try:

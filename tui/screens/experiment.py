@@ -75,6 +75,14 @@ class ExperimentScreen(PollingScreen):
             tooltip="Continue an interrupted or crashed run from its checkpoint",
         ),
         Binding("n", "note", "Note", id="experiment.note", tooltip="Edit the note"),
+        Binding(
+            "A",
+            "analyze",
+            "Analyse",
+            show=False,
+            id="experiment.analyze",
+            tooltip="Run ocrq analyze on this finished experiment in the background",
+        ),
     ]
 
     def __init__(self, exp_id: str, launched: LaunchedRun | None = None) -> None:
@@ -310,6 +318,16 @@ class ExperimentScreen(PollingScreen):
             self.notify(f"this run is {status}; only {', '.join(RESUMABLE)} runs resume", severity="warning")
             return
         self.app.resume_experiment(self.exp_id)
+
+    def action_analyze(self) -> None:
+        document = self.document or {}
+        if document.get("status") != "finished" or not document.get("variants"):
+            self.notify(
+                f"this run is {document.get('status')}; only a finished experiment can be analysed",
+                severity="warning",
+            )
+            return
+        self.app.analyze_experiment(self.exp_id)
 
     def action_tag(self) -> None:
         self.app.edit_tags([self.exp_id], (self.document or {}).get("tags") or [], self.exp_id[:8])

@@ -38,6 +38,13 @@ def _pct(value: Any) -> str:
     return f"{100 * value:.2f}%" if isinstance(value, int | float) else "-"
 
 
+def _delta_pp(cer: Any, fp32_cer: Any) -> str:
+    """CER change against FP32 in percentage points, beside the flips that explain it."""
+    if not isinstance(cer, int | float) or not isinstance(fp32_cer, int | float):
+        return "-"
+    return f"{100 * (cer - fp32_cer):+.2f}"
+
+
 def analysis_text(doc: dict[str, Any]) -> Text:
     """The analysis document as plain, aligned text (no markup is read from the document)."""
     text = Text()
@@ -47,7 +54,8 @@ def analysis_text(doc: dict[str, Any]) -> Text:
     changes = doc.get("changes") or {}
     gaps = (doc.get("robustness") or {}).get("gaps", {})
     confidence = doc.get("confidence") or {}
-    header = f"{'variant':<22}{'CER':>9}{'broke':>7}{'fixed':>7}{'agree':>9}{'gap pp':>9}{'ECE':>7}\n"
+    header = f"{'variant':<22}{'CER':>9}{'ΔCER pp':>9}{'broke':>7}{'fixed':>7}{'agree':>9}{'gap pp':>9}{'ECE':>7}\n"
+    fp32_cer = (errors.get("fp32") or {}).get("cer")
     text.append(header, style="bold")
     for variant in doc.get("variants", []):
         flips = (changes.get(variant) or {}).get("flips")
@@ -55,6 +63,7 @@ def analysis_text(doc: dict[str, Any]) -> Text:
         ece = (confidence.get(variant) or {}).get("ece")
         text.append(
             f"{variant[:21]:<22}{_pct((errors.get(variant) or {}).get('cer')):>9}"
+            f"{_delta_pp((errors.get(variant) or {}).get('cer'), fp32_cer):>9}"
             f"{len(flips['broke']) if flips else '-':>7}{len(flips['fixed']) if flips else '-':>7}"
             f"{_pct((changes.get(variant) or {}).get('argmax_agreement')):>9}"
             f"{f'{100 * gap:+.2f}' if isinstance(gap, int | float) else '-':>9}"
