@@ -101,5 +101,5 @@ def test_a_config_saved_before_the_new_data_fields_keeps_its_data():
     assert old.synthetic.width_scale == 1.0 and old.synthetic.held_out_families == []
     assert old.synthetic.doubled_letter_ratio == 0.0 and old.augment.rgb_prob == 0.0
     assert old.augment.lowres_prob == 0.0 and old.augment.highres_prob == 0.0
-    fresh = config_from_dict(resolve_config("smoke").to_dict())
+    fresh = config_from_dict(resolve_config("ocr_balanced").to_dict())
     assert fresh.synthetic.width_scale == 2.0 and fresh.augment.rgb_prob > 0

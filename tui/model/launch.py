@@ -272,7 +272,8 @@ def stop_experiment(store: Store, exp_id: str, grace_s: float = GRACE_S) -> str:
         raise StopError(f"pid {pid} of experiment {short} is no longer an ocrq process; not signalling it")
     outcome = stop_process(pid, grace_s, started=started)
     if outcome == "killed":
-        if store.get(exp_id).get("status") == "running":
+        # killed: the store already derives `crashed` for it; record why it ended instead
+        if store.get(exp_id).get("status") in ("running", "crashed"):
             reason = f"killed by ocrq tui: still running {grace_s:g} s after the interrupt"
             store.set_status(experiment["id"], "interrupted", error=reason)
         return f"experiment {short} did not stop within {grace_s:g} s and was killed (pid {pid})"
