@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from cli import browse, configs, data_cmd, doctor_cmd, evaluate_cmd, manage, run, tui_command
+from cli import browse, configs, data_cmd, doctor_cmd, evaluate_cmd, manage, run, study_cmd, tui_command
 from cli.args import prepare_args
 from cli.console import CliError, UsageError, err, one_line
 from cli.errors import describe_error
@@ -78,6 +78,7 @@ data_cmd.register(app)
 evaluate_cmd.register(app)
 tui_command.register(app)
 doctor_cmd.register(app)
+study_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -149,3 +149,26 @@ class StudyMethods:
         study = self._resolve_study(ref, tables[STUDY_TABLE])
         trials = [trial for trial in tables[TRIAL_TABLE] if trial.get("study_id") == study["id"]]
         return {**study, "trials": sorted(trials, key=lambda trial: trial["number"])}
+
+    def update_study(self, study_id: str, **fields: Any) -> None:
+        """Store study fields a run learns later (``output_dir``, ``artifacts``, ``baseline_experiment``, ``pid``)."""
+        allowed = {"output_dir", "artifacts", "baseline_experiment", "pid", "host", "storage_url"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(
+                f"cannot set {', '.join(sorted(unknown))} on a study; allowed: {', '.join(sorted(allowed))}"
+            )
+        changes = {**to_json_native(fields, "fields"), "updated": now_iso()}
+        study_id = self._existing_study_id(study_id)
+        with write_transaction(self._studies_path, self._studies_label) as db:
+            if not db.table(STUDY_TABLE).update(changes, Query()["id"] == study_id):
+                raise StudyNotFound(f"no study matches '{study_id}'")
+
+    def delete_study(self, ref: str) -> dict[str, Any]:
+        """Remove a study and its trial records (the trials' experiments stay); returns the removed document."""
+        tables = self._study_tables()
+        study = self._resolve_study(ref, tables[STUDY_TABLE])
+        with write_transaction(self._studies_path, self._studies_label) as db:
+            db.table(STUDY_TABLE).remove(Query()["id"] == study["id"])
+            db.table(TRIAL_TABLE).remove(Query()["study_id"] == study["id"])
+        return study

@@ -117,7 +117,9 @@ class Objective:
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": self.target,
-            "weights": dict(zip(("accuracy", "compression", "speed"), TARGET_WEIGHTS[self.target], strict=True)),
+            "weights": dict(
+                zip(("accuracy", "compression", "speed"), TARGET_WEIGHTS[self.target], strict=True)
+            ),
             "min_accuracy_threshold": self.min_accuracy_threshold,
             "multi_objective": self.multi,
             "objectives": self.names,

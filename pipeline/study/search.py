@@ -108,7 +108,9 @@ def make_sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
         )
     del objective
     return optuna.samplers.TPESampler(
-        seed=settings.seed, n_startup_trials=min(10, max(2, settings.n_trials // 4)), constraints_func=constraints
+        seed=settings.seed,
+        n_startup_trials=min(10, max(2, settings.n_trials // 4)),
+        constraints_func=constraints,
     )
 
 
@@ -165,7 +167,9 @@ def load_study(name: str, storage_url: str) -> tuple[optuna.Study, StudySettings
     return study, settings
 
 
-def suggest_variant(trial: optuna.trial.BaseTrial, space: SearchSpace, *, every_param: bool) -> tuple[str, dict]:
+def suggest_variant(
+    trial: optuna.trial.BaseTrial, space: SearchSpace, *, every_param: bool
+) -> tuple[str, dict]:
     """Sample a trial's parameters; returns (canonical variant text, parameters the variant uses).
 
     `every_param` (grid search) samples every parameter so each grid point is one trial; otherwise only
@@ -183,8 +187,12 @@ def _suggest(trial: optuna.trial.BaseTrial, param) -> Any:
     if param.choices is not None:
         return trial.suggest_categorical(param.name, list(param.choices))
     if param.kind == "int":
-        return trial.suggest_int(param.name, int(param.low), int(param.high), step=int(param.step or 1), log=param.log)
-    return trial.suggest_float(param.name, float(param.low), float(param.high), step=param.step, log=param.log)
+        return trial.suggest_int(
+            param.name, int(param.low), int(param.high), step=int(param.step or 1), log=param.log
+        )
+    return trial.suggest_float(
+        param.name, float(param.low), float(param.high), step=param.step, log=param.log
+    )
 
 
 @dataclass
@@ -248,7 +256,9 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
         if attrs.get("host") != host or "pid" not in attrs:
             continue
         try:
-            alive = abs(psutil.Process(int(attrs["pid"])).create_time() - float(attrs.get("pid_started", 0))) < 1
+            alive = (
+                abs(psutil.Process(int(attrs["pid"])).create_time() - float(attrs.get("pid_started", 0))) < 1
+            )
         except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
             alive = False
         if alive:
@@ -305,7 +315,9 @@ def run_worker(
         if outcome.status == "interrupted":
             raise KeyboardInterrupt
         if outcome.status != "finished" or outcome.row is None or outcome.fp32_row is None:
-            trial.set_user_attr("error", outcome.error or f"trial ended {outcome.status} without a result row")
+            trial.set_user_attr(
+                "error", outcome.error or f"trial ended {outcome.status} without a result row"
+            )
             raise TrialFailed(outcome.error or outcome.status)
         metrics = TrialMetrics.from_rows(outcome.row, outcome.fp32_row)
         trial.set_user_attr("metrics", {
@@ -331,7 +343,9 @@ def run_worker(
                 break
             if settings.method == "grid_search" and _grid_exhausted(study, space):
                 break
-            study.optimize(objective_fn, n_trials=1, catch=(Exception,), callbacks=[done], gc_after_trial=False)
+            study.optimize(
+                objective_fn, n_trials=1, catch=(Exception,), callbacks=[done], gc_after_trial=False
+            )
             ran += 1
         finally:
             if lock is not None and lock.is_locked:

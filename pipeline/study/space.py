@@ -134,7 +134,9 @@ def parse_space(raw: Any, *, source: str = "search space") -> SearchSpace:
         seen.add(name)
         params.append(_param(name, spec, source))
     if STRATEGY not in seen:
-        raise ConfigError(f"{source}: no 'strategy'; allowed a list of variant kinds from {', '.join(SEARCHABLE_KINDS)}")
+        raise ConfigError(
+            f"{source}: no 'strategy'; allowed a list of variant kinds from {', '.join(SEARCHABLE_KINDS)}"
+        )
     space = SearchSpace(tuple(sorted(params, key=lambda p: p.name != STRATEGY)))
     for param in space.params:
         if param.name != STRATEGY and not any(param.name in VARIANT_KINDS[k].settings for k in space.kinds):
@@ -177,10 +179,14 @@ def _param(name: str, spec: Any, source: str) -> Param:
     if isinstance(spec, list | tuple):
         spec = {"choices": list(spec)}
     if not isinstance(spec, Mapping):
-        raise ConfigError(f"{source}: {name}={spec!r} is not allowed; give a list of choices or {{low, high}}")
+        raise ConfigError(
+            f"{source}: {name}={spec!r} is not allowed; give a list of choices or {{low, high}}"
+        )
     unknown = set(spec) - {"choices", "low", "high", "log", "step"}
     if unknown:
-        raise ConfigError(f"{source}: {name} has {', '.join(sorted(unknown))}; allowed choices, low, high, log, step")
+        raise ConfigError(
+            f"{source}: {name} has {', '.join(sorted(unknown))}; allowed choices, low, high, log, step"
+        )
     if "choices" in spec:
         if set(spec) - {"choices"}:
             raise ConfigError(f"{source}: {name} gives choices and a range; give one of them")
@@ -220,7 +226,9 @@ def _check_value(name: str, value: Any, source: str) -> Any:
     """A value the config accepts for `name` (the kind for `strategy`), coerced to the field's type."""
     if name == STRATEGY:
         if value not in SEARCHABLE_KINDS:
-            raise ConfigError(f"{source}: strategy {value!r} is not allowed; allowed {', '.join(SEARCHABLE_KINDS)}")
+            raise ConfigError(
+                f"{source}: strategy {value!r} is not allowed; allowed {', '.join(SEARCHABLE_KINDS)}"
+            )
         return value
     try:
         coerced = coerce_field(name, value, from_text=isinstance(value, str))
@@ -229,7 +237,9 @@ def _check_value(name: str, value: Any, source: str) -> Any:
     meta = field_info(name).metadata
     choices, low, high = meta.get("choices"), meta.get("low"), meta.get("high")
     if choices and coerced not in choices:
-        raise ConfigError(f"{source}: {name}={value!r} is not allowed; allowed {', '.join(map(str, choices))}")
+        raise ConfigError(
+            f"{source}: {name}={value!r} is not allowed; allowed {', '.join(map(str, choices))}"
+        )
     if isinstance(coerced, int | float) and not isinstance(coerced, bool):
         if (low is not None and coerced < low) or (high is not None and coerced > high):
             raise ConfigError(f"{source}: {name}={value!r} is out of range; allowed {low}..{high}")
