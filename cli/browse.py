@@ -35,6 +35,15 @@ from store.display import (
 SORTABLE = tuple(SUMMARY_FIELDS)
 
 
+def _study_id(ref: str) -> str:
+    from store import AmbiguousId, StudyNotFound
+
+    try:
+        return Store().get_study(ref)["id"]
+    except (StudyNotFound, AmbiguousId) as error:
+        raise UsageError(str(error)) from None
+
+
 def ls(
     status: Annotated[
         str | None,
@@ -71,6 +80,10 @@ def ls(
             show_default=False,
         ),
     ] = None,
+    study: Annotated[
+        str | None,
+        typer.Option("--study", help="Only the trials of this study (name or id).", show_default=False),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON list of summaries.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print ids only.")] = False,
 ) -> None:
@@ -87,6 +100,7 @@ def ls(
         sort=sort,
         descending=not ascending,
         include_deleted=all_,
+        study_id=_study_id(study) if study is not None else None,
     )
     total = len(rows)
     if limit is None:

@@ -81,12 +81,23 @@ def is_rdb_url(url: str) -> bool:
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """An RDB URL (`postgresql://...`, with heartbeat and one retry of stale trials) or a journal file path."""
     if is_rdb_url(url):
-        return optuna.storages.RDBStorage(
-            url,
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=4 * HEARTBEAT_SECONDS,
-            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1),
+        import inspect
+
+        # Optuna 4.9 renamed failed_trial_callback to heartbeat_stale_trial_callback.
+        names = inspect.signature(optuna.storages.RDBStorage).parameters
+        key = (
+            "heartbeat_stale_trial_callback"
+            if "heartbeat_stale_trial_callback" in names
+            else "failed_trial_callback"
         )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=4 * HEARTBEAT_SECONDS,
+                **{key: optuna.storages.RetryFailedTrialCallback(max_retry=1)},
+            )
     from optuna.storages.journal import JournalFileBackend
 
     path = Path(url.removeprefix("journal://")).expanduser()
