@@ -52,12 +52,6 @@ def journal_path(store: Store, name: str) -> Path:
     return studies_dir(store) / name / "optuna.journal"
 
 
-def _check_choice(flag: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise UsageError(f"{flag} '{value}' is not known; allowed {', '.join(allowed)}")
-    return value
-
-
 @with_config_options
 def run(
     template: Annotated[
@@ -139,22 +133,16 @@ def run(
 ) -> None:
     """Run an Optuna study: one baseline, then trials that each compress it with one variant."""
     from pipeline.config import ConfigError
-    from pipeline.study.objective import METHOD_ALIASES, METHODS, TARGET_WEIGHTS
-    from pipeline.study.search import PRUNERS
+    from pipeline.config.study_options import check_study_options
 
-    method = _check_choice("--method", METHOD_ALIASES.get(method, method), METHODS)
-    _check_choice("--optimization-target", target, tuple(TARGET_WEIGHTS))
-    _check_choice("--pruner", pruner, PRUNERS)
-    if n_trials < 1:
-        raise UsageError(f"--n-trials {n_trials} is not allowed; give 1 or more")
+    try:
+        method = check_study_options(method, target, pruner, n_trials, jobs)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
     if timeout is not None and timeout <= 0:
         raise UsageError(f"--timeout {timeout} is not allowed; give seconds > 0")
     if not 0.0 <= min_accuracy <= 1.0:
         raise UsageError(f"--min-accuracy-threshold {min_accuracy} is out of range; allowed 0..1")
-    if not 1 <= jobs <= 64:
-        raise UsageError(f"--jobs {jobs} is not allowed; give 1..64 worker processes")
-    if storage is not None and jobs > 1:
-        pass  # an RDB takes many workers too
     store = Store()
     name = study_name or f"{method}-{target}-{os.getpid()}"
     if not _NAME.match(name):
@@ -372,6 +360,9 @@ def make_run_trial(store: Store, settings, *, quiet: bool):
         )  # fmt: skip
         if not quiet:
             info(f"trial {number}: {variant} -> experiment {exp['id'][:8]}")
+        for callback in list(callbacks):
+            if hasattr(callback, "trial"):  # the pruner's: the TUI sees each reported CER as it comes
+                callbacks.append(_MirrorEpochs(store, settings, callback.trial, exp["id"]))
         outcome = _run_recorded(
             store, exp["id"], prepared, run_experiment, show_progress=False, baseline_dir=baseline_dir,
             callbacks=callbacks,
@@ -389,19 +380,36 @@ def make_run_trial(store: Store, settings, *, quiet: bool):
     return run_trial
 
 
-def _mirror(store: Store, settings, frozen) -> None:
+def _mirror(store: Store, settings, frozen, *, experiment_id: str | None = None) -> None:
     """Copy one trial's state from Optuna into the store (the TUI reads it there; Optuna stays the record)."""
     if not settings.store_study_id:
         return
     state = frozen.state.name.lower()
     values = list(frozen.values) if frozen.values else None
+    attrs = frozen.user_attrs
+    details = {
+        key: attrs.get(key) for key in ("variant", "error", "duration_s", "host", "pid") if key in attrs
+    }
+    details["intermediate"] = [frozen.intermediate_values[k] for k in sorted(frozen.intermediate_values)]
     try:
         store.record_trial(
             settings.store_study_id, number=frozen.number, state=state, params=dict(frozen.params),
-            values=values, experiment_id=frozen.user_attrs.get("experiment_id"),
+            values=values, experiment_id=attrs.get("experiment_id") or experiment_id, details=details,
         )  # fmt: skip
     except StudyNotFound:
         pass
+
+
+class _MirrorEpochs:
+    """A training callback that copies the trial (its latest intermediate CER) into the store each epoch."""
+
+    def __init__(self, store: Store, settings, trial, experiment_id: str) -> None:
+        self.store, self.settings, self.trial, self.experiment_id = store, settings, trial, experiment_id
+
+    def on_epoch_end(self, report):
+        frozen = self.trial.storage.get_trial(self.trial._trial_id)
+        _mirror(self.store, self.settings, frozen, experiment_id=self.experiment_id)
+        return None
 
 
 def sync_mirror(store: Store, study, settings) -> None:

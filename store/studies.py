@@ -87,6 +87,7 @@ class StudyMethods:
         params: dict,
         values: list[float] | None,
         experiment_id: str | None = None,
+        details: dict | None = None,
     ) -> None:
         """Store one trial of a study, replacing an earlier record with the same ``number``.
 
@@ -97,6 +98,8 @@ class StudyMethods:
             params: the sampled parameters.
             values: the objective values (``None`` while running or when failed/pruned).
             experiment_id: the experiment that ran the trial.
+            details: what a viewer shows beside it (``variant``, ``intermediate`` CER per epoch,
+                ``error``, ``duration_s``, ``host``, ``pid``); JSON values.
         """
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise ValueError(f"number={number!r} is not allowed; give a trial number >= 0")
@@ -112,6 +115,7 @@ class StudyMethods:
             "study_id": study_id, "number": number, "state": state_name,
             "params": to_json_native(params, "params"), "values": values,
             "experiment_id": experiment_id, "updated": now_iso(),
+            "details": to_json_native(details or {}, "details"),
         }  # fmt: skip
         with write_transaction(self._studies_path, self._studies_label) as db:
             studies = db.table(STUDY_TABLE)

@@ -13,14 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-TARGET_WEIGHTS: dict[str, tuple[float, float, float]] = {
-    "balanced": (0.6, 0.2, 0.2),
-    "accuracy": (0.8, 0.1, 0.1),
-    "compression": (0.3, 0.6, 0.1),
-    "speed": (0.3, 0.1, 0.6),
-}
-METHODS = ("bayesian", "grid_search", "random_search", "nsga2")
-METHOD_ALIASES = {"random": "random_search", "grid": "grid_search", "tpe": "bayesian"}
+from pipeline.config.study_options import METHOD_ALIASES, METHODS, TARGET_WEIGHTS
+
+__all__ = ["METHODS", "METHOD_ALIASES", "TARGET_WEIGHTS", "Objective", "TrialMetrics"]
+
 # NSGA-II's objectives, each with its direction.
 MULTI_OBJECTIVES = (("cer", "minimize"), ("size_mb", "minimize"), ("latency_ms", "minimize"))
 

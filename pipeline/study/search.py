@@ -22,10 +22,10 @@ import optuna
 from filelock import FileLock
 from optuna.trial import TrialState
 
+from pipeline.config.study_options import PRUNERS
 from pipeline.study.objective import Objective, TrialMetrics
 from pipeline.study.space import STRATEGY, SearchSpace, parse_space, variant_for
 
-PRUNERS = ("median", "hyperband", "none")
 RDB_SCHEMES = ("postgresql", "postgres", "mysql", "sqlite")
 HEARTBEAT_SECONDS = 30
 SETTINGS_ATTR = "ocrq"
