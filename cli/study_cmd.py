@@ -22,7 +22,7 @@ import typer
 
 from cli.config_options import overrides_from_kwargs, with_config_options
 from cli.console import CliError, UsageError, err, info, print_json, terminal_safe, write_table
-from store import AmbiguousId, ExperimentNotFound, Store, StudyNotFound
+from store import AmbiguousId, ExperimentNotFound, Store, StudyNotFound, this_host
 
 study_app = typer.Typer(
     name="study",
@@ -180,7 +180,7 @@ def run(
         config={"objectives": settings.objective.names, **settings.to_dict()}, storage_url=storage_url,
     )  # fmt: skip
     settings.store_study_id = doc["id"]
-    store.update_study(doc["id"], output_dir=str(studies_dir(store) / name), pid=os.getpid())
+    store.update_study(doc["id"], output_dir=str(studies_dir(store) / name), pid=os.getpid(), host=this_host())
     if not json_:
         info(
             f"study [bold]{name}[/] ({method}, {target}, {settings.n_trials} trials) · storage {storage_url}"
@@ -234,7 +234,7 @@ def _resume(store: Store, settings, storage_url: str, n_trials: int, timeout, jo
         )
     if stored.store_study_id:
         try:
-            store.update_study(stored.store_study_id, pid=os.getpid())
+            store.update_study(stored.store_study_id, pid=os.getpid(), host=this_host())
         except StudyNotFound:
             stored.store_study_id = None
     _run_workers(store, study, stored, storage_url, timeout, jobs, json_)
