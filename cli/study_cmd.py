@@ -180,7 +180,9 @@ def run(
         config={"objectives": settings.objective.names, **settings.to_dict()}, storage_url=storage_url,
     )  # fmt: skip
     settings.store_study_id = doc["id"]
-    store.update_study(doc["id"], output_dir=str(studies_dir(store) / name), pid=os.getpid(), host=this_host())
+    store.update_study(
+        doc["id"], output_dir=str(studies_dir(store) / name), pid=os.getpid(), host=this_host()
+    )
     if not json_:
         info(
             f"study [bold]{name}[/] ({method}, {target}, {settings.n_trials} trials) · storage {storage_url}"
