@@ -184,3 +184,25 @@ def test_pruned_trials_stop_early_and_are_recorded_pruned(baseline, tmp_path, mo
         qat_epochs = [e for e in experiment["epochs"] if str(e.get("phase", "")).startswith("qat")]
         assert len(qat_epochs) == 1  # stopped after the first of 3 epochs
         assert trial["intermediate_cer"] and len(trial["intermediate_cer"]) == 1
+
+
+def test_auto_optimize_refuses_a_bad_ratio_before_anything_runs(tmp_path):
+    home = tmp_path / "home"
+    result = ocrq(home, "run", "smoke", "--auto_optimize", "--target_compression_ratio", "0")
+    assert result.returncode == 2
+    assert "--target-compression-ratio 0.0 is not allowed" in error_line(result)
+    assert snapshot(home) == {}
+
+
+@pytest.mark.slow
+def test_auto_optimize_keeps_the_smallest_variant_meeting_the_ratio(tmp_path):
+    home = tmp_path / "home"
+    result = ocrq(home, "run", "smoke", *TINY, "--auto_optimize", "--target_compression_ratio", "0.3",
+                  "--preserve_accuracy", "--name", "auto")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    kept = [line for line in result.stderr.splitlines() if line.startswith("kept trial")]
+    assert len(kept) == 1 and "(asked 3.33x)" in kept[0] and "budget 0.5 pp" in kept[0]
+    trials = json.loads(ocrq(home, "study", "show", "auto", "--json").stdout)["trials"]
+    ratios = [t["metrics"]["compression_ratio"] for t in trials if t["state"] == "complete"]
+    number = int(kept[0].split()[2].rstrip(":"))
+    assert trials[number]["metrics"]["compression_ratio"] == max(r for r in ratios if r >= 1 / 0.3)
