@@ -102,6 +102,11 @@ def test_dry_run_end_to_end(tmp_path):
     assert shown.returncode == 0 and "reproduce: ocrq run --from" in shown.stderr + shown.stdout
     reproduce = out["reproduce"].split()
     assert reproduce[:2] == ["ocrq", "run"]
+    listed = ocrq(home, "ls", "--study", "quick", "-q")
+    assert sorted(listed.stdout.split()) == sorted(t["id"] for t in trials)
+    removed = ocrq(home, "study", "rm", "quick", "--yes")
+    assert removed.returncode == 0 and not folder.exists()
+    assert Store(home).list_studies() == [] and len(Store(home).list_experiments()) == 3  # trials stay
 
 
 @pytest.mark.slow
