@@ -29,6 +29,7 @@ from pipeline.study.space import STRATEGY, SearchSpace, parse_space, variant_for
 RDB_SCHEMES = ("postgresql", "postgres", "mysql", "sqlite")
 HEARTBEAT_SECONDS = 30
 SETTINGS_ATTR = "ocrq"
+NATIVE_CONSTRAINTS = hasattr(optuna.trial.Trial, "set_constraint")
 
 
 @dataclass
@@ -107,7 +108,8 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
 
 def make_sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
     objective = settings.objective
-    constraints = _constraints if settings.min_accuracy_threshold > 0 else None
+    # Optuna 5 records constraints on the trial (`Trial.set_constraint`); older ones take a constraints_func.
+    constraints = _constraints if settings.min_accuracy_threshold > 0 and not NATIVE_CONSTRAINTS else None
     if settings.method == "grid_search":
         return optuna.samplers.GridSampler(settings.search_space.grid(), seed=settings.seed)
     if settings.method == "random_search":
@@ -337,6 +339,8 @@ def run_worker(
             "accuracy_retention": metrics.accuracy_retention, "score": objective.score(metrics),
         })  # fmt: skip
         trial.set_user_attr("constraint", objective.constraint(metrics))
+        if NATIVE_CONSTRAINTS and objective.min_accuracy_threshold > 0:
+            trial.set_constraint("min_accuracy_threshold", objective.constraint(metrics))
         values = objective.values(metrics)
         return values[0] if len(values) == 1 else values
 

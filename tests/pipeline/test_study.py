@@ -167,3 +167,22 @@ def test_a_killed_workers_trial_is_failed_when_a_worker_starts(tmp_path):
     trial = load_study("killed", str(journal))[0].trials[0]
     assert trial.state.name == "FAIL" and "worker died" in trial.user_attrs["error"]
     assert trial.user_attrs["pid"] != os.getpid()
+
+
+def test_trials_under_the_accuracy_threshold_are_infeasible_and_never_best(tmp_path):
+    space = {"strategy": ["ort-int8-static", "ort-int8-dynamic"], "calibration_batches": [1, 2, 4]}
+    settings = StudySettings(
+        name="feasible", method="bayesian", n_trials=6, space=space, min_accuracy_threshold=0.9
+    )
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+
+    def run_trial(number, variant, params, callbacks):
+        outcome = _fake_rows(variant, params)
+        if "static" in variant:  # the most compressed ones lose accuracy: infeasible
+            outcome.row["cer"] = 0.6
+        return outcome
+
+    run_worker(study, settings, run_trial)
+    best = best_trials(study, settings)
+    assert best and "dynamic" in best[0].user_attrs["variant"]
+    assert any(t.user_attrs["constraint"] > 0 for t in study.trials)
