@@ -92,7 +92,8 @@ def main() -> None:
         best_default = max(scored.items(), key=lambda item: item[1])
         header = f"{'jobs':>4} {'wall s':>7} {'complete':>8} {'pruned':>6} {'failed':>6} {'trials/h':>8} " \
                  f"{'pruned %':>8} {'saved s':>7} {'best score':>10}  best variant"  # fmt: skip
-        rows = []
+        print(f"best default variant: {best_default[0]} with score {best_default[1]:.4f}", flush=True)
+        print(f"\n{header}", flush=True)
         for jobs in [int(j) for j in args.jobs.split(",")]:
             name = f"bench-{args.target}-j{jobs}-{os.getpid()}"
             out, wall = ocrq(home, "study", "run", "--from", base["id"], "--study-name", name, "--n-trials",
@@ -100,15 +101,13 @@ def main() -> None:
             trials, counts = out["trials"], out["counts"]
             complete = counts.get("complete", 0)
             best = out["best"][0] if out["best"] else None
-            rows.append(
+            print(
                 f"{jobs:>4} {wall:>7.0f} {complete:>8} {counts.get('pruned', 0):>6} {counts.get('fail', 0):>6} "
                 f"{3600 * complete / wall:>8.1f} {100 * counts.get('pruned', 0) / max(1, len(trials)):>8.0f} "
                 f"{pruning_savings(trials):>7.0f} {best['values'][0] if best else float('nan'):>10.4f}  "
-                f"{best['variant'] if best else '-'}"
+                f"{best['variant'] if best else '-'}",
+                flush=True,
             )
-        print(f"\n{header}")
-        print("\n".join(rows))
-        print(f"\nbest default variant: {best_default[0]} with score {best_default[1]:.4f}")
         print(f"home: {home}" if args.keep_home else "")
 
 

@@ -154,6 +154,11 @@ def run(
     if existing is not None:
         _resume(store, existing, storage_url, n_trials, timeout, jobs, json_)
         return
+    if any(study.get("name") == name for study in store.list_studies()):
+        raise UsageError(
+            f"study '{name}' is in the store but has no trials in {storage_url} (its baseline never finished); "
+            f"`ocrq study rm {name}` first, or give another --study-name"
+        )
     overrides = overrides_from_kwargs(kwargs)
     if dry_run:
         template = template or "smoke"
@@ -164,6 +169,8 @@ def run(
         base_config, baseline_id = _base_config(store, template, from_ref, overrides)
         space = _space(param_config, base_config)
         _check_space_builds(space, base_config)
+        if method == "grid_search":
+            space.grid()  # every range needs a step
     except ConfigError as error:
         raise UsageError(str(error)) from None
     from pipeline.study.search import StudySettings
@@ -232,7 +239,8 @@ def _resume(store: Store, settings, storage_url: str, n_trials: int, timeout, jo
         study.set_user_attr(SETTINGS_ATTR, stored.to_dict())
     if not json_:
         info(
-            f"resuming study [bold]{stored.name}[/]: {len(study.trials)} trial(s) so far, {stored.n_trials} in all"
+            f"resuming study [bold]{stored.name}[/] with its stored settings ({stored.method}, {stored.target}): "
+            f"{len(study.trials)} trial(s) so far, {stored.n_trials} in all"
         )
     if stored.store_study_id:
         try:

@@ -211,3 +211,14 @@ def test_auto_optimize_keeps_the_smallest_variant_meeting_the_ratio(tmp_path):
     ratios = [t["metrics"]["compression_ratio"] for t in trials if t["state"] == "complete"]
     number = int(kept[0].split()[2].rstrip(":"))
     assert trials[number]["metrics"]["compression_ratio"] == max(r for r in ratios if r >= 1 / 0.3)
+
+
+def test_grid_search_refuses_a_float_range_without_a_step(tmp_path):
+    home = tmp_path / "home"
+    space = _space(
+        tmp_path, {"strategy": ["qat"], "qat_learning_rate_multiplier": {"low": 0.01, "high": 0.5}}
+    )
+    result = ocrq(home, "study", "run", "--dry-run", "--method", "grid_search", "--param-config", space)
+    assert result.returncode == 2
+    assert "float range without a step" in error_line(result)
+    assert snapshot(home) == {}
