@@ -98,7 +98,7 @@ def run(
             raise UsageError(
                 "--auto-optimize trains its own baseline; drop --resume, --from, --mode and --id"
             )
-        from cli.study_cmd import auto_optimize as run_auto_optimize
+        from cli.study_auto import auto_optimize as run_auto_optimize
 
         run_auto_optimize(
             template or template_opt, kwargs, target_ratio=target_compression_ratio,

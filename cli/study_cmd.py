@@ -20,8 +20,20 @@ from typing import Annotated, Any
 
 import typer
 
+from cli import study_view
 from cli.config_options import overrides_from_kwargs, with_config_options
-from cli.console import CliError, UsageError, err, info, print_json, terminal_safe, write_table
+from cli.console import CliError, UsageError, err, info, print_json, terminal_safe
+from cli.study_common import (
+    MirrorEpochs,
+    existing_settings,
+    is_remote,
+    journal_path,
+    mirror_trial,
+    print_study,
+    quiet_optuna,
+    studies_dir,
+    sync_mirror,
+)
 from store import AmbiguousId, ExperimentNotFound, Store, StudyNotFound, this_host
 
 study_app = typer.Typer(
@@ -36,20 +48,6 @@ DRY_RUN_OVERRIDES = {
     "num_train": "32", "num_val": "8", "num_test": "8", "epochs": "1", "batch_size": "4",
     "latency_runs": "3", "calibration_batches": "1", "qat_epochs": "1", "finetune_epochs": "1",
 }  # fmt: skip
-
-
-def _quiet_optuna() -> None:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def studies_dir(store: Store) -> Path:
-    return store.home / "studies"
-
-
-def journal_path(store: Store, name: str) -> Path:
-    return studies_dir(store) / name / "optuna.journal"
 
 
 @with_config_options
@@ -150,7 +148,7 @@ def run(
             f"--study-name '{terminal_safe(name)}' is not allowed; use up to 80 letters, digits, _ . -"
         )
     storage_url = storage or str(journal_path(store, name))
-    existing = _existing_settings(name, storage_url)
+    existing = existing_settings(name, storage_url)
     if existing is not None:
         _resume(store, existing, storage_url, n_trials, timeout, jobs, json_)
         return
@@ -202,32 +200,11 @@ def run(
     settings.baseline_experiment = baseline_id
     settings.baseline_dir = str(store.experiment_dir(baseline_id))
     store.update_study(doc["id"], baseline_experiment=baseline_id)
-    _quiet_optuna()
+    quiet_optuna()
     from pipeline.study.search import create_or_load
 
     study, _ = create_or_load(settings, storage_url)
     _run_workers(store, study, settings, storage_url, timeout, jobs, json_)
-
-
-def _existing_settings(name: str, storage_url: str):
-    from pipeline.study.search import is_rdb_url, load_settings, open_storage
-
-    if not is_rdb_url(storage_url) and not Path(storage_url).exists():
-        return None
-    import optuna
-
-    _quiet_optuna()
-    try:
-        storage = open_storage(storage_url)
-        if name not in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
-            return None
-        return load_settings(optuna.load_study(study_name=name, storage=storage))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    except Exception as error:  # an unreachable database, a damaged journal
-        raise CliError(
-            f"cannot open the study storage {storage_url}: {type(error).__name__}: {error}"
-        ) from None
 
 
 def _resume(store: Store, settings, storage_url: str, n_trials: int, timeout, jobs: int, json_: bool) -> None:
@@ -372,7 +349,7 @@ def make_run_trial(store: Store, settings, *, quiet: bool):
             info(f"trial {number}: {variant} -> experiment {exp['id'][:8]}")
         for callback in list(callbacks):
             if hasattr(callback, "trial"):  # the pruner's: the TUI sees each reported CER as it comes
-                callbacks.append(_MirrorEpochs(store, settings, callback.trial, exp["id"]))
+                callbacks.append(MirrorEpochs(store, settings, callback.trial, exp["id"]))
         outcome = _run_recorded(
             store, exp["id"], prepared, run_experiment, show_progress=False, baseline_dir=baseline_dir,
             callbacks=callbacks,
@@ -388,43 +365,6 @@ def make_run_trial(store: Store, settings, *, quiet: bool):
         return result
 
     return run_trial
-
-
-def _mirror(store: Store, settings, frozen, *, experiment_id: str | None = None) -> None:
-    """Copy one trial's state from Optuna into the store (the TUI reads it there; Optuna stays the record)."""
-    if not settings.store_study_id:
-        return
-    state = frozen.state.name.lower()
-    values = list(frozen.values) if frozen.values else None
-    attrs = frozen.user_attrs
-    details = {
-        key: attrs.get(key) for key in ("variant", "error", "duration_s", "host", "pid") if key in attrs
-    }
-    details["intermediate"] = [frozen.intermediate_values[k] for k in sorted(frozen.intermediate_values)]
-    try:
-        store.record_trial(
-            settings.store_study_id, number=frozen.number, state=state, params=dict(frozen.params),
-            values=values, experiment_id=attrs.get("experiment_id") or experiment_id, details=details,
-        )  # fmt: skip
-    except StudyNotFound:
-        pass
-
-
-class _MirrorEpochs:
-    """A training callback that copies the trial (its latest intermediate CER) into the store each epoch."""
-
-    def __init__(self, store: Store, settings, trial, experiment_id: str) -> None:
-        self.store, self.settings, self.trial, self.experiment_id = store, settings, trial, experiment_id
-
-    def on_epoch_end(self, report):
-        frozen = self.trial.storage.get_trial(self.trial._trial_id)
-        _mirror(self.store, self.settings, frozen, experiment_id=self.experiment_id)
-        return None
-
-
-def sync_mirror(store: Store, study, settings) -> None:
-    for frozen in study.get_trials(deepcopy=False):
-        _mirror(store, settings, frozen)
 
 
 def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs: int, json_: bool) -> None:
@@ -474,8 +414,8 @@ def _work(store: Store, study, settings, storage_url: str, timeout, *, quiet: bo
     try:
         return run_worker(
             study, settings, make_run_trial(store, settings, quiet=quiet), timeout=timeout, lock_path=lock,
-            on_trial_done=lambda frozen: _mirror(store, settings, frozen),
-            on_trial_start=lambda trial: _mirror(store, settings, study._storage.get_trial(trial._trial_id)),
+            on_trial_done=lambda frozen: mirror_trial(store, settings, frozen),
+            on_trial_start=lambda trial: mirror_trial(store, settings, study._storage.get_trial(trial._trial_id)),
         )  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -486,7 +426,7 @@ def _finish(store: Store, study, settings, storage_url: str, status: str, json_:
 
     folder = (
         studies_dir(store) / settings.name
-        if not _is_remote(storage_url)
+        if not is_remote(storage_url)
         else studies_dir(store) / settings.name
     )
     paths = write_outputs(study, settings, storage_url, folder)
@@ -504,59 +444,6 @@ def _finish(store: Store, study, settings, storage_url: str, status: str, json_:
     else:
         print_study(summary)
         info(f"outputs in {folder}")
-
-
-def _is_remote(storage_url: str) -> bool:
-    from pipeline.study.search import is_rdb_url
-
-    return is_rdb_url(storage_url)
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
-def print_study(summary: dict[str, Any]) -> None:
-    """The trials table, the best trial (or Pareto front) and the `ocrq run` that reproduces it."""
-    objectives = summary["objective"]["objectives"]
-    headers = ["#", "state", "variant", *objectives, "cer", "ratio", "speedup", "sec", "experiment"]
-    rows = []
-    for trial in summary["trials"]:
-        metrics = trial.get("metrics") or {}
-        values = trial["values"] or [None] * len(objectives)
-        rows.append([
-            str(trial["number"]), trial["state"] + ("" if trial.get("feasible") in (None, True) else "*"),
-            trial["variant"] or "-", *[_fmt(v) for v in values], _fmt(metrics.get("cer")),
-            _fmt(metrics.get("compression_ratio"), 3), _fmt(metrics.get("speedup"), 3),
-            _fmt(trial["duration_s"], 3), (trial["experiment_id"] or "-")[:8],
-        ])  # fmt: skip
-    write_table(
-        headers, rows, right={"#", *objectives, "cer", "ratio", "speedup", "sec"}, max_width={"variant": 60}
-    )
-    counts = ", ".join(f"{n} {state}" for state, n in sorted(summary["counts"].items()))
-    info(f"study {summary['name']}: {counts or 'no trials'} (* = under min_accuracy_threshold)")
-    best = summary["best"]
-    if not best:
-        info("no completed trial yet")
-        return
-    if summary["pareto_front"]:
-        info(f"Pareto front: trials {', '.join(str(t['number']) for t in best)}")
-    else:
-        info(
-            f"best trial {best[0]['number']}: {best[0]['variant']} ({objectives[0]} {_fmt(best[0]['values'][0])})"
-        )
-    info(f"reproduce: {summary['reproduce']}")
-
-
-def _find(store: Store, ref: str) -> dict[str, Any]:
-    try:
-        return store.get_study(ref)
-    except (StudyNotFound, AmbiguousId) as error:
-        raise UsageError(str(error)) from None
 
 
 @study_app.command("worker")
@@ -579,12 +466,12 @@ def worker(
     """Join a study as one more worker (on this box or another that reaches its storage)."""
     store = Store()
     storage_url = storage or str(journal_path(store, name))
-    settings = _existing_settings(name, storage_url)
+    settings = existing_settings(name, storage_url)
     if settings is None:
         raise UsageError(
             f"no study '{terminal_safe(name)}' in {storage_url}; start it with `ocrq study run --study-name {name}`"
         )
-    _quiet_optuna()
+    quiet_optuna()
     from pipeline.study.search import fail_dead_trials, load_study
 
     study, settings = load_study(name, storage_url)
@@ -598,142 +485,11 @@ def worker(
         info(f"worker ran {ran} trial(s) of study {name}")
 
 
-@study_app.command("ls")
-def ls(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List the studies in the store."""
-    studies = Store().list_studies()
-    if json_:
-        print_json(studies)
-        return
-    rows = [
-        [s["id"][:8], s.get("name") or "-", s.get("status") or "-", (s.get("config") or {}).get("method", "-"),
-         (s.get("config") or {}).get("target", "-"), str(s.get("n_trials", 0)), (s.get("created") or "")[:19]]
-        for s in studies
-    ]  # fmt: skip
-    write_table(["id", "name", "status", "method", "target", "trials", "created"], rows, right={"trials"})
-
-
-@study_app.command("show")
-def show(
-    ref: Annotated[str, typer.Argument(help="Study name or id.")],
-    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """A study's trials (from Optuna's storage), its best trial or Pareto front, and how to reproduce it."""
-    store = Store()
-    doc = _find(store, ref)
-    storage_url = doc.get("storage_url") or str(journal_path(store, doc["name"]))
-    settings = _existing_settings(doc["name"], storage_url)
-    if settings is None:
-        raise CliError(
-            f"study {doc['name']} has no trials in its storage {storage_url} (never started or removed)"
-        )
-    from pipeline.study.outputs import study_summary
-    from pipeline.study.search import load_study
-
-    study, settings = load_study(doc["name"], storage_url)
-    summary = study_summary(study, settings, storage_url)
-    sync_mirror(store, study, settings)
-    if json_:
-        print_json(
-            {**summary, "id": doc["id"], "status": doc.get("status"), "output_dir": doc.get("output_dir")}
-        )
-        return
-    info(
-        f"study {doc['name']} ({doc['id'][:8]}) · {settings.method} · {settings.target} · {doc.get('status')}"
-    )
-    print_study(summary)
-
-
-@study_app.command("rm")
-def rm(
-    ref: Annotated[str, typer.Argument(help="Study name or id.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
-) -> None:
-    """Remove a study, its Optuna journal and its output folder (the trials' experiments stay)."""
-    import shutil
-
-    store = Store()
-    doc = _find(store, ref)
-    if not yes and not typer.confirm(f"remove study {doc['name']} ({doc['id'][:8]})?"):
-        raise typer.Exit(1)
-    store.delete_study(doc["id"])
-    folder = studies_dir(store) / doc["name"]
-    if folder.is_dir():
-        shutil.rmtree(folder)
-    storage_url = doc.get("storage_url") or ""
-    if storage_url and _is_remote(storage_url):
-        import optuna
-
-        try:
-            optuna.delete_study(study_name=doc["name"], storage=storage_url)
-        except KeyError:
-            pass
-    info(f"removed study {doc['name']}")
-
-
 study_app.command("run")(run)
+study_app.command("ls")(study_view.ls)
+study_app.command("show")(study_view.show)
+study_app.command("rm")(study_view.rm)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(study_app, name="study", rich_help_panel="Run")
-
-
-def auto_optimize(
-    template: str | None,
-    kwargs: dict[str, Any],
-    *,
-    target_ratio: float,
-    preserve_accuracy: bool,
-    n_trials: int = 8,
-    name: str | None = None,
-) -> None:
-    """`ocrq run --auto_optimize`: a small compression-first study, then the smallest variant that meets the
-    ratio (and, with `preserve_accuracy`, stays within accuracy_budget_pp of FP32), said with why."""
-    if target_ratio <= 0:
-        raise UsageError(f"--target-compression-ratio {target_ratio} is not allowed; give a size ratio > 0")
-    # The seed writes 0.25 for "a quarter of the size"; 4 means the same as a compression ratio.
-    wanted = 1.0 / target_ratio if target_ratio < 1 else target_ratio
-    study_name = name or f"auto-{os.getpid()}"
-    run(template, n_trials=n_trials, target="compression", study_name=study_name, **_run_defaults(), **kwargs)
-    store = Store()
-    doc = store.get_study(study_name)
-    from pipeline.study.search import load_study
-
-    study, settings = load_study(study_name, doc["storage_url"])
-    budget_pp = json.loads((Path(settings.baseline_dir) / "config.json").read_text())["deploy"][
-        "accuracy_budget_pp"
-    ]
-    candidates = []
-    for trial in study.trials:
-        metrics = trial.user_attrs.get("metrics")
-        if trial.state.name != "COMPLETE" or not metrics:
-            continue
-        ratio = metrics.get("compression_ratio") or 0.0
-        rise_pp = 100 * (metrics["cer"] - metrics["fp32_cer"])
-        if ratio >= wanted and (not preserve_accuracy or rise_pp <= budget_pp):
-            candidates.append((ratio, -rise_pp, trial, rise_pp))
-    if not candidates:
-        raise CliError(
-            f"no trial reached {wanted:.2f}x smaller"
-            + (f" within {budget_pp} pp of FP32 CER" if preserve_accuracy else "")
-            + f" in {len(study.trials)} trials; raise the budget, lower the ratio or run `ocrq study run` longer"
-        )
-    ratio, _, best, rise_pp = max(candidates, key=lambda item: item[:2])
-    from pipeline.study.outputs import reproduce_command
-
-    info(
-        f"kept trial {best.number}: {best.user_attrs['variant']} — {ratio:.2f}x smaller (asked {wanted:.2f}x), "
-        f"CER {rise_pp:+.2f} pp vs FP32"
-        + (f" (budget {budget_pp} pp)" if preserve_accuracy else " (accuracy not constrained)")
-        + f"; the smallest of {len(candidates)} trial(s) that met the target; experiment "
-        f"{best.user_attrs.get('experiment_id', '?')[:8]}"
-    )
-    info(f"reproduce: {reproduce_command(settings, best)}")
-
-
-def _run_defaults() -> dict[str, Any]:
-    """`run`'s own defaults, for calling it as a function."""
-    return {
-        "method": "bayesian", "timeout": None, "min_accuracy": 0.0, "param_config": None, "dry_run": False,
-        "from_ref": None, "jobs": 1, "storage": None, "pruner": "median", "seed": 0, "json_": False,
-    }  # fmt: skip
