@@ -55,7 +55,8 @@ class TrialsTable(KeyedTable):
             self.clear(columns=True)
             self.column_keys = [key for key, _ in columns]
             for key, label in columns:
-                self.add_column(label, key=key)
+                # a trial's state changes in place (running -> complete): size it for the longest state
+                self.add_column(label, key=key, width=8 if key == "state" else None)
 
 
 def _objective_labels(study: dict[str, Any]) -> list[str]:
