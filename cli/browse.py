@@ -204,6 +204,12 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
             f"template {text(experiment.get('template'))} · model {text(experiment.get('model'))} · created {fmt_time(experiment.get('created'))}"
             + (f" · tags {text(', '.join(experiment['tags']))}" if experiment.get("tags") else "")
         )
+        if experiment.get("study_id"):
+            trial = experiment.get("trial_number")
+            role = f"trial {trial}" if trial is not None else "baseline"
+            out.print(
+                f"{role} of study {text(experiment['study_id'][:8])} (`ocrq study show {text(experiment['study_id'][:8])}`)"
+            )
         if experiment.get("note"):
             out.print(f"note: {text(experiment['note'])}")
         if experiment.get("error"):
