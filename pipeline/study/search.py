@@ -4,7 +4,7 @@ Optuna's storage is the one record of trial states. A study's settings (space, o
 in the storage as the study's user attribute `ocrq`, so `ocrq study worker NAME` on any box rebuilds
 everything from the storage alone. Each trial records the host and pid running it; on journal storage
 (no heartbeat) a RUNNING trial whose process is gone on this host is failed when a worker starts. RDB
-storages get Optuna's heartbeat and `RetryFailedTrialCallback` instead.
+storages get Optuna's heartbeat and one retry of a stale trial instead.
 """
 
 from __future__ import annotations
@@ -91,13 +91,16 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
             if "heartbeat_stale_trial_callback" in names
             else "failed_trial_callback"
         )
+        retry = getattr(
+            optuna.storages, "RetryHeartbeatStaleTrialCallback", optuna.storages.RetryFailedTrialCallback
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
                 url,
                 heartbeat_interval=HEARTBEAT_SECONDS,
                 grace_period=4 * HEARTBEAT_SECONDS,
-                **{key: optuna.storages.RetryFailedTrialCallback(max_retry=1)},
+                **{key: retry(max_retry=1)},
             )
     from optuna.storages.journal import JournalFileBackend
 
