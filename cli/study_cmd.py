@@ -34,7 +34,7 @@ from cli.study_common import (
     studies_dir,
     sync_mirror,
 )
-from store import AmbiguousId, ExperimentNotFound, Store, StudyNotFound, this_host
+from store import AmbiguousId, ExperimentNotFound, Store, StudyNotFound, process_started, this_host
 
 study_app = typer.Typer(
     name="study",
@@ -186,7 +186,11 @@ def run(
     )  # fmt: skip
     settings.store_study_id = doc["id"]
     store.update_study(
-        doc["id"], output_dir=str(studies_dir(store) / name), pid=os.getpid(), host=this_host()
+        doc["id"],
+        output_dir=str(studies_dir(store) / name),
+        pid=os.getpid(),
+        pid_started=process_started(os.getpid()),
+        host=this_host(),
     )
     if not json_:
         info(
@@ -221,7 +225,12 @@ def _resume(store: Store, settings, storage_url: str, n_trials: int, timeout, jo
         )
     if stored.store_study_id:
         try:
-            store.update_study(stored.store_study_id, pid=os.getpid(), host=this_host())
+            store.update_study(
+                stored.store_study_id,
+                pid=os.getpid(),
+                pid_started=process_started(os.getpid()),
+                host=this_host(),
+            )
         except StudyNotFound:
             stored.store_study_id = None
     _run_workers(store, study, stored, storage_url, timeout, jobs, json_)

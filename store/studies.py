@@ -9,6 +9,8 @@ from typing import Any
 from tinydb import Query
 
 from .errors import StudyNotFound
+from .liveness import this_host
+from .processes import process_alive
 from .resolve import resolve_ref
 from .storage import read_tables, write_transaction
 from .values import check_id, is_full_id, new_id, now_iso, to_json_native
@@ -17,6 +19,8 @@ STUDIES_FILE = "studies.json"
 STUDY_TABLE = "studies"
 TRIAL_TABLE = "trials"
 STUDY_STATUSES = ("created", "running", "finished", "failed", "interrupted")
+# Shown, never stored: a `running` study whose process on this host is gone.
+DERIVED_STUDY_STATUS = "crashed"
 DIRECTIONS = ("minimize", "maximize")
 TRIAL_STATES = ("running", "waiting", "complete", "pruned", "fail")
 
@@ -140,7 +144,7 @@ class StudyMethods:
 
     def list_studies(self) -> list[dict[str, Any]]:
         """Every study, newest first (without trials; ``n_trials`` counts them)."""
-        studies = self._study_tables()[STUDY_TABLE]
+        studies = [_with_liveness(study) for study in self._study_tables()[STUDY_TABLE]]
         return sorted(studies, key=lambda study: study.get("created") or "", reverse=True)
 
     def get_study(self, ref: str) -> dict[str, Any]:
@@ -152,11 +156,19 @@ class StudyMethods:
         tables = self._study_tables()
         study = self._resolve_study(ref, tables[STUDY_TABLE])
         trials = [trial for trial in tables[TRIAL_TABLE] if trial.get("study_id") == study["id"]]
-        return {**study, "trials": sorted(trials, key=lambda trial: trial["number"])}
+        return {**_with_liveness(study), "trials": sorted(trials, key=lambda trial: trial["number"])}
 
     def update_study(self, study_id: str, **fields: Any) -> None:
         """Store study fields a run learns later (``output_dir``, ``artifacts``, ``baseline_experiment``, ``pid``)."""
-        allowed = {"output_dir", "artifacts", "baseline_experiment", "pid", "host", "storage_url"}
+        allowed = {
+            "output_dir",
+            "artifacts",
+            "baseline_experiment",
+            "pid",
+            "pid_started",
+            "host",
+            "storage_url",
+        }
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(
@@ -176,3 +188,12 @@ class StudyMethods:
             db.table(STUDY_TABLE).remove(Query()["id"] == study["id"])
             db.table(TRIAL_TABLE).remove(Query()["study_id"] == study["id"])
         return study
+
+
+def _with_liveness(study: dict[str, Any]) -> dict[str, Any]:
+    """``crashed`` for a running study whose recorded process on this host is gone (never ``running`` forever)."""
+    if study.get("status") != "running" or study.get("host") != this_host() or "pid" not in study:
+        return study
+    if process_alive(study["pid"], study.get("pid_started")):
+        return study
+    return {**study, "status": DERIVED_STUDY_STATUS}

@@ -186,3 +186,17 @@ def test_trials_under_the_accuracy_threshold_are_infeasible_and_never_best(tmp_p
     best = best_trials(study, settings)
     assert best and "dynamic" in best[0].user_attrs["variant"]
     assert any(t.user_attrs["constraint"] > 0 for t in study.trials)
+
+
+def test_a_running_study_whose_process_is_gone_shows_crashed(tmp_path):
+    from store import Store, this_host
+
+    store = Store(tmp_path / "home")
+    study = store.create_study(name="gone", directions=["maximize"], config={})
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    store.update_study(study["id"], pid=child.pid, host=this_host())
+    store.set_study_status(study["id"], "running")
+    assert store.get_study("gone")["status"] == "crashed"
+    store.update_study(study["id"], pid=os.getpid())
+    assert [s["status"] for s in store.list_studies()] == ["running"]

@@ -94,7 +94,7 @@ def stop_study(store: Store, study: dict, grace_s: float = 30.0) -> str:
         return f"study {study.get('name')} is {study.get('status')}; nothing to stop"
     if host and host != this_host():
         return f"study {study.get('name')} runs on {host}; stop it there"
-    if not isinstance(pid, int) or not process_alive(pid):
+    if not isinstance(pid, int) or not process_alive(pid, study.get("pid_started")):
         return f"study {study.get('name')} has no live process (pid {pid})"
-    outcome = stop_process(pid, grace_s)
+    outcome = stop_process(pid, grace_s, started=study.get("pid_started"))
     return f"study {study.get('name')}: {outcome} (pid {pid})"
