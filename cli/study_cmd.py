@@ -455,7 +455,6 @@ def _finish(store: Store, study, settings, storage_url: str, status: str, json_:
         info(f"outputs in {folder}")
 
 
-@study_app.command("worker")
 def worker(
     name: Annotated[str, typer.Argument(help="The study to join.")],
     storage: Annotated[
@@ -495,6 +494,7 @@ def worker(
 
 
 study_app.command("run")(run)
+study_app.command("worker")(worker)
 study_app.command("ls")(study_view.ls)
 study_app.command("show")(study_view.show)
 study_app.command("rm")(study_view.rm)
