@@ -385,7 +385,7 @@ def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs:
     if settings.store_study_id:
         store.set_study_status(settings.store_study_id, "running")
     children = []
-    for _ in range(jobs - 1):
+    for index in range(1, jobs):
         command = [
             sys.executable,
             "-m",
@@ -396,6 +396,8 @@ def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs:
             "--storage",
             storage_url,
             "--quiet",
+            "--worker-index",
+            str(index),
         ]
         if timeout is not None:
             command += ["--timeout", str(timeout)]
@@ -470,6 +472,10 @@ def worker(
         typer.Option("--timeout", help="Stop starting trials after this many seconds.", show_default=False),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-trial lines.")] = False,
+    worker_index: Annotated[
+        int | None,
+        typer.Option("--worker-index", help="Offsets the sampler seed (default: from the pid).", hidden=True),
+    ] = None,
 ) -> None:
     """Join a study as one more worker (on this box or another that reaches its storage)."""
     store = Store()
@@ -482,7 +488,8 @@ def worker(
     quiet_optuna()
     from pipeline.study.search import fail_dead_trials, load_study
 
-    study, settings = load_study(name, storage_url)
+    # Workers with one seed would draw the same parameters: each gets its own offset.
+    study, settings = load_study(name, storage_url, worker=worker_index or 1 + os.getpid())
     fail_dead_trials(study)
     try:
         ran = _work(store, study, settings, storage_url, timeout, quiet=quiet)

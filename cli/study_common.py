@@ -50,7 +50,7 @@ def mirror_trial(store: Store, settings, frozen, *, experiment_id: str | None = 
     if not settings.store_study_id:
         return
     state = frozen.state.name.lower()
-    values = list(frozen.values) if frozen.values else None
+    values = list(frozen.values) if frozen.values and state == "complete" else None
     attrs = frozen.user_attrs
     details = {
         key: attrs.get(key) for key in ("variant", "error", "duration_s", "host", "pid") if key in attrs

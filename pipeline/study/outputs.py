@@ -34,7 +34,10 @@ def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "number": trial.number,
         "state": trial.state.name.lower(),
         "params": dict(trial.params),
-        "values": [_finite(v) for v in trial.values] if trial.values else None,
+        # A pruned trial's value in Optuna is its last intermediate CER, not an objective: not shown as one.
+        "values": [_finite(v) for v in trial.values]
+        if trial.values and trial.state == TrialState.COMPLETE
+        else None,
         "variant": attrs.get("variant"),
         "experiment_id": attrs.get("experiment_id"),
         "metrics": attrs.get("metrics"),

@@ -109,22 +109,24 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
-def make_sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
+def make_sampler(settings: StudySettings, worker: int = 0) -> optuna.samplers.BaseSampler:
+    """The method's sampler; `worker` offsets the seed so parallel workers never draw the same sequence."""
+    seed = settings.seed + 7919 * worker
     objective = settings.objective
     # Optuna 5 records constraints on the trial (`Trial.set_constraint`); older ones take a constraints_func.
     constraints = _constraints if settings.min_accuracy_threshold > 0 and not NATIVE_CONSTRAINTS else None
     if settings.method == "grid_search":
-        return optuna.samplers.GridSampler(settings.search_space.grid(), seed=settings.seed)
+        return optuna.samplers.GridSampler(settings.search_space.grid(), seed=seed)
     if settings.method == "random_search":
-        return optuna.samplers.RandomSampler(seed=settings.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     if settings.method == "nsga2":
         population = max(4, min(50, settings.n_trials // 3 or 4))
         return optuna.samplers.NSGAIISampler(
-            population_size=population, seed=settings.seed, constraints_func=constraints
+            population_size=population, seed=seed, constraints_func=constraints
         )
     del objective
     return optuna.samplers.TPESampler(
-        seed=settings.seed,
+        seed=seed,
         n_startup_trials=min(10, max(2, settings.n_trials // 4)),
         constraints_func=constraints,
     )
@@ -172,13 +174,16 @@ def load_settings(study: optuna.Study) -> StudySettings:
     return StudySettings(**raw)
 
 
-def load_study(name: str, storage_url: str) -> tuple[optuna.Study, StudySettings]:
+def load_study(name: str, storage_url: str, *, worker: int = 0) -> tuple[optuna.Study, StudySettings]:
     """An existing study with its sampler and pruner rebuilt from the stored settings."""
     storage = open_storage(storage_url)
     plain = optuna.load_study(study_name=name, storage=storage)
     settings = load_settings(plain)
     study = optuna.load_study(
-        study_name=name, storage=storage, sampler=make_sampler(settings), pruner=make_pruner(settings.pruner)
+        study_name=name,
+        storage=storage,
+        sampler=make_sampler(settings, worker),
+        pruner=make_pruner(settings.pruner),
     )
     return study, settings
 

@@ -22,6 +22,7 @@ from pipeline.study.search import (
     create_or_load,
     fail_dead_trials,
     load_study,
+    make_sampler,
     run_worker,
 )
 from pipeline.study.space import default_space, parse_space, read_space_file
@@ -200,3 +201,32 @@ def test_a_running_study_whose_process_is_gone_shows_crashed(tmp_path):
     assert store.get_study("gone")["status"] == "crashed"
     store.update_study(study["id"], pid=os.getpid())
     assert [s["status"] for s in store.list_studies()] == ["running"]
+
+
+def test_pruned_trials_carry_no_objective_value(tmp_path):
+    settings = StudySettings(name="cut", n_trials=2, space={"strategy": ["qat"]})
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+
+    def run_trial(number, variant, params, callbacks):
+        callbacks[0].trial.report(0.7, 1)
+        return TrialOutcome("pruned", error="cut")
+
+    run_worker(study, settings, run_trial)
+    from pipeline.study.outputs import trial_record
+
+    records = [trial_record(t) for t in study.trials]
+    assert [r["state"] for r in records] == ["pruned", "pruned"]
+    assert all(r["values"] is None and r["intermediate_cer"] == [0.7] for r in records)
+
+
+def test_parallel_workers_do_not_draw_the_same_parameters(tmp_path):
+    """Each worker process seeds its sampler apart; with one seed, two workers duplicated every trial."""
+    space = default_space("quickstart", "crnn_tiny").to_dict()
+    drawn = []
+    for worker in (0, 1):
+        settings = StudySettings(name=f"w{worker}", method="random_search", n_trials=6, space=space)
+        study, _ = create_or_load(settings, str(tmp_path / f"{worker}.log"))
+        study.sampler = make_sampler(settings, worker)
+        run_worker(study, settings, lambda n, v, p, c: _fake_rows(v, p))
+        drawn.append([t.params for t in study.trials])
+    assert drawn[0] != drawn[1]
