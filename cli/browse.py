@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from cli.analyze_cmd import stored_flips
 from cli.console import (
     UsageError,
     fmt_pct,
@@ -157,6 +158,7 @@ _STATUS_STYLE = {
     "running": "cyan",
     "failed": "red",
     "crashed": "red",
+    "missing": "red",
     "interrupted": "yellow",
 }
 
@@ -275,15 +277,23 @@ def epochs_table(epochs: list[dict[str, Any]]) -> Table:
     return table
 
 
-def variants_table(variants: list[dict[str, Any]]) -> Table:
-    """The comparison table, FP32 first; ratios are against FP32 ONNX."""
+def variants_table(variants: list[dict[str, Any]], flips: dict[str, tuple[int, int]] | None = None) -> Table:
+    """The comparison table, FP32 first; ratios are against FP32 ONNX. With `flips` (from `ocrq analyze`),
+    a column of lines broke/fixed against FP32 follows ΔCER."""
+    columns = list(VARIANT_COLUMNS)
+    at = columns.index("ΔCER pp") + 1
+    if flips:
+        columns.insert(at, "flips -/+")
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in VARIANT_COLUMNS:
+    for column in columns:
         table.add_column(
             column, justify="left" if column in ("variant", "backend", "guard") else "right", no_wrap=True
         )
     for variant in ordered_variants(variants):
         *cells, guard = (escape(terminal_safe(cell)) for cell in variant_cells(variant))
+        if flips:
+            broke_fixed = flips.get(variant.get("name"))
+            cells.insert(at, f"-{broke_fixed[0]}/+{broke_fixed[1]}" if broke_fixed else "-")
         table.add_row(*cells, f"[red]{guard}[/]" if guard == "exceeded" else guard)
     return table
 
@@ -309,6 +319,10 @@ def compare(
                 "config": config_rows,
                 "metrics": [{"metric": r["metric"], "values": r["values"]} for r in metric_rows],
                 "variants": {e["id"]: e.get("variants", []) for e in experiments},
+                "flips": {
+                    e["id"]: {name: {"broke": b, "fixed": f} for name, (b, f) in stored_flips(e).items()}
+                    for e in experiments
+                },
             }
         )
         return
@@ -343,7 +357,7 @@ def compare(
             out.print(
                 f"\n[bold]variants of {experiment['id'][:8]}[/] {escape(terminal_safe(experiment.get('name')))}"
             )
-            out.print(variants_table(experiment["variants"]))
+            out.print(variants_table(experiment["variants"], stored_flips(experiment)))
 
 
 def register(app: typer.Typer) -> None:

@@ -7,62 +7,38 @@ form. Boolean flags work bare (`--enable_pruning`) or with a value (`--symmetric
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
-import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from pipeline.config import FLAT_FIELDS, SECTIONS, describe_allowed, field_info
+from pipeline.config import FLAT_FIELDS
 from pipeline.config.experiment import field_annotation
 from pipeline.config.fields import base_type
+from pipeline.config.schema import OWN_FIELDS, field_schema
 
 # Fields that `ocrq run` declares itself (arguments with their own semantics).
-_OWN = {"template", "name", "mode"}
-
-PANELS = {
-    "model": "Model",
-    "data": "Data",
-    "synthetic": "Synthetic text",
-    "augment": "Augmentation",
-    "train": "Training",
-    "quantization": "Quantization",
-    "distillation": "Distillation",
-    "pruning": "Pruning",
-    "deploy": "Deployment and variants",
-}
+_OWN = set(OWN_FIELDS)
 
 
 def field_help(key: str) -> str:
-    """Help for a field: its declared help, else the `Attributes:` entry of its section's docstring."""
-    info = field_info(key)
-    text = info.metadata.get("help")
-    if not text:
-        section = SECTIONS[FLAT_FIELDS[key]]
-        match = re.search(
-            rf"^\s+{re.escape(key)}:\s*(.+?)(?=^\s+\w+:|\Z)", section.__doc__ or "", re.M | re.S
-        )
-        text = " ".join(match.group(1).split()) if match else ""
-    allowed = describe_allowed(info, field_annotation(key))
-    return f"{text} [{allowed}]" if text else f"[{allowed}]"
+    """Help for a field with what it allows, as `--help` shows it."""
+    schema = field_schema(key)
+    return f"{schema.help} [{schema.allowed}]" if schema.help else f"[{schema.allowed}]"
 
 
 def field_default(key: str) -> Any:
-    info = field_info(key)
-    if info.default is not dataclasses.MISSING:
-        return info.default
-    return info.default_factory()  # type: ignore[misc]
+    return field_schema(key).default()
 
 
 @functools.cache
 def config_parameters() -> tuple[inspect.Parameter, ...]:
     """One keyword-only parameter per config field, named `cfg__<field>`, each a string option."""
     params = []
-    for key, section in FLAT_FIELDS.items():
+    for key in FLAT_FIELDS:
         if key in _OWN:
             continue
         is_bool = base_type(field_annotation(key)) is bool
@@ -70,7 +46,7 @@ def config_parameters() -> tuple[inspect.Parameter, ...]:
         option = typer.Option(
             f"--{key.replace('_', '-')}",
             help=escape(field_help(key)),
-            rich_help_panel=PANELS.get(section, "Other"),
+            rich_help_panel=field_schema(key).section_title,
             show_default=False,
             metavar="BOOL" if is_bool else _metavar(key),
         )

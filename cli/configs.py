@@ -10,9 +10,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.config_options import PANELS, field_default, field_help, overrides_from_kwargs, with_config_options
-from cli.console import UsageError, out, print_json
+from cli.config_options import field_default, field_help, overrides_from_kwargs, with_config_options
+from cli.console import UsageError, err, out, print_json
 from pipeline.config import FLAT_FIELDS, TEMPLATES, ConfigError, resolve_config
+from pipeline.config.schema import SECTION_TITLES
 
 config_app = typer.Typer(help="Resolve and inspect experiment configs.", no_args_is_help=True)
 
@@ -80,7 +81,7 @@ def config_fields(json_: Annotated[bool, typer.Option("--json", help="Print JSON
     for row in rows:
         table.add_row(
             row["field"],
-            PANELS.get(row["section"], row["section"]),
+            SECTION_TITLES.get(row["section"], row["section"]),
             json.dumps(row["default"]),
             escape(row["help"]),
         )
@@ -91,13 +92,21 @@ def models(
     pattern: Annotated[str, typer.Argument(help="Glob over model names.")] = "*",
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List registered recognizers with parameter counts and MACs for a 32x256 line."""
+    """List registered recognizers with parameter counts, MACs for a 32x256 line, and the output frames the
+    narrowest doubled letters (ll, ii, 11) of the bundled fonts get at each model's stride."""
+    from pipeline.config.data_sections import SyntheticDataConfig
+    from pipeline.data.frames import MIN_PAIR_FRAMES, narrowest_pair
     from pipeline.models import list_models, model_info
 
     names = list_models(pattern)
     if not names:
         raise UsageError(f"no model matches '{pattern}'; run `ocrq models` for the list")
+    data = SyntheticDataConfig()
     infos = [model_info(name) for name in names]
+    for info in infos:
+        pair = narrowest_pair(info["width_multiple"], data.image_height, data.width_scale)
+        info["narrow_pair_frames"] = round(pair.frames, 2)
+        info["narrow_pair"] = f"{pair.pair} in {pair.font}"
     if json_:
         print_json(infos)
         return
@@ -107,6 +116,7 @@ def models(
         ("params", "right"),
         ("MMACs (32x256)", "right"),
         ("stride", "right"),
+        ("frames ll", "right"),
         ("description", "left"),
     ):
         table.add_column(column, justify=justify, overflow="fold")
@@ -116,9 +126,16 @@ def models(
             f"{info['params'] / 1e6:.2f}M",
             f"{info['macs'] / 1e6:.1f}",
             str(info["width_multiple"]),
+            f"{info['narrow_pair_frames']:.1f}",
             info.get("description", ""),
         )
     out.print(table)
+    worst = min(infos, key=lambda i: i["narrow_pair_frames"])
+    err.print(
+        f"frames ll: output frames of the narrowest doubled pair of the bundled fonts ({worst['narrow_pair']}) "
+        f"at height {data.image_height}, width_scale {data.width_scale} and typical margins; CTC needs >= "
+        f"{MIN_PAIR_FRAMES} (letter, blank, letter)"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -63,8 +63,9 @@ def doctor(
 ) -> None:
     """Check the store for damage and repair it.
 
-    Finds a corrupt index, orphan or missing experiment folders, stale temp files, and runs stuck
-    `running`/`created` whose process is dead. Exit 0 when healthy (or everything was repaired), 1 when problems remain, 2 on bad input.
+    Finds a corrupt index, orphan or missing experiment folders, stale temp files, runs stuck
+    `running`/`created` whose process is dead, and model/ONNX files whose size or sha256 is not the
+    recorded one. Exit 0 when healthy (or everything was repaired), 1 when problems remain, 2 on bad input.
     """
     if yes and not repair:
         raise UsageError("--yes only goes with --repair (it allows the repair to delete files)")

@@ -10,12 +10,20 @@ import typer
 from rich.table import Table
 
 from cli.console import CliError, UsageError, fmt_num, fmt_pct, info, out, print_json, terminal_safe
-from cli.resolve import resolve
+from cli.resolve import existing_folder, resolve
 from store import Store
 
 
-def _variant_names(experiment: dict) -> list[str]:
-    return [v["name"] for v in experiment.get("variants", [])]
+def _experiment_with_variant(store: Store, ref: str, variant: str) -> tuple[str, dict]:
+    """The experiment `ref` names and its document; UsageError when it has no such variant."""
+    exp_id = resolve(store, ref)
+    existing_folder(store, exp_id)
+    experiment = store.get(exp_id)
+    names = [v["name"] for v in experiment.get("variants", [])]
+    if variant not in names:
+        known = ", ".join(names) or "none (the experiment has not finished evaluating)"
+        raise UsageError(f"--variant '{variant}' is not in experiment {exp_id}; allowed {known}")
+    return exp_id, experiment
 
 
 def evaluate(
@@ -44,11 +52,12 @@ def evaluate(
     if fonts not in ("train", "held_out", "all"):
         raise UsageError(f"--fonts '{fonts}' is not allowed; allowed train, held_out, all")
     store = Store()
-    exp_id = resolve(store, ref)
-    experiment = store.get(exp_id)
-    if variant not in _variant_names(experiment):
-        known = ", ".join(_variant_names(experiment)) or "none (the experiment has not finished evaluating)"
-        raise UsageError(f"--variant '{variant}' is not in experiment {exp_id}; allowed {known}")
+    exp_id, experiment = _experiment_with_variant(store, ref, variant)
+    if experiment.get("template") == "import":
+        raise CliError(
+            f"experiment {exp_id} was imported from an ONNX model; `ocrq evaluate` reads ocrq-trained "
+            "experiments only: measure the imported model on other lines with `ocrq import MODEL --data ...`"
+        )
     from pipeline.variants.evaluate_on_data import evaluate_experiment
     from pipeline.variants.manifest import ManifestError
 
@@ -125,11 +134,8 @@ def export(
 ) -> None:
     """Write a variant's deployable model file (ONNX or a torch state dict) and print its path and size."""
     store = Store()
-    exp_id = resolve(store, ref)
-    experiment = store.get(exp_id)
-    if variant not in _variant_names(experiment):
-        known = ", ".join(_variant_names(experiment)) or "none"
-        raise UsageError(f"--variant '{variant}' is not in experiment {exp_id}; allowed {known}")
+    exp_id, experiment = _experiment_with_variant(store, ref, variant)
+    from pipeline.config.variant_specs import artifact_stem
     from pipeline.variants.load import deployable_artifact
     from pipeline.variants.manifest import ManifestError
 
@@ -137,7 +143,7 @@ def export(
         source = deployable_artifact(store.experiment_dir(exp_id), variant)
     except (ManifestError, FileNotFoundError) as error:
         raise CliError(str(error)) from None
-    file_name = f"{exp_id[:8]}-{variant.replace(':', '-')}{source.suffix}"
+    file_name = f"{exp_id[:8]}-{artifact_stem(variant)}{source.suffix}"
     if output is None:
         target = Path.cwd() / file_name
     elif output.endswith(("/", "\\")) or Path(output).is_dir():
@@ -149,8 +155,12 @@ def export(
         raise UsageError(f"'{target}' exists; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".part")
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
+    try:
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-copied model behind
+        raise
     typer.echo(f"{target}\t{target.stat().st_size} bytes")
 
 

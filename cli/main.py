@@ -14,7 +14,19 @@ from typing import Annotated
 
 import typer
 
-from cli import browse, configs, data_cmd, doctor_cmd, evaluate_cmd, manage, run, study_cmd, tui_command
+from cli import (
+    analyze_cmd,
+    browse,
+    configs,
+    data_cmd,
+    doctor_cmd,
+    evaluate_cmd,
+    import_cmd,
+    manage,
+    run,
+    study_cmd,
+    tui_command,
+)
 from cli.args import prepare_args
 from cli.console import CliError, UsageError, err, one_line
 from cli.errors import describe_error
@@ -71,11 +83,13 @@ def root(
 
 
 run.register(app)
+import_cmd.register(app)
 browse.register(app)
 manage.register(app)
 configs.register(app)
 data_cmd.register(app)
 evaluate_cmd.register(app)
+analyze_cmd.register(app)
 tui_command.register(app)
 doctor_cmd.register(app)
 study_cmd.register(app)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from cli.console import UsageError
+from pathlib import Path
+
+from cli.console import CliError, UsageError
 from store import AmbiguousId, ExperimentNotFound, Store
 
 
@@ -25,3 +27,18 @@ def resolve_all(store: Store, refs: list[str]) -> list[str]:
             raise UsageError(f"'{ref}' names experiment {exp_id} twice; give each experiment once")
         seen.add(exp_id)
     return ids
+
+
+def existing_folder(store: Store, exp_id: str) -> Path:
+    """The experiment's folder; a runtime error (exit 1) when it was deleted outside ocrq.
+
+    Without this, a command on such an experiment failed later with a misleading reason (no
+    checkpoint, no variant file, a damaged store).
+    """
+    folder = store.experiment_dir(exp_id)
+    if not folder.is_dir():
+        raise CliError(
+            f"the folder of experiment {exp_id} ({folder}) is gone: it was deleted outside ocrq; "
+            "`ocrq doctor --repair --yes` removes its index entry"
+        )
+    return folder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import zipfile
@@ -14,7 +15,8 @@ from cli.config_options import overrides_from_kwargs, with_config_options
 from cli.configs import resolve_or_usage_error
 from cli.console import CliError, UsageError, err, info, one_line, print_json, refuse_control_chars
 from cli.manage import check_tags
-from store import AmbiguousId, ExperimentNotFound, Store
+from cli.resolve import existing_folder
+from store import AmbiguousId, ExperimentNotFound, Store, StoreError
 
 
 def _raise_keyboard_interrupt(signum, frame) -> None:
@@ -167,6 +169,7 @@ def run(
         resume=bool(resume),
         show_progress=not (json_ or quiet),
         baseline_dir=baseline_dir,
+        keep_status=in_place,
     )
     if json_:
         print_json(
@@ -187,7 +190,8 @@ def run(
         info(f"details: ocrq show {exp_id[:8]}")
     if outcome.status == "failed":
         if not json_:
-            err.print(f"ocrq: error: run failed: {one_line(outcome.error)}", markup=False)
+            what = "re-measuring failed (the experiment keeps its status)" if in_place else "run failed"
+            err.print(f"ocrq: error: {what}: {one_line(outcome.error)}", markup=False)
         raise typer.Exit(1)
     if outcome.status == "interrupted":
         if not json_:
@@ -221,6 +225,7 @@ def _config_from_baseline(
         source_id = store.resolve_id(ref)
     except (ExperimentNotFound, AmbiguousId) as error:
         raise UsageError(str(error)) from None
+    existing_folder(store, source_id)
     source = store.get(source_id)
     if source["status"] == "running":
         raise UsageError(f"experiment {source_id} is still running; wait for it to finish")
@@ -244,9 +249,21 @@ def _config_from_baseline(
         "it cannot be reused; train a new baseline (`ocrq run`)",
         required=True,
     )
+    _verify_deployables(baseline_dir, None if config.mode == "evaluate" else ["fp32"])
     if config.mode == "evaluate":
         return source_id, config, baseline_dir
     return None, config, baseline_dir
+
+
+def _verify_deployables(folder: Path, variants: list[str] | None) -> None:
+    """A runtime error (exit 1) when a file the run starts from is not the one recorded (size, sha256)."""
+    from pipeline.variants.load import verify_deployables
+    from pipeline.variants.manifest import ManifestError
+
+    try:
+        verify_deployables(folder, variants)
+    except (ManifestError, FileNotFoundError) as error:
+        raise CliError(str(error)) from None
 
 
 def _is_new_id(store: Store, exp_id: str) -> bool:
@@ -274,6 +291,7 @@ def _config_to_resume(
         exp_id = store.resolve_id(ref)
     except (ExperimentNotFound, AmbiguousId) as error:
         raise UsageError(str(error)) from None
+    existing_folder(store, exp_id)
     experiment = store.get(exp_id)
     if experiment["status"] == "running":
         raise UsageError(
@@ -282,6 +300,14 @@ def _config_to_resume(
     if experiment["status"] == "finished":
         raise UsageError(f"experiment {exp_id} already finished; nothing to resume")
     last = store.experiment_dir(exp_id) / "checkpoints" / "last.pt"
+    trained = [e for e in experiment.get("epochs", []) if e.get("phase", "baseline") == "baseline"]
+    if trained and not last.exists():
+        # Training would silently start over at epoch 1 (and the epochs table would repeat itself).
+        raise CliError(
+            f"the resume checkpoint ({last}) is missing although {len(trained)} epoch(s) were recorded; "
+            f"`ocrq run --from {exp_id[:8]} --mode compress` reuses a finished model_fp32.pt, or start "
+            "a new run with `ocrq run`"
+        )
     check_torch_file(
         last,
         "the resume checkpoint",
@@ -315,11 +341,12 @@ def _run_recorded(
     resume: bool,
     show_progress: bool,
     baseline_dir: Path | None = None,
+    keep_status: bool = False,
 ):
     from cli.progress import ProgressDisplay, fan_out
     from store.recorder import StoreRecorder
 
-    recorder = StoreRecorder(store, exp_id)
+    recorder = StoreRecorder(store, exp_id, keep_status=keep_status)
     display = ProgressDisplay(enabled=show_progress and err.is_terminal)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     recorder.start_heartbeat()
@@ -332,6 +359,13 @@ def _run_recorded(
                 resume=resume,
                 baseline_dir=baseline_dir,
             )
+    except OSError as error:
+        # The runner reports failures to the store itself; on a full disk that write can fail too.
+        # Its temp files are gone by now, so try once more: the run must not stay `running`.
+        if not keep_status:
+            with contextlib.suppress(OSError, StoreError):
+                store.set_status(exp_id, "failed", error=f"{type(error).__name__}: {error}")
+        raise
     finally:
         recorder.stop()
         signal.signal(signal.SIGTERM, previous)

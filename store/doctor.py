@@ -18,6 +18,10 @@ Checks, in order:
 ``dead-run``
     an experiment stuck ``running`` or ``created`` whose process is gone. Repair stores it as
     ``crashed`` (was running) or ``failed`` (never started) with the reason.
+``artifact-mismatch``
+    a deployable artifact (a model or ONNX file) whose size or sha256 is no longer the one recorded
+    when it was written: truncated by a full disk, or changed by hand. Nothing can repair it here (the
+    fix is to rebuild it); ``ocrq export``/``evaluate``/``--from`` refuse the file meanwhile.
 
 Repairs hold the same locks as the store's own writes. Nothing is deleted without ``yes``.
 """
@@ -34,15 +38,16 @@ from typing import Any
 
 from . import records
 from .errors import SchemaTooNew, StoreError
-from .files import TEMP_SUFFIX, read_json, temp_writer_pid
+from .files import TEMP_SUFFIX, file_sha256, read_json, temp_writer_pid
 from .index import INDEX_FILE, INDEX_TABLE, LAYOUT_TABLE, shard_key
 from .liveness import derive_status, read_heartbeat, this_host
 from .processes import process_alive
 from .storage import read_tables, schema_from_head
-from .store import EXPERIMENTS_DIR, SUMMARY_FIELDS, Store
+from .store import DEPLOYABLE_KINDS, EXPERIMENTS_DIR, SUMMARY_FIELDS, Store
 from .values import is_full_id, now_iso, parse_iso
 
-KINDS = ("corrupt-index", "orphan-folder", "missing-folder", "stale-temp", "dead-run")
+KINDS = ("corrupt-index", "orphan-folder", "missing-folder", "stale-temp", "dead-run", "artifact-mismatch")
+
 TEMP_STALE_AFTER_S = 60.0
 # A folder this young may be an experiment being created right now (folder first, index entry next).
 ORPHAN_MIN_AGE_S = 60.0
@@ -278,6 +283,44 @@ class _Examiner:
                 fix = "store it as failed"
             self.add("dead-run", exp_id, f"'{doc.get('name')}' is stuck {doc['status']}: {reason}", fix)
 
+    # -- artifacts -------------------------------------------------------------------------------
+
+    def check_artifacts(self) -> None:
+        for doc in self.docs:
+            exp_id = doc.get("id")
+            folder = self.home / EXPERIMENTS_DIR / str(exp_id)
+            if not is_full_id(exp_id) or not folder.is_dir() or doc.get("status") in ("created", "running"):
+                continue
+            try:
+                artifacts = (records.read_file(folder) or {}).get("artifacts", [])
+            except StoreError:
+                continue  # an unreadable experiment file: not an artifact's fault
+            for artifact in artifacts:
+                if artifact.get("kind") in DEPLOYABLE_KINDS:
+                    self._check_artifact(exp_id, folder, artifact)
+
+    def _check_artifact(self, exp_id: str, folder: Path, artifact: dict[str, Any]) -> None:
+        path = Path(str(artifact.get("path", "")))
+        if not path.is_absolute():
+            path = folder / path
+        if not path.is_file() or not path.resolve().is_relative_to(folder.resolve()):
+            return
+        recorded, actual = artifact.get("bytes"), path.stat().st_size
+        if isinstance(recorded, int) and recorded != actual:
+            detail = f"has {actual:,} bytes; {recorded:,} were recorded (truncated or replaced)"
+        elif isinstance(artifact.get("sha256"), str) and file_sha256(path) != artifact["sha256"]:
+            detail = "does not match the sha256 recorded when it was written (altered)"
+        else:
+            return
+        self.add(
+            "artifact-mismatch",
+            self.relative(path),
+            f"{artifact.get('kind')} of experiment {exp_id} {detail}",
+            "none here: restore it from a backup (it is the trained model every variant starts from)"
+            if artifact.get("variant") == "fp32" and artifact.get("kind") == "model"
+            else f"none here: restore it, or rebuild the variants (`ocrq run --from {exp_id[:8]} --mode compress`)",
+        )
+
 
 def _readable_info(folder: Path) -> dict[str, Any] | None:
     try:
@@ -299,7 +342,7 @@ def _dead_reason(doc: dict[str, Any], folder: Path, now: datetime) -> str | None
         pid, host = beat.get("pid", pid), beat.get("host", host)
         if host != this_host():
             return None  # cannot check a process on another machine: its own host must say
-        return f"its process (pid {pid} on {host}) is gone and its heartbeat is stale"
+        return f"its process (pid {pid} on {host}) is gone"
     if pid is not None:
         if host != this_host() or process_alive(pid, doc.get("pid_started")):
             return None
@@ -317,6 +360,7 @@ def examine(store: Store) -> DoctorReport:
     examiner.check_folders()
     examiner.check_temps()
     examiner.check_runs()
+    examiner.check_artifacts()
     return DoctorReport(home=str(store.home), problems=examiner.problems)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import os
 import secrets
@@ -171,3 +172,17 @@ def remove_stale_temps(path: Path, *, older_than_s: float = 0.0) -> int:
         except FileNotFoundError:
             continue
     return removed
+
+
+def file_sha256(path: Path, *, expected_bytes: int | None = None) -> str | None:
+    """The sha256 (hex) of a file; ``None`` when it cannot be read or its size is not ``expected_bytes``."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            if expected_bytes is not None and os.fstat(handle.fileno()).st_size != expected_bytes:
+                return None
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()

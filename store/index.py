@@ -26,20 +26,18 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
 from tinydb import Query
 
 from .errors import ExperimentNotFound, StoreError
 from .files import atomic_write_bytes, encode_json, fsync_dir, read_json
 from .storage import (
-    LOCK_POLL_S,
-    LOCK_TIMEOUT_S,
     META_TABLE,
     SCHEMA_VERSION,
+    locked,
     read_tables,
     schema_error,
     write_transaction,
@@ -52,20 +50,6 @@ LAYOUT_TABLE = "layout"
 SHARD_PREFIX = 2  # hex characters of the id: 256 shards
 _SHARD_NAME = re.compile(r"[0-9a-f]{2}\.json")
 MARKER = {META_TABLE: {"1": {"schema": SCHEMA_VERSION}}, LAYOUT_TABLE: {"1": {"shards": SHARDS_DIR}}}
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold the inter-process lock of ``path`` (the same lock its write transactions take)."""
-    lock = FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S)
-    try:
-        lock.acquire(poll_interval=LOCK_POLL_S)
-    except Timeout as error:
-        raise StoreError(f"timed out after {LOCK_TIMEOUT_S:.0f} s waiting for the lock on {path}") from error
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def shard_key(exp_id: str) -> str:
@@ -112,6 +96,14 @@ class Index:
             return None
         data = read_json(self.path)
         if data is None:
+            if self.shard_keys():
+                # The marker was truncated to nothing or deleted: read as a new store, the next write
+                # would replace every shard with an empty index (each experiment an orphan).
+                state = "empty" if self.path.exists() else "missing"
+                raise StoreError(
+                    f"{self.path} is {state} beside the index shards in {self.shards_dir}; "
+                    "it was truncated or removed outside ocrq"
+                )
             return []
         if not isinstance(data, dict):
             raise StoreError(f"{self.path} is not a TinyDB file; it was changed outside ocrq")

@@ -2,8 +2,9 @@
 
 A running experiment rewrites ``heartbeat.json`` every few seconds (atomically, without a lock: the
 last writer wins and a reader sees one whole file). A reader that finds an experiment stored as
-``running`` whose heartbeat is stale and whose process is gone (or a zombie, or its pid now belongs to
-a process started at another time) shows it as ``crashed``.
+``running`` whose process is gone (or a zombie, or its pid now belongs to a process started at another
+time) shows it as ``crashed`` at once when the run's host is this machine; a run on another machine
+(a shared home) is ``crashed`` once its heartbeat is stale.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def read_heartbeat(folder: Path) -> dict[str, Any] | None:
 def derive_status(summary: dict[str, Any], folder: Path, now: datetime | None = None) -> str:
     """The status to show for an experiment: the stored one, or ``crashed`` for a dead ``running`` one.
 
+    A ``running`` run of this host is alive exactly while its recorded process is; one of another host
+    while its heartbeat is fresh.
+
     Args:
         summary: the experiment's index document (its ``status``, ``updated``, ``pid``, ``host``).
         folder: the experiment's folder, where the heartbeat file lives.
@@ -73,14 +77,16 @@ def derive_status(summary: dict[str, Any], folder: Path, now: datetime | None = 
     if status != "running":
         return status
     beat = read_heartbeat(folder) or {}
-    last = parse_iso(beat.get("time")) or parse_iso(summary.get("updated"))
-    now = now or datetime.now(UTC)
-    if last is not None and (now - last).total_seconds() <= STALE_AFTER_S:
-        return "running"
     host = beat.get("host", summary.get("host"))
     # The create time goes with the pid it was recorded beside (older heartbeats have none).
     source = beat if "pid" in beat else summary
     pid, started = source.get("pid"), source.get("pid_started")
-    if host == this_host() and process_alive(pid, started):
-        return "running"
+    if host == this_host() and pid is not None:
+        # On this machine the process itself answers: a run SIGKILLed a second ago is crashed now,
+        # not after its heartbeat goes stale (`--resume` used to be refused for a minute).
+        return "running" if process_alive(pid, started) else "crashed"
+    last = parse_iso(beat.get("time")) or parse_iso(summary.get("updated"))
+    now = now or datetime.now(UTC)
+    if last is not None and (now - last).total_seconds() <= STALE_AFTER_S:
+        return "running"  # another machine's run: only its heartbeat can say
     return "crashed"

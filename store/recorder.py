@@ -29,11 +29,15 @@ class StoreRecorder:
     Args:
         store: the store to write to.
         exp_id: the experiment being run (created beforehand with ``create_experiment``).
+        keep_status: re-measuring a stored experiment in place (``--from ID --mode evaluate``): its
+            status stays what it was; a failure is logged, and only a finished re-measure updates the
+            summary's figures.
     """
 
-    def __init__(self, store: Store, exp_id: str) -> None:
+    def __init__(self, store: Store, exp_id: str, *, keep_status: bool = False) -> None:
         self.store = store
         self.exp_id = exp_id
+        self.keep_status = keep_status
         self.stage: str | None = None
         self.progress: str | None = None
         self.best_cer: float | None = None
@@ -56,7 +60,8 @@ class StoreRecorder:
     # -- handlers ------------------------------------------------------------------------------
 
     def _on_run_started(self, fields: dict[str, Any]) -> None:
-        self.store.set_status(self.exp_id, "running")
+        if not self.keep_status:
+            self.store.set_status(self.exp_id, "running")
         self.store.heartbeat(self.exp_id, stage=self.stage, progress="started")
         resumed = fields.get("resumed_from_epoch") or 0
         detail = f", resumed from epoch {resumed}" if resumed else ""
@@ -124,7 +129,11 @@ class StoreRecorder:
         with self._lock:
             changes = {**self._pending, **summary}
             self._pending.clear()
-        self.store._set_status(self.exp_id, fields["status"], fields=changes)
+        if self.keep_status:
+            if fields["status"] == "finished":
+                self.store.update_summary(self.exp_id, **changes)
+        else:
+            self.store._set_status(self.exp_id, fields["status"], fields=changes)
         self.store.append_log(self.exp_id, "info", f"run {fields['status']}")
 
     def _on_run_failed(self, fields: dict[str, Any]) -> None:
@@ -132,7 +141,8 @@ class StoreRecorder:
         with self._lock:
             changes = dict(self._pending)
             self._pending.clear()
-        self.store._set_status(self.exp_id, "failed", error=fields["error"], fields=changes)
+        if not self.keep_status:
+            self.store._set_status(self.exp_id, "failed", error=fields["error"], fields=changes)
         self.store.append_log(self.exp_id, "error", f"run failed: {fields['error']}")
 
     # -- summary and heartbeat thread ----------------------------------------------------------

@@ -72,6 +72,32 @@ def append_record(folder: Path, table: str, record: dict[str, Any]) -> int:
         return len(records)
 
 
+def record_epoch(folder: Path, record: dict[str, Any]) -> int:
+    """Append an epoch, first dropping a recorded epoch of the same phase with this number or later.
+
+    A run killed after recording epoch N but before checkpointing it redoes epoch N on resume; the
+    stored table must read as the uninterrupted run's.
+
+    Raises:
+        FileNotFoundError: the experiment file does not exist.
+    """
+    phase, number = record.get("phase", "baseline"), record.get("epoch")
+    with write_transaction(folder / EXPERIMENT_FILE, _label(folder), create=False) as db:
+        epochs = db.table("epochs")
+        if isinstance(number, int):
+            redone = [
+                doc.doc_id
+                for doc in epochs.all()
+                if doc.get("phase", "baseline") == phase
+                and isinstance(doc.get("epoch"), int)
+                and doc["epoch"] >= number
+            ]
+            if redone:
+                epochs.remove(doc_ids=redone)
+        epochs.insert(record)
+        return len(epochs)
+
+
 def upsert_record(folder: Path, table: str, record: dict[str, Any], key: str) -> None:
     """Replace the record whose ``key`` equals ``record[key]``, or append it.
 

@@ -143,12 +143,7 @@ def write_transaction(
         path.parent.mkdir(parents=True, exist_ok=True)
     elif not path.exists():
         raise FileNotFoundError(path)
-    lock = FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S)
-    try:
-        lock.acquire(poll_interval=LOCK_POLL_S)
-    except Timeout as error:
-        raise StoreError(f"timed out after {LOCK_TIMEOUT_S:.0f} s waiting for the lock on {path}") from error
-    try:
+    with locked(path):
         remove_stale_temps(path)
         db = TinyDB(str(path), storage=AtomicJSONStorage, writable=True, durable=durable)
         if not create and db.storage.read() is None:
@@ -156,5 +151,17 @@ def write_transaction(
         if check_schema(db, label) is None:
             db.table(META_TABLE).insert({"schema": SCHEMA_VERSION})
         yield db
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the inter-process lock of ``path`` (the one every write transaction on it takes)."""
+    lock = FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire(poll_interval=LOCK_POLL_S)
+    except Timeout as error:
+        raise StoreError(f"timed out after {LOCK_TIMEOUT_S:.0f} s waiting for the lock on {path}") from error
+    try:
+        yield
     finally:
         lock.release()

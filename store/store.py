@@ -27,6 +27,7 @@ from typing import Any
 from . import records
 from .bulk import bulk_summaries
 from .errors import ExperimentNotFound, StoreError
+from .files import file_sha256
 from .index import INDEX_FILE, INDEX_TABLE, Index  # noqa: F401  (INDEX_FILE: the TUI's change signal)
 from .liveness import derive_status, read_heartbeat, this_host, this_process_started, write_heartbeat
 from .logfile import LOG_FILE, append_lines, tail_lines
@@ -39,14 +40,18 @@ from .values import check_id, is_full_id, new_id, now_iso, to_json_native
 # pruned / stopped: a training callback ended the run (a search's pruner cut a poor trial)
 STORED_STATUSES = ("created", "running", "finished", "failed", "interrupted", "pruned", "stopped")
 # `crashed` is derived for a `running` experiment whose process is gone; only `ocrq doctor --repair`
-# stores it (a run never declares itself crashed, so set_status refuses it).
-STATUSES = (*STORED_STATUSES, "crashed")
+# stores it (a run never declares itself crashed, so set_status refuses it). `missing` is derived for
+# an experiment whose folder was deleted behind the store's back (`ocrq doctor` reports it).
+STATUSES = (*STORED_STATUSES, "crashed", "missing")
 SUMMARY_FIELDS = (
     "id", "name", "template", "model", "status", "created", "updated", "tags", "note", "deleted",
     "pid", "host", "command", "study_id", "trial_number", "best_cer", "best_em", "size_ratio",
     "speedup", "stage", "error",
 )  # fmt: skip
 EXPERIMENTS_DIR = "experiments"
+# Artifact kinds a user deploys (trained models, variant files): recorded with their sha256, which
+# `ocrq doctor` checks. Checkpoints and reports are rewritten as a run goes on and are not hashed.
+DEPLOYABLE_KINDS = ("model", "onnx")
 # Fields update_summary must not touch, with the method that owns each.
 _OWNED_FIELDS = {
     "id": "ids are fixed at creation",
@@ -215,6 +220,8 @@ class Store(StudyMethods):
         if trial_number is not None and (not isinstance(trial_number, int) or isinstance(trial_number, bool)):
             raise ValueError(f"trial_number={trial_number!r} is not allowed; give an int or None")
         exp_id = check_id(experiment_id, "experiment_id") if experiment_id is not None else new_id()
+        # A damaged index is refused before anything is written: no folder that no index entry names.
+        self._index.find(exp_id)
         folder = self._folder(exp_id)
         try:
             folder.mkdir(parents=True)
@@ -225,6 +232,27 @@ class Store(StudyMethods):
                 name=name, template=template, config=config, model=model, command=command,
                 study_id=study_id, trial_number=trial_number,
             )  # fmt: skip
+        try:
+            return self._fill_new_experiment(
+                folder, exp_id, name, template, config, model, command, study_id, trial_number
+            )
+        except BaseException:
+            # A full disk or a damaged index half-way: the folder goes, so no orphan is left behind.
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _fill_new_experiment(
+        self,
+        folder: Path,
+        exp_id: str,
+        name: str,
+        template: str,
+        config: dict,
+        model: str,
+        command: list[str] | None,
+        study_id: str | None,
+        trial_number: int | None,
+    ) -> dict[str, Any]:
         now = now_iso()
         command = list(command) if command is not None else None
         records.create_file(
@@ -287,10 +315,18 @@ class Store(StudyMethods):
             raise ExperimentNotFound(f"no experiment matches '{exp_id}'") from None
 
     def record_epoch(self, exp_id: str, epoch: dict) -> int:
-        """Append one epoch's figures; return the new cursor (how many epochs are stored)."""
+        """Append one epoch's figures; return the new cursor (how many epochs are stored).
+
+        An epoch of a phase that is already recorded (a resumed run redoes the epochs after its last
+        checkpoint) replaces it and every later one of that phase, so the table never reads 1,2,1,2,3.
+        """
         if not isinstance(epoch, dict):
             raise ValueError(f"epoch={type(epoch).__name__} is not allowed; give a dict")
-        return self._append(exp_id, "epochs", {"time": now_iso(), **to_json_native(epoch, "epoch")})
+        exp_id, folder = self._existing_folder(exp_id)
+        try:
+            return records.record_epoch(folder, {"time": now_iso(), **to_json_native(epoch, "epoch")})
+        except FileNotFoundError:
+            raise ExperimentNotFound(f"no experiment matches '{exp_id}'") from None
 
     def record_variant(self, exp_id: str, variant: dict) -> None:
         """Store one evaluated variant, replacing an earlier one with the same ``name``."""
@@ -299,9 +335,20 @@ class Store(StudyMethods):
         self._upsert(exp_id, "variants", {"time": now_iso(), **to_json_native(variant, "variant")}, "name")
 
     def record_artifact(
-        self, exp_id: str, *, kind: str, path: str, bytes: int, variant: str | None = None
+        self,
+        exp_id: str,
+        *,
+        kind: str,
+        path: str,
+        bytes: int,
+        variant: str | None = None,
+        sha256: str | None = None,
     ) -> None:
-        """Store a produced file (kind, path, size), replacing an earlier record of the same path."""
+        """Store a produced file (kind, path, size, sha256), replacing an earlier record of the same path.
+
+        For a deployable kind (``DEPLOYABLE_KINDS``) ``sha256`` defaults to the file's own when it
+        exists and has the recorded size; ``ocrq doctor`` reports one whose size or checksum changed.
+        """
         if not isinstance(kind, str) or not kind:
             raise ValueError(f"kind={kind!r} is not allowed; give a non-empty string")
         if isinstance(bytes, bool) or not isinstance(bytes, int) or bytes < 0:
@@ -313,6 +360,10 @@ class Store(StudyMethods):
             "variant": variant,
             "time": now_iso(),
         }
+        if sha256 is None and kind in DEPLOYABLE_KINDS:
+            sha256 = file_sha256(Path(path), expected_bytes=bytes)
+        if sha256 is not None:
+            record["sha256"] = sha256
         self._upsert(exp_id, "artifacts", record, "path")
 
     def record_evaluation(self, exp_id: str, evaluation: dict) -> None:
@@ -338,10 +389,22 @@ class Store(StudyMethods):
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def _with_status(self, summary: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def _with_status(
+        self, summary: dict[str, Any], now: datetime, folders: set[str] | None = None
+    ) -> dict[str, Any]:
+        folder = self._folder(summary["id"])
+        if not (summary["id"] in folders if folders is not None else folder.is_dir()):
+            return {**summary, "status": "missing", "stored_status": summary.get("status")}
         if summary.get("status") == "running":
-            summary = {**summary, "status": derive_status(summary, self._folder(summary["id"]), now)}
+            summary = {**summary, "status": derive_status(summary, folder, now)}
         return summary
+
+    def _folder_names(self) -> set[str]:
+        """The names in ``experiments/`` (one listing instead of a stat per experiment)."""
+        try:
+            return {entry.name for entry in os.scandir(self._home / EXPERIMENTS_DIR)}
+        except FileNotFoundError:
+            return set()
 
     def list_experiments(
         self,
@@ -373,8 +436,9 @@ class Store(StudyMethods):
         if sort not in SUMMARY_FIELDS and not any(sort in doc for doc in docs):
             raise ValueError(f"sort={sort!r} is not a summary field; allowed: {', '.join(SUMMARY_FIELDS)}")
         now = datetime.now(UTC)
+        folders = self._folder_names()
         selected = [
-            self._with_status(doc, now)
+            self._with_status(doc, now, folders)
             for doc in docs
             if matches(
                 doc, template=template, tag=tag, text=text, include_deleted=include_deleted, study_id=study_id

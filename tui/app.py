@@ -19,8 +19,18 @@ from textual.worker import Worker, WorkerState
 
 from store import Store, StoreError
 from tui.commands import OcrqCommands
-from tui.model.launch import GRACE_S, LaunchedRun, StopError, parse_tags, stop_experiment
+from tui.model.fields import clone_overrides
+from tui.model.launch import (
+    GRACE_S,
+    LaunchedRun,
+    StopError,
+    analyze_run,
+    parse_tags,
+    resume_run,
+    stop_experiment,
+)
 from tui.polling import PollingScreen
+from tui.screens.artifact_view import FigureScreen
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import ConfirmDialog, TextPrompt
 from tui.screens.experiment import ExperimentScreen
@@ -28,7 +38,10 @@ from tui.screens.experiments import ExperimentsScreen, ExperimentsTable
 from tui.screens.help import HelpScreen
 from tui.screens.launch import FieldsTable, LaunchScreen
 from tui.screens.studies import StudiesScreen, StudiesTable, TrialsTable
+from tui.widgets.common.keyed_table import KeyedTable
 from tui.widgets.experiment.artifacts import ArtifactsTable
+from tui.widgets.experiment.charts import TrainingCharts
+from tui.widgets.experiment.log_tail import LogTail
 
 ACTION_GROUP = "action"
 
@@ -104,8 +117,12 @@ class OcrqApp(App[None]):
         """Every screen's key bindings, by screen, for the help screen."""
         return [
             ("everywhere", list(self.BINDINGS)),
+            ("tables", list(KeyedTable.BINDINGS)),
             ("experiments", [*ExperimentsTable.BINDINGS, *ExperimentsScreen.BINDINGS]),
             ("one experiment", [*ExperimentScreen.BINDINGS, *ArtifactsTable.BINDINGS]),
+            ("charts", list(TrainingCharts.BINDINGS)),
+            ("log", list(LogTail.BINDINGS)),
+            ("figure and file views", list(FigureScreen.BINDINGS)),
             ("compare", list(CompareScreen.BINDINGS)),
             ("studies", [*StudiesTable.BINDINGS, *TrialsTable.BINDINGS, *StudiesScreen.BINDINGS]),
             ("launch", [*LaunchScreen.BINDINGS, *FieldsTable.BINDINGS]),
@@ -122,6 +139,59 @@ class OcrqApp(App[None]):
     def launch(self, template: str | None = None) -> None:
         """Open the launch form, starting from ``template``."""
         self.push_screen(LaunchScreen(template))
+
+    def clone_experiment(self, exp_id: str) -> None:
+        """Open the launch form filled with ``exp_id``'s template, changed fields and tags."""
+
+        def read() -> None:
+            document = self.store.get(exp_id)
+            template, overrides = clone_overrides(document.get("config") or {})
+            source = f"{document['id'][:8]} {document.get('name') or ''}".strip()
+            form = LaunchScreen(
+                template, overrides=overrides, tags=tuple(document.get("tags") or ()), source=source
+            )
+            self.call_from_thread(self.push_screen, form)
+
+        self.run_store_action(read, description="reading the experiment's config")
+
+    def resume_experiment(self, exp_id: str) -> None:
+        """Ask, then continue an interrupted or crashed run from its last checkpoint (`ocrq run --resume`)."""
+
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+
+            def start() -> str:
+                launched = resume_run(self.store.home, self.store.get(exp_id))
+                self.call_from_thread(self.open_experiment, launched.exp_id, launched)
+                return f"resuming {exp_id[:8]} (pid {launched.pid}); output in {launched.log_path}"
+
+            self.run_store_action(start, description="resuming")
+
+        message = f"Resume experiment {exp_id[:8]} from its last checkpoint (ocrq run --resume {exp_id})?"
+        self.push_screen(ConfirmDialog("Resume run", message, yes="Resume"), confirmed)
+
+    def analyze_experiment(self, exp_id: str) -> None:
+        """Ask, then run `ocrq analyze` on a finished experiment in the background (detached, like runs)."""
+
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+
+            def start() -> str:
+                launched = analyze_run(self.store.home, self.store.get(exp_id))
+                return (
+                    f"analysing {exp_id[:8]} (pid {launched.pid}); the Analysis tab appears when it is done; "
+                    f"output in {launched.log_path}"
+                )
+
+            self.run_store_action(start, description="starting the analysis")
+
+        message = (
+            f"Analyse experiment {exp_id[:8]} (ocrq analyze {exp_id}): error kinds, what compression changed, "
+            "alignments, robustness, confidence?"
+        )
+        self.push_screen(ConfirmDialog("Analyse", message, yes="Analyse"), confirmed)
 
     def compare_marked(self) -> None:
         screen = self.experiments_screen

@@ -62,3 +62,11 @@ class PreviewReady(Message):
         self.path = path
         self.preview = preview
         self.error = error
+
+
+class OpenArtifact(Message):
+    """The user asked to open an artifact (a figure full-screen, a text file in the viewer)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path

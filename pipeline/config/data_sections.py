@@ -25,8 +25,37 @@ DEFAULT_TEXT_SOURCE_WEIGHTS: dict[str, float] = {
     "random": 1.0,
 }
 
-# Held out of the train split by default, so a validation set on them measures unseen fonts.
-DEFAULT_HELD_OUT_FONTS = ("LiberationSans-Italic.ttf", "DejaVuSerifCondensed.ttf")
+# Whole families held out of the train split by default, one of each kind (serif, sans with thin and italic
+# styles, monospace, condensed, rounded, handwriting-like, display script, thin sans), so a validation set on
+# them measures faces the model never saw, not styles of families it trained on.
+DEFAULT_HELD_OUT_FAMILIES = (
+    "Vollkorn",
+    "Karla",
+    "Fantasque Sans Mono",
+    "Yanone Kaffeesatz",
+    "Quicksand",
+    "Comic Neue",
+    "Lobster Two",
+    "Cantarell",
+)
+FONT_SELECTIONS = ("all", "system")
+
+# Values that reproduce the data of configs saved before these fields existed (stored experiments are
+# re-evaluated with the data they were trained on): no stretch, no held-out families, none of the newer
+# augmentations. `config_from_dict` fills a missing field from here, not from the current default.
+SAVED_BEFORE_FIELD: dict[str, dict[str, Any]] = {
+    "synthetic": {"width_scale": 1.0, "held_out_families": [], "doubled_letter_ratio": 0.0},
+    "augment": {
+        "rgb_prob": 0.0,
+        "tight_crop_prob": 0.0,
+        "underline_prob": 0.0,
+        "strike_prob": 0.0,
+        "shadow_prob": 0.0,
+        "outline_prob": 0.0,
+        "lowres_prob": 0.0,
+        "highres_prob": 0.0,
+    },
+}
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
@@ -85,11 +114,19 @@ class SyntheticDataConfig:
         max_length: Longest text in characters; longer samples are cut at a word boundary (1..).
         long_text_ratio: Share of lines built long, between half of and `max_length` (0..1).
         blank_ratio: Share of lines that are empty background with the label "" (0..1).
-        fonts: Font file names to use (bundled or from `font_dirs`), or "all".
-        held_out_fonts: Font file names kept out of the train split (validation on unseen fonts).
+        fonts: Font file names to use (bundled or from `font_dirs`), "all" (bundled and `font_dirs`), or
+            "system" (all of those plus the machine's fonts found by fontconfig, e.g. on a GPU box).
+        held_out_families: Font families kept out of the train split, every style of them (validation on
+            unseen faces); `ocrq data preview` lists them.
+        held_out_fonts: Single font file names kept out of the train split as well.
         font_dirs: Extra folders whose .ttf/.otf files are added to the font pool.
         image_height: Height of every line image in pixels.
+        width_scale: Horizontal stretch of every line after it is scaled to `image_height` (synthetic and
+            real lines alike, and at inference): at stride 4 and height 32, 2.0 gives a doubled narrow pair
+            (`ll`, `ii`, `11`) of the bundled fonts >= 3 output frames, which CTC needs (a blank between).
         max_image_width: Widest line image in pixels; synthetic text is shortened to fit.
+        doubled_letter_ratio: Share of lines with one letter, digit or separator doubled, narrow ones
+            (l, i, 1, :, .) most often, so CTC learns to keep a blank between identical letters (0..1).
     """
 
     text_source_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TEXT_SOURCE_WEIGHTS))
@@ -98,10 +135,13 @@ class SyntheticDataConfig:
     long_text_ratio: float = 0.05
     blank_ratio: float = 0.05
     fonts: list[str] | str = "all"
-    held_out_fonts: list[str] = field(default_factory=lambda: list(DEFAULT_HELD_OUT_FONTS))
+    held_out_families: list[str] = field(default_factory=lambda: list(DEFAULT_HELD_OUT_FAMILIES))
+    held_out_fonts: list[str] = field(default_factory=list)
     font_dirs: list[str] = field(default_factory=list)
     image_height: int = 32
+    width_scale: float = 2.0
     max_image_width: int = 1024
+    doubled_letter_ratio: float = 0.15
 
     def __post_init__(self) -> None:
         _check_weights("text_source_weights", self.text_source_weights, TEXT_SOURCES)
@@ -110,20 +150,25 @@ class SyntheticDataConfig:
         _check_min_max("min_length", self.min_length, "max_length", self.max_length)
         _check_range("long_text_ratio", self.long_text_ratio, 0.0, 1.0)
         _check_range("blank_ratio", self.blank_ratio, 0.0, 0.5)
-        if isinstance(self.fonts, str) and self.fonts != "all":
+        _check_range("doubled_letter_ratio", self.doubled_letter_ratio, 0.0, 1.0)
+        if isinstance(self.fonts, str) and self.fonts not in FONT_SELECTIONS:
             self.fonts = [self.fonts]  # one font file name (`--fonts DejaVuSans.ttf`) is a list of one
-        if self.fonts != "all":
+        if self.fonts not in FONT_SELECTIONS:
             _check_name_list("fonts", self.fonts)
             if not self.fonts:
                 raise ValueError(
-                    "fonts=[] selects no font; allowed: a non-empty list of font file names or 'all'"
+                    "fonts=[] selects no font; allowed: a non-empty list of font file names, 'all' or 'system'"
                 )
+        if isinstance(self.held_out_families, str):
+            self.held_out_families = [self.held_out_families]
+        _check_name_list("held_out_families", self.held_out_families)
         _check_name_list("held_out_fonts", self.held_out_fonts)
         _check_name_list("font_dirs", self.font_dirs)
         for folder in self.font_dirs:
             if not Path(folder).expanduser().is_dir():
                 raise ValueError(f"font_dirs entry {folder!r} is not a folder")
         _check_int("image_height", self.image_height, 8, 256)
+        _check_range("width_scale", self.width_scale, 1.0, 4.0)
         _check_int("max_image_width", self.max_image_width, 4 * self.image_height, 16384)
 
 
@@ -140,8 +185,9 @@ class AugmentationConfig:
         perspective_prob: Chance of a perspective warp (0..1).
         perspective_max_shift: Largest corner shift of the warp, fraction of the height (0..0.3).
         char_spacing_prob: Chance the character spacing is changed (0..1).
-        char_spacing_min: Tightest spacing factor (0.8..1.3).
-        char_spacing_max: Loosest spacing factor (0.8..1.3).
+        char_spacing_min: Tightest spacing factor; below about 0.9 glyphs touch or overlap, as with negative
+            kerning (0.6..1.5).
+        char_spacing_max: Loosest spacing factor (0.6..1.5).
         baseline_jitter_prob: Chance characters move off a straight baseline (0..1).
         baseline_jitter_max: Largest vertical jitter, fraction of the height (0..0.2).
         blur_prob: Chance of a Gaussian blur (0..1).
@@ -165,6 +211,22 @@ class AugmentationConfig:
         horizontal_padding_max: Largest blank margin left and right, fraction of the height (0..4).
         vertical_margin_max: Largest margin above and below the text, fraction of the height (0..0.5).
         text_scale_jitter: Largest relative change of the text size (0..0.3).
+        rgb_prob: Chance a line is drawn in colour (RGB text on a colour, gradient or photo-like background),
+            then converted to grey as a colour image is at inference (0..1).
+        rgb_plain_weight: Relative weight of plain colour backgrounds in colour lines (>= 0).
+        rgb_gradient_weight: Relative weight of two-colour gradients in colour lines (>= 0).
+        rgb_photo_weight: Relative weight of photo-like backgrounds (soft colour blobs and edges) (>= 0).
+        tight_crop_prob: Chance the crop is tight: ascenders to descenders fill about 90% of the height or more,
+            clipping the font's line box (0..1).
+        underline_prob: Chance the line is underlined (0..1).
+        strike_prob: Chance the line is struck through (0..1).
+        shadow_prob: Chance the text casts a drop shadow (0..1).
+        outline_prob: Chance the text is drawn as outlined (hollow) letters (0..1).
+        lowres_prob: Chance the line is rendered small (`lowres_scale_min`..0.75 of the height) and upscaled,
+            as small text scanned at low dpi (0..1).
+        lowres_scale_min: Smallest render scale of low-resolution lines (0.25..0.75).
+        highres_prob: Chance the line is rendered taller (1.3..2.5x) and resized down to the height with the
+            resize inference uses (0..1).
     """
 
     rotation_prob: float = 0.5
@@ -172,8 +234,8 @@ class AugmentationConfig:
     perspective_prob: float = 0.3
     perspective_max_shift: float = 0.12
     char_spacing_prob: float = 0.5
-    char_spacing_min: float = 0.85
-    char_spacing_max: float = 1.2
+    char_spacing_min: float = 0.78
+    char_spacing_max: float = 1.35
     baseline_jitter_prob: float = 0.3
     baseline_jitter_max: float = 0.06
     blur_prob: float = 0.3
@@ -197,6 +259,18 @@ class AugmentationConfig:
     horizontal_padding_max: float = 1.5
     vertical_margin_max: float = 0.25
     text_scale_jitter: float = 0.1
+    rgb_prob: float = 0.35
+    rgb_plain_weight: float = 1.0
+    rgb_gradient_weight: float = 1.0
+    rgb_photo_weight: float = 1.5
+    tight_crop_prob: float = 0.25
+    underline_prob: float = 0.04
+    strike_prob: float = 0.02
+    shadow_prob: float = 0.05
+    outline_prob: float = 0.03
+    lowres_prob: float = 0.1
+    lowres_scale_min: float = 0.4
+    highres_prob: float = 0.15
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -204,8 +278,8 @@ class AugmentationConfig:
                 _check_range(f.name, getattr(self, f.name), 0.0, 1.0)
         _check_range("rotation_max_degrees", self.rotation_max_degrees, 0.0, 5.0)
         _check_range("perspective_max_shift", self.perspective_max_shift, 0.0, 0.3)
-        _check_range("char_spacing_min", self.char_spacing_min, 0.8, 1.3)
-        _check_range("char_spacing_max", self.char_spacing_max, 0.8, 1.3)
+        _check_range("char_spacing_min", self.char_spacing_min, 0.6, 1.5)
+        _check_range("char_spacing_max", self.char_spacing_max, 0.6, 1.5)
         _check_min_max("char_spacing_min", self.char_spacing_min, "char_spacing_max", self.char_spacing_max)
         _check_range("baseline_jitter_max", self.baseline_jitter_max, 0.0, 0.2)
         _check_range("blur_sigma_max", self.blur_sigma_max, 0.0, 1.5)
@@ -230,6 +304,18 @@ class AugmentationConfig:
         _check_range("horizontal_padding_max", self.horizontal_padding_max, 0.0, 4.0)
         _check_range("vertical_margin_max", self.vertical_margin_max, 0.0, 0.5)
         _check_range("text_scale_jitter", self.text_scale_jitter, 0.0, 0.3)
+        rgb = {
+            "rgb_plain_weight": self.rgb_plain_weight,
+            "rgb_gradient_weight": self.rgb_gradient_weight,
+            "rgb_photo_weight": self.rgb_photo_weight,
+        }
+        for name, value in rgb.items():
+            _check_range(name, value, 0.0, 1000.0)
+        if self.rgb_prob > 0 and sum(rgb.values()) <= 0:
+            raise ValueError(
+                "rgb_*_weight are all 0 with rgb_prob > 0; allowed: weights >= 0 with a positive sum"
+            )
+        _check_range("lowres_scale_min", self.lowres_scale_min, 0.25, 0.75)
 
     @classmethod
     def none(cls) -> AugmentationConfig:
@@ -273,6 +359,15 @@ class AugmentationConfig:
             horizontal_padding_max=0.75,
             vertical_margin_max=0.2,
             text_scale_jitter=0.05,
+            rgb_prob=0.2,
+            tight_crop_prob=0.2,
+            underline_prob=0.02,
+            strike_prob=0.0,
+            shadow_prob=0.02,
+            outline_prob=0.0,
+            lowres_prob=0.05,
+            lowres_scale_min=0.5,
+            highres_prob=0.1,
         )
 
     @classmethod
@@ -283,8 +378,8 @@ class AugmentationConfig:
             cls(**probs),
             rotation_max_degrees=5.0,
             perspective_max_shift=0.2,
-            char_spacing_min=0.8,
-            char_spacing_max=1.3,
+            char_spacing_min=0.65,
+            char_spacing_max=1.5,
             baseline_jitter_max=0.1,
             blur_sigma_max=1.5,
             noise_sigma_max=20.0,

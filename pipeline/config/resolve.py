@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.config.data_sections import SAVED_BEFORE_FIELD
 from pipeline.config.experiment import (
     FLAT_FIELDS,
     SECTIONS,
@@ -19,6 +19,7 @@ from pipeline.config.experiment import (
     coerce_field,
 )
 from pipeline.config.fields import ConfigError
+from pipeline.config.schema import field_schemas
 from pipeline.config.templates import TEMPLATES
 from pipeline.config.variant_specs import parse_variant
 
@@ -180,9 +181,10 @@ def _check_paths(flat: dict[str, Any]) -> None:
     for key in _PATH_FIELDS:
         path = flat.get(key)
         if path is not None:
-            if not Path(path).is_file():
+            if not Path(path).exists():
                 raise ConfigError(
-                    f"{key}='{path}' does not exist; allowed a PaddleOCR label file (path<TAB>label lines)"
+                    f"{key}='{path}' does not exist; allowed a PaddleOCR label file (path<TAB>label lines), "
+                    "a folder with labels.csv or gt.txt, or an LMDB folder (data.mdb)"
                 )
             flat[key] = str(Path(path).resolve())
     charset = flat.get("charset", "ascii")
@@ -196,19 +198,21 @@ def _check_paths(flat: dict[str, Any]) -> None:
 
 
 def _field_defaults() -> dict[str, Any]:
-    defaults: dict[str, Any] = {}
-    for cls in (ExperimentConfig, *SECTIONS.values()):
-        for f in dataclasses.fields(cls):
-            if f.default is not dataclasses.MISSING:
-                defaults[f.name] = f.default
-            elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-                defaults[f.name] = f.default_factory()  # type: ignore[misc]
-    return defaults
+    return {field.key: field.default() for field in field_schemas()}
 
 
 def config_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
-    """Rebuild a saved (nested) config, e.g. from the store, validating it again."""
-    return build_config(copy.deepcopy(dict(data)))
+    """Rebuild a saved (nested) config, e.g. from the store, validating it again.
+
+    A data field missing from a config saved before it existed takes the value that reproduces the data the
+    experiment was trained on (`SAVED_BEFORE_FIELD`), not today's default.
+    """
+    data = copy.deepcopy(dict(data))
+    for section, values in SAVED_BEFORE_FIELD.items():
+        if isinstance(data.get(section), dict):
+            for key, value in values.items():
+                data[section].setdefault(key, copy.deepcopy(value))
+    return build_config(data)
 
 
 def derive_config(base: ExperimentConfig, overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:

@@ -50,9 +50,15 @@ class DataConfig:
     fresh_data_each_epoch: bool = option(
         True, help="draw new synthetic lines every epoch instead of repeating"
     )
-    train_data: str | None = option(None, help="PaddleOCR label file (path<TAB>label) to train on")
-    val_data: str | None = option(None, help="PaddleOCR label file for validation (default: synthetic)")
-    test_data: str | None = option(None, help="PaddleOCR label file for testing (default: synthetic)")
+    train_data: str | None = option(
+        None, help="real lines to train on: PaddleOCR label file, folder with labels.csv/gt.txt, or LMDB"
+    )
+    val_data: str | None = option(
+        None, help="real lines for validation, any format of train_data (default: synthetic)"
+    )
+    test_data: str | None = option(
+        None, help="real lines for testing, any format of train_data (default: synthetic)"
+    )
     real_ratio: float = option(
         1.0, help="share of real lines per batch when train_data is set", low=0.0, high=1.0
     )

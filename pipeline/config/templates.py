@@ -48,6 +48,10 @@ TEMPLATES: dict[str, Template] = {
                 "pruning_ratio": 0.5,
                 "backbone_pruning_ratio": 0.0,
                 "calibration_batches": 4,
+                # The 2x stretch that gives doubled narrow letters 3 CTC frames doubles the work per line and
+                # has not been re-tuned for this 6-minute budget (a memorisation test converged much slower
+                # with it); quickstart keeps the resize it was measured with. GPU templates use the stretch.
+                "width_scale": 1.0,
                 "variants": list(_DEFAULT_VARIANTS),
             },
         ),
@@ -68,6 +72,7 @@ TEMPLATES: dict[str, Template] = {
                 "finetune_epochs": 1,
                 "calibration_batches": 2,
                 "latency_runs": 5,
+                "width_scale": 1.0,  # as fast as possible: no 2x stretch
                 "variants": ["ort-fp32", "ort-int8-dynamic"],
             },
         ),

@@ -42,9 +42,34 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> int:
     """Write atomically (temp + replace) so a killed run never leaves half a checkpoint. Returns bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        # Our own handle, closed when the write fails: torch's writer, kept alive by the exception's
+        # traceback, would hold the file open, and an unlinked open file keeps its disk space.
+        with open(tmp, "wb") as handle:
+            torch.save(payload, handle)
+        os.replace(tmp, path)
+    except BaseException as error:
+        # A full disk (or a Ctrl-C mid-write) must not leave megabytes of half a checkpoint behind;
+        # removing it also frees the space the run needs to record that it failed.
+        tmp.unlink(missing_ok=True)
+        written = _os_error_within(error)
+        if written is not None and written is not error:
+            # torch reports a failed write as "enforce fail ... unexpected pos"; say what happened.
+            raise OSError(written.errno, written.strerror, str(tmp)) from error
+        raise
     return path.stat().st_size
+
+
+def _os_error_within(error: BaseException) -> OSError | None:
+    """The OSError (ENOSPC, EIO, ...) behind an exception, following its context chain."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from pipeline.config import ExperimentConfig
 from pipeline.core.charset import Charset
-from pipeline.data.labelled import LabelledLineDataset, load_label_file
 from pipeline.data.loader import make_loader
 from pipeline.data.mixed import MixedDataset
+from pipeline.data.real_sources import open_real_dataset
 from pipeline.data.synthetic import SyntheticLineDataset
 
 # Seeds of the fixed evaluation streams, apart from training seeds so no test line is ever trained on.
@@ -51,7 +51,8 @@ class DataBundle:
 
     @property
     def has_held_out_fonts(self) -> bool:
-        return self.real_test is None and bool(self.config.synthetic.held_out_fonts)
+        synthetic = self.config.synthetic
+        return self.real_test is None and bool(synthetic.held_out_fonts or synthetic.held_out_families)
 
     def _synthetic(self, split: str, size: int, seed: int, fonts: str = "train") -> SyntheticLineDataset:
         return SyntheticLineDataset(
@@ -129,14 +130,17 @@ def build_data(config: ExperimentConfig, charset: Charset, width_multiple: int) 
     ):
         if path is None:
             continue
-        samples, problems = load_label_file(path, charset, allow_empty=True, skip_bad=data.skip_bad_samples)
-        bundle.problems.extend(problems_as_text(problems))
-        dataset = LabelledLineDataset(
-            samples,
+        real = open_real_dataset(
+            path,
+            charset,
             image_height=config.synthetic.image_height,
             max_image_width=config.synthetic.max_image_width,
+            width_scale=config.synthetic.width_scale,
+            skip_bad=data.skip_bad_samples,
+            too_wide="error",
         )
-        setattr(bundle, attr, dataset)
+        bundle.problems.extend(problems_as_text(real.problems))
+        setattr(bundle, attr, real.dataset)
     return bundle
 
 

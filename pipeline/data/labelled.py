@@ -173,11 +173,26 @@ def load_label_file(
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"label file {str(path)!r} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    root = path.parent
+    return check_label_lines(text.split("\n"), path.parent, str(path), charset, allow_empty, skip_bad)
+
+
+def check_label_lines(
+    lines: list[str],
+    root: Path,
+    source: str,
+    charset: Charset,
+    allow_empty: bool = False,
+    skip_bad: bool = False,
+) -> tuple[list[LabelledSample], list[LabelProblem]]:
+    """Check `path<TAB>label` lines (1-based line numbers as given) whose paths are relative to `root`.
+
+    `source` names the file in messages. Raises `DataError` as `load_label_file` does.
+    """
+    path = source
     samples: list[LabelledSample] = []
     problems: list[LabelProblem] = []
     labels: list[str] = []
-    for line_number, raw in enumerate(text.split("\n"), start=1):
+    for line_number, raw in enumerate(lines, start=1):
         raw = raw.rstrip("\r")
         if not raw.strip():
             continue
@@ -210,6 +225,7 @@ class LabelledLineDataset(Dataset):
         image_height: Output height in pixels.
         max_image_width: Widest allowed image after resizing.
         too_wide: "error" (raise at construction, naming the lines) or "resize" (squeeze to the max width).
+        width_scale: Horizontal stretch after scaling to `image_height` (the same rule as synthetic lines).
     """
 
     def __init__(
@@ -218,6 +234,7 @@ class LabelledLineDataset(Dataset):
         image_height: int = 32,
         max_image_width: int = 1024,
         too_wide: str = "error",
+        width_scale: float = 1.0,
     ) -> None:
         if too_wide not in TOO_WIDE_POLICIES:
             raise ValueError(f"too_wide={too_wide!r} is unknown; allowed {', '.join(TOO_WIDE_POLICIES)}")
@@ -227,6 +244,7 @@ class LabelledLineDataset(Dataset):
             )
         self.samples = list(samples)
         self.image_height, self.max_image_width, self.too_wide = image_height, max_image_width, too_wide
+        self.width_scale = width_scale
         self._widths = np.array([self._scaled_width(s.size) for s in self.samples], dtype=np.int64)
         wide = [s for s, w in zip(self.samples, self._widths, strict=True) if w > max_image_width]
         if wide and too_wide == "error":
@@ -256,7 +274,7 @@ class LabelledLineDataset(Dataset):
 
     def _scaled_width(self, size: tuple[int, int]) -> int:
         width, height = size
-        return max(1, int(round(width * self.image_height / max(height, 1))))
+        return max(1, int(round(width * self.width_scale * self.image_height / max(height, 1))))
 
     def __len__(self) -> int:
         return len(self.samples)

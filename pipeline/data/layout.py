@@ -97,6 +97,15 @@ class LinePlan:
     # generic transform) to `scaled_size`, pasted at `paste_at`.
     scaled_size: tuple[int, int] | None = None
     paste_at: tuple[int, int] = (0, 0)
+    baseline: int = 0  # y of the baseline in the ink layer (underline and strike-through hang off it)
+    # Size after drawing, when the line was drawn at another height (low-res or high-res rendering, then
+    # resized the way inference resizes); None when drawn at its final size.
+    final_size: tuple[int, int] | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The (width, height) of the finished image."""
+        return self.final_size or self.output_size
 
 
 def quad_homography(width: float, height: float, quad: list[tuple[float, float]]) -> tuple[float, ...]:
@@ -149,7 +158,7 @@ def _layout(text: str, font_path: str, size: int, params: RenderParams) -> tuple
         pen += g.advance * spacing
     positions = tuple((int(round(x - left)), int(round(y))) for x, y in raw)
     layer = (max(1, int(math.ceil(right - left))), ascent + descent + 2 * room)
-    return tuple(glyphs), positions, layer
+    return tuple(glyphs), positions, layer, baseline
 
 
 def _geometry(layer_w: float, layer_h: float, params: RenderParams, height: int) -> tuple:
@@ -170,7 +179,9 @@ def _geometry(layer_w: float, layer_h: float, params: RenderParams, height: int)
     return rotation, cos, sin, quad, (x_min, x_max, y_min, y_max), scale
 
 
-def plan_line(text: str, font_path: str | Path, params: RenderParams, height: int) -> LinePlan:
+def plan_line(
+    text: str, font_path: str | Path, params: RenderParams, height: int, width_scale: float = 1.0
+) -> LinePlan:
     """Lay out `text` and compute the output image size and geometric mapping (no drawing).
 
     Args:
@@ -178,10 +189,12 @@ def plan_line(text: str, font_path: str | Path, params: RenderParams, height: in
         font_path: A TrueType/OpenType font file.
         params: Sampled choices from `sample_render_params`.
         height: Output height in pixels.
+        width_scale: Horizontal stretch after scaling to `height` (the resize rule every line follows, so
+            narrow characters get enough output frames; see `SyntheticDataConfig.width_scale`).
     """
     font_path = str(font_path)
     if not text:
-        width = max(1, int(round(params.blank_width * height)))
+        width = max(1, int(round(params.blank_width * height * width_scale)))
         return LinePlan((), (), (1, 1), (width, height), (0.0,) * 8, False, 0, 0.0)
     size = ladder_size(height / ((1.0 + params.margin_top + params.margin_bottom) * _box_ratio(font_path)))
     # Estimate the geometry from the summed advances to pick a size that needs little downscaling, so the
@@ -194,7 +207,7 @@ def plan_line(text: str, font_path: str | Path, params: RenderParams, height: in
     if scale < MIN_SCALE:
         size = ladder_size(size * scale)
     for _ in range(2):
-        glyphs, positions, (layer_w, layer_h) = _layout(text, font_path, size, params)
+        glyphs, positions, (layer_w, layer_h), baseline = _layout(text, font_path, size, params)
         rotation, cos, sin, quad, (x_min, x_max, y_min, y_max), scale = _geometry(
             layer_w, layer_h, params, height
         )
@@ -203,23 +216,24 @@ def plan_line(text: str, font_path: str | Path, params: RenderParams, height: in
             break
         size = smaller
     shift_x, shift_y = params.pad_left * height, params.margin_top * layer_h * scale
-    width = max(1, int(round((x_max - x_min) * scale + (params.pad_left + params.pad_right) * height)))
+    ws = width_scale
+    width = max(1, int(round(((x_max - x_min) * scale + (params.pad_left + params.pad_right) * height) * ws)))
     perspective = any(params.perspective_shifts)
     scaled_size, paste_at = None, (0, 0)
     if perspective:
-        out = [((x - x_min) * scale + shift_x, (y - y_min) * scale + shift_y) for x, y in quad]
+        out = [(((x - x_min) * scale + shift_x) * ws, (y - y_min) * scale + shift_y) for x, y in quad]
         coefficients = quad_homography(layer_w, layer_h, out)
     else:  # rotation + scale + shift: invert the affine map directly
         cx, cy = layer_w / 2, layer_h / 2
         kx, ky = shift_x / scale + cx - x_min, shift_y / scale + cy - y_min
         coefficients = (
-            cos / scale, -sin / scale, cx - cos * kx + sin * ky,
-            sin / scale, cos / scale, cy - sin * kx - cos * ky,
+            cos / scale / ws, -sin / scale, cx - cos * kx + sin * ky,
+            sin / scale / ws, cos / scale, cy - sin * kx - cos * ky,
             0.0, 0.0,
         )  # fmt: skip
         if rotation == 0.0:
-            scaled_size = (max(1, int(round(layer_w * scale))), max(1, int(round(layer_h * scale))))
-            paste_at = (int(round(shift_x)), int(round(shift_y)))
+            scaled_size = (max(1, int(round(layer_w * scale * ws))), max(1, int(round(layer_h * scale))))
+            paste_at = (int(round(shift_x * ws)), int(round(shift_y)))
     return LinePlan(
         glyphs,
         positions,
@@ -231,4 +245,5 @@ def plan_line(text: str, font_path: str | Path, params: RenderParams, height: in
         rotation,
         scaled_size,
         paste_at,
+        baseline,
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 from torch.utils.data import Dataset
 
 from fonts import FONT_DIR
+from pipeline.config.data_sections import AugmentationConfig
 from pipeline.data.fonts import load_font
 from pipeline.data.samples import tensor_to_image
 
@@ -76,3 +78,13 @@ def write_contact_sheet(
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path, format="PNG")
     return path
+
+
+def describe_augmentations(aug: AugmentationConfig) -> list[str]:
+    """One line per augmentation probability: how often each disturbance appears on the sheet's lines."""
+    probs = [
+        (f.name.removesuffix("_prob"), getattr(aug, f.name)) for f in fields(aug) if f.name.endswith("_prob")
+    ]
+    on = ", ".join(f"{name} {value:.0%}" for name, value in probs if value > 0)
+    off = ", ".join(name for name, value in probs if value == 0)
+    return [f"augmentations: {on or 'none'}"] + ([f"off: {off}"] if off else [])

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import io
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageChops, ImageFilter, ImageStat
 
 from pipeline.config.data_sections import AugmentationConfig
 from pipeline.data.backgrounds import FIELD_SCALE, linear_map, make_background, noise_image, window
+from pipeline.data.colour import contrasting_text_colour, rgb_background
 from pipeline.data.layout import LinePlan, plan_line
 from pipeline.data.params import RenderParams, sample_render_params
 
@@ -35,22 +37,33 @@ __all__ = [
     "plan_line",
     "render_text_line",
     "sample_render_params",
+    "with_final_height",
 ]
 
 
-def _ink_layer(plan: LinePlan) -> Image.Image:
-    """The glyph masks composed at layout size (overlaps, from tight spacing, blend as ink would)."""
+def _ink_layer(plan: LinePlan, params: RenderParams | None = None) -> Image.Image:
+    """The glyph masks composed at layout size (overlaps, from tight spacing, blend as ink would), with the
+    underline and strike-through rules when the params ask for them."""
     layer = Image.new("L", plan.layer_size, 0)
     paste = layer.paste
     for position, g in zip(plan.positions, plan.glyphs, strict=True):
         if g.mask is not None:
             paste(255, position, g.mask)
+    if params is not None and (params.underline or params.strike):
+        thickness = max(1, round(plan.font_size * 0.06))
+        width = plan.layer_size[0]
+        if params.underline:  # just under the baseline, through the descenders as a real underline does
+            top = plan.baseline + max(1, round(plan.font_size * 0.1))
+            layer.paste(255, (0, top, width, top + thickness))
+        if params.strike:  # through the middle of the lower-case letters
+            top = plan.baseline - round(plan.font_size * 0.27)
+            layer.paste(255, (0, top, width, top + thickness))
     return layer
 
 
-def _ink(plan: LinePlan) -> Image.Image:
+def _ink(plan: LinePlan, params: RenderParams | None = None) -> Image.Image:
     """Ink coverage (mode "L", 255 = full ink) of the planned line at output size."""
-    layer = _ink_layer(plan)
+    layer = _ink_layer(plan, params)
     if plan.scaled_size is not None:
         canvas = Image.new("L", plan.output_size, 0)
         canvas.paste(layer.resize(plan.scaled_size, Image.Resampling.BILINEAR), plan.paste_at)
@@ -75,21 +88,67 @@ def _jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
             return decoded.convert("L")
 
 
-def draw_image(plan: LinePlan, params: RenderParams) -> Image.Image:
-    """Compose a planned line as a mode "L" image: ink over the background, contrast and brightness, blur,
-    sensor noise, then JPEG compression (last, as a camera or scanner would). Every step is one C call."""
+def _paint_text(image: Image.Image, ink: Image.Image, text, background, params: RenderParams) -> None:
+    """Paint the ink mask onto `image` in colour `text` (an int for "L", a tuple for "RGB"), with the drop
+    shadow and outline the params ask for."""
+    if params.shadow_offset != (0, 0):
+        shadow = Image.new("L", ink.size, 0)
+        shadow.paste(ink, params.shadow_offset)
+        if isinstance(text, int):
+            shade = (text + background) // 2
+        else:
+            shade = tuple((t + b) // 2 for t, b in zip(text, background, strict=True))
+        image.paste(shade, (0, 0), shadow)
+    if params.outline:  # hollow letters: a ring of ink colour around a core of background colour
+        image.paste(text, (0, 0), ink.filter(ImageFilter.MaxFilter(3)))
+        image.paste(background, (0, 0), ink)
+        return
+    image.paste(text, (0, 0), ink)  # alpha-blends the ink colour by coverage
+
+
+def _colour_line(plan: LinePlan, params: RenderParams) -> Image.Image:
+    """A colour line composed in RGB and converted to grey (ITU-R 601), as a colour photo is at inference."""
     width, height = plan.output_size
-    image = make_background(
-        params.background_kind,
-        params.background_grey,
-        params.background_strength,
-        params.background_variant,
+    background = rgb_background(
+        params.rgb_kind,
+        params.rgb_background,
+        params.rgb_background2,
+        params.rgb_photo_variant,
+        params.rgb_photo_mix,
         params.background_offset,
+        params.background_variant,
         height,
         width,
     )
     if plan.glyphs:
-        image.paste(params.text_grey, (0, 0), _ink(plan))  # alpha-blends the ink colour by coverage
+        text, background = contrasting_text_colour(
+            background, params.rgb_text_hue, params.rgb_text_position, params.min_contrast
+        )
+        fill = tuple(int(c) for c in ImageStat.Stat(background).mean)
+        _paint_text(background, _ink(plan, params), text, fill, params)
+    return background.convert("L")
+
+
+def draw_image(plan: LinePlan, params: RenderParams) -> Image.Image:
+    """Compose a planned line as a mode "L" image: ink over the background (in RGB for colour lines, then
+    converted), contrast and brightness, blur, sensor noise, JPEG compression (as a camera or scanner
+    would), then the resize to the final size when the line was drawn at another height. Every step is one
+    C call."""
+    width, height = plan.output_size
+    if params.rgb_kind:
+        image = _colour_line(plan, params)
+    else:
+        image = make_background(
+            params.background_kind,
+            params.background_grey,
+            params.background_strength,
+            params.background_variant,
+            params.background_offset,
+            height,
+            width,
+        )
+        if plan.glyphs:
+            _paint_text(image, _ink(plan, params), params.text_grey, params.background_grey, params)
     if params.contrast != 1.0 or params.brightness != 0.0:
         image = linear_map(image, params.contrast, 128.0 * (1.0 - params.contrast) + params.brightness)
     if params.blur_sigma > 0:
@@ -102,6 +161,8 @@ def draw_image(plan: LinePlan, params: RenderParams) -> Image.Image:
         image = ImageChops.add(image, noise, scale=1.0, offset=-128)
     if params.jpeg_quality is not None:
         image = _jpeg_round_trip(image, params.jpeg_quality)
+    if plan.final_size is not None and plan.final_size != image.size:
+        image = image.resize(plan.final_size, Image.Resampling.BILINEAR)  # the resize inference applies
     return image
 
 
@@ -128,4 +189,17 @@ def render_text_line(
     background. Deterministic for a given rng state.
     """
     params = sample_render_params(rng, aug)
-    return draw_line(plan_line(text, font, params, height), params)
+    plan = plan_line(text, font, params, max(8, round(height * params.render_scale)))
+    return draw_line(with_final_height(plan, height), params)
+
+
+def with_final_height(plan: LinePlan, height: int, max_width: int | None = None) -> LinePlan:
+    """`plan` to be resized to `height` after drawing (aspect ratio kept, as inference resizes), if it was
+    laid out at another height."""
+    width, drawn_height = plan.output_size
+    if drawn_height == height:
+        return plan
+    final_width = max(1, int(round(width * height / drawn_height)))
+    if max_width is not None:
+        final_width = min(final_width, max_width)
+    return replace(plan, final_size=(final_width, height))

@@ -17,8 +17,15 @@ from torch.utils.data import Dataset
 
 from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
 from pipeline.core.charset import Charset
-from pipeline.data.fonts import FONT_POOLS, font_coverage, resolve_font_pools
-from pipeline.data.render import LinePlan, RenderParams, draw_line_pixels, plan_line, sample_render_params
+from pipeline.data.fonts import FONT_POOLS, drawable_chars, resolve_font_pools
+from pipeline.data.render import (
+    LinePlan,
+    RenderParams,
+    draw_line_pixels,
+    plan_line,
+    sample_render_params,
+    with_final_height,
+)
 from pipeline.data.samples import LineSample, pixels_to_tensor
 from pipeline.data.text import TextSampler, _cut
 
@@ -86,9 +93,11 @@ class SyntheticLineDataset(Dataset):
         self.pools = resolve_font_pools(config, charset)
         self.fonts: tuple[Path, ...] = self.pools.pool(font_pool)
         if not self.fonts:
-            raise ValueError(f"font_pool={font_pool!r} has no fonts; set held_out_fonts in the data config")
+            raise ValueError(
+                f"font_pool={font_pool!r} has no fonts; set held_out_families or held_out_fonts in the data config"
+            )
         self._font_paths = tuple(str(p) for p in self.fonts)
-        self._drawable = {p: font_coverage(p) & frozenset(charset.chars) for p in self._font_paths}
+        self._drawable = {p: drawable_chars(p, frozenset(charset.chars)) for p in self._font_paths}
         self.text_sampler = TextSampler(config, charset)
         self._width_hints: np.ndarray | None = None
         # Widths asked one by one (by loaders, chunk by chunk) are remembered: -1 = not known yet.
@@ -112,19 +121,23 @@ class SyntheticLineDataset(Dataset):
         text = "" if blank else self.text_sampler.sample(rng, self._drawable[font])
         params = sample_render_params(rng, self.aug)
         height, max_width = self.config.image_height, self.config.max_image_width
-        plan = plan_line(text, font, params, height)
+        # A line drawn small (low dpi) or large is resized to `height` after drawing, as inference resizes.
+        drawn_height = max(8, int(round(height * params.render_scale)))
+        drawn_max_width = int(max_width * drawn_height / height)
+        plan = plan_line(text, font, params, drawn_height, self.config.width_scale)
         for _ in range(6):  # too wide: shorten the text (never squeeze it), then drop the padding
             width = plan.output_size[0]
-            if width <= max_width:
+            if width <= drawn_max_width:
                 break
             if len(text) > 1:
-                keep = max(1, min(len(text) - 1, int(len(text) * max_width / width * 0.95)))
+                keep = max(1, min(len(text) - 1, int(len(text) * drawn_max_width / width * 0.95)))
                 text = _cut(text, keep, 1)
             else:
                 params = replace(
                     params, pad_left=0.0, pad_right=0.0, blank_width=min(params.blank_width, 4.0)
                 )
-            plan = plan_line(text, font, params, height)
+            plan = plan_line(text, font, params, drawn_height, self.config.width_scale)
+        plan = with_final_height(plan, height, max_width)
         if plan.rotation_degrees != params.rotation_degrees:  # report the rotation actually applied
             params = replace(params, rotation_degrees=plan.rotation_degrees)
         return text, font, params, plan
@@ -160,7 +173,7 @@ class SyntheticLineDataset(Dataset):
         cache = self._width_cache
         if cache is not None and 0 <= index < self.size and cache[index] >= 0:
             return int(cache[index])
-        width = self._plan(index)[3].output_size[0]
+        width = self._plan(index)[3].size[0]
         if cache is not None:
             cache[index] = width
         return width

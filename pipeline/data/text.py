@@ -323,7 +323,24 @@ class TextSampler:
         text = self._unit(rng, keep)
         while len(text) < target:
             text = text + joiner + self._unit(rng, keep)
+        if cfg.doubled_letter_ratio and rng.random() < cfg.doubled_letter_ratio:
+            text = _double_one(rng, text)
         return _cut(text, cfg.max_length, max(cfg.min_length, 1))
+
+
+# Narrow characters: the ones whose doubled pairs get fewest output frames (and that CTC collapses first).
+NARROW_CHARS = frozenset("lIi1jtfr.:,;'|!-")
+
+
+def _double_one(rng: Rng, text: str) -> str:
+    """`text` with one character written twice (a narrow one most of the time when there is one)."""
+    positions = [i for i, ch in enumerate(text) if not ch.isspace()]
+    if not positions:
+        return text
+    narrow = [i for i in positions if text[i] in NARROW_CHARS]
+    pool = narrow if narrow and rng.random() < 0.7 else positions
+    i = pool[int(rng.random() * len(pool))]
+    return text[: i + 1] + text[i:]
 
 
 def _cut(text: str, max_length: int, min_length: int) -> str:

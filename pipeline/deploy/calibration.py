@@ -4,7 +4,7 @@ from ocrq's observer names to ONNX Runtime's calibration methods.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,15 +28,23 @@ class LineBatchReader(CalibrationDataReader):
         self._end = len(self.inputs)
 
     @classmethod
-    def from_line_batches(cls, batches: Iterable[Any]) -> LineBatchReader:
+    def from_line_batches(
+        cls,
+        batches: Iterable[Any],
+        *,
+        input_name: str = "images",
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> LineBatchReader:
         """From `DataBundle.calibration_batches(n)` (training-distribution lines, never test lines).
 
         Batches are padded to one common width: ONNX Runtime's histogram calibrators (percentile,
-        entropy) stack every batch's activations and fail on mixed widths.
+        entropy) stack every batch's activations and fail on mixed widths. `transform` maps the padded
+        (B, 1, H, W) lines to another model's input (an imported model's channels and normalisation).
         """
         images = [batch.images.detach().cpu().numpy() for batch in batches]
         width = max((batch.shape[3] for batch in images), default=0)
-        return cls([_pad_to_width(batch, width) for batch in images])
+        padded = [_pad_to_width(batch, width) for batch in images]
+        return cls([transform(b) for b in padded] if transform else padded, input_name=input_name)
 
     @classmethod
     def synthetic(
@@ -65,7 +73,7 @@ class LineBatchReader(CalibrationDataReader):
 
     @property
     def lines(self) -> int:
-        return sum(item["images"].shape[0] for item in self.inputs)
+        return sum(next(iter(item.values())).shape[0] for item in self.inputs)
 
 
 def _pad_to_width(images: np.ndarray, width: int) -> np.ndarray:

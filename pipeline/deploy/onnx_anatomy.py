@@ -12,38 +12,7 @@ from pathlib import Path
 
 import onnx
 
-# The input positions that hold a weight-bearing node's main weights.
-_WEIGHT_INPUTS = {
-    "Conv": (1,),
-    "ConvInteger": (1,),
-    "QLinearConv": (3,),
-    "MatMul": (1,),
-    "Gemm": (1,),
-    "MatMulInteger": (1,),
-    "QLinearMatMul": (3,),
-    "MatMulNBits": (1,),
-    "DynamicQuantizeMatMul": (1,),
-    "MatMulIntegerToFloat": (1,),
-    "LSTM": (1, 2),
-    "DynamicQuantizeLSTM": (1, 2),
-}
-# Nodes a stored weight may pass through on its way to the layer (input 0 carries the weight).
-_PASS_THROUGH = {"DequantizeLinear", "Cast", "Transpose", "Reshape", "Identity", "Unsqueeze"}
-
-
-def _main_weights(graph: onnx.GraphProto) -> set[str]:
-    initializers = {t.name for t in graph.initializer}
-    producers = {out: node for node in graph.node for out in node.output}
-    found: set[str] = set()
-    for node in graph.node:
-        for index in _WEIGHT_INPUTS.get(node.op_type, ()):
-            name = node.input[index] if len(node.input) > index else ""
-            while name and name not in initializers:
-                source = producers.get(name)
-                name = source.input[0] if source is not None and source.op_type in _PASS_THROUGH else ""
-            if name:
-                found.add(name)
-    return found
+from pipeline.deploy.onnx_graph import main_weight_names
 
 
 def size_anatomy(path: Path) -> dict[str, int]:
@@ -58,7 +27,7 @@ def size_anatomy(path: Path) -> dict[str, int]:
     path = Path(path)
     model = onnx.load(str(path), load_external_data=False)
     graph = model.graph
-    weights = _main_weights(graph)
+    weights = main_weight_names(graph)
     weights_bytes = sum(t.ByteSize() for t in graph.initializer if t.name in weights)
     side_bytes = sum(t.ByteSize() for t in graph.initializer if t.name not in weights)
     file_bytes = path.stat().st_size

@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from pipeline.deploy.onnx_graph import WEIGHT_OPS
+from pipeline.deploy.onnx_graph import WEIGHT_OPS, main_weight_names
 
 # Side tensors smaller than this stay float32 (a Cast node costs more than it saves).
 _MIN_HALF_ELEMENTS = 16
@@ -36,17 +36,6 @@ def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
         for name in node.input:
             found.setdefault(name, []).append(node)
     return found
-
-
-def _main_weight_names(graph: onnx.GraphProto) -> set[str]:
-    """Float initializers that are the weights of weight-bearing nodes (never halved: they stay exact)."""
-    names = set()
-    for node in graph.node:
-        if node.op_type in ("Conv", "MatMul", "Gemm") and len(node.input) > 1:
-            names.add(node.input[1])
-        elif node.op_type == "LSTM":
-            names.update(node.input[1:3])
-    return names
 
 
 def _drop_zero_weight_zero_points(graph: onnx.GraphProto, inits: dict[str, onnx.TensorProto]) -> None:
@@ -164,7 +153,7 @@ def _fold_lstm_biases(graph: onnx.GraphProto, inits: dict[str, onnx.TensorProto]
 
 
 def _half_side_tensors(graph: onnx.GraphProto, inits: dict[str, onnx.TensorProto]) -> int:
-    keep = _main_weight_names(graph)
+    keep = main_weight_names(graph)
     consumers = _consumers(graph)
     new_nodes = []
     halved = 0

@@ -262,3 +262,42 @@ def count_zero_weights(path: Path) -> int:
             )
             zeros += int(np.sum(values == zero))
     return zeros
+
+
+# The input positions that hold a weight-bearing node's main weights.
+_WEIGHT_INPUTS = {
+    "Conv": (1,),
+    "ConvInteger": (1,),
+    "QLinearConv": (3,),
+    "MatMul": (1,),
+    "Gemm": (1,),
+    "MatMulInteger": (1,),
+    "QLinearMatMul": (3,),
+    "MatMulNBits": (1,),
+    "DynamicQuantizeMatMul": (1,),
+    "MatMulIntegerToFloat": (1,),
+    "LSTM": (1, 2),
+    "DynamicQuantizeLSTM": (1, 2),
+}
+# Nodes a stored weight may pass through on its way to the layer (input 0 carries the weight).
+_PASS_THROUGH = {"DequantizeLinear", "Cast", "Transpose", "Reshape", "Identity", "Unsqueeze"}
+
+
+def main_weight_names(graph: onnx.GraphProto) -> set[str]:
+    """The initializers that are the main weights of weight-bearing nodes (convs, matmuls, LSTMs), found
+    through the nodes a stored weight passes on its way (DequantizeLinear, Cast, Transpose, ...).
+
+    One definition for the size anatomy (what counts as weights) and compaction (what is never halved).
+    """
+    initializers = {t.name for t in graph.initializer}
+    producers = {out: node for node in graph.node for out in node.output}
+    found: set[str] = set()
+    for node in graph.node:
+        for index in _WEIGHT_INPUTS.get(node.op_type, ()):
+            name = node.input[index] if len(node.input) > index else ""
+            while name and name not in initializers:
+                source = producers.get(name)
+                name = source.input[0] if source is not None and source.op_type in _PASS_THROUGH else ""
+            if name:
+                found.add(name)
+    return found

@@ -62,12 +62,16 @@ class StaticInt8Options:
         return should_reduce_range() if self.reduce_range is None else self.reduce_range
 
 
+@contextlib.contextmanager
 def _quiet():
     """ONNX Runtime's quantizer logs advice (pre-processing) at warning level on every call."""
     logger = logging.getLogger()
     previous = logger.level
     logger.setLevel(logging.ERROR)
-    return logger, previous
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def _node_names(path: Path, op_types: tuple[str, ...]) -> list[str]:
@@ -86,8 +90,7 @@ def quantize_lstm_dynamic(source: Path, target: Path, *, exclude: list[str] = ()
     lstms = [name for name in _node_names(source, ("LSTM",)) if name not in exclude]
     if not lstms:
         return False
-    logger, level = _quiet()
-    try:
+    with _quiet():
         quantize_dynamic(
             str(source),
             str(target),
@@ -96,8 +99,6 @@ def quantize_lstm_dynamic(source: Path, target: Path, *, exclude: list[str] = ()
             op_types_to_quantize=["LSTM"],
             nodes_to_quantize=lstms,
         )
-    finally:
-        logger.setLevel(level)
     return True
 
 
@@ -130,8 +131,7 @@ def quantize_static_int8(
             lstm_path = Path(scratch) / "lstm.onnx"
             if quantize_lstm_dynamic(source, lstm_path, exclude=options.exclude):
                 staged = lstm_path
-        logger, level = _quiet()
-        try:
+        with _quiet():
             with (
                 contextlib.redirect_stdout(io.StringIO()),  # the histogram calibrators print progress
                 _entropy_histogram_bins(calibration.method) as entropy,
@@ -150,8 +150,6 @@ def quantize_static_int8(
                     calibrate_method=calibration.method,
                     extra_options=extra,
                 )
-        finally:
-            logger.setLevel(level)
     if calibration.method == CalibrationMethod.Entropy and not entropy["bins_taken"]:
         raise RuntimeError(
             "this onnxruntime's quantize_static did not take ocrq's histogram bins, so entropy calibration "
@@ -202,8 +200,7 @@ def quantize_dynamic_int8(
     """Dynamic int8: int8 weights, activations quantized per call. Convs are left float by default,
     because ONNX Runtime's ConvInteger kernel is several times slower than its float conv."""
     op_types = ["MatMul", "Gemm", "LSTM", "Attention"] + (["Conv"] if include_convs else [])
-    logger, level = _quiet()
-    try:
+    with _quiet():
         quantize_dynamic(
             str(source),
             str(target),
@@ -213,8 +210,6 @@ def quantize_dynamic_int8(
             nodes_to_exclude=list(exclude),
             extra_options={"MatMulConstBOnly": True},
         )
-    finally:
-        logger.setLevel(level)
     return target
 
 
@@ -246,10 +241,7 @@ def quantize_weights_nbits(
         op_types_to_quantize=("MatMul",),
     )
     quantizer = MatMulNBitsQuantizer(model, nodes_to_exclude=list(exclude), algo_config=config)
-    logger, level = _quiet()
-    try:
+    with _quiet():
         quantizer.process()
-    finally:
-        logger.setLevel(level)
     quantizer.model.save_model_to_file(str(target), use_external_data_format=False)
     return target

@@ -1,4 +1,5 @@
-"""Text-line recognizers (CRNN, ViT-CTC, SVTR) behind a timm-style registry.
+"""Text-line recognizers (CRNN, ViT-CTC, SVTR) behind a timm-style registry, weight-layer introspection
+(`layers`), and the recognizer heads (`heads`). May import `pipeline.core` and `pipeline.config` only.
 
 >>> from pipeline.models import create_model, list_models
 >>> model = create_model("crnn_tiny", num_classes=96)  # logits (B, T, 96), class 0 = CTC blank

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from pipeline.config.variant_specs import artifact_stem
 from pipeline.core.checkpoint import rng_state, save_checkpoint, set_rng_state
 from pipeline.core.device import autocast_dtype
 from pipeline.core.events import ArtifactSaved, EpochEnded, Sink, StageProgress
@@ -178,7 +179,7 @@ def fit(
         path = (
             checkpoint_dir / f"{name}.pt"
             if phase == "baseline"
-            else checkpoint_dir / f"{phase.replace(':', '-')}-{name}.pt"
+            else checkpoint_dir / f"{artifact_stem(phase)}-{name}.pt"
         )
         size = save_checkpoint(path, payload(eval_module))
         sink(

@@ -10,15 +10,14 @@ from typing import Any
 import torch
 
 from pipeline.config import config_from_dict
+from pipeline.config.variant_specs import artifact_stem
 from pipeline.core.charset import Charset
 from pipeline.core.device import configure_threads
-from pipeline.data.labelled import LabelledLineDataset, load_label_file
 from pipeline.data.loader import make_loader
+from pipeline.data.real_sources import open_real_dataset
 from pipeline.data.synthetic import SyntheticLineDataset
 from pipeline.evaluation.metrics import RecognitionMetrics
 from pipeline.evaluation.predict import Predictions, predict, write_predictions_tsv
-
-LABEL_FILE_NAMES = ("labels.txt", "rec_gt.txt", "gt.txt", "label.txt")
 
 
 @dataclass
@@ -41,26 +40,6 @@ class EvaluationResult:
             **{k: metrics[k] for k in ("cer", "em", "ned", "samples")},
             "metrics": metrics,
         }
-
-
-def find_label_file(data: str) -> Path:
-    """A label file given directly, or the one label file inside a folder."""
-    path = Path(data)
-    if path.is_file():
-        return path
-    if path.is_dir():
-        for name in LABEL_FILE_NAMES:
-            if (path / name).is_file():
-                return path / name
-        candidates = sorted(path.glob("*.txt"))
-        if len(candidates) == 1:
-            return candidates[0]
-        raise ValueError(
-            f"--data '{data}' holds no single label file; name it one of {', '.join(LABEL_FILE_NAMES)}"
-        )
-    raise ValueError(
-        f"--data '{data}' does not exist; allowed a label file, a folder with one, or 'synthetic'"
-    )
 
 
 def evaluate_experiment(
@@ -95,17 +74,17 @@ def evaluate_experiment(
         )
         label = f"synthetic ({fonts} fonts, {size} lines)"
     else:
-        label_file = find_label_file(data)
-        samples, _ = load_label_file(label_file, charset, allow_empty=True, skip_bad=skip_bad)
-        if count:
-            samples = samples[:count]
-        dataset = LabelledLineDataset(
-            samples,
+        real = open_real_dataset(
+            data,
+            charset,
             image_height=config.synthetic.image_height,
             max_image_width=config.synthetic.max_image_width,
+            width_scale=config.synthetic.width_scale,
+            skip_bad=skip_bad,
             too_wide="resize",
+            limit=count,
         )
-        label = str(label_file)
+        dataset, label = real.dataset, real.description
     loader = make_loader(
         dataset,
         config.train.batch_size,
@@ -126,7 +105,7 @@ def evaluate_experiment(
         beam_width=config.train.beam_width,
     )
     seconds = time.monotonic() - started
-    out_dir = experiment_dir / "evaluations" / f"{time.strftime('%Y%m%d-%H%M%S')}-{variant.replace(':', '-')}"
+    out_dir = experiment_dir / "evaluations" / f"{time.strftime('%Y%m%d-%H%M%S')}-{artifact_stem(variant)}"
     path = out_dir / "predictions.tsv"
     write_predictions_tsv(predictions, path)
     return EvaluationResult(variant, label, predictions.metrics(), predictions, path, seconds)

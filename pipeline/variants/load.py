@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from pipeline.variants.manifest import read_manifest, resolve_artifact
+from pipeline.variants.manifest import read_manifest, resolve_artifact, verify_artifact
 
 
 def deployable_artifact(experiment_dir: Path, variant: str) -> Path:
@@ -14,6 +14,7 @@ def deployable_artifact(experiment_dir: Path, variant: str) -> Path:
 
     Raises:
         FileNotFoundError: when the experiment has no such variant or its file is gone.
+        ManifestError: the manifest is damaged, or the file's size or sha256 is not the recorded one.
     """
     experiment_dir = Path(experiment_dir)
     manifest = read_manifest(experiment_dir)
@@ -28,7 +29,21 @@ def deployable_artifact(experiment_dir: Path, variant: str) -> Path:
         )
     if not path.is_file():
         raise FileNotFoundError(f"the file of variant {variant!r} ({path}) is missing")
+    if variant in manifest:
+        verify_artifact(path, manifest[variant], variant)
     return path
+
+
+def verify_deployables(experiment_dir: Path, variants: list[str] | None = None) -> None:
+    """Check the files of `variants` (default: every variant in the manifest) against their recorded sha256.
+
+    Raises:
+        FileNotFoundError: a variant or its file is missing.
+        ManifestError: the manifest is damaged or a file is not the one that was built and measured.
+    """
+    names = list(read_manifest(Path(experiment_dir))) if variants is None else variants
+    for name in names:
+        deployable_artifact(experiment_dir, name)
 
 
 def load_recognizer(experiment_dir: Path, variant: str, *, threads: int = 1) -> object:

@@ -1,10 +1,12 @@
 """`deploy_manifest.json` in an experiment folder: for every variant, its deployable file (relative to the
-folder), the file's format and backend, so `ocrq export` / `ocrq evaluate` and `--mode evaluate` can find
-and load any variant from the folder alone.
+folder), the file's format, backend, size and sha256, so `ocrq export` / `ocrq evaluate` and
+`--mode evaluate` can find and load any variant from the folder alone, and refuse a file that was cut
+short or changed since it was built.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -82,7 +84,58 @@ def record_variant(
         relative = str(Path(artifact).resolve().relative_to(experiment_dir.resolve()))
     except ValueError:
         relative = str(Path(artifact).resolve())
-    variants[name] = {"artifact": relative, "format": artifact_format, "backend": backend}
+    variants[name] = {
+        "artifact": relative,
+        "format": artifact_format,
+        "backend": backend,
+        "bytes": Path(artifact).stat().st_size,
+        "sha256": file_sha256(Path(artifact)),
+    }
     path = experiment_dir / MANIFEST
     write_text_atomic(path, json.dumps({"format": FORMAT, "variants": variants}, indent=2))
     return path
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 (hex) of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_artifact(path: Path, entry: dict[str, Any], name: str) -> None:
+    """Check a variant's file against the size and sha256 its manifest entry recorded (older entries have none).
+
+    Raises:
+        ManifestError: the file is shorter or longer than recorded (a full disk, a cut copy) or its
+            content changed; deploying it would ship something that was never measured.
+    """
+    recorded_bytes, recorded_sha = entry.get("bytes"), entry.get("sha256")
+    if isinstance(recorded_bytes, int) and path.stat().st_size != recorded_bytes:
+        raise ManifestError(
+            f"the file of variant {name!r} ({path}) has {path.stat().st_size:,} bytes but {recorded_bytes:,} "
+            "were recorded when it was built (truncated or replaced); " + _remedy(path, name)
+        )
+    if isinstance(recorded_sha, str) and file_sha256(path) != recorded_sha:
+        raise ManifestError(
+            f"the file of variant {name!r} ({path}) does not match the sha256 recorded when it was built "
+            "(altered since); " + _remedy(path, name)
+        )
+
+
+def _remedy(path: Path, name: str) -> str:
+    if name == "fp32":  # every variant starts from it: only a new training run makes another
+        return "restore it from a backup or train a new baseline with `ocrq run`"
+    return (
+        f"restore it, or rebuild the variants with `ocrq run --from {_experiment_of(path)} --mode compress`"
+    )
+
+
+def _experiment_of(path: Path) -> str:
+    """The short id of the experiment folder holding a variant file (``ID`` when it is not in one)."""
+    for folder in Path(path).parents:
+        if len(folder.name) == 12 and all(c in "0123456789abcdef" for c in folder.name):
+            return folder.name[:8]
+    return "ID"

@@ -40,7 +40,7 @@ def test_field_names_are_unique_across_both_configs():
     ("kwargs", "message"),
     [
         ({"rotation_max_degrees": 9.0}, r"rotation_max_degrees=9.0 is out of range; allowed 0.0..5.0"),
-        ({"char_spacing_min": 0.5}, r"char_spacing_min=0.5 is out of range; allowed 0.8..1.3"),
+        ({"char_spacing_min": 0.5}, r"char_spacing_min=0.5 is out of range; allowed 0.6..1.5"),
         (
             {"char_spacing_min": 1.2, "char_spacing_max": 1.0},
             r"char_spacing_min=1.2 is above char_spacing_max=1.0",
@@ -87,3 +87,19 @@ def test_synthetic_config_errors(kwargs, message):
 
 def test_long_lines_are_allowed():
     assert SyntheticDataConfig(max_length=120, min_length=0).max_length == 120
+
+
+def test_a_config_saved_before_the_new_data_fields_keeps_its_data():
+    from pipeline.config import config_from_dict, resolve_config
+
+    saved = resolve_config("smoke").to_dict()
+    for key in ("width_scale", "held_out_families", "doubled_letter_ratio"):
+        del saved["synthetic"][key]
+    for key in ("rgb_prob", "tight_crop_prob", "lowres_prob", "highres_prob"):
+        del saved["augment"][key]
+    old = config_from_dict(saved)
+    assert old.synthetic.width_scale == 1.0 and old.synthetic.held_out_families == []
+    assert old.synthetic.doubled_letter_ratio == 0.0 and old.augment.rgb_prob == 0.0
+    assert old.augment.lowres_prob == 0.0 and old.augment.highres_prob == 0.0
+    fresh = config_from_dict(resolve_config("ocr_balanced").to_dict())
+    assert fresh.synthetic.width_scale == 2.0 and fresh.augment.rgb_prob > 0

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.config.data_sections import DEFAULT_HELD_OUT_FONTS, AugmentationConfig, SyntheticDataConfig
+from pipeline.config.data_sections import DEFAULT_HELD_OUT_FAMILIES, AugmentationConfig, SyntheticDataConfig
 from pipeline.core.charset import Charset
 from pipeline.data.fonts import font_coverage
 from pipeline.data.synthetic import SyntheticLineDataset
@@ -76,11 +76,12 @@ def test_splits_and_seeds_are_different_streams():
 def test_held_out_fonts_never_used_in_train_split():
     train = _dataset(size=300)
     used = {train.describe(i) for i in range(300)}
-    held_out = {Path(name).stem for name in DEFAULT_HELD_OUT_FONTS}
+    held_out = {p.stem for p in train.pools.held_out}
     assert used and not used & held_out
     assert len(used) >= 8
     val = _dataset(size=60, split="val", font_pool="held_out")
     assert {val.describe(i) for i in range(60)} <= held_out
+    assert train.pools.pool_families("held_out") == sorted(DEFAULT_HELD_OUT_FAMILIES)
     with pytest.raises(ValueError, match="not allowed for the train split"):
         _dataset(font_pool="all")
 

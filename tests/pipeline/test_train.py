@@ -52,6 +52,17 @@ def test_tiny_model_overfits_sixteen_fixed_lines_to_cer_zero():
         lr_schedule="onecycle",
         max_length="12",
         blank_ratio="0",
+        # the loop is under test, not the renderer: plain lines without the realism augmentations
+        doubled_letter_ratio="0",
+        rgb_prob="0",
+        tight_crop_prob="0",
+        underline_prob="0",
+        strike_prob="0",
+        shadow_prob="0",
+        outline_prob="0",
+        lowres_prob="0",
+        highres_prob="0",
+        width_scale="1.0",
     )
     charset, data, device, _ = make_fit_inputs(config)
     # Validate on exactly the 16 training lines: memorising them must drive CER to 0.

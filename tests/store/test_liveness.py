@@ -1,4 +1,5 @@
-"""A run whose process died without finishing reads as ``crashed`` once its heartbeat is stale."""
+"""A run whose process died without finishing reads as ``crashed``: at once on this host, on another once its
+heartbeat is stale."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def _backdate_heartbeat(folder: Path, seconds: float, **changes) -> None:
     path.write_text(json.dumps(beat))
 
 
-def test_a_dead_run_with_a_stale_heartbeat_reads_as_crashed(tmp_path):
+def test_a_dead_run_of_this_host_reads_as_crashed_at_once(tmp_path):
+    """Its process is gone: crashed even with a fresh heartbeat (`--resume` used to wait a minute)."""
     store = Store(tmp_path)
     exp_id = store.create_experiment(name="doomed", template="t", config={}, model="m")["id"]
     subprocess.run([sys.executable, WORKER, "running", str(tmp_path), exp_id], check=True, timeout=60)
@@ -34,16 +36,24 @@ def test_a_dead_run_with_a_stale_heartbeat_reads_as_crashed(tmp_path):
     beat = json.loads((folder / "heartbeat.json").read_text())
     assert beat["pid"] != os.getpid() and beat["stage"] == "train"
 
-    # Fresh heartbeat: still running even though the process is gone (it may just be between beats).
-    assert store.get(exp_id)["status"] == "running"
-
-    _backdate_heartbeat(folder, 30)
-    assert store.list_experiments()[0]["status"] == "running"
-
+    assert store.get(exp_id)["status"] == "crashed"
     _backdate_heartbeat(folder, 120)
     assert store.get(exp_id)["status"] == "crashed"
     assert [doc["id"] for doc in store.list_experiments(status="crashed")] == [exp_id]
     assert store.list_experiments(status="running") == []
+
+
+def test_a_run_of_another_host_is_crashed_once_its_heartbeat_is_stale(tmp_path):
+    store = Store(tmp_path)
+    exp_id = store.create_experiment(name="remote", template="t", config={}, model="m")["id"]
+    subprocess.run([sys.executable, WORKER, "running", str(tmp_path), exp_id], check=True, timeout=60)
+    folder = store.experiment_dir(exp_id)
+    _backdate_heartbeat(folder, 0, host="some-other-box")
+    assert store.get(exp_id)["status"] == "running"  # its process cannot be checked from here
+    _backdate_heartbeat(folder, 30, host="some-other-box")
+    assert store.list_experiments()[0]["status"] == "running"
+    _backdate_heartbeat(folder, 120, host="some-other-box")
+    assert store.get(exp_id)["status"] == "crashed"
 
 
 def test_a_live_process_keeps_running_despite_a_stale_heartbeat(tmp_path):

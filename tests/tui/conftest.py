@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from store import Store
-from tests.tui.store_fixtures import fill_store
+from tests.tui.store_fixtures import fill_quickstart, fill_store
 from tui.app import OcrqApp
 
 
@@ -33,6 +33,23 @@ def filled_store(filled_template, tmp_path) -> Store:
     """A private copy of the filled store for one test (artifact paths still point into the template)."""
     home = tmp_path / "ocrq-home"
     shutil.copytree(filled_template, home)
+    return Store(home)
+
+
+@pytest.fixture(scope="session")
+def quick_template(tmp_path_factory) -> Path:
+    """The filled store plus a quickstart-sized experiment, built once per session."""
+    home = tmp_path_factory.mktemp("quick") / "ocrq-home"
+    fill_quickstart(fill_store(home))
+    return home
+
+
+@pytest.fixture
+def quick_store(quick_template, tmp_path) -> Store:
+    """A private copy of the quickstart store, as if copied from another machine (artifact paths recorded
+    there point into the template's folders)."""
+    home = tmp_path / "ocrq-home"
+    shutil.copytree(quick_template, home)
     return Store(home)
 
 
@@ -60,3 +77,15 @@ async def wait_for(
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.02)  # lets the app run; pilot.pause would force a full redraw each time
     await pilot.pause(0)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text (one line per terminal row)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()

@@ -183,3 +183,108 @@ def fill_store(home: str | Path) -> Store:
 if __name__ == "__main__":
     fill_store(sys.argv[1])
     print(f"filled {sys.argv[1]}")
+
+
+# -- a quickstart-sized experiment: six variants, 17 baseline epochs, finetune and QAT phases ------------
+
+QUICK_ID = "a7a7a7a7a7a7"
+QUICK_VARIANTS = ["ort-fp32", "ort-int8-dynamic", "ort-int8-static", "pruned", "qat"]
+
+
+def _anatomy(size: int, weights: int) -> dict:
+    return {"file_bytes": size, "weights_bytes": weights, "side_bytes": size - weights - 9_000,
+            "graph_bytes": 9_000}  # fmt: skip
+
+
+def fill_quickstart(store: Store) -> str:
+    """Add a finished quickstart-like experiment (six variants, three phases, many artifacts)."""
+    with fixed_clock():
+        exp_id = store.create_experiment(
+            name="quickstart-crnn_tiny", template="quickstart", model="crnn_tiny", experiment_id=QUICK_ID,
+            config={**_config("quickstart", 30, 6e-3, QUICK_VARIANTS, qat_epochs=1, finetune_epochs=3),
+                    "pruning": {"pruning_ratio": 0.5}},
+        )["id"]  # fmt: skip
+        store.set_status(exp_id, "running")
+        epochs = _epochs(17, 0.9) + _epochs(3, 0.1, "finetune:pruned") + _epochs(1, 0.06, "qat:qat")
+        for epoch in epochs:
+            store.record_epoch(exp_id, epoch)
+        variants = _variants(0.045)
+        variants[1]["size_anatomy"] = _anatomy(1_630_000, 1_600_000)
+        variants[2]["size_anatomy"] = _anatomy(441_000, 400_000)
+        variants.insert(
+            3,
+            _variant(
+                "ort-int8-static",
+                "onnxruntime",
+                0.047,
+                0.6,
+                430_000,
+                4.8,
+                cer_delta_pp=0.2,
+                compression_ratio=3.79,
+                speedup=1.56,
+                throughput_lines_per_s_b16=2200.0,
+                fidelity={"cosine": 0.999},
+                accuracy_guard="ok",
+                size_anatomy=_anatomy(430_000, 400_000),
+            ),
+        )
+        variants.insert(
+            4,
+            _variant(
+                "pruned",
+                "onnxruntime",
+                0.048,
+                0.59,
+                260_000,
+                3.0,
+                cer_delta_pp=0.31,
+                compression_ratio=6.27,
+                speedup=2.5,
+                throughput_lines_per_s_b16=3000.0,
+                fidelity={"cosine": 0.99},
+                accuracy_guard="ok",
+                size_anatomy=_anatomy(260_000, 230_000),
+            ),
+        )
+        for variant in variants:
+            store.record_variant(exp_id, variant)
+        folder = store.experiment_dir(exp_id)
+        files = [("figure", None, "training_curves.png"), ("figure", None, "accuracy_vs_size.png"),
+                 ("report", None, "comparison.md"), ("report", None, "quantization_report.json"),
+                 ("predictions", "fp32", "predictions.tsv")]  # fmt: skip
+        files += [("onnx", name, f"variants/{name}/model.onnx") for name in QUICK_VARIANTS]
+        files += [("checkpoint", None, "checkpoints/best.pt"), ("checkpoint", None, "checkpoints/last.pt")]
+        for kind, variant, relative in files:
+            path = folder / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if relative.endswith(".png"):
+                size = write_figure(path)
+            else:
+                path.write_text(_artifact_text(relative))
+                size = path.stat().st_size
+            store.record_artifact(exp_id, kind=kind, path=str(path), bytes=size, variant=variant)
+        for line in [
+            "run started on cpu with 2 threads",
+            "stage train started: crnn_tiny, 30 epochs",
+            *(f"epoch {n}: val CER {0.9 / n:.4f}" for n in range(1, 18)),
+            "run finished",
+        ]:
+            store.append_log(exp_id, "info", line)
+        store.set_status(exp_id, "finished")
+        store.update_summary(exp_id, best_cer=0.045, best_em=0.62, size_ratio=6.27, speedup=2.5,
+                             stage="evaluate")  # fmt: skip
+        store.tag(exp_id, add=["quickstart"])
+    return exp_id
+
+
+def _artifact_text(relative: str) -> str:
+    if relative.endswith("predictions.tsv"):
+        rows = ["label\tprediction\tcer", "hello world\thello world\t0.0", "quick fox\tquick f0x\t0.111",
+                "lazy dog\tlazy dog\t0.0", "ocr line\t0cr lin\t0.25"]  # fmt: skip
+        return "\n".join(rows) + "\n"
+    if relative.endswith(".json"):
+        return '{\n  "variants": ["fp32", "qat"],\n  "ok": true\n}\n'
+    if relative.endswith(".md"):
+        return "# comparison\n\n| variant | CER |\n|---|---|\n| fp32 | 4.50% |\n| qat | 5.60% |\n"
+    return "binary\n"

@@ -110,3 +110,11 @@ def test_stop_process_interrupts_then_kills():
     assert stop_process(stubborn.pid, grace_s=0.3) == "killed"
     assert stubborn.wait(5) == -signal.SIGKILL
     assert stop_process(stubborn.pid, grace_s=0.3) == "gone"
+
+
+def test_every_status_the_store_reports_has_a_style_and_an_icon():
+    from store import STATUSES
+    from tui.model.format import STATUS_ICONS, STATUS_STYLES, status_text
+
+    assert set(STATUSES) <= STATUS_STYLES.keys() and set(STATUSES) <= STATUS_ICONS.keys()
+    assert all(not status_text(status).plain.startswith("?") for status in STATUSES)

@@ -7,6 +7,7 @@ TUI (the run keeps going: it is detached), opens the TUI again on that experimen
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -73,6 +74,15 @@ class Tmux:
             time.sleep(0.25)
         raise AssertionError(f"'{text}' did not appear within {timeout} s; the screen:\n{self.screen()}")
 
+    def wait_for_pattern(self, pattern: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if re.search(pattern, screen):
+                return screen
+            time.sleep(0.25)
+        raise AssertionError(f"/{pattern}/ did not appear within {timeout} s; the screen:\n{self.screen()}")
+
     def kill(self) -> None:
         self.run("kill-server")
 
@@ -111,7 +121,8 @@ def test_launch_watch_survive_quit_and_stop_a_smoke_run(tmp_path):
         exp_id = launches[0].stem
         assert exp_id in screen
         tmux.wait_for("▶ running", timeout=90)  # the run recorded itself and shows live
-        tmux.wait_for("baseline  1", timeout=150)  # its first epoch arrived in the epoch table
+        # its first epoch arrived in the epoch table (numbers are right-aligned in their column)
+        tmux.wait_for_pattern(r"baseline +1 ", timeout=150)
         pid = store.get(exp_id)["pid"]
         tmux.keys("q")
         tmux.wait_for(PROMPT.strip(), timeout=15, count=2)  # back at the shell

@@ -98,7 +98,7 @@ async def test_space_marks_and_c_compares(filled_store, make_app):
         screen = await _loaded(pilot)
         await pilot.press("c")  # nothing marked: a warning, no screen
         assert app.screen is screen
-        await pilot.press("down", "down", "space", "space")  # marks pruned, then qat (cursor moves down)
+        await pilot.press("down", "down", "space", "down", "space")  # marks pruned, then qat
         assert screen.marked == [IDS["pruned"], IDS["qat"]]
         assert str(_table(app).get_cell(IDS["pruned"], "mark")) == "●"
         await pilot.press("c")

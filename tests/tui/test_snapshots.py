@@ -1,4 +1,5 @@
-"""Snapshots of every screen at 100x30 and 80x24 (pytest-textual-snapshot; update with --snapshot-update).
+"""Snapshots of every screen at 100x30, 80x24 and 60x20 (pytest-textual-snapshot; update with
+--snapshot-update), and of the quickstart-sized experiment's tabs (six variants, three phases).
 
 The store is filled with fixed ids and timestamps, so a snapshot changes only when the UI does.
 """
@@ -9,7 +10,7 @@ import pytest
 from textual.widgets import DataTable
 
 from tests.tui.conftest import wait_for
-from tests.tui.store_fixtures import IDS
+from tests.tui.store_fixtures import IDS, QUICK_ID
 from tui.app import OcrqApp
 from tui.screens.compare import CompareScreen
 from tui.screens.experiment import ExperimentScreen
@@ -18,7 +19,11 @@ from tui.screens.help import HelpScreen
 from tui.screens.launch import LaunchScreen
 from tui.screens.studies import StudiesScreen
 
-SIZES = [pytest.param((100, 30), id="100x30"), pytest.param((80, 24), id="80x24")]
+SIZES = [
+    pytest.param((100, 30), id="100x30"),
+    pytest.param((80, 24), id="80x24"),
+    pytest.param((60, 20), id="60x20"),
+]
 
 
 async def _settled(pilot) -> None:
@@ -130,3 +135,32 @@ def test_help_screen(snap_compare, filled_store, size):
         await pilot.pause(0.2)
 
     assert _snap(snap_compare, filled_store, size, run_before)
+
+
+def _quick_tab(key: str | None):
+    async def run_before(pilot) -> None:
+        pilot.app.open_experiment(QUICK_ID)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, ExperimentScreen)
+                and pilot.app.screen.document
+                and pilot.app.screen.epochs
+            ),
+            what="the quickstart experiment",
+        )
+        if key is not None:
+            await pilot.press(key)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("tab", ["e", "g", "v"], ids=["epochs", "charts", "variants"])
+def test_quickstart_tabs(snap_compare, quick_store, size, tab):
+    assert _snap(snap_compare, quick_store, size, _quick_tab(tab))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_quickstart_list(snap_compare, quick_store, size):
+    assert _snap(snap_compare, quick_store, size, None)

@@ -55,21 +55,31 @@ _WORDS_IN_NAMES = ("pruned", "stopped")
 def parse_filter(text: str) -> dict[str, str | None]:
     """Parse the filter bar: ``status:running tag:qat resnet`` -> status, tag, template and free text.
 
+    Keys and statuses are read in any case (``Status:Finished``); an unknown ``key:`` is an error rather
+    than a filter that silently matches nothing.
+
     Raises:
-        ValueError: an unknown status or an empty ``key:``, with a one-line message.
+        ValueError: an unknown key or status or an empty ``key:``, with a one-line message.
     """
     found: dict[str, str | None] = {"status": None, "tag": None, "template": None, "text": None}
     words = []
     for word in text.split():
         key, sep, value = word.partition(":")
+        key = key.lower()
         if sep and key in ("status", "tag", "template"):
             if not value:
                 raise ValueError(f"filter '{word}' needs a value, like {key}:{_example(key)}")
-            if key == "status" and value not in STATUSES:
-                raise ValueError(f"status '{value}' is not a status; allowed {', '.join(STATUSES)}")
+            if key == "status":
+                value = value.lower()
+                if value not in STATUSES:
+                    raise ValueError(f"status '{value}' is not a status; allowed {', '.join(STATUSES)}")
             found[key] = value
-        elif word in STATUSES and word not in _WORDS_IN_NAMES:  # a bare status word is the obvious intent
-            found["status"] = word
+        elif sep and key.isalpha() and value:
+            raise ValueError(f"unknown filter '{key}:'; allowed status:, tag:, template: or plain words")
+        elif (
+            word.lower() in STATUSES and word.lower() not in _WORDS_IN_NAMES
+        ):  # a bare status word is the obvious intent
+            found["status"] = word.lower()
         else:
             words.append(word)
     found["text"] = " ".join(words) or None
@@ -112,7 +122,18 @@ class ExperimentsReader:
         )  # fmt: skip
         self._signature, self._query, self._read_at = signature, query, time.monotonic()
         self._any_running = any(row.get("status") == "running" for row in rows)
+        # A running row shows its progress: its heartbeat and config (a handful of small reads).
+        rows = [self._with_progress(row) if row.get("status") == "running" else row for row in rows]
         return ExperimentsSnapshot(query=query, rows=rows, total=len(rows))
+
+    def _with_progress(self, row: dict[str, Any]) -> dict[str, Any]:
+        try:
+            document = self.store.get(row["id"])
+        except ExperimentNotFound:
+            return row
+        heartbeat = self.store.read_heartbeat(row["id"])
+        return {**row, "heartbeat": heartbeat, "config": document.get("config"),
+                "epochs": document.get("epochs"), "variants": document.get("variants")}  # fmt: skip
 
 
 # -- one experiment, live ------------------------------------------------------------------------

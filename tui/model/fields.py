@@ -123,6 +123,40 @@ def effective_values(template: str, overrides: dict[str, str]) -> dict[str, Any]
     return {item.key: config.get(item.key) for item in form_fields()}
 
 
+def config_value(config: dict[str, Any], key: str) -> Any:
+    """A field of a stored config (``config.to_dict()``: sections as nested dicts, or flat)."""
+    if key in config and not isinstance(config[key], dict):
+        return config[key]
+    for value in config.values():
+        if isinstance(value, dict) and key in value:
+            return value[key]
+    return None
+
+
+def clone_overrides(config: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The template and the field overrides (CLI text) that rebuild a stored experiment's config.
+
+    Only fields that differ from the template's values are returned; a stored value the form cannot
+    express (a field this version no longer has, a value it refuses) is left out.
+    """
+    from pipeline.config import TEMPLATES
+
+    template = config.get("template") if config.get("template") in TEMPLATES else next(iter(TEMPLATES))
+    defaults = template_defaults(template)
+    overrides: dict[str, str] = {}
+    for item in form_fields():
+        stored = config_value(config, item.key)
+        if stored is None or stored == defaults.get(item.key):
+            continue
+        text = value_text(stored)
+        try:
+            effective_values(template, {**overrides, item.key: text})
+        except ConfigError:
+            continue
+        overrides[item.key] = text
+    return template, overrides
+
+
 def template_defaults(template: str) -> dict[str, Any]:
     """Resolved values of a template without overrides."""
     return effective_values(template, {})
@@ -141,6 +175,8 @@ __all__ = [
     "SECTION_TITLES",
     "ConfigError",
     "FormField",
+    "clone_overrides",
+    "config_value",
     "default_of",
     "effective_values",
     "form_field",

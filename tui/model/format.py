@@ -6,6 +6,7 @@ Pure functions over store documents (no Textual), so tests and the bench can use
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from rich.text import Text
@@ -24,9 +25,11 @@ from store.display import (  # noqa: F401  (re-exported: the TUI's one place for
     fmt_ratio,
     fmt_seconds,
     fmt_time,
+    is_finite_number,
     ordered_variants,
 )
 from store.display import variant_cells as plain_variant_cells
+from tui.model.progress import list_progress
 
 STATUS_STYLES = {
     "created": "dim",
@@ -35,6 +38,9 @@ STATUS_STYLES = {
     "failed": "bold red",
     "crashed": "bold red",
     "interrupted": "yellow",
+    "pruned": "magenta",  # a search's pruner stopped the trial early: a result, not a fault
+    "stopped": "yellow",
+    "missing": "bold red",  # the folder was deleted outside ocrq
 }
 STATUS_ICONS = {
     "created": "·",
@@ -43,6 +49,9 @@ STATUS_ICONS = {
     "failed": "✗",
     "crashed": "✗",
     "interrupted": "■",
+    "pruned": "✂",
+    "stopped": "■",
+    "missing": "!",
 }
 
 
@@ -77,13 +86,44 @@ def summary_cells(summary: dict[str, Any]) -> dict[str, Text]:
         "speedup": Text(fmt_ratio(summary.get("speedup"))),
         "created": Text(fmt_time(summary.get("created"))),
         "tags": Text(",".join(summary.get("tags") or [])),
+        "progress": Text(list_progress(summary, time.time()), style="cyan"),
     }
+
+
+def wrap_items(items: list[str], width: int, separator: str = " · ") -> list[str]:
+    """Join ``items`` into lines of at most ``width`` cells, breaking only between items."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(separator) + len(item) <= width:
+            lines[-1] += separator + item
+        else:
+            lines.append(item)
+    return lines
+
+
+def fixed(value: Any, digits: int) -> str:
+    """A number with exactly ``digits`` decimals (``3.7600``), ``-`` when missing: columns line up."""
+    return f"{value:.{digits}f}" if is_finite_number(value) else "-"
 
 
 def variant_cells(variant: dict[str, Any]) -> tuple[Any, ...]:
     """One row of the variants comparison table (columns ``VARIANT_COLUMNS``), as `ocrq show` prints it."""
     *cells, guard = plain_variant_cells(variant)
+    # fixed decimals (the CLI's spelling drops trailing zeros: 3 next to 3.76)
+    cells[5] = fixed(variant.get("ned"), 4)
+    cells[8] = fixed(variant.get("latency_ms_p50"), 2)
+    cells[9] = fixed(variant.get("latency_ms_p95"), 2)
+    cells[10] = fixed(variant.get("throughput_lines_per_s_b16"), 0)
+    cells[12] = fixed((variant.get("fidelity") or {}).get("cosine"), 4)
     return (*cells, Text(guard, style="bold red") if guard == "exceeded" else guard)
+
+
+def epoch_row(epoch: dict[str, Any]) -> tuple[str, ...]:
+    """One row of the epoch table with fixed decimals (losses to 4, like ``3.2000``)."""
+    cells = list(epoch_cells(epoch))
+    cells[2] = fixed(epoch.get("train_loss"), 4)
+    cells[3] = fixed(epoch.get("val_loss"), 4)
+    return tuple(cells)
 
 
 # -- comparison ----------------------------------------------------------------------------------

@@ -147,6 +147,48 @@ def launch_run(home: str | Path, request: LaunchRequest, exp_id: str | None = No
     return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
 
 
+def command_preview(request: LaunchRequest) -> str:
+    """The command a user would type for ``request``: ``ocrq run quickstart --qat-epochs=3 --tag=x``."""
+    return shlex.join(["ocrq", *run_arguments(request, "ID")[:-3]])
+
+
+RESUMABLE = ("interrupted", "crashed", "failed")
+
+
+def resume_run(home: str | Path, experiment: dict[str, Any]) -> LaunchedRun:
+    """Continue an interrupted or crashed experiment from its last checkpoint (`ocrq run --resume ID`).
+
+    Raises:
+        ValueError: the experiment is not interrupted, crashed or failed.
+    """
+    exp_id, status = experiment["id"], experiment.get("status")
+    if status not in RESUMABLE:
+        raise ValueError(
+            f"experiment {exp_id[:8]} is {status}; only {', '.join(RESUMABLE)} runs can be resumed"
+        )
+    home = Path(home)
+    argv = [sys.executable, "-m", "cli.main", "--home", str(home), "run", "--resume", exp_id, "--json"]
+    log_path = home / LAUNCH_DIR / f"{exp_id}-resume.log"
+    process = start_detached(argv, log_path, env={**os.environ, "OCRQ_HOME": str(home)})
+    return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
+
+
+def analyze_run(home: str | Path, experiment: dict[str, Any]) -> LaunchedRun:
+    """Start `ocrq analyze ID` for a finished experiment as a detached process (it records its files).
+
+    Raises:
+        ValueError: the experiment has not finished, or has no variant to analyse.
+    """
+    exp_id, status = experiment["id"], experiment.get("status")
+    if status != "finished" or not experiment.get("variants"):
+        raise ValueError(f"experiment {exp_id[:8]} is {status}; only a finished experiment can be analysed")
+    home = Path(home)
+    argv = [sys.executable, "-m", "cli.main", "--home", str(home), "analyze", exp_id, "-q"]
+    log_path = home / LAUNCH_DIR / f"{exp_id}-analyze.log"
+    process = start_detached(argv, log_path, env={**os.environ, "OCRQ_HOME": str(home)})
+    return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
+
+
 def launch_log_tail(path: Path, lines: int = 40) -> list[str]:
     """The last lines of a launch log (empty when it does not exist)."""
     try:
@@ -230,7 +272,8 @@ def stop_experiment(store: Store, exp_id: str, grace_s: float = GRACE_S) -> str:
         raise StopError(f"pid {pid} of experiment {short} is no longer an ocrq process; not signalling it")
     outcome = stop_process(pid, grace_s, started=started)
     if outcome == "killed":
-        if store.get(exp_id).get("status") == "running":
+        # killed: the store already derives `crashed` for it; record why it ended instead
+        if store.get(exp_id).get("status") in ("running", "crashed"):
             reason = f"killed by ocrq tui: still running {grace_s:g} s after the interrupt"
             store.set_status(experiment["id"], "interrupted", error=reason)
         return f"experiment {short} did not stop within {grace_s:g} s and was killed (pid {pid})"

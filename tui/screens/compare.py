@@ -13,23 +13,31 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from tui.messages import ComparisonLoaded
 from tui.model.format import config_differences, metric_rows, value_text
 from tui.polling import PollingScreen
-from tui.widgets.common.keyed_table import KeyedTable
+from tui.widgets.common.keyed_table import Col, KeyedTable
 from tui.widgets.experiment.variants_table import VariantsTable
 
 
 class CompareTable(KeyedTable):
-    """A comparison table whose columns are the experiments; rebuilt only when they change."""
+    """A comparison table whose columns are the experiments; rebuilt only when they change.
+
+    Every experiment stays in view: a value too long for its share of the width ends in an ellipsis
+    (the line under the table shows the highlighted row in full), and the first column is frozen.
+    """
+
+    FIRST_WIDTH = 24
 
     def set_experiments(self, first: tuple[str, str], experiments: list[dict[str, Any]]) -> None:
-        columns = [first] + [
-            (e["id"], f"{e['id'][:8]} {e.get('name') or ''}".strip()[:24]) for e in experiments
+        count = max(1, len(experiments))
+        available = max(20, self.app.size.width - 4) - (self.FIRST_WIDTH + 2)
+        share = max(10, available // count - 2)
+        columns = [Col(first[0], first[1], 0, max_width=self.FIRST_WIDTH)] + [
+            Col(e["id"], f"{e['id'][:8]} {e.get('name') or ''}".strip()[:share], 0, max_width=share)
+            for e in experiments
         ]
-        if [key for key, _ in columns] != self.column_keys:
+        if [column.key for column in columns] != self.column_keys or columns != self.specs:
             self.reset()
-            self.clear(columns=True)
-            self.column_keys = [key for key, _ in columns]
-            for key, label in columns:
-                self.add_column(label, key=key)
+            self.replace_columns(columns)
+            self.fixed_columns = 1
 
 
 class CompareScreen(PollingScreen):
@@ -66,6 +74,7 @@ class CompareScreen(PollingScreen):
         self.experiments: list[dict[str, Any]] = []
         self.only_changed = True
         self._signature: tuple | None = None
+        self._config_rows: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -75,6 +84,7 @@ class CompareScreen(PollingScreen):
                 yield CompareTable((("metric", "metric"),), id="metrics-table", zebra_stripes=True)
             with TabPane("Config", id="config"):
                 yield CompareTable((("field", "field"),), id="config-table")
+                yield Static("", id="config-value", classes="path-line")
             with TabPane("Variants", id="variants"):
                 yield VariantsTable(per_experiment=True, id="compare-variants")
         yield Footer()
@@ -107,6 +117,7 @@ class CompareScreen(PollingScreen):
         table = self.query_one("#config-table", CompareTable)
         table.set_experiments(("field", "field"), self.experiments)
         rows = config_differences(self.experiments, only_changed=self.only_changed)
+        self._config_rows = rows
         cells = []
         for row in rows:
             style = "yellow" if row["changed"] else ""
@@ -123,6 +134,18 @@ class CompareScreen(PollingScreen):
         tabs = self.query_one(TabbedContent)
         label = f"Config ({len(rows)} {'changed' if self.only_changed else 'fields'})"
         tabs.get_tab("config").label = label
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted config row in full (values too long for their column end in an ellipsis)."""
+        if event.data_table.id != "config-table" or event.row_key.value is None:
+            return
+        row = next((r for r in self._config_rows if r["field"] == event.row_key.value), None)
+        if row is None:
+            return
+        text = Text(f"{row['field']}: ", style="bold")
+        for experiment, value in zip(self.experiments, row["values"], strict=False):
+            text.append(f"{experiment['id'][:8]} {value_text(value)}  ")
+        self.query_one("#config-value", Static).update(text)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -1,4 +1,4 @@
-"""Modal dialogs that return a value: a yes/no confirmation and a one-line text prompt."""
+"""Modal dialogs that return a value: a yes/no confirmation, a one-line text prompt, a column chooser."""
 
 from __future__ import annotations
 
@@ -9,9 +9,47 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Label, SelectionList, Static
 
 from tui.widgets.common.inputs import OcrqInput
+
+
+class ColumnsDialog(ModalScreen[set[str] | None]):
+    """Choose which columns a table shows; dismisses with the keys to hide, or ``None`` when cancelled.
+
+    Args:
+        columns: ``(key, label, shown)`` for every column that may be hidden.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="columns.cancel", tooltip="Close, change nothing"),
+        # before the list's own enter (which would tick): space ticks, enter applies
+        Binding(
+            "enter", "apply", "Apply", id="columns.apply", tooltip="Show the ticked columns", priority=True
+        ),
+    ]
+
+    def __init__(self, columns: list[tuple[str, str, bool]]) -> None:
+        super().__init__()
+        self.columns = columns
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Columns", classes="dialog-title")
+            yield SelectionList[str](
+                *((label, key, shown) for key, label, shown in self.columns), id="columns"
+            )
+            yield Static("space: tick or untick · enter: apply · escape: cancel", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def action_apply(self) -> None:
+        shown = set(self.query_one(SelectionList).selected)
+        self.dismiss({key for key, _, _ in self.columns if key not in shown})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class ConfirmDialog(ModalScreen[bool]):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import re
+import time
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -12,11 +13,17 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Collapsible, Footer, Header, ProgressBar, Static, TabbedContent, TabPane
 
-from tui.messages import ExperimentUpdated
+from tui.messages import ExperimentUpdated, OpenArtifact
+from tui.model.artifacts import is_text, resolve_artifact, shown_path
 from tui.model.data import ExperimentTail
-from tui.model.format import fmt_time, status_text, value_text
-from tui.model.launch import LaunchedRun, launch_log_tail, process_alive
+from tui.model.format import fmt_time, status_text, value_text, wrap_items
+from tui.model.launch import RESUMABLE, LaunchedRun, launch_log_tail, process_alive
+from tui.model.preview import is_image
+from tui.model.progress import describe
 from tui.polling import PollingScreen
+from tui.screens.artifact_view import FigureScreen, TextArtifactScreen
+from tui.screens.dialogs import TextPrompt
+from tui.widgets.experiment.analysis import show_analysis
 from tui.widgets.experiment.artifacts import ArtifactsTable, ArtifactsView
 from tui.widgets.experiment.charts import TrainingCharts
 from tui.widgets.experiment.epoch_table import EpochTable
@@ -24,7 +31,6 @@ from tui.widgets.experiment.log_tail import LogTail
 from tui.widgets.experiment.variants_table import BytesByKindTable, VariantsTable
 
 TABS = ("epochs", "charts", "variants", "artifacts", "config", "log")
-_PROGRESS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)")
 
 
 class ExperimentScreen(PollingScreen):
@@ -58,7 +64,25 @@ class ExperimentScreen(PollingScreen):
             "x", "stop", "Stop", id="experiment.stop", tooltip="Interrupt the run (kill after a grace period)"
         ),
         Binding("t", "tag", "Tag", id="experiment.tag", tooltip="Add or remove tags"),
+        Binding(
+            "r", "clone", "Re-run", id="experiment.clone", tooltip="Clone this config into the launch form"
+        ),
+        Binding(
+            "R",
+            "resume",
+            "Resume",
+            id="experiment.resume",
+            tooltip="Continue an interrupted or crashed run from its checkpoint",
+        ),
         Binding("n", "note", "Note", id="experiment.note", tooltip="Edit the note"),
+        Binding(
+            "A",
+            "analyze",
+            "Analyse",
+            show=False,
+            id="experiment.analyze",
+            tooltip="Run ocrq analyze on this finished experiment in the background",
+        ),
     ]
 
     def __init__(self, exp_id: str, launched: LaunchedRun | None = None) -> None:
@@ -151,7 +175,27 @@ class ExperimentScreen(PollingScreen):
         if self._missing_polls % 2 == 1:  # the launch log changes slowly: read it every second
             self.query_one(LogTail).show(launch_log_tail(self.launched.log_path, 200))
 
+    def on_resize(self) -> None:
+        if self.document is not None:
+            self._show_header(self.document)
+
     def _show_document(self, document: dict[str, Any]) -> None:
+        self._show_header(document)
+        self.sub_title = f"experiment {document['id'][:8]} {document.get('name') or ''}".strip()
+        self.query_one(VariantsTable).show(document.get("variants", []))
+        self.query_one(BytesByKindTable).show(document.get("variants", []))
+        self.query_one(ArtifactsView).show(document.get("artifacts", []), base=document.get("dir"))
+        # analysis.json read where it is in this home (a home copied from another machine)
+        here = [
+            {**artifact, "path": str(resolve_artifact(str(artifact.get("path")), document.get("dir")))}
+            for artifact in document.get("artifacts", [])
+        ]
+        show_analysis(self.query_one(TabbedContent), here)
+        if self.query_one(TabbedContent).active == "config":
+            self._show_config()
+
+    def _show_header(self, document: dict[str, Any]) -> None:
+        """Name and status, then the details wrapped between items (never inside one) to the width."""
         header = Text()
         header.append(document["id"], style="bold")
         header.append(f"  {document.get('name') or ''}  ")
@@ -163,22 +207,15 @@ class ExperimentScreen(PollingScreen):
         ]
         if document.get("tags"):
             details.append("tags " + ",".join(document["tags"]))
-        header.append("\n" + " · ".join(details), style="dim")
         if document.get("study_id"):
-            header.append(
-                f" · trial {document.get('trial_number')} of study {document['study_id'][:8]}", style="dim"
-            )
+            details.append(f"trial {document.get('trial_number')} of study {document['study_id'][:8]}")
+        width = max(20, (self.size.width or self.app.size.width) - 2)
+        header.append("\n" + "\n".join(wrap_items(details, width)), style="dim")
         if document.get("note"):
             header.append(f"\nnote: {document['note']}", style="italic")
         if document.get("error"):
             header.append(f"\nerror: {document['error']}", style="red")
         self.query_one("#experiment-header", Static).update(header)
-        self.sub_title = f"experiment {document['id'][:8]} {document.get('name') or ''}".strip()
-        self.query_one(VariantsTable).show(document.get("variants", []))
-        self.query_one(BytesByKindTable).show(document.get("variants", []))
-        self.query_one(ArtifactsView).show(document.get("artifacts", []), base=document.get("dir"))
-        if self.query_one(TabbedContent).active == "config":
-            self._show_config()
 
     def _show_config(self) -> None:
         """Mount the config sections, once, when the Config tab is first shown (it costs a few widgets)."""
@@ -209,18 +246,14 @@ class ExperimentScreen(PollingScreen):
         if not running:
             return
         beat = self.heartbeat or {}
-        stage = beat.get("stage") or document.get("stage") or "starting"
-        progress = beat.get("progress") or ""
-        where = (
-            f" · pid {beat.get('pid') or document.get('pid')} on {beat.get('host') or document.get('host')}"
-        )
-        self.query_one("#stage-label", Static).update(Text(f"{stage} {progress}".strip() + where))
+        progress = describe(document, beat, self.epochs, time.time())
+        where = f" · pid {beat.get('pid') or document.get('pid')}"
+        self.query_one("#stage-label", Static).update(Text(progress.text() + where))
         bar = self.query_one("#stage-progress", ProgressBar)
-        match = _PROGRESS.match(progress)
         # No bar when the amount of work is unknown: an indeterminate bar animates, costing CPU over SSH.
-        bar.display = bool(match and float(match.group(2)) > 0)
+        bar.display = bool(progress.total and progress.completed is not None)
         if bar.display:
-            bar.update(total=float(match.group(2)), progress=float(match.group(1)))
+            bar.update(total=progress.total, progress=min(progress.completed, progress.total))
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -229,7 +262,9 @@ class ExperimentScreen(PollingScreen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        focus = {"epochs": EpochTable, "variants": VariantsTable, "artifacts": ArtifactsTable}.get(tab)
+        focus = {
+            "epochs": EpochTable, "variants": VariantsTable, "artifacts": ArtifactsTable, "charts": TrainingCharts
+        }.get(tab)  # fmt: skip
         if focus is not None:
             self.query_one(focus).focus()
         elif tab == "log":
@@ -249,9 +284,50 @@ class ExperimentScreen(PollingScreen):
         elif event.pane.id == "config":
             self._show_config()
 
+    def on_open_artifact(self, message: OpenArtifact) -> None:
+        path = message.path
+        shown = shown_path(Path(path), (self.document or {}).get("dir"))
+        if not Path(path).exists():
+            self.notify(f"{shown} is missing", severity="warning")
+        elif is_image(path):
+            self.app.push_screen(FigureScreen(path, shown))
+        elif is_text(path):
+            self.app.push_screen(TextArtifactScreen(path, shown))
+        else:
+            self.notify(f"{shown}: no viewer for this kind of file; y copies its path", timeout=4)
+
     def action_stop(self) -> None:
         status = self.document.get("status") if self.document else ("running" if self.launched else None)
         self.app.stop_experiment(self.exp_id, status)
+
+    def ask_log_search(self, current: str) -> None:
+        """Ask for the text to find in the log (the log view's / key)."""
+
+        def apply(text: str | None) -> None:
+            if text is not None:
+                self.query_one(LogTail).search(text)
+
+        self.app.push_screen(TextPrompt("Search the log", "text to find (any case)", current), apply)
+
+    def action_clone(self) -> None:
+        self.app.clone_experiment(self.exp_id)
+
+    def action_resume(self) -> None:
+        status = (self.document or {}).get("status")
+        if status not in RESUMABLE:
+            self.notify(f"this run is {status}; only {', '.join(RESUMABLE)} runs resume", severity="warning")
+            return
+        self.app.resume_experiment(self.exp_id)
+
+    def action_analyze(self) -> None:
+        document = self.document or {}
+        if document.get("status") != "finished" or not document.get("variants"):
+            self.notify(
+                f"this run is {document.get('status')}; only a finished experiment can be analysed",
+                severity="warning",
+            )
+            return
+        self.app.analyze_experiment(self.exp_id)
 
     def action_tag(self) -> None:
         self.app.edit_tags([self.exp_id], (self.document or {}).get("tags") or [], self.exp_id[:8])

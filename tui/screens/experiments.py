@@ -14,19 +14,23 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 from tui.messages import ExperimentsLoaded
 from tui.model.data import ExperimentsReader, ListQuery, parse_filter
 from tui.model.format import summary_cells
+from tui.model.launch import RESUMABLE
 from tui.polling import PollingScreen
-from tui.screens.dialogs import ConfirmDialog
+from tui.screens.dialogs import ColumnsDialog, ConfirmDialog
 from tui.widgets.common.inputs import OcrqInput
-from tui.widgets.common.keyed_table import KeyedTable
+from tui.widgets.common.keyed_table import Col, KeyedTable
 
-# The figures come before template and model so that an 80-column terminal shows them.
+# The figures come before template and model so that an 80-column terminal shows them; when the terminal
+# is narrow, the columns of least value (model, created, template, tags) are hidden first.
 COLUMNS = (
-    ("mark", " "), ("id", "id"), ("name", "name"), ("status", "status"), ("best_cer", "CER"),
-    ("best_em", "EM"), ("size_ratio", "size×"), ("speedup", "speed×"), ("template", "template"),
-    ("model", "model"), ("created", "created"), ("tags", "tags"),
+    Col("mark", " ", 0), Col("id", "id", 0), Col("name", "name", 0, max_width=28), Col("status", "status", 0),
+    Col("best_cer", "CER", 1, numeric=True), Col("best_em", "EM", 2, numeric=True),
+    Col("size_ratio", "size×", 2, numeric=True), Col("speedup", "speed×", 2, numeric=True),
+    Col("progress", "progress", 3), Col("template", "template", 5), Col("model", "model", 7),
+    Col("created", "created", 6), Col("tags", "tags", 4, max_width=30),
 )  # fmt: skip
-SORTABLE = [key for key, _ in COLUMNS if key != "mark"]
-LABELS = dict(COLUMNS)
+SORTABLE = [column.key for column in COLUMNS if column.key not in ("mark", "progress")]
+LABELS = {column.key: column.label for column in COLUMNS}
 # Sorting by these puts the best first: lowest CER, highest EM/ratios, newest.
 DESCENDING_FIRST = {"best_em", "size_ratio", "speedup", "created"}
 
@@ -35,18 +39,21 @@ class ExperimentsTable(KeyedTable):
     """The experiments DataTable; enter opens the experiment under the cursor."""
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "Open", id="experiments.open", tooltip="Open the experiment")
+        Binding("enter", "select_cursor", "Open", id="experiments.open", tooltip="Open the experiment"),
+        Binding("g", "first_row", "First", show=False, id="experiments.first", tooltip="Go to the first row"),
+        Binding("G", "last_row", "Last", show=False, id="experiments.last", tooltip="Go to the last row"),
     ]
 
 
 class FilterInput(OcrqInput):
-    """The `/` filter bar; escape or enter returns to the table and keeps the filter."""
+    """The `/` filter bar; enter returns to the table and keeps the filter, escape clears it."""
 
     BINDINGS = [
-        Binding("escape", "leave", "Back to the table", id="filter.leave", tooltip="Keep the filter, go back")
+        Binding("escape", "clear", "Clear filter", id="filter.clear", tooltip="Clear the filter, go back")
     ]
 
-    def action_leave(self) -> None:
+    def action_clear(self) -> None:
+        self.value = ""
         self.screen.leave_filter()
 
 
@@ -57,6 +64,9 @@ class ExperimentsScreen(PollingScreen):
     BINDINGS = [
         Binding(
             "space", "mark", "Mark", id="experiments.mark", tooltip="Mark for comparison (again to unmark)"
+        ),
+        Binding(
+            "f2", "choose_columns", "Columns", id="experiments.columns", tooltip="Choose the columns shown"
         ),
         Binding(
             "c", "compare", "Compare", id="experiments.compare", tooltip="Compare the marked experiments"
@@ -75,6 +85,16 @@ class ExperimentsScreen(PollingScreen):
             "x", "stop", "Stop", id="experiments.stop", tooltip="Stop the running experiment under the cursor"
         ),
         Binding("t", "tag", "Tag", id="experiments.tag", tooltip="Add or remove tags"),
+        Binding(
+            "r", "clone", "Re-run", id="experiments.clone", tooltip="Clone the config into the launch form"
+        ),
+        Binding(
+            "R",
+            "resume",
+            "Resume",
+            id="experiments.resume",
+            tooltip="Continue an interrupted or crashed run from its checkpoint",
+        ),
         Binding("n", "note", "Note", id="experiments.note", tooltip="Edit the note"),
         Binding(
             "d,delete",
@@ -117,7 +137,7 @@ class ExperimentsScreen(PollingScreen):
                 placeholder="text  status:running  tag:qat  template:smoke", id="filter-input", compact=True
             )
         yield Static("", id="filter-error", classes="error-line")
-        yield ExperimentsTable(COLUMNS, id="experiments")
+        yield ExperimentsTable(COLUMNS, id="experiments", fixed_columns=3)
         yield Static("", id="list-status", classes="status-line")
         yield Footer()
 
@@ -154,7 +174,7 @@ class ExperimentsScreen(PollingScreen):
         marked, row = data
         cells = summary_cells(row)
         mark = Text("●", style="bold magenta") if marked else Text(" ")
-        return (mark, *(cells[key] for key, _ in COLUMNS[1:]))
+        return (mark, *(cells[column.key] for column in COLUMNS[1:]))
 
     def _show_status(self) -> None:
         running = sum(1 for row in self.rows.values() if row.get("status") == "running")
@@ -184,11 +204,9 @@ class ExperimentsScreen(PollingScreen):
     def _show_sort(self) -> None:
         table = self.query_one(ExperimentsTable)
         arrow = " ▼" if self.query_state.descending else " ▲"
-        for key, label in COLUMNS:
-            column = table.columns.get(key)  # type: ignore[call-overload]
-            if column is not None:
-                column.label = Text(label + (arrow if key == self.query_state.sort else ""))
-        table.refresh()
+        table.pinned = {self.query_state.sort}  # the sort column ranks with the figures
+        for column in COLUMNS:
+            table.set_label(column.key, column.label + (arrow if column.key == self.query_state.sort else ""))
 
     def _set_query(self, **changes: Any) -> None:
         values = {**self.query_state.__dict__, **changes}
@@ -235,11 +253,19 @@ class ExperimentsScreen(PollingScreen):
             self.marked.remove(exp_id)
         else:
             self.marked.append(exp_id)
-        self._show_rows()
-        table = self.query_one(ExperimentsTable)
-        if table.cursor_row < table.row_count - 1:
-            table.move_cursor(row=table.cursor_row + 1)
+        self._show_rows()  # the cursor stays: space again unmarks
         self._show_status()
+
+    def action_choose_columns(self) -> None:
+        table = self.query_one(ExperimentsTable)
+        choices = [(c.key, c.label, c.key not in table.chosen_off) for c in COLUMNS if c.priority > 0]
+
+        def apply(hidden: set[str] | None) -> None:
+            if hidden is not None:
+                table.chosen_off = hidden
+                table.fit_columns()
+
+        self.app.push_screen(ColumnsDialog(choices), apply)
 
     def action_clear_marks(self) -> None:
         if self.marked:
@@ -299,6 +325,22 @@ class ExperimentsScreen(PollingScreen):
         if exp_id is not None:
             self.app.stop_experiment(exp_id, self.rows.get(exp_id, {}).get("status"))
 
+    def action_clone(self) -> None:
+        exp_id = self._cursor_id()
+        if exp_id is not None:
+            self.app.clone_experiment(exp_id)
+
+    def action_resume(self) -> None:
+        exp_id = self._cursor_id()
+        if exp_id is None:
+            return
+        status = self.rows.get(exp_id, {}).get("status")
+        if status not in RESUMABLE:
+            self.notify(f"{self._label(exp_id)} is {status}; only {', '.join(RESUMABLE)} runs resume",
+                        severity="warning")  # fmt: skip
+            return
+        self.app.resume_experiment(exp_id)
+
     def action_tag(self) -> None:
         targets = self._targets()
         if targets:
@@ -312,10 +354,20 @@ class ExperimentsScreen(PollingScreen):
             self.app.edit_note(exp_id, self.rows.get(exp_id, {}).get("note") or "", self._label(exp_id))
 
     def action_delete(self) -> None:
-        targets = [exp_id for exp_id in self._targets() if not self.rows.get(exp_id, {}).get("deleted")]
+        # The marked rows only when the cursor is on one of them: marks left from a compare, off-screen,
+        # are never deleted by a d on another row.
+        cursor = self._cursor_id()
+        chosen = list(self.marked) if cursor in self.marked else ([cursor] if cursor else [])
+        targets = [exp_id for exp_id in chosen if not self.rows.get(exp_id, {}).get("deleted")]
         if not targets:
             return
-        what = self._label(targets[0]) if len(targets) == 1 else f"{len(targets)} experiments"
+        running = [exp_id for exp_id in targets if self.rows.get(exp_id, {}).get("status") == "running"]
+        if running:
+            names = ", ".join(self._label(exp_id) for exp_id in running)
+            self.notify(f"{names} is running: stop it first (x), then delete", severity="warning", timeout=6)
+            return
+        labels = [self._label(exp_id) for exp_id in targets]
+        what = ", ".join(labels[:4]) + (f" and {len(labels) - 4} more" if len(labels) > 4 else "")
 
         def apply(yes: bool | None) -> None:
             if not yes:

@@ -1,5 +1,8 @@
-"""An experiment's artifacts: kind, variant, size and path; the full path of the highlighted one, its
-copy to the clipboard (OSC 52, works over SSH), and a colour preview of figures."""
+"""An experiment's artifacts: path (relative to the experiment folder), kind, variant and size; the full
+path of the highlighted one, its copy to the clipboard (OSC 52, works over SSH), a colour preview of
+figures; enter opens a figure full-screen or a text artifact in the viewer.
+
+Paths recorded on another machine (a home copied from a GPU box) are re-based onto this home."""
 
 from __future__ import annotations
 
@@ -14,19 +17,29 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from tui.messages import PreviewReady
+from tui.messages import OpenArtifact, PreviewReady
+from tui.model.artifacts import resolve_artifact, shown_path
 from tui.model.format import fmt_bytes
 from tui.model.preview import half_block_preview, is_image
-from tui.widgets.common.keyed_table import KeyedTable
+from tui.widgets.common.keyed_table import Col, KeyedTable
 
-COLUMNS = (("kind", "kind"), ("variant", "variant"), ("size", "size"), ("path", "path"))
+COLUMNS = (
+    Col("path", "path", 0, max_width=48), Col("kind", "kind", 1), Col("size", "size", 2, numeric=True),
+    Col("variant", "variant", 3),
+)  # fmt: skip
 
 
 class ArtifactsTable(KeyedTable):
-    """The artifacts DataTable; enter previews a figure."""
+    """The artifacts DataTable; enter opens the artifact (figure full-screen, text in the viewer)."""
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "Preview", id="artifacts.preview", tooltip="Preview the figure"),
+        Binding(
+            "enter",
+            "select_cursor",
+            "Open",
+            id="artifacts.preview",
+            tooltip="Open: a figure full-screen, a text file (md, json, tsv) in the viewer",
+        ),
         Binding(
             "y",
             "copy_path",
@@ -50,6 +63,7 @@ class ArtifactsView(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.preview_path: str | None = None
+        self.base: str | None = None
 
     def compose(self) -> ComposeResult:
         yield ArtifactsTable(COLUMNS, id="artifacts-table")
@@ -59,18 +73,16 @@ class ArtifactsView(Vertical):
     def show(self, artifacts: list[dict[str, Any]], base: str | None = None) -> None:
         """Show ``artifacts``; paths inside the experiment folder ``base`` are shown relative to it."""
         rows = []
+        self.base = base
         for artifact in artifacts:
-            path = str(artifact.get("path"))
-            shown = path
-            if base and path.startswith(base.rstrip("/") + "/"):
-                shown = path[len(base.rstrip("/")) + 1 :]
+            path = resolve_artifact(str(artifact.get("path")), base)
             cells = (
+                shown_path(path, base),
                 artifact.get("kind") or "-",
-                artifact.get("variant") or "-",
                 fmt_bytes(artifact.get("bytes")),
-                shown,
+                artifact.get("variant") or "-",
             )
-            rows.append((path, cells))
+            rows.append((str(path), cells))
         self.query_one(ArtifactsTable).sync(rows)
         self._show_path(self.query_one(ArtifactsTable).cursor_key)
 
@@ -99,7 +111,7 @@ class ArtifactsView(Vertical):
         event.stop()
         path = event.row_key.value
         if path:
-            self.preview(path)
+            self.post_message(OpenArtifact(path))
 
     def preview(self, path: str) -> None:
         """Render a preview of ``path`` at the preview area's size (in a thread)."""

@@ -1,0 +1,298 @@
+"""Out-of-distribution check: a trained experiment on lines ocrq's renderer did not make.
+
+Run:
+    python bench/ood_bench.py EXPERIMENT [--variant fp32] [--lines 300] [--keep DIR]
+    python bench/ood_bench.py --render-only DIR [--lines 60]      # just write the OOD lines and a sheet
+
+Prints CER / EM side by side for:
+- in-distribution: ocrq's synthetic test lines in the training fonts;
+- held-out families: ocrq's synthetic lines in the families the config holds out;
+- OOD held-out families: lines drawn by matplotlib's Agg rasterizer (not ocrq's renderer, layout or
+  augmentations) in the held-out families, over colour photo-like backgrounds made here (FFT-smoothed noise
+  through matplotlib colour maps, with shapes), cropped loosely or tightly and resized as inference does;
+- OOD unseen fonts: the same, in fonts neither bundled nor held out (matplotlib's STIX faces);
+and, on the OOD lines, CER of lines with a doubled letter (committee, 10:45:30 -> "11", "00") next to lines
+without. Texts come from their own generator (not ocrq's text sources).
+
+Never train on what this bench renders: it measures generalization only while the model has not seen it.
+Figures only; it never passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+import io
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+from fontTools.ttLib import TTFont  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
+from matplotlib.patches import Circle, Rectangle  # noqa: E402
+from PIL import Image  # noqa: E402
+from rapidfuzz.distance import Levenshtein  # noqa: E402
+
+COLOUR_MAPS = (
+    "viridis",
+    "terrain",
+    "copper",
+    "cool",
+    "autumn",
+    "twilight",
+    "gist_earth",
+    "Pastel1",
+    "cividis",
+)
+STIX_FONTS = ("STIXGeneral.ttf", "STIXGeneralItalic.ttf", "STIXGeneralBol.ttf", "STIXGeneralBolIta.ttf")
+DOUBLED_WORDS = (
+    "committee", "balloon", "coffee", "address", "little", "million", "success", "Mississippi", "bookkeeper",
+    "parallel", "illegal", "fill", "all", "Tennessee", "skill", "village", "letter", "apple", "week", "mood",
+)  # fmt: skip
+
+
+def _zen_words() -> list[str]:
+    """English words from the Zen of Python (`this`), a word source apart from ocrq's."""
+    with contextlib.redirect_stdout(io.StringIO()):  # importing `this` prints the Zen
+        import this
+    text = codecs.decode(this.s, "rot13")
+    return sorted({w.strip(".,!*-'") for w in text.split() if w.strip(".,!*-'").isalpha()})
+
+
+def ood_text(rng: random.Random, words: list[str]) -> str:
+    """One line: words, times, prices, dates, codes, doubled-letter words."""
+    kind = rng.random()
+    if kind < 0.15:
+        return f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+    if kind < 0.3:
+        return f"{rng.choice(['-', '', '$'])}{rng.randint(0, 999)}.{rng.randint(0, 99):02d}"
+    if kind < 0.4:
+        return f"{rng.randint(1, 31):02d}.{rng.randint(1, 12):02d}.{rng.randint(1990, 2029)}"
+    if kind < 0.5:
+        return f"{rng.choice(['ID', 'No.', 'Ref'])} {rng.randint(100, 99999)}-{rng.choice('ABCDEFXYZ')}"
+    pool = DOUBLED_WORDS if kind < 0.7 else words
+    count = rng.randint(1, 4)
+    line = " ".join(rng.choice(pool if i == 0 else words) for i in range(count))
+    return line.capitalize() if rng.random() < 0.3 else line
+
+
+def has_doubled_letter(text: str) -> bool:
+    return any(a == b and not a.isspace() for a, b in zip(text, text[1:], strict=False))
+
+
+def _cmap_chars(path: Path) -> set[str]:
+    with TTFont(str(path), lazy=True) as font:
+        return {chr(c) for c in (font.getBestCmap() or {})}
+
+
+def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A photo-like RGB background: smoothed noise through a colour map, blended with a colour, shapes."""
+    noise = rng.standard_normal((height, width))
+    fy, fx = np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :]
+    scale = rng.uniform(0.01, 0.06)
+    smooth = np.real(np.fft.ifft2(np.fft.fft2(noise) * np.exp(-(fx**2 + fy**2) / (2 * scale**2))))
+    smooth = (smooth - smooth.min()) / max(float(np.ptp(smooth)), 1e-9)
+    rgb = matplotlib.colormaps[rng.choice(COLOUR_MAPS)](smooth)[..., :3]
+    base = rng.uniform(0, 1, 3)
+    mix = rng.uniform(0.2, 0.8)
+    return np.clip(mix * rgb + (1 - mix) * base, 0, 1)
+
+
+def render_ood_line(text: str, font: Path, rng: np.random.Generator) -> Image.Image:
+    """`text` drawn by matplotlib's Agg rasterizer over a photo-like background, cropped around the text."""
+    size_px = rng.uniform(18, 48)
+    width = int(size_px * (len(text) * 0.75 + 4))
+    height = int(size_px * 3)
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    background = _background(rng, height, width)
+    fig.figimage(background, 0, 0)
+    for _ in range(int(rng.integers(0, 4))):  # shapes behind the text (signs, objects)
+        colour = tuple(rng.uniform(0, 1, 3))
+        if rng.random() < 0.5:
+            patch = Circle(
+                (rng.uniform(0, 1), rng.uniform(0, 1)), rng.uniform(0.05, 0.3), color=colour, alpha=0.5
+            )
+        else:
+            patch = Rectangle((rng.uniform(0, 1), rng.uniform(0, 1)), 0.3, 0.5, color=colour, alpha=0.5)
+        fig.add_artist(patch)
+    luma = float(np.mean(background @ np.array([0.299, 0.587, 0.114])))
+    target = rng.uniform(0, 0.25) if luma > 0.5 else rng.uniform(0.8, 1.0)
+    hue = rng.uniform(0, 1, 3)
+    colour = np.clip(hue * target / max(float(hue @ np.array([0.299, 0.587, 0.114])), 1e-3), 0, 1)
+    if target > 0.5:
+        colour = np.clip(1 - (1 - hue) * (1 - target) / 0.5, 0, 1)
+    artist = fig.text(
+        0.5,
+        0.5,
+        text,
+        fontproperties=FontProperties(fname=str(font), size=size_px * 72 / 100),
+        color=tuple(colour),
+        ha="center",
+        va="center",
+        rotation=float(rng.normal(0, 1.0)),
+        parse_math=False,
+    )
+    canvas.draw()
+    box = artist.get_window_extent(renderer=canvas.get_renderer())
+    pixels = np.asarray(canvas.buffer_rgba())[..., :3]
+    tight = rng.random() < 0.4
+    margin_y = rng.uniform(-0.05, 0.02) if tight else rng.uniform(0.05, 0.4)
+    margin_x = rng.uniform(0.0, 1.0)
+    y0 = int(height - box.y1 - margin_y * box.height)
+    y1 = int(height - box.y0 + margin_y * box.height)
+    x0 = int(box.x0 - margin_x * box.height)
+    x1 = int(box.x1 + margin_x * box.height)
+    crop = pixels[max(0, y0) : min(height, y1), max(0, x0) : min(width, x1)]
+    return Image.fromarray(np.ascontiguousarray(crop), "RGB")
+
+
+def write_ood_set(folder: Path, fonts: list[Path], lines: int, seed: int, charset_chars: set[str]) -> Path:
+    """Render `lines` OOD lines into `folder` with a PaddleOCR `labels.txt`; its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng, words = random.Random(seed), _zen_words()
+    np_rng = np.random.default_rng(seed)
+    coverage = {font: _cmap_chars(font) for font in fonts}
+    rows = []
+    for index in range(lines):
+        font = fonts[index % len(fonts)]
+        text = ood_text(rng, words)
+        text = "".join(ch for ch in text if ch in coverage[font] and ch in charset_chars).strip() or "ok"
+        image = render_ood_line(text, font, np_rng)
+        name = f"{index:05d}.png"
+        image.save(folder / name)
+        rows.append(f"{name}\t{text}")
+    (folder / "labels.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return folder / "labels.txt"
+
+
+def _scores(predictions: list[str], labels: list[str]) -> tuple[float, float, int]:
+    edits = sum(Levenshtein.distance(p, t) for p, t in zip(predictions, labels, strict=True))
+    chars = max(1, sum(len(t) for t in labels))
+    exact = sum(p == t for p, t in zip(predictions, labels, strict=True))
+    return edits / chars, exact / max(1, len(labels)), len(labels)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("experiment", nargs="?", help="experiment id, prefix or name (ocrq list)")
+    parser.add_argument("--variant", default="fp32")
+    parser.add_argument("--lines", type=int, default=300, help="lines per set")
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--keep", type=Path, help="write the OOD lines here (default: a temporary folder)")
+    parser.add_argument("--render-only", type=Path, help="only write the OOD lines (and sheet.png) here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from pipeline.config import config_from_dict, resolve_config
+    from pipeline.core.charset import Charset
+    from pipeline.data.fonts import resolve_font_pools
+    from pipeline.data.loader import make_loader
+    from pipeline.data.real_sources import open_real_dataset
+    from pipeline.data.synthetic import SyntheticLineDataset
+    from pipeline.evaluation.predict import predict
+
+    torch.set_num_threads(1)
+    stix_dir = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    unseen_fonts = [stix_dir / name for name in STIX_FONTS]
+
+    if args.render_only:
+        config = resolve_config("quickstart")
+        charset = Charset.from_spec(config.model.charset)
+        held = list(resolve_font_pools(config.synthetic, charset).held_out)
+        for name, fonts in (("held_out_families", held), ("unseen_fonts", unseen_fonts)):
+            labels = write_ood_set(args.render_only / name, fonts, args.lines, args.seed, set(charset.chars))
+            images = [
+                Image.open(labels.parent / line.split("\t")[0])
+                for line in labels.read_text().splitlines()[:24]
+            ]
+            sheet = Image.new("RGB", (900, sum(min(60, i.height) + 4 for i in images)), "white")
+            y = 0
+            for image in images:
+                image.thumbnail((900, 60))
+                sheet.paste(image, (0, y))
+                y += image.height + 4
+            sheet.save(args.render_only / f"{name}-sheet.png")
+            print(f"{labels} ({args.lines} lines)")
+        return 0
+    if not args.experiment:
+        parser.error("name an experiment, or use --render-only DIR")
+
+    from cli.resolve import resolve
+    from pipeline.variants.load import load_recognizer
+    from store import Store
+
+    store = Store()
+    exp_id = resolve(store, args.experiment)
+    experiment = store.get(exp_id)
+    config = config_from_dict(experiment["config"])
+    charset = Charset.from_spec(config.model.charset)
+    recognizer = load_recognizer(store.experiment_dir(exp_id), args.variant, threads=1)
+    held = list(resolve_font_pools(config.synthetic, charset).held_out)
+
+    def run(dataset) -> tuple[list[str], list[str]]:
+        loader = make_loader(
+            dataset,
+            32,
+            charset=charset,
+            width_multiple=recognizer.width_multiple,
+            shuffle=False,
+            num_workers=0,
+        )
+        result = predict(recognizer, loader, charset, torch.device("cpu"), compute_loss=False)
+        return result.predictions, result.labels
+
+    rows = []
+    for name, pool in (
+        ("in-distribution (ocrq, train fonts)", "train"),
+        ("held-out families (ocrq)", "held_out"),
+    ):
+        dataset = SyntheticLineDataset(
+            config.synthetic, config.augment, charset, args.lines, seed=config.train.seed + 303, split="test",
+            font_pool=pool,
+        )  # fmt: skip
+        rows.append((name, *_scores(*run(dataset))))
+    doubled: list[tuple[str, str]] = []
+    plain: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        root = args.keep or Path(scratch)
+        for name, fonts in (
+            ("OOD held-out families (matplotlib)", held),
+            ("OOD unseen fonts (matplotlib STIX)", unseen_fonts),
+        ):
+            labels_file = write_ood_set(
+                root / name.split(" (")[0].replace(" ", "_"), fonts, args.lines, args.seed, set(charset.chars)
+            )
+            real = open_real_dataset(
+                labels_file, charset, image_height=config.synthetic.image_height,
+                max_image_width=config.synthetic.max_image_width, width_scale=config.synthetic.width_scale,
+            )  # fmt: skip
+            predictions, labels = run(real.dataset)
+            rows.append((name, *_scores(predictions, labels)))
+            for p, t in zip(predictions, labels, strict=True):
+                (doubled if has_doubled_letter(t) else plain).append((p, t))
+    print(f"experiment {exp_id} variant {args.variant}: {experiment['config'].get('model')}")
+    print(f"{'set':44} {'lines':>6} {'CER %':>7} {'EM %':>7}")
+    for name, cer, em, count in rows:
+        print(f"{name:44} {count:6d} {100 * cer:7.2f} {100 * em:7.2f}")
+    for name, pairs in (("OOD lines with a doubled letter", doubled), ("OOD lines without", plain)):
+        if pairs:
+            cer, em, count = _scores([p for p, _ in pairs], [t for _, t in pairs])
+            print(f"{name:44} {count:6d} {100 * cer:7.2f} {100 * em:7.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,225 @@
+"""`ocrq import`: a recognizer someone else exported to ONNX becomes an experiment (template `import`) whose
+baseline is that file; ocrq prepares its graph, builds its variants and measures them like any other."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.console import UsageError, err, fmt_pct, info, one_line, print_json, refuse_control_chars
+from store import Store
+
+NORMALIZE_CHOICES = ("paddle", "imagenet", "zero_one", "minus_one_one")
+
+
+def import_model(
+    model: Annotated[
+        Path, typer.Argument(help="The ONNX recognizer to import (CTC output, one image input).")
+    ],
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            help="Lines to evaluate and calibrate on: a label file (path<TAB>label), a folder holding one, or 'synthetic'.",
+        ),
+    ],
+    charset: Annotated[
+        Path | None,
+        typer.Option(
+            "--charset",
+            help="Characters of classes 1.. (one a line) when the model's metadata has none.",
+            show_default=False,
+        ),
+    ] = None,
+    height: Annotated[
+        int | None,
+        typer.Option(
+            "--height", help="Line height, when the model's input does not fix it.", show_default=False
+        ),
+    ] = None,
+    width: Annotated[
+        int | None, typer.Option("--width", help="Line width of a fixed-width model.", show_default=False)
+    ] = None,
+    normalize: Annotated[
+        str,
+        typer.Option("--normalize", help="Input normalisation: paddle, imagenet, zero_one or minus_one_one."),
+    ] = "paddle",
+    blank: Annotated[
+        int | None,
+        typer.Option("--blank", help="Class index of the CTC blank (default 0).", show_default=False),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Experiment name.", show_default=False)] = None,
+    lines: Annotated[int, typer.Option("--lines", help="At most this many lines measured.")] = 300,
+    calibration_lines: Annotated[
+        int, typer.Option("--calibration-lines", help="Lines used for calibration (never measured).")
+    ] = 64,
+    observer: Annotated[
+        str,
+        typer.Option("--observer-type", help="Calibration: min_max, percentile, entropy, moving_average."),
+    ] = "min_max",
+    variants: Annotated[
+        str,
+        typer.Option(
+            "--variants",
+            help="Comma-separated: ort-int8-static, ort-int8-dynamic, ort-int4-weight, ort-int8-mixed.",
+        ),
+    ] = "ort-int8-static,ort-int8-dynamic,ort-int4-weight,ort-int8-mixed",
+    budget: Annotated[
+        float, typer.Option("--accuracy-budget-pp", help="Flag variants whose CER rises more than this (pp).")
+    ] = 0.5,
+    mixed_budget: Annotated[
+        float, typer.Option("--mixed-budget-pp", help="CER rise the mixed variant stops at (pp).")
+    ] = 0.1,
+    threads: Annotated[int, typer.Option("--latency-threads", help="CPU threads for latency.", min=1)] = 1,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", help="Tag the experiment (repeatable).", show_default=False)
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the experiment id.")] = False,
+) -> None:
+    """Import an ONNX recognizer, check it on --data, then build and measure ocrq's variants of it."""
+    from pipeline.deploy.foreign_model import ImportRefused
+    from pipeline.variants.imported import IMPORT_VARIANTS, ImportSettings, prepare_import
+
+    if normalize not in NORMALIZE_CHOICES:
+        raise UsageError(f"--normalize '{normalize}' is not known; allowed {', '.join(NORMALIZE_CHOICES)}")
+    chosen = tuple(v.strip() for v in variants.split(",") if v.strip())
+    unknown = [v for v in chosen if v not in IMPORT_VARIANTS]
+    if unknown:
+        raise UsageError(
+            f"--variants '{unknown[0]}' is not known for an import; allowed {', '.join(IMPORT_VARIANTS)}"
+        )
+    if observer not in ("min_max", "percentile", "entropy", "histogram", "moving_average"):
+        raise UsageError(
+            f"--observer-type '{observer}' is not known; allowed min_max, percentile, entropy, moving_average"
+        )
+    if name is not None:
+        refuse_control_chars("--name", name)
+    settings = ImportSettings(
+        model=model,
+        data=data,
+        charset_file=charset,
+        height=height,
+        width=width,
+        normalize=normalize,
+        blank=blank,
+        lines=lines,
+        calibration_lines=calibration_lines,
+        observer_type=observer,
+        variants=chosen,
+        accuracy_budget_pp=budget,
+        mixed_budget_pp=mixed_budget,
+        latency_threads=threads,
+    )
+    try:
+        prepared = prepare_import(settings)
+    except (ImportRefused, ValueError, FileNotFoundError) as error:
+        raise UsageError(one_line(str(error))) from None
+    config = _experiment_config(settings, prepared.layout.height, name or f"import-{model.stem}")
+    store = Store()
+    exp_id = secrets.token_hex(6)
+    summary = store.create_experiment(
+        name=config["name"],
+        template="import",
+        config=config,
+        model=f"import:{model.name}",
+        command=["ocrq", *sys.argv[1:]],
+        experiment_id=exp_id,
+    )
+    exp_id = summary["id"]
+    if tags:
+        store.tag(exp_id, add=tags)
+    workdir = store.experiment_dir(exp_id)
+    (workdir / "import.json").write_text(
+        json.dumps({"settings": settings.to_dict(), "layout": prepared.layout.to_dict(),
+                    "charset": prepared.charset_source, "data": prepared.data_label}, indent=2)
+    )  # fmt: skip
+    loud = not (json_ or quiet)
+    if loud:
+        info(f"experiment [bold]{exp_id}[/] in {workdir}")
+        info(
+            f"{model.name}: input {prepared.layout.channels}x{prepared.layout.height}x"
+            f"{prepared.layout.fixed_width or 'W'} ({normalize}), {prepared.layout.classes} classes, charset from "
+            f"{prepared.charset_source}; {prepared.data_label}"
+        )
+    outcome = _run(store, exp_id, prepared, loud)
+    if json_:
+        print_json(
+            {"id": exp_id, "status": outcome["status"], "error": outcome["error"], "path": str(workdir)}
+        )
+    elif quiet:
+        typer.echo(exp_id)
+    else:
+        from cli.browse import print_experiment
+
+        print_experiment(store.get(exp_id), sections=("variants",))
+        info(f"details: ocrq show {exp_id[:8]}")
+    if outcome["status"] != "finished":
+        if not json_:
+            err.print(f"ocrq: error: import failed: {one_line(outcome['error'])}", markup=False)
+        raise typer.Exit(1)
+
+
+def _experiment_config(settings, height: int, name: str) -> dict:
+    """The stored config: measuring settings as a run's, the import's own under `import` in import.json."""
+    from pipeline.config import resolve_config
+
+    config = resolve_config(
+        "smoke",
+        overrides={
+            "name": name,
+            "image_height": height,
+            "latency_threads": settings.latency_threads,
+            "accuracy_budget_pp": settings.accuracy_budget_pp,
+            "variants": ["ort-fp32", *[v for v in settings.variants if v != "ort-int8-mixed"]],
+            "mode": "compress",
+        },
+        overrides_are_text=False,
+    )
+    return config.to_dict()
+
+
+def _run(store: Store, exp_id: str, prepared, loud: bool) -> dict:
+    from pipeline.core.events import RunFailed
+    from pipeline.variants.imported import run_import
+    from store.recorder import StoreRecorder
+
+    recorder = StoreRecorder(store, exp_id)
+
+    def sink(event) -> None:
+        recorder(event)
+        if not loud:
+            return
+        kind = getattr(event, "kind", "")
+        if kind == "variant_evaluated" and event.name == "fp32":
+            m = event.metrics
+            info(f"imported FP32 on {m.get('samples')} lines: CER {fmt_pct(m['cer'])}, EM {fmt_pct(m['em'])}")
+        elif kind == "log":
+            info(event.message)
+        elif kind == "stage_started" and event.stage.startswith("variant:"):
+            info(f"building {event.detail} ...")
+
+    recorder.start_heartbeat()
+    try:
+        run_import(prepared, sink, store.experiment_dir(exp_id))
+        return {"status": "finished", "error": None}
+    except KeyboardInterrupt:
+        from pipeline.core.events import RunFinished
+
+        recorder(RunFinished(status="interrupted", summary={}))
+        return {"status": "interrupted", "error": "interrupted"}
+    except Exception as error:  # recorded as the run's failure, printed as one line
+        message = f"{type(error).__name__}: {error}"
+        recorder(RunFailed(error=message))
+        return {"status": "failed", "error": message}
+    finally:
+        recorder.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import", rich_help_panel="Run")(import_model)

@@ -1,0 +1,91 @@
+"""`ocrq import` through the installed command: one-line refusals (exit 2, nothing written) and a tiny
+hand-built recognizer imported end to end, then listed, shown and compared like any experiment."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.conftest import error_line
+from tests.import_models import tiny_recognizer
+
+
+def _nothing_written(home) -> bool:
+    experiments = home / "experiments"
+    return not experiments.exists() or not any(experiments.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("build", "args", "expected"),
+    [
+        (dict(height=None), [], "no fixed height; set --height"),
+        (dict(extra_input=True), [], "has 2 inputs"),
+        (dict(output_rank=2), [], "has rank 2"),
+        (dict(chars=None), [], "no character list in its metadata; set --charset FILE"),
+        (dict(), ["--blank", "30"], "--blank 30 is outside the model's 27 classes"),
+        (dict(), ["--normalize", "bgr"], "--normalize 'bgr' is not known"),
+        (dict(), ["--height", "20"], "--height 20 contradicts the model's input height 16"),
+    ],
+)
+def test_refusals_are_one_line_exit_2_and_write_nothing(shell, tmp_path, build, args, expected):
+    model = tiny_recognizer(tmp_path / "model.onnx", **build)
+    result = shell("import", str(model), "--data", "synthetic", *args)
+    assert result.returncode == 2, result.stderr
+    assert expected in error_line(result)
+    assert _nothing_written(shell.home)
+
+
+def test_charset_of_the_wrong_size_is_refused(shell, tmp_path):
+    model = tiny_recognizer(tmp_path / "model.onnx", chars=None)
+    charset = tmp_path / "chars.txt"
+    charset.write_text("a\nb\nc\n", encoding="utf-8")
+    result = shell("import", str(model), "--data", "synthetic", "--charset", str(charset))
+    assert result.returncode == 2
+    assert "has 3 characters but the model scores 27 classes" in error_line(result)
+    assert _nothing_written(shell.home)
+
+
+def test_not_an_onnx_file_and_missing_file(shell, tmp_path):
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00not a model")
+    result = shell("import", str(junk), "--data", "synthetic")
+    assert result.returncode == 2 and "is not an ONNX model" in error_line(result)
+    result = shell("import", str(tmp_path / "missing.onnx"), "--data", "synthetic")
+    assert result.returncode == 2 and "is not a file" in error_line(result)
+    assert _nothing_written(shell.home)
+
+
+def test_import_end_to_end_lists_shows_and_compares(shell, tmp_path):
+    model = tiny_recognizer(tmp_path / "tiny.onnx")
+    args = ["import", str(model), "--data", "synthetic", "--lines", "24", "--calibration-lines", "8"]
+    result = shell(*args, "--name", "tiny-import", "-q", timeout=600)
+    assert result.returncode == 0, result.stderr
+    exp_id = result.stdout.strip()
+    listed = json.loads(shell("ls", "--json").stdout)
+    row = next(e for e in listed if e["id"] == exp_id)
+    assert (row["template"], row["model"], row["status"]) == ("import", "import:tiny.onnx", "finished")
+    shown = json.loads(shell("show", exp_id, "--json").stdout)
+    variants = {v["name"]: v for v in shown["variants"]}
+    assert {
+        "fp32",
+        "ort-fp32",
+        "ort-int8-static",
+        "ort-int8-dynamic",
+        "ort-int4-weight",
+        "ort-int8-mixed",
+    } <= set(variants)
+    prepared = variants["ort-fp32"]["preparation"]
+    assert prepared["max_abs_diff"] < prepared["tolerance"] and prepared["constants_lifted"] == 6
+    for name in ("ort-int8-static", "ort-int8-mixed"):
+        v = variants[name]
+        assert v["samples"] == 24 and v["latency_ms_p50"] > 0 and v["throughput_lines_per_s_b16"] > 0
+        assert v["size_anatomy"]["file_bytes"] == v["size_bytes"] and v["accuracy_guard"] in (
+            "ok",
+            "exceeded",
+        )
+        assert v["fidelity"]["cosine"] > 0
+    scan = variants["ort-int8-mixed"]["sensitivity"]
+    assert {n["node"] for n in scan["nodes"]} == {"conv", "head"}
+    exported = shell("export", exp_id, "--variant", "ort-int8-static", "-o", str(tmp_path / "out") + "/")
+    assert exported.returncode == 0, exported.stderr
