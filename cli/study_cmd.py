@@ -207,7 +207,17 @@ def run(
     quiet_optuna()
     from pipeline.study.search import create_or_load
 
-    study, _ = create_or_load(settings, storage_url)
+    study, created = create_or_load(settings, storage_url)
+    if created and method != "grid_search" and param_config is None:
+        from pipeline.config.variant_specs import parse_variant
+        from pipeline.study.search import enqueue_template_variants
+
+        kinds = [parse_variant(text).kind for text in base_config.deploy.variants]
+        queued = enqueue_template_variants(study, settings.search_space, kinds, base_config.get)
+        if queued and not json_:
+            info(
+                f"the first {len(queued)} trial(s) are {base_config.template}'s own variants: {', '.join(q['strategy'] for q in queued)}"
+            )
     _run_workers(store, study, settings, storage_url, timeout, jobs, json_)
 
 

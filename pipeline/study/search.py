@@ -362,7 +362,8 @@ def run_worker(
         if lock is not None:
             lock.acquire()
         try:
-            if len(study.get_trials(deepcopy=False)) >= settings.n_trials:
+            started_states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+            if len(study.get_trials(deepcopy=False, states=started_states)) >= settings.n_trials:
                 break
             if settings.method == "grid_search" and _grid_exhausted(study, space):
                 break
@@ -378,3 +379,30 @@ def run_worker(
 
 def _grid_exhausted(study: optuna.Study, space: SearchSpace) -> bool:
     return len(study.get_trials(deepcopy=False)) >= space.grid_size()
+
+
+def enqueue_template_variants(
+    study: optuna.Study, space: SearchSpace, kinds: list[str], settings_of: Callable[[str], Any]
+) -> list[dict[str, Any]]:
+    """Queue the template's own variants as the first trials, so the search starts from (and is measured
+    against) what a plain `ocrq run` would produce. A setting outside the space is left to the sampler.
+
+    Args:
+        kinds: The template's variant kinds, in its order; those outside the space are skipped.
+        settings_of: The experiment's value of a config field.
+    Returns:
+        The queued parameter sets.
+    """
+    queued = []
+    for kind in dict.fromkeys(kinds):
+        if kind not in space.kinds:
+            continue
+        params: dict[str, Any] = {STRATEGY: kind}
+        for param in space.applicable(kind):
+            value = settings_of(param.name)
+            inside = value in param.choices if param.choices is not None else param.low <= value <= param.high
+            if value is not None and not isinstance(value, bool | list) and inside:
+                params[param.name] = value
+        study.enqueue_trial(params, skip_if_exists=True)
+        queued.append(params)
+    return queued

@@ -230,3 +230,35 @@ def test_parallel_workers_do_not_draw_the_same_parameters(tmp_path):
         run_worker(study, settings, lambda n, v, p, c: _fake_rows(v, p))
         drawn.append([t.params for t in study.trials])
     assert drawn[0] != drawn[1]
+
+
+def test_the_templates_own_variants_are_the_first_trials(tmp_path):
+    from pipeline.config import resolve_config
+    from pipeline.study.search import enqueue_template_variants
+
+    config = resolve_config("quickstart")
+    space = default_space("quickstart", "crnn_tiny")
+    settings = StudySettings(name="warm", n_trials=5, space=space.to_dict())
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+    kinds = ["ort-fp32", "ort-int8-dynamic", "ort-int8-static", "ptq", "qat", "pruned-int8"]
+    queued = enqueue_template_variants(study, space, kinds, config.get)
+    assert [q["strategy"] for q in queued] == [
+        "ort-int8-dynamic",
+        "ort-int8-static",
+        "ptq",
+        "qat",
+        "pruned-int8",
+    ]
+    seen = []
+    run_worker(study, settings, lambda n, v, p, c: (seen.append(v), _fake_rows(v, p))[1])
+    assert (
+        seen[4].startswith("pruned-int8(")
+        and "pruning_ratio=0.5" in seen[4]
+        and "finetune_epochs=3" in seen[4]
+    )
+    assert seen[:4] == [
+        "ort-int8-dynamic",
+        "ort-int8-static(calibration_batches=4,observer_type=percentile)",
+        seen[2],
+        seen[3],
+    ] and seen[2].startswith("ptq(")
