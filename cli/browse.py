@@ -36,6 +36,15 @@ from store.display import (
 SORTABLE = tuple(SUMMARY_FIELDS)
 
 
+def _study_id(ref: str) -> str:
+    from store import AmbiguousId, StudyNotFound
+
+    try:
+        return Store().get_study(ref)["id"]
+    except (StudyNotFound, AmbiguousId) as error:
+        raise UsageError(str(error)) from None
+
+
 def ls(
     status: Annotated[
         str | None,
@@ -72,6 +81,10 @@ def ls(
             show_default=False,
         ),
     ] = None,
+    study: Annotated[
+        str | None,
+        typer.Option("--study", help="Only the trials of this study (name or id).", show_default=False),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON list of summaries.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print ids only.")] = False,
 ) -> None:
@@ -88,6 +101,7 @@ def ls(
         sort=sort,
         descending=not ascending,
         include_deleted=all_,
+        study_id=_study_id(study) if study is not None else None,
     )
     total = len(rows)
     if limit is None:
@@ -192,6 +206,12 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
             f"template {text(experiment.get('template'))} · model {text(experiment.get('model'))} · created {fmt_time(experiment.get('created'))}"
             + (f" · tags {text(', '.join(experiment['tags']))}" if experiment.get("tags") else "")
         )
+        if experiment.get("study_id"):
+            trial = experiment.get("trial_number")
+            role = f"trial {trial}" if trial is not None else "baseline"
+            out.print(
+                f"{role} of study {text(experiment['study_id'][:8])} (`ocrq study show {text(experiment['study_id'][:8])}`)"
+            )
         if experiment.get("note"):
             out.print(f"note: {text(experiment['note'])}")
         if experiment.get("error"):

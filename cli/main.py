@@ -24,6 +24,7 @@ from cli import (
     import_cmd,
     manage,
     run,
+    study_cmd,
     tui_command,
 )
 from cli.args import prepare_args
@@ -91,6 +92,7 @@ evaluate_cmd.register(app)
 analyze_cmd.register(app)
 tui_command.register(app)
 doctor_cmd.register(app)
+study_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,9 +68,45 @@ def run(
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the experiment id.")] = False,
+    auto_optimize: Annotated[
+        bool,
+        typer.Option(
+            "--auto-optimize",
+            "--auto_optimize",
+            help="Run a small study and keep the smallest variant that meets the ratio.",
+        ),
+    ] = False,
+    target_compression_ratio: Annotated[
+        float,
+        typer.Option(
+            "--target-compression-ratio",
+            "--target_compression_ratio",
+            help="With --auto-optimize: size ratio to reach (0.25 = a quarter of FP32, or 4 = 4x smaller).",
+        ),
+    ] = 0.25,
+    preserve_accuracy: Annotated[
+        bool,
+        typer.Option(
+            "--preserve-accuracy",
+            "--preserve_accuracy",
+            help="With --auto-optimize: keep only variants within accuracy_budget_pp of FP32 CER.",
+        ),
+    ] = False,
     **kwargs: Any,
 ) -> None:
     """Train a recognizer, compress it and compare the variants; everything is recorded in the store."""
+    if auto_optimize:
+        if resume or from_ref or mode or experiment_id:
+            raise UsageError(
+                "--auto-optimize trains its own baseline; drop --resume, --from, --mode and --id"
+            )
+        from cli.study_auto import auto_optimize as run_auto_optimize
+
+        run_auto_optimize(
+            template or template_opt, kwargs, target_ratio=target_compression_ratio,
+            preserve_accuracy=preserve_accuracy, name=name,
+        )  # fmt: skip
+        return
     if template and template_opt and template != template_opt:
         raise UsageError(f"template given twice ('{template}' and --template '{template_opt}'); give one")
     store = Store()

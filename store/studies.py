@@ -9,6 +9,8 @@ from typing import Any
 from tinydb import Query
 
 from .errors import StudyNotFound
+from .liveness import this_host
+from .processes import process_alive
 from .resolve import resolve_ref
 from .storage import read_tables, write_transaction
 from .values import check_id, is_full_id, new_id, now_iso, to_json_native
@@ -17,6 +19,8 @@ STUDIES_FILE = "studies.json"
 STUDY_TABLE = "studies"
 TRIAL_TABLE = "trials"
 STUDY_STATUSES = ("created", "running", "finished", "failed", "interrupted")
+# Shown, never stored: a `running` study whose process on this host is gone.
+DERIVED_STUDY_STATUS = "crashed"
 DIRECTIONS = ("minimize", "maximize")
 TRIAL_STATES = ("running", "waiting", "complete", "pruned", "fail")
 
@@ -87,6 +91,7 @@ class StudyMethods:
         params: dict,
         values: list[float] | None,
         experiment_id: str | None = None,
+        details: dict | None = None,
     ) -> None:
         """Store one trial of a study, replacing an earlier record with the same ``number``.
 
@@ -97,6 +102,8 @@ class StudyMethods:
             params: the sampled parameters.
             values: the objective values (``None`` while running or when failed/pruned).
             experiment_id: the experiment that ran the trial.
+            details: what a viewer shows beside it (``variant``, ``intermediate`` CER per epoch,
+                ``error``, ``duration_s``, ``host``, ``pid``); JSON values.
         """
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise ValueError(f"number={number!r} is not allowed; give a trial number >= 0")
@@ -112,6 +119,7 @@ class StudyMethods:
             "study_id": study_id, "number": number, "state": state_name,
             "params": to_json_native(params, "params"), "values": values,
             "experiment_id": experiment_id, "updated": now_iso(),
+            "details": to_json_native(details or {}, "details"),
         }  # fmt: skip
         with write_transaction(self._studies_path, self._studies_label) as db:
             studies = db.table(STUDY_TABLE)
@@ -136,7 +144,7 @@ class StudyMethods:
 
     def list_studies(self) -> list[dict[str, Any]]:
         """Every study, newest first (without trials; ``n_trials`` counts them)."""
-        studies = self._study_tables()[STUDY_TABLE]
+        studies = [_with_liveness(study) for study in self._study_tables()[STUDY_TABLE]]
         return sorted(studies, key=lambda study: study.get("created") or "", reverse=True)
 
     def get_study(self, ref: str) -> dict[str, Any]:
@@ -148,4 +156,44 @@ class StudyMethods:
         tables = self._study_tables()
         study = self._resolve_study(ref, tables[STUDY_TABLE])
         trials = [trial for trial in tables[TRIAL_TABLE] if trial.get("study_id") == study["id"]]
-        return {**study, "trials": sorted(trials, key=lambda trial: trial["number"])}
+        return {**_with_liveness(study), "trials": sorted(trials, key=lambda trial: trial["number"])}
+
+    def update_study(self, study_id: str, **fields: Any) -> None:
+        """Store study fields a run learns later (``output_dir``, ``artifacts``, ``baseline_experiment``, ``pid``)."""
+        allowed = {
+            "output_dir",
+            "artifacts",
+            "baseline_experiment",
+            "pid",
+            "pid_started",
+            "host",
+            "storage_url",
+        }
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(
+                f"cannot set {', '.join(sorted(unknown))} on a study; allowed: {', '.join(sorted(allowed))}"
+            )
+        changes = {**to_json_native(fields, "fields"), "updated": now_iso()}
+        study_id = self._existing_study_id(study_id)
+        with write_transaction(self._studies_path, self._studies_label) as db:
+            if not db.table(STUDY_TABLE).update(changes, Query()["id"] == study_id):
+                raise StudyNotFound(f"no study matches '{study_id}'")
+
+    def delete_study(self, ref: str) -> dict[str, Any]:
+        """Remove a study and its trial records (the trials' experiments stay); returns the removed document."""
+        tables = self._study_tables()
+        study = self._resolve_study(ref, tables[STUDY_TABLE])
+        with write_transaction(self._studies_path, self._studies_label) as db:
+            db.table(STUDY_TABLE).remove(Query()["id"] == study["id"])
+            db.table(TRIAL_TABLE).remove(Query()["study_id"] == study["id"])
+        return study
+
+
+def _with_liveness(study: dict[str, Any]) -> dict[str, Any]:
+    """``crashed`` for a running study whose recorded process on this host is gone (never ``running`` forever)."""
+    if study.get("status") != "running" or study.get("host") != this_host() or "pid" not in study:
+        return study
+    if process_alive(study["pid"], study.get("pid_started")):
+        return study
+    return {**study, "status": DERIVED_STUDY_STATUS}

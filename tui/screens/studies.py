@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -13,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from tui.messages import StudiesLoaded
 from tui.model.data import StudiesReader, best_trials, pareto_front
 from tui.model.format import fmt_num, fmt_time, status_text
+from tui.model.study_launch import stop_study
 from tui.polling import PollingScreen
 from tui.widgets.common.keyed_table import KeyedTable
 
@@ -53,7 +55,8 @@ class TrialsTable(KeyedTable):
             self.clear(columns=True)
             self.column_keys = [key for key, _ in columns]
             for key, label in columns:
-                self.add_column(label, key=key)
+                # a trial's state changes in place (running -> complete): size it for the longest state
+                self.add_column(label, key=key, width=8 if key == "state" else None)
 
 
 def _objective_labels(study: dict[str, Any]) -> list[str]:
@@ -79,6 +82,12 @@ class StudiesScreen(PollingScreen):
             "Pareto only",
             id="studies.pareto",
             tooltip="Show only the best / Pareto-front trials",
+        ),
+        Binding(
+            "n", "new_study", "New study", id="studies.new", tooltip="Start an Optuna study (ocrq study run)"
+        ),
+        Binding(
+            "s", "stop_study", "Stop study", id="studies.stop", tooltip="Stop the highlighted running study"
         ),
         Binding(
             "tab",
@@ -143,7 +152,10 @@ class StudiesScreen(PollingScreen):
         study = self.study
         if study is None:
             info.update(
-                Text("No studies yet. `ocrq study …` records one here as soon as it starts.", style="dim")
+                Text(
+                    "No studies yet. Press n to start one, or run `ocrq study run`; it shows here as soon as it starts.",
+                    style="dim",
+                )
             )
             table.set_columns([("number", "#")])
             table.sync([])
@@ -156,6 +168,13 @@ class StudiesScreen(PollingScreen):
         objectives = _objective_labels(study)
         columns = [("number", "#"), ("state", "state"), ("best", "★")]
         columns += [(f"value:{i}", label) for i, label in enumerate(objectives)]
+        details = [trial.get("details") or {} for trial in trials]
+        has_variant = any(d.get("variant") for d in details)
+        has_cer = any(d.get("intermediate") for d in details)
+        if has_variant:
+            columns.append(("variant", "variant"))
+        if has_cer:
+            columns.append(("cer", "val CER"))
         columns += [(f"param:{p}", p) for p in params] + [("experiment", "experiment")]
         table.set_columns(columns)
         rows = []
@@ -171,6 +190,11 @@ class StudiesScreen(PollingScreen):
                 Text(mark, style="bold yellow"),
             ]
             cells += [fmt_num(values[i], 5) if i < len(values) else "-" for i in range(len(objectives))]
+            detail = trial.get("details") or {}
+            if has_variant:
+                cells.append(_clip(detail.get("variant") or "-", 40))
+            if has_cer:
+                cells.append(_intermediate(detail.get("intermediate") or [], str(trial.get("state"))))
             cells += [_param(trial.get("params", {}).get(p)) for p in params]
             cells.append((trial.get("experiment_id") or "-")[:8])
             rows.append((str(number), cells))
@@ -212,9 +236,44 @@ class StudiesScreen(PollingScreen):
         self.selected_id = study_id
         self.poll_now(force=True)
 
+    def action_new_study(self) -> None:
+        from tui.screens.study_launch import StudyLaunchScreen
+
+        def started(launched) -> None:
+            if launched is not None:
+                self.notify(
+                    f"started study {launched.name} (pid {launched.pid}); output in {launched.log_path}"
+                )
+                self.poll_now(force=True)
+
+        self.app.push_screen(StudyLaunchScreen(), started)
+
+    def action_stop_study(self) -> None:
+        if self.study is None:
+            self.notify("no study selected", severity="warning")
+            return
+        self._stop(dict(self.study))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="study-stop")
+    def _stop(self, study: dict[str, Any]) -> None:
+        message = stop_study(self.app.store, study)
+        self.app.call_from_thread(self.notify, message)
+        self.app.call_from_thread(self.poll_now, True)
+
     def action_pareto_only(self) -> None:
         self.pareto_only = not self.pareto_only
         self._show_trials()
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _intermediate(cers: list[float], state: str) -> Text:
+    """The last reported validation CER, with the epoch count; live (cyan) while the trial runs."""
+    if not cers:
+        return Text("-")
+    return Text(f"{100 * cers[-1]:.2f}% @{len(cers)}", style="cyan" if state == "running" else "")
 
 
 def _param(value: Any) -> str:

@@ -1,0 +1,115 @@
+"""How fast an `ocrq study` searches on this machine, and whether it beats the template's own variants.
+
+One baseline is trained (timed apart); then, from it:
+  * the template's default variants (`ocrq run --from BASE --mode compress`), each scored with the study's
+    objective (the same `Objective` the trials use);
+  * one study per worker count in `--jobs` (`ocrq study run --from BASE --jobs J`), each from scratch.
+Printed: wall time, completed / pruned / failed trials, completed trials per hour, the share pruned and
+the time pruning saved (each pruned trial against the median full run of completed trials of its
+strategy), and the best trial's score against the best default variant's.
+
+    python bench/study_bench.py                       # quickstart, 20 balanced trials, 1 and 2 workers
+    python bench/study_bench.py --quick               # smoke-sized: the whole flow in a few minutes
+    python bench/study_bench.py --n-trials 10 --jobs 2 --keep-home /tmp/study-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline.study.objective import Objective, TrialMetrics
+
+OCRQ = [sys.executable, "-m", "cli.main"]
+QUICK = ["--num-train", "64", "--num-val", "16", "--num-test", "16", "--epochs", "1", "--batch-size", "8",
+         "--latency-runs", "5"]  # fmt: skip
+
+
+def ocrq(home: Path, *args: str) -> tuple[dict, float]:
+    env = {**os.environ, "OCRQ_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    started = time.monotonic()
+    result = subprocess.run([*OCRQ, *args, "--json"], capture_output=True, text=True, env=env)
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        sys.exit(f"`ocrq {' '.join(args)}` failed ({result.returncode}): {result.stderr[-2000:]}")
+    return json.loads(result.stdout), seconds
+
+
+def pruning_savings(trials: list[dict]) -> float:
+    """Seconds pruned trials did not run: the median completed duration of their strategy minus theirs."""
+    full: dict[str, list[float]] = {}
+    for trial in trials:
+        if trial["state"] == "complete" and trial["duration_s"]:
+            full.setdefault(trial["params"].get("strategy"), []).append(trial["duration_s"])
+    saved = 0.0
+    for trial in trials:
+        runs = full.get(trial["params"].get("strategy"))
+        if trial["state"] == "pruned" and runs and trial["duration_s"]:
+            saved += max(0.0, statistics.median(runs) - trial["duration_s"])
+    return saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--template", default="quickstart")
+    parser.add_argument("--n-trials", type=int, default=20)
+    parser.add_argument("--target", default="balanced")
+    parser.add_argument("--jobs", default="1,2", help="worker counts to time, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="tiny data (smoke-sized) to check the flow")
+    parser.add_argument("--keep-home", type=Path, help="run in this home and keep it")
+    args = parser.parse_args()
+    extra = QUICK if args.quick else []
+    objective = Objective(args.target)
+    with contextlib.ExitStack() as stack:
+        home = args.keep_home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="study-bench-")))
+        base, base_s = ocrq(home, "run", args.template, "--mode", "train", *extra)
+        print(f"baseline {base['id']}: trained in {base_s:.0f} s (not counted below)")
+        defaults, defaults_s = ocrq(home, "run", "--from", base["id"], "--mode", "compress")
+        report = json.loads((Path(defaults["path"]) / "report.json").read_text())["variants"]
+        fp32 = report["fp32"]
+        scored = {
+            name: objective.score(TrialMetrics.from_rows(row, fp32))
+            for name, row in report.items()
+            if name != "fp32"
+        }
+        print(
+            f"\n{args.template}'s default variants ({defaults_s:.0f} s), scored with the {args.target} objective:"
+        )
+        for name, score in sorted(scored.items(), key=lambda item: -item[1]):
+            row = report[name]
+            print(f"  {name:<24} score {score:.4f}  CER {100 * row['cer']:.2f}%  "
+                  f"{row.get('compression_ratio') or 0:.2f}x smaller  {row.get('speedup') or 0:.2f}x faster")  # fmt: skip
+        best_default = max(scored.items(), key=lambda item: item[1])
+        header = f"{'jobs':>4} {'wall s':>7} {'complete':>8} {'pruned':>6} {'failed':>6} {'trials/h':>8} " \
+                 f"{'pruned %':>8} {'saved s':>7} {'best score':>10}  best variant"  # fmt: skip
+        print(f"best default variant: {best_default[0]} with score {best_default[1]:.4f}", flush=True)
+        print(f"\n{header}", flush=True)
+        for jobs in [int(j) for j in args.jobs.split(",")]:
+            name = f"bench-{args.target}-j{jobs}-{os.getpid()}"
+            out, wall = ocrq(home, "study", "run", "--from", base["id"], "--study-name", name, "--n-trials",
+                             str(args.n_trials), "--optimization-target", args.target, "--jobs", str(jobs))  # fmt: skip
+            trials, counts = out["trials"], out["counts"]
+            complete = counts.get("complete", 0)
+            best = out["best"][0] if out["best"] else None
+            print(
+                f"{jobs:>4} {wall:>7.0f} {complete:>8} {counts.get('pruned', 0):>6} {counts.get('fail', 0):>6} "
+                f"{3600 * complete / wall:>8.1f} {100 * counts.get('pruned', 0) / max(1, len(trials)):>8.0f} "
+                f"{pruning_savings(trials):>7.0f} {best['values'][0] if best else float('nan'):>10.4f}  "
+                f"{best['variant'] if best else '-'}",
+                flush=True,
+            )
+        print(f"home: {home}" if args.keep_home else "")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""pipeline.study with real Optuna: spaces, grid coverage, the NSGA-II front, pruning and dead workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import optuna
+import pytest
+
+from pipeline.config import ConfigError
+from pipeline.study.objective import Objective, TrialMetrics
+from pipeline.study.outputs import OUTPUT_FILES, best_trials, write_outputs
+from pipeline.study.search import (
+    PrunerCallback,
+    StudySettings,
+    TrialOutcome,
+    create_or_load,
+    fail_dead_trials,
+    load_study,
+    make_sampler,
+    run_worker,
+)
+from pipeline.study.space import default_space, parse_space, read_space_file
+from pipeline.training.callbacks import EpochReport
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _fake_rows(variant: str, params: dict) -> TrialOutcome:
+    """Figures that depend on the parameters, so objectives differ between trials."""
+    ratio = float(params.get("calibration_batches", 1)) + (2.0 if "static" in variant else 1.0)
+    cer = 0.05 + 0.01 * ratio
+    return TrialOutcome(
+        "finished",
+        experiment_id=None,
+        row={"cer": cer, "compression_ratio": ratio, "speedup": 4.0 / ratio, "size_bytes": int(1e6 / ratio),
+             "latency_ms_p50": ratio},
+        fp32_row={"cer": 0.05},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"strategy": []}, "no choices"),
+        ({"strategy": ["ptq"], "qat_epochs": {"low": 3, "high": 1}}, "low 3 > high 1"),
+        ({"strategy": ["ptq"], "warp_factor": [1, 2]}, "unknown config key 'warp_factor'"),
+        ({"strategy": ["ptq"], "group_size": [32, 48]}, "group_size=48 is not allowed"),
+        ({"strategy": ["teleport"]}, "strategy 'teleport' is not allowed"),
+        ({"strategy": ["ptq"], "pruning_ratio": {"low": 0.1, "high": 0.5}}, "set by none of the strategies"),
+        ({"strategy": ["pruned"], "pruning_ratio": {"low": 0.1, "high": 2.0}}, "out of range"),
+        ({"group_size": [32]}, "no 'strategy'"),
+        ({"strategy": ["qat"], "qat_epochs": {"low": 1, "high": 2, "log": True, "bogus": 1}}, "bogus"),
+    ],
+)
+def test_bad_spaces_are_refused_with_one_line(space, message):
+    with pytest.raises(ConfigError) as error:
+        parse_space(space)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_space_file_and_defaults(tmp_path):
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps({"strategy": ["qat"], "qat-epochs": {"low": 1, "high": 3}}))
+    space = read_space_file(path)
+    assert space.to_dict() == {"strategy": {"choices": ["qat"]}, "qat_epochs": {"low": 1, "high": 3}}
+    assert default_space("quickstart", "crnn_tiny").kinds == (
+        "ptq", "qat", "pruned-int8", "ort-int8-static", "ort-int8-dynamic",
+    )  # fmt: skip
+    assert "ort-int4-weight" in default_space("ocr_balanced", "svtr_small").kinds
+
+
+def test_grid_search_visits_exactly_its_grid(tmp_path):
+    space = {"strategy": ["ort-int8-static", "ort-int8-dynamic"], "calibration_batches": [1, 2, 4]}
+    settings = StudySettings(name="grid", method="grid_search", n_trials=50, space=space)
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+    seen = []
+    run_worker(study, settings, lambda n, v, p, c: (seen.append(v), _fake_rows(v, p))[1])
+    visited = sorted((t.params["strategy"], t.params["calibration_batches"]) for t in study.trials)
+    assert visited == sorted((s, c) for s in space["strategy"] for c in space["calibration_batches"])
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def test_nsga2_returns_a_non_dominated_front(tmp_path):
+    space = {"strategy": ["ort-int8-static", "ort-int8-dynamic"], "calibration_batches": [1, 2, 4, 8, 16]}
+    settings = StudySettings(name="front", method="nsga2", n_trials=12, space=space)
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+    run_worker(study, settings, lambda n, v, p, c: _fake_rows(v, p))
+    front = best_trials(study, settings)
+    complete = [t for t in study.trials if t.values]
+    assert len(study.directions) == 3 and front
+    for member in front:
+        assert not any(
+            all(a <= b for a, b in zip(o.values, member.values, strict=True)) and o.values != member.values
+            for o in complete
+        )
+    # every trial off the front is dominated by one on it
+    off = [t for t in complete if t.number not in {m.number for m in front}]
+    for trial in off:
+        assert any(all(a <= b for a, b in zip(m.values, trial.values, strict=True)) for m in front)
+    paths = write_outputs(study, settings, str(tmp_path / "j.log"), tmp_path / "out")
+    assert [p.name for p in paths] == list(OUTPUT_FILES)
+    assert json.loads((tmp_path / "out" / "best_quantization_config.json").read_text())["trial_numbers"]
+
+
+def test_weighted_targets_and_threshold():
+    metrics = TrialMetrics(
+        cer=0.10, fp32_cer=0.05, compression_ratio=4.0, speedup=2.0, size_bytes=1, latency_ms=1
+    )
+    retention = 0.90 / 0.95
+    assert Objective("balanced").score(metrics) == pytest.approx(0.6 * retention + 0.2 * 0.75 + 0.2 * 0.5)
+    assert Objective("compression").score(metrics) == pytest.approx(0.3 * retention + 0.6 * 0.75 + 0.1 * 0.5)
+    assert Objective("balanced", min_accuracy_threshold=0.99).constraint(metrics) > 0
+    assert Objective("balanced", min_accuracy_threshold=0.90).constraint(metrics) <= 0
+
+
+def test_pruner_callback_ends_the_run_pruned(tmp_path):
+    settings = StudySettings(name="prune", n_trials=1, space={"strategy": ["qat"]})
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.5))
+    trial = study.ask()
+    callback = PrunerCallback(trial)
+    report = EpochReport("qat:qat", 1, 3, {"cer": 0.9}, 0.9, 0, 1.0)
+    stop = callback.on_epoch_end(report)
+    assert stop is not None and stop.ends_run and stop.status == "pruned"
+    assert trial.storage.get_trial(trial._trial_id).intermediate_values == {1: 0.9}
+    del settings
+
+
+def test_failed_trial_is_recorded_and_the_study_goes_on(tmp_path):
+    settings = StudySettings(
+        name="fails", method="random_search", n_trials=3, space={"strategy": ["ort-int8-dynamic"]}
+    )
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+
+    def run_trial(number, variant, params, callbacks):
+        if number == 1:
+            return TrialOutcome("failed", error="RuntimeError: NaN loss")
+        return _fake_rows(variant, params)
+
+    run_worker(study, settings, run_trial)
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert study.trials[1].user_attrs["error"] == "RuntimeError: NaN loss"
+
+
+def test_a_killed_workers_trial_is_failed_when_a_worker_starts(tmp_path):
+    journal = tmp_path / "j.log"
+    settings = StudySettings(name="killed", method="random_search", n_trials=2, space={"strategy": ["ptq"]})
+    create_or_load(settings, str(journal))
+    # A real process starts a trial and is SIGKILLed (it kills itself) while the trial runs.
+    script = textwrap.dedent(f"""
+        import os, signal
+        from pipeline.study.search import load_study, run_worker
+        study, settings = load_study("killed", {str(journal)!r})
+        run_worker(study, settings, lambda *a: os.kill(os.getpid(), signal.SIGKILL))
+    """)
+    child = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parents[2], timeout=120)
+    assert child.returncode == -9
+    study, _ = load_study("killed", str(journal))
+    assert [t.state.name for t in study.trials] == ["RUNNING"]
+    assert fail_dead_trials(study) == [0]
+    trial = load_study("killed", str(journal))[0].trials[0]
+    assert trial.state.name == "FAIL" and "worker died" in trial.user_attrs["error"]
+    assert trial.user_attrs["pid"] != os.getpid()
+
+
+def test_trials_under_the_accuracy_threshold_are_infeasible_and_never_best(tmp_path):
+    space = {"strategy": ["ort-int8-static", "ort-int8-dynamic"], "calibration_batches": [1, 2, 4]}
+    settings = StudySettings(
+        name="feasible", method="bayesian", n_trials=6, space=space, min_accuracy_threshold=0.9
+    )
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+
+    def run_trial(number, variant, params, callbacks):
+        outcome = _fake_rows(variant, params)
+        if "static" in variant:  # the most compressed ones lose accuracy: infeasible
+            outcome.row["cer"] = 0.6
+        return outcome
+
+    run_worker(study, settings, run_trial)
+    best = best_trials(study, settings)
+    assert best and "dynamic" in best[0].user_attrs["variant"]
+    assert any(t.user_attrs["constraint"] > 0 for t in study.trials)
+
+
+def test_a_running_study_whose_process_is_gone_shows_crashed(tmp_path):
+    from store import Store, this_host
+
+    store = Store(tmp_path / "home")
+    study = store.create_study(name="gone", directions=["maximize"], config={})
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    store.update_study(study["id"], pid=child.pid, host=this_host())
+    store.set_study_status(study["id"], "running")
+    assert store.get_study("gone")["status"] == "crashed"
+    store.update_study(study["id"], pid=os.getpid())
+    assert [s["status"] for s in store.list_studies()] == ["running"]
+
+
+def test_pruned_trials_carry_no_objective_value(tmp_path):
+    settings = StudySettings(name="cut", n_trials=2, space={"strategy": ["qat"]})
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+
+    def run_trial(number, variant, params, callbacks):
+        callbacks[0].trial.report(0.7, 1)
+        return TrialOutcome("pruned", error="cut")
+
+    run_worker(study, settings, run_trial)
+    from pipeline.study.outputs import trial_record
+
+    records = [trial_record(t) for t in study.trials]
+    assert [r["state"] for r in records] == ["pruned", "pruned"]
+    assert all(r["values"] is None and r["intermediate_cer"] == [0.7] for r in records)
+
+
+def test_parallel_workers_do_not_draw_the_same_parameters(tmp_path):
+    """Each worker process seeds its sampler apart; with one seed, two workers duplicated every trial."""
+    space = default_space("quickstart", "crnn_tiny").to_dict()
+    drawn = []
+    for worker in (0, 1):
+        settings = StudySettings(name=f"w{worker}", method="random_search", n_trials=6, space=space)
+        study, _ = create_or_load(settings, str(tmp_path / f"{worker}.log"))
+        study.sampler = make_sampler(settings, worker)
+        run_worker(study, settings, lambda n, v, p, c: _fake_rows(v, p))
+        drawn.append([t.params for t in study.trials])
+    assert drawn[0] != drawn[1]
+
+
+def test_the_templates_own_variants_are_the_first_trials(tmp_path):
+    from pipeline.config import resolve_config
+    from pipeline.study.search import enqueue_template_variants
+
+    config = resolve_config("quickstart")
+    space = default_space("quickstart", "crnn_tiny")
+    settings = StudySettings(name="warm", n_trials=5, space=space.to_dict())
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+    kinds = ["ort-fp32", "ort-int8-dynamic", "ort-int8-static", "ptq", "qat", "pruned-int8"]
+    queued = enqueue_template_variants(study, space, kinds, config.get)
+    assert [q["strategy"] for q in queued] == [
+        "ort-int8-dynamic",
+        "ort-int8-static",
+        "ptq",
+        "qat",
+        "pruned-int8",
+    ]
+    seen = []
+    run_worker(study, settings, lambda n, v, p, c: (seen.append(v), _fake_rows(v, p))[1])
+    assert (
+        seen[4].startswith("pruned-int8(")
+        and "pruning_ratio=0.5" in seen[4]
+        and "finetune_epochs=3" in seen[4]
+    )
+    assert seen[:4] == [
+        "ort-int8-dynamic",
+        "ort-int8-static(calibration_batches=4,observer_type=percentile)",
+        seen[2],
+        seen[3],
+    ] and seen[2].startswith("ptq(")
