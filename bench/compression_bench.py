@@ -1,5 +1,5 @@
 """Compression benchmark: the quickstart model and a ViT / SVTR model, every default variant, one table per
-model, the issue's targets checked against what was measured, and the figures of all models side by side
+model, the compression targets checked against what was measured, and the figures of all models side by side
 in one PNG with the CPU flags printed on it. Prints figures; never passes or fails on time.
 
     python bench/compression_bench.py --models crnn_tiny,vit_tiny --out /tmp/ocrq-bench \
@@ -143,7 +143,7 @@ def _check(label: str, value: float | None, op: str, bound: float) -> dict[str, 
 
 
 def targets(model: str, rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The issue's targets for this model, against the measured rows."""
+    """The compression targets for this model, against the measured rows."""
     checks = []
     transformer = not model.startswith("crnn")
     static = rows.get("ort-int8-static")
