@@ -9,86 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
-from dataclasses import dataclass
 from typing import Any
 
-from pipeline.config import FLAT_FIELDS, SECTIONS, ConfigError, describe_allowed, field_info, resolve_config
-from pipeline.config.experiment import field_annotation
-from pipeline.config.fields import base_type
+from pipeline.config import ConfigError, resolve_config
+from pipeline.config.schema import OWN_FIELDS, FieldSchema, field_schema, field_schemas
 
-# Fields with their own place in the form (template picker, name and mode inputs).
-OWN_FIELDS = ("template", "name", "mode")
-SECTION_TITLES = {
-    "model": "model",
-    "data": "data",
-    "synthetic": "synthetic text",
-    "augment": "augmentation",
-    "train": "training",
-    "quantization": "quantization",
-    "distillation": "distillation",
-    "pruning": "pruning",
-    "deploy": "deployment",
-}
-
-
-@dataclass(frozen=True)
-class FormField:
-    """One config field as the launch form shows it.
-
-    Attributes:
-        key: the flat field name (``qat_epochs``); the CLI flag is ``--qat-epochs``.
-        section: the config section that holds it.
-        kind: bool, choice, int, float, text, list or mapping.
-        choices: the allowed values of a choice field, as text.
-        help: what the field does.
-        allowed: what values it accepts, in the words of the CLI's messages.
-    """
-
-    key: str
-    section: str
-    kind: str
-    choices: tuple[str, ...]
-    help: str
-    allowed: str
-
-    @property
-    def flag(self) -> str:
-        return f"--{self.key.replace('_', '-')}"
-
-
-def _docstring_help(cls: type, key: str) -> str:
-    """A field's entry in its section's ``Attributes:`` docstring (data sections declare help there)."""
-    pattern = rf"^\s+{re.escape(key)}:\s*(.+?)(?=^\s+\w+:|\Z)"
-    match = re.search(pattern, cls.__doc__ or "", re.M | re.S)
-    return " ".join(match.group(1).split()) if match else ""
-
-
-def _kind(key: str) -> tuple[str, tuple[str, ...]]:
-    info = field_info(key)
-    choices = info.metadata.get("choices")
-    base = base_type(field_annotation(key))
-    if base is bool:
-        return "bool", ("true", "false")
-    if choices and base is not list:
-        return "choice", tuple(str(choice) for choice in choices)
-    return {int: "int", float: "float", list: "list", dict: "mapping"}.get(base, "text"), ()
+# One config field as the launch form shows it: the schema the CLI flags and the resolver use too.
+FormField = FieldSchema
 
 
 @functools.cache
 def form_fields() -> tuple[FormField, ...]:
-    """Every config field the form can set, in section order."""
+    """Every config field the form can set, in section order (template, name and mode have their own inputs)."""
     fields = []
-    for key, section in FLAT_FIELDS.items():
-        if key in OWN_FIELDS or section is None:
+    for schema in field_schemas():
+        if schema.key in OWN_FIELDS or schema.section is None:
             continue
-        info = field_info(key)
-        kind, choices = _kind(key)
-        help_text = info.metadata.get("help") or _docstring_help(SECTIONS[section], key)
-        if not help_text:  # some data sections document nothing yet: at least say what it is
-            help_text = f"{SECTION_TITLES.get(section, section)} setting: {key.replace('_', ' ')}"
-        allowed = describe_allowed(info, field_annotation(key))
-        fields.append(FormField(key, section, kind, choices, help_text, allowed))
+        if not schema.help:  # some data sections document nothing yet: at least say what it is
+            text = f"{schema.section_title.lower()} setting: {schema.key.replace('_', ' ')}"
+            schema = dataclasses.replace(schema, help=text)
+        fields.append(schema)
     return tuple(fields)
 
 
@@ -164,15 +104,11 @@ def template_defaults(template: str) -> dict[str, Any]:
 
 def default_of(key: str) -> Any:
     """A field's dataclass default (what applies when no template sets it)."""
-    info = field_info(key)
-    if info.default is not dataclasses.MISSING:
-        return info.default
-    return info.default_factory()  # type: ignore[misc]
+    return field_schema(key).default()
 
 
 __all__ = [
     "OWN_FIELDS",
-    "SECTION_TITLES",
     "ConfigError",
     "FormField",
     "clone_overrides",
