@@ -213,7 +213,9 @@ def run(
         from pipeline.study.search import enqueue_template_variants
 
         kinds = [parse_variant(text).kind for text in base_config.deploy.variants]
-        queued = enqueue_template_variants(study, settings.search_space, kinds, base_config.get)
+        queued = enqueue_template_variants(
+            study, settings.search_space, kinds, base_config.get, limit=settings.n_trials
+        )
         if queued and not json_:
             info(
                 f"the first {len(queued)} trial(s) are {base_config.template}'s own variants: {', '.join(q['strategy'] for q in queued)}"

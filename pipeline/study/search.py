@@ -382,7 +382,12 @@ def _grid_exhausted(study: optuna.Study, space: SearchSpace) -> bool:
 
 
 def enqueue_template_variants(
-    study: optuna.Study, space: SearchSpace, kinds: list[str], settings_of: Callable[[str], Any]
+    study: optuna.Study,
+    space: SearchSpace,
+    kinds: list[str],
+    settings_of: Callable[[str], Any],
+    *,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Queue the template's own variants as the first trials, so the search starts from (and is measured
     against) what a plain `ocrq run` would produce. A setting outside the space is left to the sampler.
@@ -390,13 +395,17 @@ def enqueue_template_variants(
     Args:
         kinds: The template's variant kinds, in its order; those outside the space are skipped.
         settings_of: The experiment's value of a config field.
+        limit: Queue at most this many (the study's trial count): a queued trial that never runs would
+            stay `waiting` in the study for good.
     Returns:
         The queued parameter sets.
     """
-    queued = []
+    queued: list[dict[str, Any]] = []
     for kind in dict.fromkeys(kinds):
         if kind not in space.kinds:
             continue
+        if limit is not None and len(queued) >= limit:
+            break
         params: dict[str, Any] = {STRATEGY: kind}
         for param in space.applicable(kind):
             value = settings_of(param.name)

@@ -262,3 +262,19 @@ def test_the_templates_own_variants_are_the_first_trials(tmp_path):
         seen[2],
         seen[3],
     ] and seen[2].startswith("ptq(")
+
+
+def test_a_short_study_queues_no_more_template_variants_than_it_runs(tmp_path):
+    """A one-trial study must not leave the template's other variants queued as `waiting` for good."""
+    from pipeline.config import resolve_config
+    from pipeline.study.search import enqueue_template_variants
+
+    config = resolve_config("quickstart")
+    space = default_space("quickstart", "crnn_tiny")
+    settings = StudySettings(name="short", n_trials=1, space=space.to_dict())
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+    kinds = ["ort-fp32", "ort-int8-dynamic", "ort-int8-static", "ptq", "qat", "pruned-int8"]
+    queued = enqueue_template_variants(study, space, kinds, config.get, limit=settings.n_trials)
+    assert [q["strategy"] for q in queued] == ["ort-int8-dynamic"]
+    run_worker(study, settings, lambda n, v, p, c: _fake_rows(v, p))
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
