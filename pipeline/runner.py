@@ -33,6 +33,7 @@ from pipeline.core.events import (
     StageStarted,
     VariantEvaluated,
 )
+from pipeline.core.exceptions import cause_of_type
 from pipeline.core.result_row import VariantRow
 from pipeline.data.bundle import DataBundle, build_data
 from pipeline.evaluation.predict import Predictions, predict, write_predictions_tsv
@@ -104,24 +105,14 @@ def run_experiment(
         sink(RunFinished(status="interrupted", summary={}))
         return RunOutcome(status="interrupted")
     except Exception as error:
-        if _caused_by_interrupt(error):  # e.g. Ctrl-C inside a C extension's import: "initialization failed"
+        if (
+            cause_of_type(error, KeyboardInterrupt) is not None
+        ):  # e.g. Ctrl-C inside a C extension's import: "initialization failed"
             sink(RunFinished(status="interrupted", summary={}))
             return RunOutcome(status="interrupted")
         message = f"{type(error).__name__}: {error}"
         sink(RunFailed(error=message))
         return RunOutcome(status="failed", error=message)
-
-
-def _caused_by_interrupt(error: BaseException) -> bool:
-    """Whether a KeyboardInterrupt lies in the exception's chain (an extension re-raised it as another error)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, KeyboardInterrupt):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 @dataclass

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipeline.core.exceptions import cause_of_type
+
 
 def rng_state() -> dict[str, Any]:
     state = {
@@ -52,24 +54,12 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> int:
         # A full disk (or a Ctrl-C mid-write) must not leave megabytes of half a checkpoint behind;
         # removing it also frees the space the run needs to record that it failed.
         tmp.unlink(missing_ok=True)
-        written = _os_error_within(error)
+        written = cause_of_type(error, OSError)
         if written is not None and written is not error:
             # torch reports a failed write as "enforce fail ... unexpected pos"; say what happened.
             raise OSError(written.errno, written.strerror, str(tmp)) from error
         raise
     return path.stat().st_size
-
-
-def _os_error_within(error: BaseException) -> OSError | None:
-    """The OSError (ENOSPC, EIO, ...) behind an exception, following its context chain."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, OSError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
