@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -80,7 +81,14 @@ class Shell:
             text=True,
             env=self.env(),
             cwd=self.cwd,
+            preexec_fn=_interactive_signals,
         )
+
+
+def _interactive_signals() -> None:
+    # A test run started as a script's background job hands its children SIGINT ignored, and Python then
+    # keeps it ignored; a user's shell runs `ocrq` in the foreground with SIGINT at its default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture
