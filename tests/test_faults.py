@@ -498,3 +498,34 @@ def test_concurrent_runs_and_readers_see_no_torn_reads(shell):
     assert sorted(row["status"] for row in rows) == ["finished", "finished"]
     for row in rows:
         assert [e["epoch"] for e in Store(shell.home).get(row["id"])["epochs"]] == [1, 2]
+
+
+def test_a_report_write_killed_midway_leaves_a_temp_doctor_removes_at_once(tmp_path):
+    """A run SIGKILLed while writing a report leaves its temp; doctor sees the dead writer without waiting."""
+    from store.doctor import run_doctor
+
+    store = Store(tmp_path)
+    exp_id = store.create_experiment(name="t", template="smoke", config={}, model="crnn")["id"]
+    store.set_status(exp_id, "failed")
+    target = store.experiment_dir(exp_id) / "comparison.md"
+    code = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from pipeline.core import atomic\n"
+        "atomic.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"atomic.write_text_atomic(Path({str(target)!r}), '| half |')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[1],
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    left = _leftovers(tmp_path)
+    assert len(left) == 1 and not target.exists()
+    report = run_doctor(tmp_path, fix=True, delete=True)
+    assert [p.kind for p in report.problems] == ["stale-temp"]
+    assert "is gone" in report.problems[0].detail, report.problems[0]
+    assert _leftovers(tmp_path) == []

@@ -15,7 +15,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> int:
     """Write `data` to `path` atomically (mode as a plain `open` would give it); returns the bytes written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The writer's pid in the name (`.<target>.<pid>.<random>.tmp`, the store's own spelling) lets
+    # `ocrq doctor` delete a temp whose writer was killed at once, not a minute later.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
