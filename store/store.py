@@ -296,9 +296,19 @@ class Store(StudyMethods):
             changes["error"] = str(error)
         self._change_summary(self._existing_folder(exp_id)[0], lambda doc: doc.update(changes))
 
-    def heartbeat(self, exp_id: str, *, stage: str | None = None, progress: str | None = None) -> None:
-        """Record a sign of life (time, pid, host, stage, progress) for a running experiment."""
-        write_heartbeat(self._existing_folder(exp_id)[1], stage=stage, progress=progress)
+    def heartbeat(
+        self,
+        exp_id: str,
+        *,
+        stage: str | None = None,
+        progress: str | None = None,
+        gpus: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Record a sign of life (time, pid, host, stage, progress, GPU usage if any) for a running experiment."""
+        if gpus is not None and not (isinstance(gpus, list) and all(isinstance(gpu, dict) for gpu in gpus)):
+            raise ValueError(f"gpus={gpus!r} is not allowed; give a list of dicts, one a device")
+        gpus = to_json_native(gpus, "gpus") if gpus else None
+        write_heartbeat(self._existing_folder(exp_id)[1], stage=stage, progress=progress, gpus=gpus)
 
     def _append(self, exp_id: str, table: str, record: dict[str, Any]) -> int:
         exp_id, folder = self._existing_folder(exp_id)

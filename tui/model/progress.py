@@ -14,6 +14,7 @@ from typing import Any
 
 _FRACTION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*(.*)$")
 _EPOCH = re.compile(r"^\s*epoch\s+(\d+)(?:\s*/\s*(\d+))?", re.I)
+GIB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Progress:
         elapsed_s: seconds since the run started, or None.
         eta_s: estimated seconds left in the current step, or None.
         detail: the rest of the heartbeat's text (``loss 0.412``).
+        gpu: a GPU run's utilisation and memory (``GPU 87% 12.3/139.8 GiB``); empty on CPU runs.
     """
 
     label: str
@@ -35,15 +37,49 @@ class Progress:
     elapsed_s: float | None = None
     eta_s: float | None = None
     detail: str = ""
+    gpu: str = ""
 
     def text(self) -> str:
-        """The one-line form: label, detail, elapsed and ETA."""
+        """The one-line form: label, detail, elapsed, ETA and GPU usage."""
         parts = [self.label + (f" {self.detail}" if self.detail else "")]
         if self.elapsed_s is not None:
             parts.append(f"elapsed {fmt_duration(self.elapsed_s)}")
         if self.eta_s is not None:
             parts.append(f"ETA {fmt_duration(self.eta_s)}")
+        if self.gpu:
+            parts.append(self.gpu)
         return " · ".join(parts)
+
+
+def gpu_text(gpus: Any) -> str:
+    """A heartbeat's GPU sample as ``GPU 87% 12.3/139.8 GiB`` (device memory used/total), one a device.
+
+    Empty when the heartbeat has none (a CPU run); a figure the run could not read is left out.
+    """
+    if not isinstance(gpus, list):
+        return ""
+    texts = []
+    for gpu in gpus:
+        if not isinstance(gpu, dict):
+            continue
+        parts = ["GPU" if len(gpus) == 1 else f"GPU{gpu.get('index', '?')}"]
+        util = gpu.get("util_percent")
+        if _is_number(util):
+            parts.append(f"{util:.0f}%")
+        used = gpu.get("memory_used_bytes")
+        used = used if _is_number(used) else gpu.get("reserved_bytes")
+        total = gpu.get("memory_total_bytes")
+        if _is_number(used) and _is_number(total) and total > 0:
+            parts.append(f"{used / GIB:.1f}/{total / GIB:.1f} GiB")
+        elif _is_number(used):
+            parts.append(f"{used / GIB:.1f} GiB")
+        if len(parts) > 1:
+            texts.append(" ".join(parts))
+    return ", ".join(texts)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 
 def fmt_duration(seconds: float) -> str:
@@ -155,11 +191,11 @@ def describe(
         seconds = [s for s in seconds if isinstance(s, int | float) and s > 0]
         if seconds:
             eta = max(0.0, (total - completed) * sum(seconds) / len(seconds))
-    return Progress(label, completed, total, elapsed, eta, detail.strip())
+    return Progress(label, completed, total, elapsed, eta, detail.strip(), gpu_text(beat.get("gpus")))
 
 
 def list_progress(summary: dict[str, Any], now: float) -> str:
-    """The experiments list's progress cell: ``train 2/6 · 4m10s`` for a running row, else empty."""
+    """The experiments list's progress cell: ``train 2/6 · 4m10s · GPU 87% 12/80 GiB`` while running."""
     if summary.get("status") != "running":
         return ""
     beat = summary.get("heartbeat") or {}
@@ -170,4 +206,6 @@ def list_progress(summary: dict[str, Any], now: float) -> str:
         parts.append(fmt_duration(progress.elapsed_s))
     if progress.eta_s is not None:
         parts.append(f"ETA {fmt_duration(progress.eta_s)}")
+    if progress.gpu:
+        parts.append(progress.gpu)
     return " · ".join(parts)
