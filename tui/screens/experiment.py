@@ -290,7 +290,7 @@ class ExperimentScreen(PollingScreen):
         if not Path(path).exists():
             self.notify(f"{shown} is missing", severity="warning")
         elif is_image(path):
-            self.app.push_screen(FigureScreen(path, shown))
+            self.app.push_screen(FigureScreen(path, shown, getattr(self.app, "graphics", None)))
         elif is_text(path):
             self.app.push_screen(TextArtifactScreen(path, shown))
         else:
