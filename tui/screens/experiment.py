@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import Collapsible, Footer, Header, ProgressBar, Static, TabbedContent, TabPane
 
 from tui.messages import ExperimentUpdated, OpenArtifact
-from tui.model.artifacts import is_text, resolve_artifact, shown_path
+from tui.model.artifacts import is_text, shown_path
 from tui.model.data import ExperimentTail
 from tui.model.format import fmt_time, status_text, value_text, wrap_items
 from tui.model.launch import RESUMABLE, LaunchedRun, launch_log_tail, process_alive
@@ -185,12 +185,7 @@ class ExperimentScreen(PollingScreen):
         self.query_one(VariantsTable).show(document.get("variants", []))
         self.query_one(BytesByKindTable).show(document.get("variants", []))
         self.query_one(ArtifactsView).show(document.get("artifacts", []), base=document.get("dir"))
-        # analysis.json read where it is in this home (a home copied from another machine)
-        here = [
-            {**artifact, "path": str(resolve_artifact(str(artifact.get("path")), document.get("dir")))}
-            for artifact in document.get("artifacts", [])
-        ]
-        show_analysis(self.query_one(TabbedContent), here)
+        show_analysis(self.query_one(TabbedContent), document.get("artifacts", []))
         if self.query_one(TabbedContent).active == "config":
             self._show_config()
 

@@ -2,7 +2,7 @@
 path of the highlighted one, its copy to the clipboard (OSC 52, works over SSH), a colour preview of
 figures; enter opens a figure full-screen or a text artifact in the viewer.
 
-Paths recorded on another machine (a home copied from a GPU box) are re-based onto this home."""
+Paths come resolved in this home from the store (a home copied from a GPU box included)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from tui.messages import OpenArtifact, PreviewReady
-from tui.model.artifacts import resolve_artifact, shown_path
+from tui.model.artifacts import shown_path
 from tui.model.format import fmt_bytes
 from tui.model.preview import half_block_preview, is_image
 from tui.widgets.common.keyed_table import Col, KeyedTable
@@ -75,7 +75,7 @@ class ArtifactsView(Vertical):
         rows = []
         self.base = base
         for artifact in artifacts:
-            path = resolve_artifact(str(artifact.get("path")), base)
+            path = Path(str(artifact.get("path")))
             cells = (
                 shown_path(path, base),
                 artifact.get("kind") or "-",
