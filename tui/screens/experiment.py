@@ -19,7 +19,7 @@ from tui.model.data import ExperimentTail
 from tui.model.format import fmt_time, status_text, value_text, wrap_items
 from tui.model.launch import RESUMABLE, LaunchedRun, launch_log_tail, process_alive
 from tui.model.preview import is_image
-from tui.model.progress import describe
+from tui.model.progress import describe, gpu_details
 from tui.polling import PollingScreen
 from tui.screens.artifact_view import FigureScreen, TextArtifactScreen
 from tui.screens.dialogs import TextPrompt
@@ -103,6 +103,7 @@ class ExperimentScreen(PollingScreen):
         with Horizontal(id="progress-row"):
             yield Static("", id="stage-label")
             yield ProgressBar(total=100, show_eta=False, id="stage-progress")
+        yield Static("", id="gpu-line")
         with TabbedContent(initial="epochs", id="experiment-tabs"):
             with TabPane("Epochs", id="epochs"):
                 yield EpochTable(id="epoch-table")
@@ -238,6 +239,12 @@ class ExperimentScreen(PollingScreen):
         running = document.get("status") == "running"
         row = self.query_one("#progress-row")
         row.display = running
+        gpu_line = self.query_one("#gpu-line", Static)
+        gpu_items = gpu_details((self.heartbeat or {}).get("gpus")) if running else []
+        gpu_line.display = bool(gpu_items)  # CPU runs: no line at all
+        if gpu_items:
+            width = max(20, (self.size.width or self.app.size.width) - 2)
+            gpu_line.update(Text("\n".join(wrap_items(gpu_items, width))))
         if not running:
             return
         beat = self.heartbeat or {}
