@@ -39,7 +39,7 @@ def test_figures_in_a_real_terminal(tmp_path, env, expected):
         tmux.wait_for("Epochs", timeout=60)
         tmux.keys("a")
         tmux.wait_for("training_curves.png", timeout=20)
-        tmux.wait_for("▀", timeout=10)  # the first row, a figure, is highlighted: its preview is drawn
+        tmux.wait_for("/experiments/", timeout=10)  # the first row (a figure) highlighted: its full path
         tmux.keys("Enter")
         screen = tmux.wait_for("ocrq — training_curves.png", timeout=20)  # the figure view's title
         if expected == "blocks":  # tmux: no protocol, the figure in text cells filling the screen

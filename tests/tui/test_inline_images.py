@@ -153,3 +153,30 @@ async def test_elsewhere_the_figure_falls_back_to_blocks(quick_store, make_app, 
 
 def test_graphics_default_to_blocks():
     assert FigureScreen("x.png", "x.png").graphics == Graphics("blocks", "blocks")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("protocol", ["kitty", "sixel"])
+async def test_the_artifacts_preview_uses_the_protocol_too(quick_store, make_app, protocol):
+    from textual_image.widget import SixelImage, TGPImage
+
+    app = make_app(quick_store, graphics=Graphics(protocol, f"{protocol} (test)"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_experiment(QUICK_ID)
+        await wait_for(pilot, lambda: isinstance(app.screen, ExperimentScreen) and app.screen.document)
+        await pilot.press("a")
+        table = app.screen.query_one(ArtifactsTable)
+        keys = list(table.keys)
+        figure = next(i for i, key in enumerate(keys) if key.endswith("training_curves.png"))
+        report = next(i for i, key in enumerate(keys) if key.endswith("comparison.md"))
+        widget_class = {"kitty": TGPImage, "sixel": SixelImage}[protocol]
+        for row in (figure, report, figure):
+            table.move_cursor(row=row, animate=False)
+            await pilot.pause(0.1)
+            images = app.screen.query(".artifact-inline")
+            preview = app.screen.query_one("#artifact-preview")
+            if row == figure:
+                assert len(images) == 1 and isinstance(images.first(), widget_class)
+                assert not preview.display and images.first().size.height >= 1
+            else:
+                assert not images and preview.display and "y copies the path" in str(preview.render())
