@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from pipeline.config import resolve_config
@@ -103,6 +104,8 @@ def test_the_recorder_puts_the_sample_in_every_heartbeat(tmp_path):
     recorder(EpochEnded(epoch=1, train_loss=1.0, val_loss=1.0, cer=0.5, em=0.1, lr=1e-3, seconds=1.0))
     beat = json.loads((store.experiment_dir(exp_id) / "heartbeat.json").read_text())
     assert beat["progress"] == "epoch 1" and beat["gpus"] == [sample]
+    with pytest.raises(ValueError, match="gpus='87%' is not allowed; give a list of dicts"):
+        store.heartbeat(exp_id, stage="train", gpus="87%")
 
 
 def test_a_cpu_run_records_no_gpu_figures(tmp_path):
