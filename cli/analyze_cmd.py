@@ -17,7 +17,7 @@ from cli.console import (
     UsageError,
     err,
     fmt_bytes,
-    fmt_num,
+    fmt_fixed,
     fmt_pct,
     info,
     out,
@@ -401,7 +401,7 @@ def analyze(
             fmt_pct(row["cer"]),
             fmt_pct(row["em"], 1),
             fmt_bytes(row["size_bytes"]),
-            fmt_num(row["latency_ms_p50"], 2),
+            fmt_fixed(row["latency_ms_p50"], 2),
             "-" if row["robustness_gap"] is None else f"{100 * row['robustness_gap']:+.2f} pp",
             "-" if row["ece"] is None else f"{row['ece']:.3f}",
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from store.display import fmt_bytes, fmt_num, fmt_pct, fmt_ratio, fmt_time  # noqa: F401  (the CLI's spellings)
+from store.display import fmt_bytes, fmt_fixed, fmt_num, fmt_pct, fmt_ratio, fmt_time  # noqa: F401  (the CLI's spellings)
 
 # Piped output is read by people too (CI logs, `| less`): give tables room instead of 80 columns.
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.console import CliError, UsageError, fmt_num, fmt_pct, info, out, print_json, terminal_safe
+from cli.console import CliError, UsageError, fmt_fixed, fmt_pct, info, out, print_json, terminal_safe
 from cli.resolve import existing_folder, resolve
 from store import Store
 
@@ -94,7 +94,7 @@ def evaluate(
         table.add_column(column, justify="left" if column == "dataset" else "right")
     mean_length = m.label_chars / m.samples if m.samples else 0.0
     table.add_row(
-        result.data, str(m.samples), fmt_pct(m.cer), fmt_pct(m.em), fmt_num(m.ned, 4), f"{mean_length:.1f}"
+        result.data, str(m.samples), fmt_pct(m.cer), fmt_pct(m.em), fmt_fixed(m.ned, 4), f"{mean_length:.1f}"
     )
     out.print(f"[bold]{exp_id[:8]}[/] variant [bold]{variant}[/]")
     out.print(table)
@@ -109,7 +109,7 @@ def evaluate(
             str(bucket["samples"]),
             fmt_pct(bucket["cer"]),
             fmt_pct(bucket["em"]),
-            fmt_num(bucket["ned"], 4),
+            fmt_fixed(bucket["ned"], 4),
         )
     out.print(buckets)
     ops = m.to_dict().get("edits", {})

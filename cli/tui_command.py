@@ -5,12 +5,13 @@ Textual is imported only when the command runs, so other commands start as fast 
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
 import typer
 
-from cli.console import CliError
+from cli.console import CliError, UsageError
 from store import Store, StoreError
 
 
@@ -26,6 +27,12 @@ def tui(
 
     Press F1 in the TUI for every key.
     """
+    from tui.model.graphics import detect_graphics
+
+    try:
+        graphics = detect_graphics(os.environ, is_tty=sys.stdout.isatty())
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise CliError("ocrq tui needs an interactive terminal; use `ocrq ls` / `ocrq show` in scripts")
     exp_id = None
@@ -36,7 +43,7 @@ def tui(
             raise CliError(str(error)) from None
     from tui.app import run_tui
 
-    run_tui(open_ref=exp_id)
+    run_tui(open_ref=exp_id, graphics=graphics)
 
 
 def register(app: typer.Typer) -> None:

@@ -34,6 +34,7 @@ from pipeline.core.events import (
     VariantEvaluated,
 )
 from pipeline.core.exceptions import cause_of_type
+from pipeline.core.gpu_usage import with_device_usage
 from pipeline.core.result_row import VariantRow
 from pipeline.data.bundle import DataBundle, build_data
 from pipeline.evaluation.predict import Predictions, predict, write_predictions_tsv
@@ -138,6 +139,7 @@ def _run(
     config, charset, data = prepared.config, prepared.charset, prepared.data
     threads = configure_threads(config.train.threads, data_workers=config.data.num_workers)
     device = resolve_device(config.train.device)
+    sink = with_device_usage(sink, device)  # GPU utilisation and memory into the heartbeat; CPU: as is
     seed_everything(config.train.seed)
     resume_payload = None
     last_path = workdir / "checkpoints" / "last.pt"

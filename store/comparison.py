@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .display import fmt_num, fmt_pct, fmt_ratio, is_finite_number
+from .display import fmt_fixed, fmt_pct, fmt_ratio, is_finite_number
 
 
 def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def _fp32(experiment: dict[str, Any], key: str) -> Any:
 
 
 def _loss(value: Any) -> str:
-    return fmt_num(value, 4)
+    return fmt_fixed(value, 4)
 
 
 # (label, value of one experiment, its spelling)

@@ -1,6 +1,8 @@
 """How stored figures are spelled in tables, so `ocrq show` and the TUI print the same text.
 
-Plain strings only (no rich, no Textual): each interface styles the cells it wants to colour.
+Plain strings only (no rich, no Textual): each interface styles the cells it wants to colour. Table
+figures have fixed decimals per column (``3.0000`` above ``3.7600``) and both interfaces right-align them,
+so a column's decimal points line up.
 """
 
 from __future__ import annotations
@@ -35,6 +37,20 @@ def fmt_num(value: Any, digits: int = 3) -> str:
         # trailing zeros go only after a decimal point: 1240.0 at 0 digits is "1240", not "124"
         return text.rstrip("0").rstrip(".") if "." in text else text
     return str(value)
+
+
+def fmt_fixed(value: Any, digits: int) -> str:
+    """A number with exactly ``digits`` decimals (``3.7600``), ``-`` when missing: columns line up.
+
+    A measured figure that is not zero but would read as zero at ``digits`` decimals is spelled in
+    ``g`` form (``2.3e-05``) instead, so it never passes for zero.
+    """
+    if not is_finite_number(value):
+        return "-"
+    text = f"{float(value):.{digits}f}"
+    if value != 0 and float(text) == 0:
+        return f"{float(value):.2g}"
+    return text
 
 
 def fmt_bytes(size: Any) -> str:
@@ -72,8 +88,8 @@ def epoch_cells(epoch: dict[str, Any]) -> tuple[str, ...]:
     return (
         str(epoch.get("phase") or "baseline"),
         str(epoch.get("epoch", "-")),
-        fmt_num(epoch.get("train_loss"), 4),
-        fmt_num(epoch.get("val_loss"), 4),
+        fmt_fixed(epoch.get("train_loss"), 4),
+        fmt_fixed(epoch.get("val_loss"), 4),
         fmt_pct(epoch.get("cer")),
         fmt_pct(epoch.get("em"), 1),
         fmt_lr(epoch.get("lr")),
@@ -96,14 +112,14 @@ def variant_cells(variant: dict[str, Any]) -> tuple[str, ...]:
         fmt_pct(variant.get("cer")),
         f"{delta:+.2f}" if is_finite_number(delta) else "-",
         fmt_pct(variant.get("em"), 1),
-        fmt_num(variant.get("ned"), 4),
+        fmt_fixed(variant.get("ned"), 4),
         fmt_bytes(variant.get("size_bytes")),
         fmt_ratio(variant.get("compression_ratio")),
-        fmt_num(variant.get("latency_ms_p50"), 2),
-        fmt_num(variant.get("latency_ms_p95"), 2),
-        fmt_num(variant.get("throughput_lines_per_s_b16"), 0),
+        fmt_fixed(variant.get("latency_ms_p50"), 2),
+        fmt_fixed(variant.get("latency_ms_p95"), 2),
+        fmt_fixed(variant.get("throughput_lines_per_s_b16"), 0),
         fmt_ratio(variant.get("speedup")),
-        fmt_num(fidelity.get("cosine"), 4),
+        fmt_fixed(fidelity.get("cosine"), 4),
         variant.get("accuracy_guard") or "-",
     )
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from . import records
+from .artifact_paths import resolve_artifact_path
 from .errors import SchemaTooNew, StoreError
 from .files import TEMP_SUFFIX, file_sha256, read_json, temp_writer_pid
 from .index import INDEX_FILE, INDEX_TABLE, LAYOUT_TABLE, shard_key
@@ -300,9 +301,7 @@ class _Examiner:
                     self._check_artifact(exp_id, folder, artifact)
 
     def _check_artifact(self, exp_id: str, folder: Path, artifact: dict[str, Any]) -> None:
-        path = Path(str(artifact.get("path", "")))
-        if not path.is_absolute():
-            path = folder / path
+        path = resolve_artifact_path(str(artifact.get("path", "")), folder)
         if not path.is_file() or not path.resolve().is_relative_to(folder.resolve()):
             return
         recorded, actual = artifact.get("bytes"), path.stat().st_size

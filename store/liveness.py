@@ -37,9 +37,14 @@ def this_process_started() -> float | None:
     return process_started(os.getpid())
 
 
-def write_heartbeat(folder: Path, *, stage: str | None, progress: str | None) -> dict[str, Any]:
-    """Replace the heartbeat file of an experiment folder and return what was written."""
-    beat = {
+def write_heartbeat(
+    folder: Path, *, stage: str | None, progress: str | None, gpus: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Replace the heartbeat file of an experiment folder and return what was written.
+
+    ``gpus`` (a GPU run's utilisation and memory, one dict a device) is written only when given.
+    """
+    beat: dict[str, Any] = {
         "time": now_iso(),
         "pid": os.getpid(),
         "pid_started": this_process_started(),
@@ -47,6 +52,8 @@ def write_heartbeat(folder: Path, *, stage: str | None, progress: str | None) ->
         "stage": stage,
         "progress": progress,
     }
+    if gpus:
+        beat["gpus"] = gpus
     # Not fsynced: a heartbeat lost in a power cut only makes the run look crashed, which it then is.
     atomic_write_bytes(folder / HEARTBEAT_FILE, encode_json(beat), durable=False)
     return beat

@@ -40,6 +40,7 @@ class StoreRecorder:
         self.keep_status = keep_status
         self.stage: str | None = None
         self.progress: str | None = None
+        self.gpus: list[dict[str, Any]] | None = None  # the last GPU sample of a GPU run
         self.best_cer: float | None = None
         self.best_em: float | None = None
         self._pending: dict[str, Any] = {}
@@ -62,7 +63,7 @@ class StoreRecorder:
     def _on_run_started(self, fields: dict[str, Any]) -> None:
         if not self.keep_status:
             self.store.set_status(self.exp_id, "running")
-        self.store.heartbeat(self.exp_id, stage=self.stage, progress="started")
+        self._beat(self.stage, "started")
         resumed = fields.get("resumed_from_epoch") or 0
         detail = f", resumed from epoch {resumed}" if resumed else ""
         self.store.append_log(
@@ -75,7 +76,7 @@ class StoreRecorder:
         stage = fields["stage"]
         with self._lock:
             self.stage, self.progress = stage, fields.get("detail") or None
-        self.store.heartbeat(self.exp_id, stage=stage, progress=self.progress)
+        self._beat(stage, self.progress)
         self._flush(stage=stage)
         detail = f": {fields['detail']}" if fields.get("detail") else ""
         self.store.append_log(self.exp_id, "info", f"stage {stage} started{detail}")
@@ -89,13 +90,13 @@ class StoreRecorder:
         now = time.monotonic()
         if now - self._last_progress_beat >= PROGRESS_INTERVAL_S:
             self._last_progress_beat = now
-            self.store.heartbeat(self.exp_id, stage=self.stage, progress=progress)
+            self._beat(self.stage, progress)
 
     def _on_epoch_ended(self, fields: dict[str, Any]) -> None:
         self.store.record_epoch(self.exp_id, fields)
         with self._lock:
             self.progress = f"epoch {fields['epoch']}"
-        self.store.heartbeat(self.exp_id, stage=self.stage, progress=self.progress)
+        self._beat(self.stage, self.progress)
         if fields.get("phase", "baseline") != "baseline":
             return
         cer, em = fields.get("cer"), fields.get("em")
@@ -107,6 +108,11 @@ class StoreRecorder:
             due = self._pending and time.monotonic() - self._last_summary_write >= SUMMARY_INTERVAL_S
         if due:
             self._flush()
+
+    def _on_device_usage(self, fields: dict[str, Any]) -> None:
+        with self._lock:
+            self.gpus = fields.get("gpus") or None
+        self._beat(self.stage, self.progress)
 
     def _on_variant_evaluated(self, fields: dict[str, Any]) -> None:
         self.store.record_variant(self.exp_id, {"name": fields["name"], **fields.get("metrics", {})})
@@ -147,6 +153,9 @@ class StoreRecorder:
 
     # -- summary and heartbeat thread ----------------------------------------------------------
 
+    def _beat(self, stage: str | None, progress: str | None) -> None:
+        self.store.heartbeat(self.exp_id, stage=stage, progress=progress, gpus=self.gpus)
+
     def _flush(self, **extra: Any) -> None:
         """Write pending summary fields (and ``extra``) to the index in one write."""
         with self._lock:
@@ -179,7 +188,7 @@ class StoreRecorder:
             with self._lock:
                 stage, progress = self.stage, self.progress
             try:
-                self.store.heartbeat(self.exp_id, stage=stage, progress=progress)
+                self._beat(stage, progress)
             except Exception:  # noqa: BLE001 - a missed heartbeat must never kill the run
                 continue
 

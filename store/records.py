@@ -6,6 +6,7 @@ experiments in the store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,15 +99,24 @@ def record_epoch(folder: Path, record: dict[str, Any]) -> int:
         return len(epochs)
 
 
-def upsert_record(folder: Path, table: str, record: dict[str, Any], key: str) -> None:
-    """Replace the record whose ``key`` equals ``record[key]``, or append it.
+def upsert_record(
+    folder: Path,
+    table: str,
+    record: dict[str, Any],
+    key: str,
+    same: Callable[[dict[str, Any]], bool] | None = None,
+) -> None:
+    """Replace the record whose ``key`` equals ``record[key]`` (or that ``same`` accepts), or append it.
 
     Raises:
         FileNotFoundError: the experiment file does not exist.
     """
     with write_transaction(folder / EXPERIMENT_FILE, _label(folder), create=False) as db:
         records = db.table(table)
-        matching = records.search(Query()[key] == record[key])
+        if same is None:
+            matching = records.search(Query()[key] == record[key])
+        else:
+            matching = records.search(lambda doc: doc.get(key) == record[key] or same(doc))
         if matching:
             # Replace rather than merge so that a re-evaluated variant drops metrics it no longer has.
             records.remove(doc_ids=[doc.doc_id for doc in matching[1:]])

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import records
+from .artifact_paths import resolve_artifact_path, stored_artifact_path
 from .bulk import bulk_summaries
 from .errors import ExperimentNotFound, StoreError
 from .files import file_sha256
@@ -296,9 +297,19 @@ class Store(StudyMethods):
             changes["error"] = str(error)
         self._change_summary(self._existing_folder(exp_id)[0], lambda doc: doc.update(changes))
 
-    def heartbeat(self, exp_id: str, *, stage: str | None = None, progress: str | None = None) -> None:
-        """Record a sign of life (time, pid, host, stage, progress) for a running experiment."""
-        write_heartbeat(self._existing_folder(exp_id)[1], stage=stage, progress=progress)
+    def heartbeat(
+        self,
+        exp_id: str,
+        *,
+        stage: str | None = None,
+        progress: str | None = None,
+        gpus: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Record a sign of life (time, pid, host, stage, progress, GPU usage if any) for a running experiment."""
+        if gpus is not None and not (isinstance(gpus, list) and all(isinstance(gpu, dict) for gpu in gpus)):
+            raise ValueError(f"gpus={gpus!r} is not allowed; give a list of dicts, one a device")
+        gpus = to_json_native(gpus, "gpus") if gpus else None
+        write_heartbeat(self._existing_folder(exp_id)[1], stage=stage, progress=progress, gpus=gpus)
 
     def _append(self, exp_id: str, table: str, record: dict[str, Any]) -> int:
         exp_id, folder = self._existing_folder(exp_id)
@@ -344,27 +355,44 @@ class Store(StudyMethods):
         variant: str | None = None,
         sha256: str | None = None,
     ) -> None:
-        """Store a produced file (kind, path, size, sha256), replacing an earlier record of the same path.
+        """Store a produced file (kind, path, size, sha256), replacing an earlier record of the same file.
 
-        For a deployable kind (``DEPLOYABLE_KINDS``) ``sha256`` defaults to the file's own when it
-        exists and has the recorded size; ``ocrq doctor`` reports one whose size or checksum changed.
+        A path inside the experiment folder is stored relative to it (a home copied to another machine
+        still finds it; :meth:`resolve_artifact` reads both forms). For a deployable kind
+        (``DEPLOYABLE_KINDS``) ``sha256`` defaults to the file's own when it exists and has the recorded
+        size; ``ocrq doctor`` reports one whose size or checksum changed.
         """
         if not isinstance(kind, str) or not kind:
             raise ValueError(f"kind={kind!r} is not allowed; give a non-empty string")
         if isinstance(bytes, bool) or not isinstance(bytes, int) or bytes < 0:
             raise ValueError(f"bytes={bytes!r} is not allowed; give a size >= 0")
-        record = {
-            "kind": kind,
-            "path": os.fspath(path),
-            "bytes": bytes,
-            "variant": variant,
-            "time": now_iso(),
-        }
+        exp_id, folder = self._existing_folder(exp_id)
+        stored = stored_artifact_path(path, folder)
+        record = {"kind": kind, "path": stored, "bytes": bytes, "variant": variant, "time": now_iso()}
         if sha256 is None and kind in DEPLOYABLE_KINDS:
-            sha256 = file_sha256(Path(path), expected_bytes=bytes)
+            sha256 = file_sha256(resolve_artifact_path(stored, folder), expected_bytes=bytes)
         if sha256 is not None:
             record["sha256"] = sha256
-        self._upsert(exp_id, "artifacts", record, "path")
+        here = resolve_artifact_path(stored, folder)
+
+        def same_file(existing: dict[str, Any]) -> bool:
+            # an older record of this file may hold its absolute path (before paths were relative)
+            return (
+                isinstance(existing.get("path"), str)
+                and resolve_artifact_path(existing["path"], folder) == here
+            )
+
+        try:
+            records.upsert_record(folder, "artifacts", record, "path", same=same_file)
+        except FileNotFoundError:
+            raise ExperimentNotFound(f"no experiment matches '{exp_id}'") from None
+
+    def resolve_artifact(self, exp_id: str, recorded: str) -> Path:
+        """Where a file recorded for an experiment is in this home (relative or old absolute paths).
+
+        :meth:`get` already returns every artifact's ``path`` resolved this way.
+        """
+        return resolve_artifact_path(recorded, self._existing_folder(exp_id)[1])
 
     def record_evaluation(self, exp_id: str, evaluation: dict) -> None:
         """Append the results of an ``ocrq evaluate`` run."""
@@ -455,6 +483,13 @@ class Store(StudyMethods):
         document["config"] = data["info"].get("config", {})
         for table in records.LIST_TABLES:
             document[table] = data.get(table, [])
+        # where each file is in this home, whatever machine recorded it (see artifact_paths)
+        document["artifacts"] = [
+            {**artifact, "path": str(resolve_artifact_path(artifact["path"], folder))}
+            if isinstance(artifact.get("path"), str)
+            else artifact
+            for artifact in document["artifacts"]
+        ]
         document["heartbeat"] = read_heartbeat(folder)
         document["dir"] = str(folder)
         return document

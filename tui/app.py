@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from store import Store, StoreError
 from tui.commands import OcrqCommands
 from tui.model.fields import clone_overrides
+from tui.model.graphics import Graphics
 from tui.model.launch import (
     GRACE_S,
     LaunchedRun,
@@ -38,6 +39,7 @@ from tui.screens.experiments import ExperimentsScreen, ExperimentsTable
 from tui.screens.help import HelpScreen
 from tui.screens.launch import FieldsTable, LaunchScreen
 from tui.screens.studies import StudiesScreen, StudiesTable, TrialsTable
+from tui.widgets.common.inline_image import prepare_inline_images
 from tui.widgets.common.keyed_table import KeyedTable
 from tui.widgets.experiment.artifacts import ArtifactsTable
 from tui.widgets.experiment.charts import TrainingCharts
@@ -83,9 +85,12 @@ class OcrqApp(App[None]):
         open_ref: str | None = None,
         stop_grace_s: float = GRACE_S,
         cursor_blink: bool = True,
+        graphics: Graphics | None = None,
     ) -> None:
         super().__init__()
         self.store = store
+        # How figures are drawn: chosen before the app starts (run_tui), blocks when not told.
+        self.graphics = graphics or Graphics("blocks", "blocks (graphics not detected)")
         self.open_ref = open_ref
         self.stop_grace_s = stop_grace_s
         self.cursor_blink_enabled = cursor_blink
@@ -299,6 +304,17 @@ class OcrqApp(App[None]):
         return f"note saved for {exp_id[:8]}"
 
 
-def run_tui(home: str | Path | None = None, open_ref: str | None = None) -> None:
-    """Run the TUI on the store at ``home`` (default: ``$OCRQ_HOME`` or ``~/.ocrq``) until the user quits."""
-    OcrqApp(Store(home), open_ref=open_ref).run()
+def run_tui(
+    home: str | Path | None = None, open_ref: str | None = None, graphics: Graphics | None = None
+) -> None:
+    """Run the TUI on the store at ``home`` (default: ``$OCRQ_HOME`` or ``~/.ocrq``) until the user quits.
+
+    Args:
+        graphics: how figures are drawn (``tui.model.graphics.detect_graphics``); blocks when None.
+    """
+    if graphics is not None and graphics.protocol != "blocks":
+        try:
+            prepare_inline_images()  # must measure the terminal before Textual reads its input
+        except Exception as error:  # noqa: BLE001 - an optional renderer that fails falls back to blocks
+            graphics = Graphics("blocks", f"blocks ({graphics.protocol} unavailable: {error})")
+    OcrqApp(Store(home), open_ref=open_ref, graphics=graphics).run()

@@ -63,6 +63,14 @@ class EpochEnded(Event):
 
 
 @dataclass(frozen=True)
+class DeviceUsage(Event):
+    """GPU utilisation and memory now (``pipeline.core.gpu_usage.sample_gpu``), one dict a device."""
+
+    kind: ClassVar[str] = "device_usage"
+    gpus: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class VariantEvaluated(Event):
     """One row of the comparison table: every figure measured on the shared test set."""
 

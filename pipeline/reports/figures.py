@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pipeline.core.result_row import VariantRow
+from pipeline.reports.labels import place_labels
 
 
 def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
@@ -44,7 +45,6 @@ def accuracy_vs_size(rows: dict[str, VariantRow], path: Path, *, title: str = ""
     for size, cer, name in points:
         flagged = rows[name].accuracy_guard == "exceeded"
         ax.scatter(size, cer, s=40, color="tab:red" if flagged else "tab:blue", zorder=3)
-        ax.annotate(name, (size, cer), textcoords="offset points", xytext=(4, 4), fontsize=8)
     front = pareto_front(points)
     if len(front) > 1:
         ax.plot(
@@ -63,6 +63,9 @@ def accuracy_vs_size(rows: dict[str, VariantRow], path: Path, *, title: str = ""
         title=title or "accuracy vs size",
     )
     ax.grid(alpha=0.3, which="both")
+    # labels last, once the limits and the legend are final: each goes where it overlaps nothing
+    order = {name: index for index, name in enumerate(_order(rows))}
+    place_labels(ax, sorted(points, key=lambda point: order[point[2]]), marker_pt=40**0.5)
     if own:
         return _save(fig, path)
     return None

@@ -52,8 +52,11 @@ def _check_confined(path: Path, experiment_dir: Path, name: str, artifact: Any) 
         raise ManifestError(f"{path}: variant {name!r} has no artifact path")
     root = experiment_dir.resolve()
     absolute = PurePosixPath(artifact).is_absolute() or PureWindowsPath(artifact).is_absolute()
-    # Manifests written before paths were made relative hold absolute ones inside the folder: still fine.
-    if (absolute or PureWindowsPath(artifact).drive) and not Path(artifact).resolve().is_relative_to(root):
+    # Manifests written before paths were made relative hold absolute ones inside the folder: still fine,
+    # also when the folder was copied from another machine (re-based like the store's artifact records).
+    if (absolute or PureWindowsPath(artifact).drive) and not resolve_artifact(
+        experiment_dir, artifact
+    ).resolve().is_relative_to(root):
         raise ManifestError(
             f"{path}: variant {name!r} names absolute path {artifact!r} outside the experiment folder; "
             "artifacts must be inside it"
@@ -62,16 +65,28 @@ def _check_confined(path: Path, experiment_dir: Path, name: str, artifact: Any) 
         raise ManifestError(
             f"{path}: variant {name!r} path {artifact!r} leaves the experiment folder ('..' is not allowed)"
         )
-    if not (root / artifact).resolve().is_relative_to(root):
+    if not resolve_artifact(root, artifact).resolve().is_relative_to(root):
         raise ManifestError(
             f"{path}: variant {name!r} path {artifact!r} resolves outside the experiment folder (a link?)"
         )
 
 
 def resolve_artifact(experiment_dir: Path, recorded: str) -> Path:
-    """The path of a manifest entry's file (recorded relative to the experiment folder; old ones absolute)."""
+    """The path of a manifest entry's file (recorded relative to the experiment folder; old ones absolute).
+
+    An old absolute path from another machine's home (``.../experiments/<id>/variants/x.onnx``, a home
+    copied from a GPU box) is re-based onto ``experiment_dir``, as the store does for its records.
+    """
+    experiment_dir = Path(experiment_dir)
     path = Path(recorded)
-    return path if path.is_absolute() else Path(experiment_dir) / path
+    if not path.is_absolute():
+        return experiment_dir / path
+    parts = PurePosixPath(recorded.replace("\\", "/")).parts
+    for index in range(len(parts) - 2, 0, -1):
+        if parts[index] == experiment_dir.name and parts[index - 1] == experiment_dir.parent.name:
+            if ".." not in parts[index + 1 :]:
+                return experiment_dir.joinpath(*parts[index + 1 :])
+    return path
 
 
 def record_variant(

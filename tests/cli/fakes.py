@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import zipfile
 import zlib
 from pathlib import Path
 
-from store import Store
+from store import Store, records
+
+EXP_ID = "abcd00000001"
 
 
 def fake_experiment(
@@ -56,3 +59,28 @@ def png_claiming(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0" * 16))
         + chunk(b"IEND", b"")
     )
+
+
+def moved_home(tmp_path: Path, *, old_absolute: bool) -> Path:
+    """A home with one experiment and its files, moved to another path (the old one is gone)."""
+    from tests.tui.store_fixtures import write_figure
+
+    first = tmp_path / "gpu-box" / "ocrq"
+    store = Store(first)
+    exp_id, folder = fake_experiment(store, exp_id=EXP_ID)
+    figure = folder / "accuracy_vs_size.png"
+    write_figure(figure)
+    files = [("figure", None, figure), ("onnx", "ort-fp32", folder / "variants" / "ort-fp32.onnx")]
+    for kind, variant, path in files:
+        size = path.stat().st_size
+        if old_absolute:  # what runs recorded before paths were stored relative
+            record = {"kind": kind, "path": str(path), "bytes": size, "variant": variant, "time": "t"}
+            records.upsert_record(folder, "artifacts", record, "path")
+        else:
+            store.record_artifact(exp_id, kind=kind, path=str(path), bytes=size, variant=variant)
+    if old_absolute:
+        write_manifest(folder, {"fp32": str(folder / "model_fp32.pt"), "ort-fp32": str(files[1][2])})
+    moved = tmp_path / "laptop" / "synced-home"
+    moved.parent.mkdir()
+    shutil.move(str(first), moved)
+    return moved

@@ -10,6 +10,7 @@ from store.display import (
     anatomy_rows,
     epoch_cells,
     fmt_bytes,
+    fmt_fixed,
     fmt_num,
     fmt_pct,
     fmt_ratio,
@@ -25,6 +26,14 @@ def test_whole_numbers_keep_their_trailing_zeros():
     assert fmt_num(3.0, 2) == "3"
     assert fmt_num(0.00012345, 3) == "0.000123"
     assert fmt_num(20) == "20"
+
+
+def test_table_figures_have_fixed_decimals():
+    assert [fmt_fixed(value, 2) for value in (3, 3.76, 3.0, 12.345)] == ["3.00", "3.76", "3.00", "12.35"]
+    assert fmt_fixed(1239.76, 0) == "1240" and fmt_fixed(0.5, 4) == "0.5000"
+    assert fmt_fixed(0.0, 4) == "0.0000"
+    assert fmt_fixed(2.3e-05, 2) == "2.3e-05"  # measured, not zero: never shown as 0.00
+    assert fmt_fixed(None, 2) == fmt_fixed(math.nan, 2) == "-"
 
 
 def test_missing_or_non_finite_values_read_as_a_dash():
@@ -61,7 +70,7 @@ def test_epoch_rows():
     cells = epoch_cells(
         {"epoch": 3, "train_loss": 0.25, "cer": 0.0151, "em": 0.88, "lr": 6e-3, "seconds": 17.04}
     )
-    assert cells == ("baseline", "3", "0.25", "-", "1.51%", "88.0%", "6.00e-03", "17.0")
+    assert cells == ("baseline", "3", "0.2500", "-", "1.51%", "88.0%", "6.00e-03", "17.0")
 
 
 def test_bytes_by_kind_show_exact_counts_and_the_bound_against_fp32_onnx():

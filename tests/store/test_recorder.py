@@ -76,8 +76,10 @@ def test_a_whole_run_is_recorded(recorded):
         ("fp32", 0.19),
         ("int8-static-ort", 0.21),
     ]
+    # read back where it is in this home (stored relative to the experiment folder)
     assert document["artifacts"][0] | {"time": None} == {
-        "kind": "onnx", "path": "models/int8.onnx", "bytes": 1000, "variant": "int8-static-ort", "time": None,
+        "kind": "onnx", "path": str(store.experiment_dir(exp_id) / "models/int8.onnx"), "bytes": 1000,
+        "variant": "int8-static-ort", "time": None,
     }  # fmt: skip
     log = store.log_tail(exp_id)
     assert [line.split(" ", 1)[1] for line in log] == [

@@ -106,7 +106,10 @@ def test_variants_and_artifacts_are_upserted_evaluations_appended(tmp_path):
         and variants["fp32"]["cer"] == 0.09
         and "stale" not in variants["fp32"]
     )
-    assert [(a["path"], a["bytes"]) for a in document["artifacts"]] == [("a.onnx", 120), ("plot.png", 5)]
+    folder = store.experiment_dir(exp_id)  # relative records are read in the experiment's folder
+    assert [(a["path"], a["bytes"]) for a in document["artifacts"]] == [
+        (str(folder / "a.onnx"), 120), (str(folder / "plot.png"), 5),
+    ]  # fmt: skip
     assert len(document["evaluations"]) == 2
     with pytest.raises(ValueError, match="name"):
         store.record_variant(exp_id, {"cer": 0.1})

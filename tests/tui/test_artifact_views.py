@@ -8,7 +8,7 @@ import pytest
 
 from tests.tui.conftest import screen_text, wait_for
 from tests.tui.store_fixtures import QUICK_ID
-from tui.model.artifacts import read_text_artifact, resolve_artifact, shown_path
+from tui.model.artifacts import read_text_artifact, shown_path
 from tui.screens.artifact_view import TextArtifactScreen
 from tui.screens.experiment import ExperimentScreen
 from tui.widgets.common.keyed_table import KeyedTable
@@ -17,13 +17,10 @@ from tui.widgets.experiment.artifacts import ArtifactsTable
 pytestmark = pytest.mark.anyio
 
 
-def test_paths_are_read_against_this_homes_experiment_folder(tmp_path):
+def test_paths_show_relative_to_the_experiment_folder(tmp_path):
     folder = tmp_path / "home" / "experiments" / "abcdefabcdef"
-    old = "/mnt/gpu-box/ocrq/experiments/abcdefabcdef/variants/qat/model.onnx"
-    assert resolve_artifact(old, folder) == folder / "variants/qat/model.onnx"
-    assert resolve_artifact("comparison.md", folder) == folder / "comparison.md"  # relative: new records
-    assert resolve_artifact("/data/elsewhere.txt", folder) == Path("/data/elsewhere.txt")
     assert shown_path(folder / "a/b.png", folder) == "a/b.png"
+    assert shown_path(Path("/data/elsewhere.txt"), folder) == "/data/elsewhere.txt"
 
 
 def test_predictions_show_wrong_lines_first(tmp_path):
@@ -67,3 +64,31 @@ async def test_predictions_open_as_a_table_wrong_first(quick_store, make_app):
         rows = app.screen.query_one(KeyedTable)
         assert str(rows.get_cell("0", "c0")) == "quick fox" and str(rows.get_cell("1", "c0")) == "ocr line"
         assert "2 wrong of 4 lines" in screen_text(app)
+
+
+@pytest.mark.parametrize("old_absolute", [False, True], ids=["relative", "old-absolute"])
+async def test_a_moved_home_shows_and_opens_its_files(tmp_path, make_app, old_absolute):
+    from store import Store
+    from tests.cli.fakes import EXP_ID, moved_home
+    from tui.screens.artifact_view import FigureScreen
+
+    home = moved_home(tmp_path, old_absolute=old_absolute)
+    app = make_app(Store(home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_experiment(EXP_ID)
+        await wait_for(pilot, lambda: isinstance(app.screen, ExperimentScreen) and app.screen.document)
+        await pilot.press("a")
+        table = app.screen.query_one(ArtifactsTable)
+        folder = home / "experiments" / EXP_ID
+        assert sorted(table.keys) == [
+            str(folder / "accuracy_vs_size.png"),
+            str(folder / "variants/ort-fp32.onnx"),
+        ]
+        table.move_cursor(row=table.keys.index(str(folder / "accuracy_vs_size.png")), animate=False)
+        await pilot.pause(0.05)
+        line = str(app.screen.query_one("#artifact-path").render())
+        assert line.startswith(str(folder)) and "missing" not in line
+        await pilot.press("y")
+        assert app.clipboard == str(folder / "accuracy_vs_size.png")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FigureScreen), what="the figure view")

@@ -485,3 +485,29 @@ async def test_log_view_follows_pauses_searches_and_wraps(quick_store, make_app)
         lines = log.line_count
         await pilot.press("w")
         assert log.wrap and "wrap" in str(log.border_title) and log.line_count >= lines
+
+
+async def test_row14_the_cli_and_the_tui_spell_table_figures_alike(
+    quick_store, make_app, monkeypatch, capsys
+):
+    """`ocrq show` and the TUI print each variant and epoch figure with the same text (fixed decimals)."""
+    from cli.main import main
+    from tui.model.format import epoch_row, variant_cells
+
+    document = quick_store.get(QUICK_ID)
+    monkeypatch.setenv("OCRQ_HOME", str(quick_store.home))
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["show", QUICK_ID]) == 0
+    printed = [line.split() for line in capsys.readouterr().out.splitlines()]
+    for variant in document["variants"]:
+        row = next(words for words in printed if words and words[0] == variant["name"] and len(words) > 8)
+        tui_cells = [str(cell) for cell in variant_cells(variant)]
+        for column in (5, 8, 9, 10, 12):  # 1-NED, p50, p95, lines/s, cosine
+            assert tui_cells[column] in row, (variant["name"], column, tui_cells[column], row)
+    epoch = document["epochs"][0]
+    cells = epoch_row(epoch)
+    assert any(words[:4] == list(cells[:4]) for words in printed), cells
+    app = make_app(quick_store)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await _open(pilot, QUICK_ID)
+        assert str(app.screen.query_one(EpochTable).get_cell("epoch-0", "train_loss")) == cells[2]

@@ -1,8 +1,7 @@
-"""Artifact paths and text artifacts: where a recorded file is now, and how a text artifact reads.
+"""Artifact paths as shown and text artifacts as read. No Textual here.
 
-Runs record absolute paths. A home copied or synced from another machine (a GPU box) keeps them, so a
-path is re-based onto the experiment's folder in this home when it names the experiment's folder
-(``.../experiments/<id>/...``); a relative path is read against that folder. No Textual here.
+The store hands every artifact's path already resolved in this home (``Store.get``: relative records,
+and old absolute ones from another machine, re-based onto the experiment's folder).
 """
 
 from __future__ import annotations
@@ -11,31 +10,10 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 TEXT_SUFFIXES = (".md", ".json", ".tsv", ".csv", ".txt", ".log", ".yaml", ".yml")
 MAX_TEXT_BYTES = 2_000_000
-
-
-def resolve_artifact(path: str, experiment_dir: str | Path | None) -> Path:
-    """Where the artifact recorded as ``path`` is in this home.
-
-    Args:
-        path: the path as recorded (absolute from any machine, or relative to the experiment folder).
-        experiment_dir: the experiment's folder in this home, when known.
-    """
-    if experiment_dir is None:
-        return Path(path)
-    folder = Path(experiment_dir)
-    recorded = PurePosixPath(path)
-    if not recorded.is_absolute():
-        return folder / recorded
-    parts = recorded.parts
-    # the last occurrence of the experiment's folder name: everything after it is inside the folder
-    for index in range(len(parts) - 1, -1, -1):
-        if parts[index] == folder.name and index + 1 < len(parts):
-            return folder.joinpath(*parts[index + 1 :])
-    return Path(path)
 
 
 def shown_path(path: Path, experiment_dir: str | Path | None) -> str:

@@ -19,6 +19,7 @@ from store.display import (  # noqa: F401  (re-exported: the TUI's one place for
     anatomy_rows,
     epoch_cells,
     fmt_bytes,
+    fmt_fixed,
     fmt_lr,
     fmt_num,
     fmt_pct,
@@ -101,29 +102,15 @@ def wrap_items(items: list[str], width: int, separator: str = " · ") -> list[st
     return lines
 
 
-def fixed(value: Any, digits: int) -> str:
-    """A number with exactly ``digits`` decimals (``3.7600``), ``-`` when missing: columns line up."""
-    return f"{value:.{digits}f}" if is_finite_number(value) else "-"
-
-
 def variant_cells(variant: dict[str, Any]) -> tuple[Any, ...]:
     """One row of the variants comparison table (columns ``VARIANT_COLUMNS``), as `ocrq show` prints it."""
     *cells, guard = plain_variant_cells(variant)
-    # fixed decimals (the CLI's spelling drops trailing zeros: 3 next to 3.76)
-    cells[5] = fixed(variant.get("ned"), 4)
-    cells[8] = fixed(variant.get("latency_ms_p50"), 2)
-    cells[9] = fixed(variant.get("latency_ms_p95"), 2)
-    cells[10] = fixed(variant.get("throughput_lines_per_s_b16"), 0)
-    cells[12] = fixed((variant.get("fidelity") or {}).get("cosine"), 4)
     return (*cells, Text(guard, style="bold red") if guard == "exceeded" else guard)
 
 
 def epoch_row(epoch: dict[str, Any]) -> tuple[str, ...]:
-    """One row of the epoch table with fixed decimals (losses to 4, like ``3.2000``)."""
-    cells = list(epoch_cells(epoch))
-    cells[2] = fixed(epoch.get("train_loss"), 4)
-    cells[3] = fixed(epoch.get("val_loss"), 4)
-    return tuple(cells)
+    """One row of the epoch table, as `ocrq show` prints it (losses to 4 decimals, like ``3.2000``)."""
+    return epoch_cells(epoch)
 
 
 # -- comparison ----------------------------------------------------------------------------------

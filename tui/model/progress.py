@@ -14,6 +14,7 @@ from typing import Any
 
 _FRACTION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*(.*)$")
 _EPOCH = re.compile(r"^\s*epoch\s+(\d+)(?:\s*/\s*(\d+))?", re.I)
+GIB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Progress:
         elapsed_s: seconds since the run started, or None.
         eta_s: estimated seconds left in the current step, or None.
         detail: the rest of the heartbeat's text (``loss 0.412``).
+        gpu: a GPU run's utilisation and memory (``GPU 87% 40/140 GiB``); empty on CPU runs.
     """
 
     label: str
@@ -35,15 +37,78 @@ class Progress:
     elapsed_s: float | None = None
     eta_s: float | None = None
     detail: str = ""
+    gpu: str = ""
 
     def text(self) -> str:
-        """The one-line form: label, detail, elapsed and ETA."""
+        """The one-line form: label, detail, elapsed and ETA (the GPU has a line of its own)."""
         parts = [self.label + (f" {self.detail}" if self.detail else "")]
         if self.elapsed_s is not None:
             parts.append(f"elapsed {fmt_duration(self.elapsed_s)}")
         if self.eta_s is not None:
             parts.append(f"ETA {fmt_duration(self.eta_s)}")
         return " · ".join(parts)
+
+
+def gpu_text(gpus: Any) -> str:
+    """A heartbeat's GPU sample for the list's progress cell: ``GPU 87% 40/140 GiB``, one a device.
+
+    Device memory used/total in GiB (one decimal under 10); empty when the heartbeat has none (a CPU
+    run); a figure the run could not read is left out. The experiment header shows the full figures.
+    """
+    if not isinstance(gpus, list):
+        return ""
+    texts = []
+    for gpu in gpus:
+        if not isinstance(gpu, dict):
+            continue
+        parts = ["GPU" if len(gpus) == 1 else f"GPU{gpu.get('index', '?')}"]
+        util = gpu.get("util_percent")
+        if _is_number(util):
+            parts.append(f"{util:.0f}%")
+        used = gpu.get("memory_used_bytes")
+        used = used if _is_number(used) else gpu.get("reserved_bytes")
+        total = gpu.get("memory_total_bytes")
+        if _is_number(used) and _is_number(total) and total > 0:
+            parts.append(f"{_gib(used)}/{_gib(total)} GiB")
+        elif _is_number(used):
+            parts.append(f"{_gib(used)} GiB")
+        if len(parts) > 1:
+            texts.append(" ".join(parts))
+    return ", ".join(texts)
+
+
+def _gib(size: float) -> str:
+    gib = size / GIB
+    return f"{gib:.1f}" if gib < 10 else f"{gib:.0f}"
+
+
+def gpu_details(gpus: Any) -> list[str]:
+    """A heartbeat's GPU sample in full, as items for the experiment header's GPU line.
+
+    ``GPU 87%``, ``memory 40.5/139.8 GiB`` (the device's, as nvidia-smi shows it), then this run's
+    tensors: ``run 30.0 GiB allocated, peak 33.0 GiB``. A figure the run could not read is left out.
+    """
+    if not isinstance(gpus, list):
+        return []
+    items: list[str] = []
+    for gpu in gpus:
+        if not isinstance(gpu, dict):
+            continue
+        name = "GPU" if len(gpus) == 1 else f"GPU{gpu.get('index', '?')}"
+        util = gpu.get("util_percent")
+        items.append(f"{name} {util:.0f}%" if _is_number(util) else f"{name} utilisation unknown (no NVML)")
+        used, total = gpu.get("memory_used_bytes"), gpu.get("memory_total_bytes")
+        if _is_number(used) and _is_number(total) and total > 0:
+            items.append(f"memory {used / GIB:.1f}/{total / GIB:.1f} GiB")
+        allocated, peak = gpu.get("allocated_bytes"), gpu.get("peak_allocated_bytes")
+        if _is_number(allocated):
+            peak_text = f", peak {peak / GIB:.1f} GiB" if _is_number(peak) else ""
+            items.append(f"run {allocated / GIB:.1f} GiB allocated{peak_text}")
+    return items
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 
 def fmt_duration(seconds: float) -> str:
@@ -155,11 +220,11 @@ def describe(
         seconds = [s for s in seconds if isinstance(s, int | float) and s > 0]
         if seconds:
             eta = max(0.0, (total - completed) * sum(seconds) / len(seconds))
-    return Progress(label, completed, total, elapsed, eta, detail.strip())
+    return Progress(label, completed, total, elapsed, eta, detail.strip(), gpu_text(beat.get("gpus")))
 
 
 def list_progress(summary: dict[str, Any], now: float) -> str:
-    """The experiments list's progress cell: ``train 2/6 · 4m10s`` for a running row, else empty."""
+    """The experiments list's progress cell: ``train 2/6 · 4m10s · GPU 87% 40/140 GiB`` while running."""
     if summary.get("status") != "running":
         return ""
     beat = summary.get("heartbeat") or {}
@@ -170,4 +235,6 @@ def list_progress(summary: dict[str, Any], now: float) -> str:
         parts.append(fmt_duration(progress.elapsed_s))
     if progress.eta_s is not None:
         parts.append(f"ETA {fmt_duration(progress.eta_s)}")
+    if progress.gpu:
+        parts.append(progress.gpu)
     return " · ".join(parts)

@@ -10,14 +10,16 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
 from tui.messages import PreviewReady
 from tui.model.artifacts import TextArtifact, read_text_artifact
+from tui.model.graphics import Graphics, fit_cells
 from tui.model.preview import half_block_preview
+from tui.widgets.common.inline_image import cell_pixels, image_pixels, inline_image
 from tui.widgets.common.keyed_table import Col, KeyedTable
 
 _BACK = Binding("escape,q", "back", "Back", id="artifact.back", tooltip="Back to the experiment")
@@ -41,17 +43,45 @@ class _ArtifactScreen(Screen):
 
 
 class FigureScreen(_ArtifactScreen):
-    """A figure drawn at the full size of the terminal (two pixels a cell), redrawn when it resizes."""
+    """A figure at the full size of the terminal, redrawn when it resizes.
+
+    Drawn through the terminal's graphics protocol (kitty's or sixel) when ``graphics`` names one,
+    else in text cells (two pixels a cell), which works everywhere, tmux and plain SSH included.
+    """
+
+    def __init__(self, path: str, shown: str, graphics: Graphics | None = None) -> None:
+        super().__init__(path, shown)
+        self.graphics = graphics or Graphics("blocks", "blocks")
+        self.image_px: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
-        yield Static(Text("rendering…", style="dim"), id="figure")
+        if self.graphics.protocol == "blocks":
+            yield Static(Text("rendering…", style="dim"), id="figure")
+        else:
+            try:
+                self.image_px = image_pixels(self.path)
+                image = inline_image(self.graphics.protocol, self.path, id="figure-image")
+            except OSError as failure:
+                yield Static(Text(str(failure), style="red"), id="figure")
+            else:
+                yield Container(image, id="figure-frame")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.shown
+        inline = self.graphics.protocol != "blocks"
+        self.sub_title = self.shown + (f" · {self.graphics.reason}" if inline else "")
 
     def on_resize(self) -> None:
+        if self.image_px is not None:
+            columns, rows = fit_cells(
+                self.image_px, (max(10, self.size.width - 2), max(4, self.size.height - 2)), cell_pixels()
+            )
+            image = self.query_one("#figure-image")
+            image.styles.width, image.styles.height = columns, rows
+            return
+        if self.graphics.protocol != "blocks":
+            return  # the file could not be read: its error stays
         figure = self.query_one("#figure", Static)
         self._render_figure(max(10, self.size.width - 2), max(4, self.size.height - 2))
         figure.update(Text("rendering…", style="dim"))

@@ -26,12 +26,21 @@ class CompareTable(KeyedTable):
 
     FIRST_WIDTH = 24
 
-    def set_experiments(self, first: tuple[str, str], experiments: list[dict[str, Any]]) -> None:
+    def set_experiments(
+        self, first: tuple[str, str], experiments: list[dict[str, Any]], *, numeric: bool = False
+    ) -> None:
+        """One column per experiment after the frozen ``first``; ``numeric`` right-aligns them (figures)."""
         count = max(1, len(experiments))
         available = max(20, self.app.size.width - 4) - (self.FIRST_WIDTH + 2)
         share = max(10, available // count - 2)
         columns = [Col(first[0], first[1], 0, max_width=self.FIRST_WIDTH)] + [
-            Col(e["id"], f"{e['id'][:8]} {e.get('name') or ''}".strip()[:share], 0, max_width=share)
+            Col(
+                e["id"],
+                f"{e['id'][:8]} {e.get('name') or ''}".strip()[:share],
+                0,
+                max_width=share,
+                numeric=numeric,
+            )
             for e in experiments
         ]
         if [column.key for column in columns] != self.column_keys or columns != self.specs:
@@ -106,7 +115,8 @@ class CompareScreen(PollingScreen):
     def on_comparison_loaded(self, message: ComparisonLoaded) -> None:
         self.experiments = message.experiments
         metrics = self.query_one("#metrics-table", CompareTable)
-        metrics.set_experiments(("metric", "metric"), self.experiments)
+        # right-aligned like `ocrq compare`: the figures' decimal points line up
+        metrics.set_experiments(("metric", "metric"), self.experiments, numeric=True)
         metrics.sync((label, (label, *values)) for label, values in metric_rows(self.experiments))
         self._show_config()
         self.query_one(VariantsTable).show_experiments(self.experiments)

@@ -14,12 +14,12 @@ from textual.message import Message
 from textual.widgets import Collapsible, Footer, Header, ProgressBar, Static, TabbedContent, TabPane
 
 from tui.messages import ExperimentUpdated, OpenArtifact
-from tui.model.artifacts import is_text, resolve_artifact, shown_path
+from tui.model.artifacts import is_text, shown_path
 from tui.model.data import ExperimentTail
 from tui.model.format import fmt_time, status_text, value_text, wrap_items
 from tui.model.launch import RESUMABLE, LaunchedRun, launch_log_tail, process_alive
 from tui.model.preview import is_image
-from tui.model.progress import describe
+from tui.model.progress import describe, gpu_details
 from tui.polling import PollingScreen
 from tui.screens.artifact_view import FigureScreen, TextArtifactScreen
 from tui.screens.dialogs import TextPrompt
@@ -103,6 +103,7 @@ class ExperimentScreen(PollingScreen):
         with Horizontal(id="progress-row"):
             yield Static("", id="stage-label")
             yield ProgressBar(total=100, show_eta=False, id="stage-progress")
+        yield Static("", id="gpu-line")
         with TabbedContent(initial="epochs", id="experiment-tabs"):
             with TabPane("Epochs", id="epochs"):
                 yield EpochTable(id="epoch-table")
@@ -185,12 +186,7 @@ class ExperimentScreen(PollingScreen):
         self.query_one(VariantsTable).show(document.get("variants", []))
         self.query_one(BytesByKindTable).show(document.get("variants", []))
         self.query_one(ArtifactsView).show(document.get("artifacts", []), base=document.get("dir"))
-        # analysis.json read where it is in this home (a home copied from another machine)
-        here = [
-            {**artifact, "path": str(resolve_artifact(str(artifact.get("path")), document.get("dir")))}
-            for artifact in document.get("artifacts", [])
-        ]
-        show_analysis(self.query_one(TabbedContent), here)
+        show_analysis(self.query_one(TabbedContent), document.get("artifacts", []))
         if self.query_one(TabbedContent).active == "config":
             self._show_config()
 
@@ -243,6 +239,12 @@ class ExperimentScreen(PollingScreen):
         running = document.get("status") == "running"
         row = self.query_one("#progress-row")
         row.display = running
+        gpu_line = self.query_one("#gpu-line", Static)
+        gpu_items = gpu_details((self.heartbeat or {}).get("gpus")) if running else []
+        gpu_line.display = bool(gpu_items)  # CPU runs: no line at all
+        if gpu_items:
+            width = max(20, (self.size.width or self.app.size.width) - 2)
+            gpu_line.update(Text("\n".join(wrap_items(gpu_items, width))))
         if not running:
             return
         beat = self.heartbeat or {}
@@ -290,7 +292,7 @@ class ExperimentScreen(PollingScreen):
         if not Path(path).exists():
             self.notify(f"{shown} is missing", severity="warning")
         elif is_image(path):
-            self.app.push_screen(FigureScreen(path, shown))
+            self.app.push_screen(FigureScreen(path, shown, getattr(self.app, "graphics", None)))
         elif is_text(path):
             self.app.push_screen(TextArtifactScreen(path, shown))
         else:

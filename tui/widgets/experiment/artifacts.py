@@ -2,7 +2,7 @@
 path of the highlighted one, its copy to the clipboard (OSC 52, works over SSH), a colour preview of
 figures; enter opens a figure full-screen or a text artifact in the viewer.
 
-Paths recorded on another machine (a home copied from a GPU box) are re-based onto this home."""
+Paths come resolved in this home from the store (a home copied from a GPU box included)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from tui.messages import OpenArtifact, PreviewReady
-from tui.model.artifacts import resolve_artifact, shown_path
+from tui.model.artifacts import shown_path
 from tui.model.format import fmt_bytes
+from tui.model.graphics import fit_cells
 from tui.model.preview import half_block_preview, is_image
+from tui.widgets.common.inline_image import cell_pixels, image_pixels, inline_image
 from tui.widgets.common.keyed_table import Col, KeyedTable
 
 COLUMNS = (
@@ -75,7 +77,7 @@ class ArtifactsView(Vertical):
         rows = []
         self.base = base
         for artifact in artifacts:
-            path = resolve_artifact(str(artifact.get("path")), base)
+            path = Path(str(artifact.get("path")))
             cells = (
                 shown_path(path, base),
                 artifact.get("kind") or "-",
@@ -105,6 +107,7 @@ class ArtifactsView(Vertical):
             self.preview(path)
         else:
             self.preview_path = None
+            self._drop_inline_image()
             self.query_one("#artifact-preview", Static).update(Text("y copies the path", style="dim"))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -121,11 +124,34 @@ class ArtifactsView(Vertical):
                 Text(f"{Path(path).name}: no preview for this kind of file; y copies its path", style="dim")
             )
             return
-        target.update(Text("rendering preview…", style="dim"))
         self.preview_path = path
         width = max(10, self.size.width - 2)
         height = max(4, self.size.height - self.query_one(ArtifactsTable).outer_size.height - 2)
+        protocol = getattr(getattr(self.app, "graphics", None), "protocol", "blocks")
+        if protocol != "blocks" and self._show_inline_image(protocol, path, width, height):
+            return
+        self._drop_inline_image()
+        target.update(Text("rendering preview…", style="dim"))
         self._render_preview(path, width, height)
+
+    def _show_inline_image(self, protocol: str, path: str, width: int, height: int) -> bool:
+        """Draw ``path`` through the terminal's graphics protocol in the preview area; False when unreadable."""
+        try:
+            columns, rows = fit_cells(image_pixels(path), (width, height), cell_pixels())
+            image = inline_image(protocol, path)
+        except OSError:
+            return False  # the block preview says why
+        self._drop_inline_image()
+        self.query_one("#artifact-preview", Static).display = False
+        image.add_class("artifact-inline")  # a class, not an id: the previous one may still be leaving
+        image.styles.width, image.styles.height = columns, rows
+        self.mount(image, after="#artifact-path")
+        return True
+
+    def _drop_inline_image(self) -> None:
+        for image in self.query(".artifact-inline"):
+            image.remove()
+        self.query_one("#artifact-preview", Static).display = True
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preview", description="preview")
     def _render_preview(self, path: str, width: int, height: int) -> None:
