@@ -20,6 +20,7 @@ from cli.console import (
     terminal_safe,
     write_table,
 )
+from cli.import_view import print_line_sets, print_node_sensitivity
 from cli.resolve import resolve, resolve_all
 from store import STATUSES, SUMMARY_FIELDS, Store
 from store.comparison import config_differences, metric_summary
@@ -246,6 +247,8 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
             for row in anatomy:
                 table.add_row(*(text(cell) for cell in row))
             out.print(table)
+        print_line_sets(experiment["variants"])
+        print_node_sensitivity(experiment["variants"])
     if "evaluations" in sections and experiment.get("evaluations"):
         out.print("\n[bold]evaluations[/]")
         for evaluation in experiment["evaluations"]:

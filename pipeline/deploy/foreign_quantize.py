@@ -1,5 +1,6 @@
-"""ONNX Runtime quantization of a prepared foreign recognizer: static QDQ int8 calibrated once and
-reused for any set of float nodes, dynamic int8, and 4-bit MatMulNBits.
+"""ONNX Runtime static QDQ int8 of a prepared foreign recognizer, calibrated once and reused for any set
+of float nodes (dynamic int8 and 4-bit MatMulNBits are `pipeline.deploy.ort_quantize`'s, shared with
+ocrq-trained models).
 
 Calibration runs the model over the user's lines once and caches the activation ranges
 (`calibration_cache_path`), so the sensitivity scan of mixed precision, which quantizes the graph once per
@@ -12,36 +13,31 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnx
-from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
 from pipeline.deploy.calibration import Calibration, LineBatchReader
-from pipeline.deploy.ort_quantize import _quiet
+from pipeline.deploy.ort_quantize import _quiet, activation_matmuls
 
 WEIGHT_OPS = ("Conv", "MatMul", "Gemm")
 # the ops whose inputs get QDQ: weight layers plus the ops ONNX Runtime runs in int8 between them
 STATIC_OP_TYPES = ("Conv", "MatMul", "Gemm", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool")
 
 
-def weight_layer_nodes(path: Path) -> list[str]:
-    """Names of the Conv / MatMul / Gemm nodes whose second input is a stored weight, in graph order."""
+def weight_layer_nodes(path: Path) -> list[tuple[str, str, int]]:
+    """(name, op, weights) of the Conv / MatMul / Gemm nodes whose second input is a stored weight, in
+    graph order."""
     model = onnx.load(str(path), load_external_data=False)
-    inits = {t.name for t in model.graph.initializer}
+    sizes = {t.name: math.prod(t.dims) for t in model.graph.initializer}
     return [
-        n.name
+        (n.name, n.op_type, int(sizes[n.input[1]]))
         for n in model.graph.node
-        if n.op_type in WEIGHT_OPS and len(n.input) > 1 and n.input[1] in inits
+        if n.op_type in WEIGHT_OPS and len(n.input) > 1 and n.input[1] in sizes
     ]
-
-
-def activation_matmul_nodes(path: Path) -> list[str]:
-    """MatMul nodes whose both inputs are activations (attention's QK^T and AV)."""
-    model = onnx.load(str(path), load_external_data=False)
-    inits = {t.name for t in model.graph.initializer}
-    return [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[1] not in inits]
 
 
 @dataclass
@@ -78,7 +74,7 @@ class StaticQuantizer:
         cache = self.cache_dir / f"ranges-{method.name}-{_slug(options.calibration.description)}.json"
         exclude = set(options.exclude)
         if not options.quantize_activation_matmuls:
-            exclude |= set(activation_matmul_nodes(self.source))
+            exclude |= set(activation_matmuls(self.source))
         extra = {
             "ActivationSymmetric": False,
             "WeightSymmetric": True,
@@ -109,17 +105,3 @@ class StaticQuantizer:
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-")[:40]
-
-
-def quantize_dynamic_foreign(source: Path, target: Path, *, per_channel: bool = True) -> Path:
-    """Dynamic int8 of MatMul / Gemm weights (convs stay float: ConvInteger is slower than float conv)."""
-    with _quiet():
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType.QInt8,
-            per_channel=per_channel,
-            op_types_to_quantize=["MatMul", "Gemm"],
-            extra_options={"MatMulConstBOnly": True},
-        )
-    return target
