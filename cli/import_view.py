@@ -74,5 +74,8 @@ def print_node_sensitivity(variants: list[dict[str, Any]]) -> None:
                 _text(node.get("reason", "float" if node.get("kept_float") else "int8")),
             )
         out.print(table)
-        steps = "; ".join(f"{s['float_nodes']} float: {s['cer_pp']:+.2f} pp" for s in scan.get("steps", []))
-        out.print(f"  steps (sensitivity lines): {_text(steps)}")
+        steps = "; ".join(
+            f"{('+ ' + s['tried']) if s.get('tried') else 'all int8'}: {s['cer_pp']:+.2f} pp"
+            for s in scan.get("steps", [])
+        )
+        out.print(f"  whole-model trials on the sensitivity lines: {_text(steps)}")

@@ -2,10 +2,11 @@
 
 Each candidate node is quantized alone (every other node float) and scored on the sensitivity lines: its
 CER cost in pp against FP32 and the KL divergence of its outputs (which orders nodes of equal CER cost,
-as a few lines often give several nodes a cost of 0). Then the costliest nodes are kept float one at a
+as a few lines often give several nodes a cost of 0). Then the costliest nodes are tried in float one at a
 time, each time re-quantizing and re-scoring the whole model, until its CER rise on the sensitivity lines
-is within the budget. A node whose float weights would take the file under `min_ratio` times smaller
-than the baseline is passed over (reported so). The measurement lines are never used here, so the
+is within the budget; a node stays float only if that lowered the CER (or kept it and brought the outputs
+closer), and a node whose float weights would take the file under `min_ratio` times smaller than the
+baseline is passed over. Each node's decision and reason is reported. The measurement lines are never used here, so the
 variant's measured CER is an honest check of the choice.
 
 The caller supplies `quantize(exclude, target)` and `score(path) -> (cer_pp, kl)`, so one algorithm serves
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_FLOAT_NODES = 12  # the scan stops after this many float nodes even if still over budget
+MAX_TRIALS = 16  # and after this many whole-model trials
 
 
 @dataclass
@@ -75,6 +77,7 @@ def keep_float_by_sensitivity(
     min_ratio: float,
     log: Callable[[str], None],
     max_float: int = MAX_FLOAT_NODES,
+    max_trials: int = MAX_TRIALS,
 ) -> MixedPlan:
     """Choose the float nodes of `candidates` ((name, op, params) of each weight node) and leave the
     final model at `target`."""
@@ -93,38 +96,36 @@ def keep_float_by_sensitivity(
     quantize([], target)
     int8_bytes = target.stat().st_size
     cer_pp, error = score(target)
-    steps = [{"float_nodes": 0, "cer_pp": cer_pp, "output_error": error, "bytes": int8_bytes}]
-    queue = iter(costs)
-    while cer_pp > budget_pp and len(float_nodes) < max_float:
-        node = next(queue, None)
-        if node is None:
+    steps = [{"float_nodes": 0, "tried": None, "cer_pp": cer_pp, "output_error": error, "bytes": int8_bytes}]
+    written = list(float_nodes)  # the float nodes of the file now at `target`
+    for node in costs:
+        if cer_pp <= budget_pp or len(float_nodes) >= max_float or len(steps) > max_trials:
             break
-        # a float node's weights take 4 bytes instead of 1 (+ its scales, which it drops)
-        estimate = int8_bytes + 3 * (float_params + node.params)
-        if baseline_bytes / estimate < min_ratio:
+        # a float node's weights take 4 bytes instead of 1
+        if baseline_bytes / (int8_bytes + 3 * (float_params + node.params)) < min_ratio:
             node.reason = f"int8: float would take the file under {min_ratio:g}x smaller"
             continue
-        float_nodes.append(node.node)
-        float_params += node.params
-        node.kept_float, node.reason = True, "float: among the costliest while over budget"
-        quantize(float_nodes, target)
-        cer_pp, error = score(target)
+        trial = [*float_nodes, node.node]
+        quantize(trial, target)
+        written = trial
+        trial_cer, trial_error = score(target)
         steps.append(
             {
-                "float_nodes": len(float_nodes),
-                "cer_pp": cer_pp,
-                "output_error": error,
+                "float_nodes": len(trial),
+                "tried": node.node,
+                "cer_pp": trial_cer,
+                "output_error": trial_error,
                 "bytes": target.stat().st_size,
             }
         )
-    if float_nodes and steps[-1]["cer_pp"] > steps[0]["cer_pp"]:
-        # keeping nodes float did not help on these lines: the plain int8 model is the better variant
-        for c in costs:
-            if c.kept_float:
-                c.kept_float, c.reason = False, "int8: keeping it float did not lower the CER"
-        float_nodes = []
-        quantize([], target)
-        cer_pp = steps[0]["cer_pp"]
+        if (trial_cer, trial_error) < (cer_pp, error):  # lower CER, or the same CER and closer outputs
+            float_nodes, cer_pp, error = trial, trial_cer, trial_error
+            float_params += node.params
+            node.kept_float, node.reason = True, "float: among the costliest, and it lowered the CER"
+        else:
+            node.reason = "int8: keeping it float did not lower the CER"
+    if written != float_nodes:
+        quantize(float_nodes, target)
     within = cer_pp <= budget_pp
     log(
         f"mixed precision: {len(float_nodes)} float node(s) ({', '.join(float_nodes) or 'none'}), "
