@@ -224,9 +224,9 @@ def main() -> None:
                     f"KL {node['output_error']:.5f}  {node['reason']}"
                 )
             for step in scan["steps"]:
-                print(
-                    f"  {step['float_nodes']} float node(s): {step['cer_pp']:+.2f} pp, {step['bytes']:,} bytes"
-                )
+                tried = f"+ {step['tried']} float" if step.get("tried") else "all int8"
+                print(f"  trial {tried:28s} {step['cer_pp']:+.2f} pp, {step['bytes']:,} bytes")
+            print(f"  kept float: {', '.join(scan['float_nodes']) or 'none'}")
         static, mixed_row = rows.get("ort-int8-static"), mixed
         if static is not None:
             print(
