@@ -20,7 +20,7 @@ from pipeline.variants.import_context import ImportContext, weights_of
 from pipeline.variants.import_lines import load_line_sets
 from pipeline.variants.imported import ImportSettings, PreparedImport, measure_baseline, measure_variant
 from pipeline.variants.manifest import read_manifest, resolve_artifact
-from pipeline.variants.remeasure import MEASURED_FIELDS
+from pipeline.variants.remeasure import keep_unmeasured
 
 
 def remeasure_import(experiment_dir: Path, config, previous: dict[str, dict], sink) -> dict[str, VariantRow]:
@@ -61,13 +61,14 @@ def remeasure_import(experiment_dir: Path, config, previous: dict[str, dict], si
         built = ctx.built(
             path, list(old.notes or []), list(old.float_layers or []), old.bits_per_weight or 32.0
         )
-        row = measure_variant(ctx, specs[name], built, started, record=False)
-        for key, value in old.extra.items():
-            row.extra.setdefault(key, value)
-        for f in dataclasses.fields(row):
-            if f.name not in MEASURED_FIELDS and f.name != "extra" and getattr(row, f.name) is None:
-                setattr(row, f.name, getattr(old, f.name))
-        rows[name] = row
+        rows[name] = measure_variant(
+            ctx,
+            specs[name],
+            built,
+            started,
+            record=False,
+            keep=lambda row, old=old: keep_unmeasured(row, old),
+        )
     sink(RunFinished(status="finished", summary={"best_cer": fp32_row.cer, "remeasured": True}))
     return rows
 

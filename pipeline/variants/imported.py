@@ -230,9 +230,12 @@ def _hard_figures(ctx: ImportContext, built) -> dict[str, Any] | None:
     }
 
 
-def measure_variant(ctx: ImportContext, spec, built, started: float, *, record: bool = True) -> VariantRow:
+def measure_variant(
+    ctx: ImportContext, spec, built, started: float, *, record: bool = True, keep=None
+) -> VariantRow:
     """Measure a built variant of the import (clean and hard lines, latency, memory) and tell the sink;
-    `record` enters its file in the deploy manifest first (a new build)."""
+    `record` enters its file in the deploy manifest first (a new build); `keep(row)` fills in what the
+    measurement does not make (a re-measurement keeps how the variant was built)."""
     if record:
         record_variant(ctx.workdir, spec.name, built.artifact, "onnx", "onnxruntime")
         ctx.sink(
@@ -247,6 +250,8 @@ def measure_variant(ctx: ImportContext, spec, built, started: float, *, record: 
     row.ratio_baseline = "fp32 (the imported file)"
     row.extra["hard_lines"] = _hard_figures(ctx, built)
     row.build_seconds = time.monotonic() - started
+    if keep is not None:
+        keep(row)
     apply_accuracy_guard(spec.name, spec.kind, row, ctx.config.deploy.accuracy_budget_pp, ctx.sink)
     ctx.sink(VariantEvaluated(name=spec.name, metrics=row.to_dict()))
     return row
