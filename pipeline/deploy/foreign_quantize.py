@@ -11,21 +11,19 @@ calibrators need.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnx
-from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
 from pipeline.deploy.calibration import Calibration, LineBatchReader
-from pipeline.deploy.ort_quantize import _quiet, activation_matmuls
+from pipeline.deploy.ort_quantize import STATIC_OP_TYPES as ORT_STATIC_OP_TYPES
+from pipeline.deploy.ort_quantize import StaticInt8Options, quantize_static_int8
 
 WEIGHT_OPS = ("Conv", "MatMul", "Gemm")
 # the ops whose inputs get QDQ: weight layers plus the ops ONNX Runtime runs in int8 between them
-STATIC_OP_TYPES = ("Conv", "MatMul", "Gemm", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool")
+STATIC_OP_TYPES = (*ORT_STATIC_OP_TYPES, "GlobalAveragePool")
 
 
 def weight_layer_nodes(path: Path) -> list[tuple[str, str, int]]:
@@ -70,37 +68,21 @@ class StaticQuantizer:
 
     def quantize(self, target: Path, options: ForeignStaticOptions) -> Path:
         """Write the QDQ int8 model to `target`; every weight layer int8 except `options.exclude`."""
-        method = options.calibration.method
-        cache = self.cache_dir / f"ranges-{method.name}-{_slug(options.calibration.description)}.json"
-        exclude = set(options.exclude)
-        if not options.quantize_activation_matmuls:
-            exclude |= set(activation_matmuls(self.source))
-        extra = {
-            "ActivationSymmetric": False,
-            "WeightSymmetric": True,
-            "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"],
-            **options.calibration.extra_options,
-        }
-        if len(self.reader) > 1:
-            extra["CalibStridedMinMax"] = 1  # one batch at a time: histograms merge, memory stays small
-        self.reader.rewind()
-        with _quiet(), contextlib.redirect_stdout(io.StringIO()):
-            quantize_static(
-                str(self.source),
-                str(target),
-                self.reader,
-                quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=list(STATIC_OP_TYPES),
-                per_channel=options.per_channel,
-                reduce_range=options.reduce_range,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                nodes_to_exclude=sorted(exclude),
-                calibrate_method=method,
-                extra_options=extra,
-                calibration_cache_path=str(cache),
-            )
-        return target
+        calibration = options.calibration
+        cache = self.cache_dir / f"ranges-{calibration.method.name}-{_slug(calibration.description)}.json"
+        shared = StaticInt8Options(
+            per_channel=options.per_channel,
+            reduce_range=options.reduce_range,
+            calibration=calibration,
+            exclude=list(options.exclude),
+            quantize_lstm=True,
+            quantize_attention=options.quantize_activation_matmuls,
+        )
+        # one batch at a time: histograms merge and memory stays at one batch's activations
+        return quantize_static_int8(
+            self.source, target, self.reader, shared,
+            op_types=STATIC_OP_TYPES, calibration_cache=cache, strided=len(self.reader) > 1,
+        )  # fmt: skip
 
 
 def _slug(text: str) -> str:
