@@ -233,7 +233,9 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
         out.print("\n[bold]epochs[/]")
         out.print(epochs_table(experiment["epochs"]))
     if "variants" in sections and experiment.get("variants"):
-        out.print("\n[bold]variants[/] (test set; latency for one 32x256 line)")
+        shapes = {v.get("latency_input") for v in experiment["variants"] if v.get("latency_input")}
+        line = shapes.pop().removeprefix("1x") if len(shapes) == 1 else "32x256"
+        out.print(f"\n[bold]variants[/] (test set; latency for one {escape(terminal_safe(line))} line)")
         out.print(variants_table(experiment["variants"]))
         anatomy = anatomy_rows(experiment["variants"])
         if anatomy:
