@@ -172,7 +172,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="ocrq-import-bench-") as scratch:
         work = Path(scratch)
-        model = args.model or fetch_model(work)
+        model = (args.model or fetch_model(work)).resolve()
         settings = ImportSettings(
             model=model, data="synthetic", height=48, lines=args.lines, calibration_lines=args.calibration_lines,
             sensitivity_lines=args.sensitivity_lines, hard_lines=args.hard_lines, observer_type=args.observer_type,

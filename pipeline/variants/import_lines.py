@@ -5,8 +5,9 @@
 - clean lines: every variant's table (CER, EM, fidelity) is measured on these;
 - hard lines: a second measurement on lines the model finds hard (see `HARD_LINES`).
 
-With `--data synthetic` the clean lines are ocrq's renderer without disturbance (AugmentationConfig.none,
-natural aspect ratio), calibration and sensitivity lines are mildly disturbed lines of their own splits.
+With `--data synthetic` the three are ocrq's renderer without disturbance (AugmentationConfig.none, natural
+aspect ratio), each from its own stream (train, val and test splits): calibration and sensitivity lines
+like the lines measured, as they are when cut from one label file.
 With a label file the lines are shuffled once (seeded) and cut into calibration, sensitivity and clean
 lines in that order. Hard lines are always synthetic, so they need an ASCII-capable charset; without one
 there are none and the rows say so.
@@ -24,8 +25,9 @@ from pipeline.deploy.foreign_model import ForeignLayout, ImportRefused
 
 # What "hard lines" are, stated once (README, rows and the bench print it).
 HARD_LINES = (
-    "synthetic lines in held-out font families with heavy realism augmentations (blur, JPEG, noise, "
-    "perspective, textured and colour backgrounds) and half of them rendered at low resolution"
+    "synthetic lines in held-out font families with ocrq's realism augmentations at training strength "
+    "(rotation, perspective, blur, JPEG, noise, textured and colour backgrounds), half of them rendered at "
+    "low resolution and upscaled"
 )
 HARD_SEED_OFFSET = 7919  # the hard stream apart from the clean test stream of the same seed
 MIN_DRAWABLE = 10
@@ -58,11 +60,10 @@ def _count(batches: list) -> int:
 
 
 def hard_augmentation() -> AugmentationConfig:
-    """Heavy disturbance with half the lines drawn small and upscaled (low dpi)."""
-    heavy = AugmentationConfig.heavy()
-    heavy.lowres_prob = 0.5
-    heavy.lowres_scale_min = 0.4
-    return heavy
+    """The training-strength disturbance with half the lines drawn small and upscaled (low dpi)."""
+    hard = AugmentationConfig()
+    hard.lowres_prob = 0.5
+    return hard
 
 
 def load_line_sets(settings, layout: ForeignLayout, charset: Charset) -> LineSets:
@@ -106,10 +107,8 @@ def load_line_sets(settings, layout: ForeignLayout, charset: Charset) -> LineSet
             )
         seed = settings.seed
         clean = batches(synthetic(settings.lines, "test", AugmentationConfig.none(), seed))
-        calibration = batches(
-            synthetic(settings.calibration_lines, "train", AugmentationConfig.light(), seed)
-        )
-        sensitivity = batches(synthetic(settings.sensitivity_lines, "val", AugmentationConfig.light(), seed))
+        calibration = batches(synthetic(settings.calibration_lines, "train", AugmentationConfig.none(), seed))
+        sensitivity = batches(synthetic(settings.sensitivity_lines, "val", AugmentationConfig.none(), seed))
         label = "synthetic, undisturbed"
     else:
         label_file = find_label_file(settings.data)
