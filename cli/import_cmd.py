@@ -69,7 +69,7 @@ def import_model(
         int,
         typer.Option(
             "--hard-lines",
-            help="Hard synthetic lines (held-out fonts, heavy disturbance, low resolution) measured too; 0 for none.",
+            help="Hard synthetic lines (held-out fonts, realism augmentations, half at low resolution) measured too; 0 for none.",
         ),
     ] = 100,
     observer: Annotated[
