@@ -39,7 +39,6 @@ class ImportContext:
     fp32_row: VariantRow | None = None
     reference_recognizer: Any = None
     fp32_test: Predictions | None = None
-    fp32_model: Any = None
     prepared_path: Path | None = None
     weights: tuple[int, int] = (0, 0)
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
