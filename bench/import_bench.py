@@ -2,7 +2,8 @@
 the plain ONNX Runtime calls a new user would make beside ocrq's variants, all measured on the same
 synthetic lines, none of which were used for calibration.
 
-    python bench/import_bench.py [--lines 200] [--calibration-lines 64] [--model PATH]
+    python bench/import_bench.py [--lines 200] [--calibration-lines 64] [--sensitivity-lines 64]
+                                 [--hard-lines 100] [--model PATH]
 
 Without --model the wheel is fetched with `pip download --no-deps` into a temporary folder.
 """
@@ -10,6 +11,7 @@ Without --model the wheel is fetched with `pip download --no-deps` into a tempor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -47,7 +49,7 @@ def fetch_model(folder: Path) -> Path:
 
 
 def naive_rows(model: Path, prepared, work: Path) -> list[tuple[str, Path | None, str]]:
-    """quantize_dynamic and quantize_static called as ONNX Runtime's docs show, on the file as shipped."""
+    """The ONNX Runtime calls a new user would make, as its docs show, on the file as shipped."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -56,6 +58,7 @@ def naive_rows(model: Path, prepared, work: Path) -> list[tuple[str, Path | None
         quantize_dynamic,
         quantize_static,
     )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from pipeline.deploy.foreign_model import to_model_input
 
@@ -73,23 +76,86 @@ def naive_rows(model: Path, prepared, work: Path) -> list[tuple[str, Path | None
         def get_next(self):
             return next(self.items, None)
 
-    rows = []
-    path = work / "naive-dynamic.onnx"
-    quantize_dynamic(str(model), str(path), weight_type=QuantType.QInt8)
-    rows.append(("naive quantize_dynamic", path, ""))
+    def static(source: Path, target: Path, method) -> None:
+        quantize_static(
+            str(source), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            calibrate_method=method,
+        )  # fmt: skip
+
+    def attempt(name: str, make) -> None:
+        try:
+            rows.append((name, make(), ""))
+        except Exception as error:  # noqa: BLE001  (reported as the row's outcome)
+            rows.append((name, None, f"{type(error).__name__}: {one_line(error)}"))
+
+    rows: list[tuple[str, Path | None, str]] = [("FP32 (the file as shipped)", model, "")]
+    lines = prepared.lines.sizes()["calibration_lines"]
+
+    def dynamic() -> Path:
+        path = work / "naive-dynamic.onnx"
+        quantize_dynamic(str(model), str(path), weight_type=QuantType.QInt8)
+        return path
+
+    attempt("quantize_dynamic", dynamic)
     for method in (CalibrationMethod.MinMax, CalibrationMethod.Percentile):
         path = work / f"naive-static-{method.name}.onnx"
-        try:
-            quantize_static(
-                str(model), str(path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                calibrate_method=method,
-            )  # fmt: skip
-            rows.append((f"naive quantize_static {method.name}", path, ""))
-        except Exception as error:  # noqa: BLE001  (reported as the row's outcome)
-            rows.append(
-                (f"naive quantize_static {method.name}", None, f"{type(error).__name__}: {str(error)[:90]}")
-            )
+        attempt(
+            f"quantize_static QDQ {method.name} {lines} lines",
+            lambda p=path, m=method: static(model, p, m) or p,
+        )
+
+    def preprocessed(skip_symbolic: bool) -> Path:
+        pre = work / f"naive-pre-{skip_symbolic}.onnx"
+        with contextlib.chdir(work):  # the shape inference leaves a temp model in the current folder
+            quant_pre_process(str(model), str(pre), skip_symbolic_shape=skip_symbolic)
+        path = work / f"naive-pre-static-{skip_symbolic}.onnx"
+        static(pre, path, CalibrationMethod.MinMax)
+        return path
+
+    attempt("quant_pre_process + static MinMax", lambda: preprocessed(False))
+    attempt("  same, --skip_symbolic_shape", lambda: preprocessed(True))
     return rows
+
+
+def one_line(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    return text[:90]
+
+
+def naive_measure(path: Path, prepared, model: Path) -> tuple:
+    """(CER clean, CER hard, p50 ms, speed-up) of a file made by plain ONNX Runtime calls; the speed-up
+    comes from timing rounds alternated with the FP32 file, as ocrq's rows do."""
+    import torch
+
+    from pipeline.deploy.foreign_model import ForeignOnnxRecognizer
+    from pipeline.evaluation.predict import predict
+    from pipeline.variants.measure import paired_latency
+
+    recognizer = ForeignOnnxRecognizer(path, prepared.layout)
+    reference = ForeignOnnxRecognizer(model, prepared.layout)
+
+    def cer(batches):
+        if not batches:
+            return None
+        return (
+            predict(recognizer, batches, prepared.charset, torch.device("cpu"), compute_loss=False)
+            .metrics()
+            .cer
+        )
+
+    deploy = type("D", (), {"latency_runs": 30, "latency_threads": 1})()
+    timing = paired_latency(recognizer, reference, deploy, torch.device("cpu"))
+    p50 = timing["latency_ms_p50"]
+    return (
+        cer(prepared.test_batches),
+        cer(prepared.hard_batches),
+        p50,
+        timing["paired_baseline"]["latency_ms_p50"] / p50,
+    )
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{100 * value:6.2f}%"
 
 
 def main() -> None:
@@ -99,6 +165,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--lines", type=int, default=200)
     parser.add_argument("--calibration-lines", type=int, default=64)
+    parser.add_argument("--sensitivity-lines", type=int, default=64)
+    parser.add_argument("--hard-lines", type=int, default=100)
+    parser.add_argument("--observer-type", default="min_max", help="ocrq's calibration (as ocrq import's)")
     parser.add_argument(
         "--variants", default="ort-int8-static,ort-int8-dynamic,ort-int4-weight,ort-int8-mixed"
     )
@@ -106,64 +175,77 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from pipeline.deploy.foreign_model import ForeignOnnxRecognizer
+    from pipeline.variants.import_lines import HARD_LINES
     from pipeline.variants.imported import ImportSettings, prepare_import, run_import
-    from pipeline.variants.measure import measure_onnx_latency
 
     with tempfile.TemporaryDirectory(prefix="ocrq-import-bench-") as scratch:
         work = Path(scratch)
-        model = args.model or fetch_model(work)
+        model = (args.model or fetch_model(work)).resolve()
         settings = ImportSettings(
             model=model, data="synthetic", height=48, lines=args.lines, calibration_lines=args.calibration_lines,
+            sensitivity_lines=args.sensitivity_lines, hard_lines=args.hard_lines, observer_type=args.observer_type,
             variants=tuple(args.variants.split(",")),
         )  # fmt: skip
         prepared = prepare_import(settings)
         started = time.monotonic()
         rows = run_import(prepared, lambda event: None, work / "experiment")
         print(f"ocrq import: {time.monotonic() - started:.0f} s; {prepared.data_label}; 1 thread")
+        print(f"clean lines: ocrq's synthetic renderer, undisturbed; hard lines: {HARD_LINES}")
         fp32 = rows["fp32"]
-        table = [
-            (name, r.size_bytes, r.cer, r.em, r.latency_ms_p50, r.speedup, r.throughput_lines_per_s_b16)
-            for name, r in rows.items()
-        ]
+        header = f"{'variant':40s} {'size×':>6s} {'CER clean':>9s} {'Δ pp':>6s} {'CER hard':>9s} {'Δ pp':>6s} {'b1 ms':>7s} {'speed×':>7s}"
+        print(header)
+        hard0 = (fp32.extra.get("hard_lines") or {}).get("cer")
         for name, path, error in naive_rows(model, prepared, work):
+            label = f"ORT: {name}"
             if path is None:
-                table.append((name, None, None, None, None, None, error))
+                print(f"{label:40s} failed: {error}")
                 continue
+            size = fp32.size_bytes / path.stat().st_size
             try:
-                recognizer = ForeignOnnxRecognizer(path, prepared.layout)
+                clean, hard, p50, speed = naive_measure(path, prepared, model)
             except Exception as load_error:  # noqa: BLE001
-                table.append(
-                    (name, path.stat().st_size, None, None, None, None, f"will not load: {load_error!s:.80}")
-                )
+                print(f"{label:40s} {size:5.2f}x will not load: {one_line(load_error)}")
                 continue
-            from pipeline.evaluation.predict import predict
-
-            metrics = predict(
-                recognizer, prepared.test_batches, prepared.charset, torch.device("cpu"), compute_loss=False
-            ).metrics()
-            timing = measure_onnx_latency(
-                recognizer, type("D", (), {"latency_runs": 30, "latency_threads": 1})()
-            )
-            table.append((name, path.stat().st_size, metrics.cer, metrics.em, timing["latency_ms_p50"],
-                          fp32.latency_ms_p50 / timing["latency_ms_p50"], timing["throughput_lines_per_s_b16"]))  # fmt: skip
-        print(
-            f"{'variant':34s} {'size×':>6s} {'CER':>7s} {'ΔCER pp':>8s} {'EM':>6s} {'p50 ms':>7s} {'speed×':>7s} {'b16 l/s':>8s}"
-        )
-        for name, size, cer, em, p50, speed, b16 in table:
-            if cer is None:
-                print(f"{name:34s} {'' if size is None else f'{fp32.size_bytes / size:6.2f}x'} {b16}")
-                continue
+            hard_delta = f"{100 * (hard - hard0):+6.2f}" if hard is not None and hard0 is not None else ""
             print(
-                f"{name:34s} {fp32.size_bytes / size:5.2f}x {100 * cer:6.2f}% {100 * (cer - fp32.cer):+8.2f} "
-                f"{100 * em:5.1f}% {p50:7.2f} {speed:6.2f}x {b16:8.1f}"
+                f"{label:40s} {size:5.2f}x {_pct(clean):>9s} {100 * (clean - fp32.cer):+6.2f} {_pct(hard):>9s} "
+                f"{hard_delta:>6s} {p50:7.2f} {speed:6.2f}x"
+            )
+        for name, r in rows.items():
+            hard = r.extra.get("hard_lines") or {}
+            speed = 1.0 if name == "fp32" else (r.speedup or 0.0)
+            print(
+                f"{'ocrq: ' + name:40s} {fp32.size_bytes / r.size_bytes:5.2f}x {_pct(r.cer):>9s} "
+                f"{100 * (r.cer - fp32.cer):+6.2f} {_pct(hard.get('cer')):>9s} "
+                f"{hard.get('cer_delta_pp', 0.0):+6.2f} {r.latency_ms_p50:7.2f} {speed:6.2f}x"
             )
         mixed = rows.get("ort-int8-mixed")
-        if mixed is not None and mixed.sensitivity is None:
-            scan = mixed.extra.get("sensitivity") or {}
-            print("mixed precision, costliest nodes (CER pp when quantized alone, KL):")
-            for node in scan.get("nodes", [])[:8]:
-                print(f"  {node['node']:28s} {node['cer_pp']:+.2f} pp  KL {node['output_error']:.4f}")
+        scan = (mixed.extra.get("node_sensitivity") if mixed else None) or {}
+        if scan:
+            print(
+                f"mixed precision: per-node CER cost on {scan['sensitivity_lines']} sensitivity lines "
+                f"(FP32 CER {100 * scan['base_cer']:.2f}%), costliest first:"
+            )
+            for node in scan["nodes"][:12]:
+                print(
+                    f"  {node['node']:22s} {node['op']:8s} {node['params']:>8d} w  {node['cer_pp']:+6.2f} pp  "
+                    f"KL {node['output_error']:.5f}  {node['reason']}"
+                )
+            for step in scan["steps"]:
+                tried = f"+ {step['tried']} float" if step.get("tried") else "all int8"
+                print(f"  trial {tried:28s} {step['cer_pp']:+.2f} pp, {step['bytes']:,} bytes")
+            print(f"  kept float: {', '.join(scan['float_nodes']) or 'none'}")
+        static, mixed_row = rows.get("ort-int8-static"), mixed
+        if static is not None:
+            print(
+                f"target static int8: >= 3.5x smaller, CER +<= 0.3 pp, >= 1.3x faster b1 -> "
+                f"{fp32.size_bytes / static.size_bytes:.2f}x, {100 * (static.cer - fp32.cer):+.2f} pp, {static.speedup:.2f}x"
+            )
+        if mixed_row is not None:
+            print(
+                f"target mixed: CER +<= 0.1 pp at >= 3x smaller -> {100 * (mixed_row.cer - fp32.cer):+.2f} pp at "
+                f"{fp32.size_bytes / mixed_row.size_bytes:.2f}x"
+            )
 
 
 if __name__ == "__main__":

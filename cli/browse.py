@@ -20,6 +20,7 @@ from cli.console import (
     terminal_safe,
     write_table,
 )
+from cli.import_view import print_line_sets, print_node_sensitivity
 from cli.resolve import resolve, resolve_all
 from store import STATUSES, SUMMARY_FIELDS, Store
 from store.comparison import config_differences, metric_summary
@@ -232,7 +233,9 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
         out.print("\n[bold]epochs[/]")
         out.print(epochs_table(experiment["epochs"]))
     if "variants" in sections and experiment.get("variants"):
-        out.print("\n[bold]variants[/] (test set; latency for one 32x256 line)")
+        shapes = {v.get("latency_input") for v in experiment["variants"] if v.get("latency_input")}
+        line = shapes.pop().removeprefix("1x") if len(shapes) == 1 else "32x256"
+        out.print(f"\n[bold]variants[/] (test set; latency for one {escape(terminal_safe(line))} line)")
         out.print(variants_table(experiment["variants"]))
         anatomy = anatomy_rows(experiment["variants"])
         if anatomy:
@@ -246,6 +249,8 @@ def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> N
             for row in anatomy:
                 table.add_row(*(text(cell) for cell in row))
             out.print(table)
+        print_line_sets(experiment["variants"])
+        print_node_sensitivity(experiment["variants"])
     if "evaluations" in sections and experiment.get("evaluations"):
         out.print("\n[bold]evaluations[/]")
         for evaluation in experiment["evaluations"]:

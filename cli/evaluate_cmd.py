@@ -53,25 +53,16 @@ def evaluate(
         raise UsageError(f"--fonts '{fonts}' is not allowed; allowed train, held_out, all")
     store = Store()
     exp_id, experiment = _experiment_with_variant(store, ref, variant)
-    if experiment.get("template") == "import":
-        raise CliError(
-            f"experiment {exp_id} was imported from an ONNX model; `ocrq evaluate` reads ocrq-trained "
-            "experiments only: measure the imported model on other lines with `ocrq import MODEL --data ...`"
-        )
+    from pipeline.variants.evaluate_imported import evaluate_imported
     from pipeline.variants.evaluate_on_data import evaluate_experiment
     from pipeline.variants.manifest import ManifestError
 
+    options = dict(variant=variant, data=data, count=count, fonts=fonts, skip_bad=skip_bad, threads=threads)
     try:
-        result = evaluate_experiment(
-            store.experiment_dir(exp_id),
-            experiment["config"],
-            variant=variant,
-            data=data,
-            count=count,
-            fonts=fonts,
-            skip_bad=skip_bad,
-            threads=threads,
-        )
+        if experiment.get("template") == "import":  # the import's own preprocessing and charset
+            result = evaluate_imported(store.experiment_dir(exp_id), **options)
+        else:
+            result = evaluate_experiment(store.experiment_dir(exp_id), experiment["config"], **options)
     except ManifestError as error:  # the experiment folder is damaged or tampered with: not the user's input
         raise CliError(str(error)) from None
     except ValueError as error:

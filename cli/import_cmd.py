@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cli.console import UsageError, err, fmt_pct, info, one_line, print_json, refuse_control_chars
+from cli.console import CliError, UsageError, err, fmt_pct, info, one_line, print_json, refuse_control_chars
 from store import Store
 
 NORMALIZE_CHOICES = ("paddle", "imagenet", "zero_one", "minus_one_one")
@@ -58,6 +58,20 @@ def import_model(
     calibration_lines: Annotated[
         int, typer.Option("--calibration-lines", help="Lines used for calibration (never measured).")
     ] = 64,
+    sensitivity_lines: Annotated[
+        int,
+        typer.Option(
+            "--sensitivity-lines",
+            help="Lines the mixed variant scores each node on (never calibrated on or measured).",
+        ),
+    ] = 64,
+    hard_lines: Annotated[
+        int,
+        typer.Option(
+            "--hard-lines",
+            help="Hard synthetic lines (held-out fonts, realism augmentations, half at low resolution) measured too; 0 for none.",
+        ),
+    ] = 100,
     observer: Annotated[
         str,
         typer.Option("--observer-type", help="Calibration: min_max, percentile, entropy, moving_average."),
@@ -75,6 +89,13 @@ def import_model(
     mixed_budget: Annotated[
         float, typer.Option("--mixed-budget-pp", help="CER rise the mixed variant stops at (pp).")
     ] = 0.1,
+    mixed_min_ratio: Annotated[
+        float,
+        typer.Option(
+            "--mixed-min-ratio",
+            help="The mixed variant keeps no node float that takes it under this many times smaller.",
+        ),
+    ] = 3.0,
     threads: Annotated[int, typer.Option("--latency-threads", help="CPU threads for latency.", min=1)] = 1,
     tags: Annotated[
         list[str] | None, typer.Option("--tag", help="Tag the experiment (repeatable).", show_default=False)
@@ -84,15 +105,17 @@ def import_model(
 ) -> None:
     """Import an ONNX recognizer, check it on --data, then build and measure ocrq's variants of it."""
     from pipeline.deploy.foreign_model import ImportRefused
-    from pipeline.variants.imported import IMPORT_VARIANTS, ImportSettings, prepare_import
+    from pipeline.variants.catalog import import_kinds
+    from pipeline.variants.imported import ImportSettings, import_config, prepare_import
 
     if normalize not in NORMALIZE_CHOICES:
         raise UsageError(f"--normalize '{normalize}' is not known; allowed {', '.join(NORMALIZE_CHOICES)}")
     chosen = tuple(v.strip() for v in variants.split(",") if v.strip())
-    unknown = [v for v in chosen if v not in IMPORT_VARIANTS]
-    if unknown:
+    unknown = [v for v in chosen if v not in import_kinds()]
+    if unknown or not chosen:
         raise UsageError(
-            f"--variants '{unknown[0]}' is not known for an import; allowed {', '.join(IMPORT_VARIANTS)}"
+            f"--variants '{unknown[0] if unknown else variants}' is not known for an import; allowed "
+            f"{', '.join(import_kinds())}"
         )
     if observer not in ("min_max", "percentile", "entropy", "histogram", "moving_average"):
         raise UsageError(
@@ -110,17 +133,20 @@ def import_model(
         blank=blank,
         lines=lines,
         calibration_lines=calibration_lines,
+        sensitivity_lines=sensitivity_lines,
+        hard_lines=hard_lines,
         observer_type=observer,
         variants=chosen,
         accuracy_budget_pp=budget,
         mixed_budget_pp=mixed_budget,
+        mixed_min_ratio=mixed_min_ratio,
         latency_threads=threads,
     )
     try:
         prepared = prepare_import(settings)
     except (ImportRefused, ValueError, FileNotFoundError) as error:
         raise UsageError(one_line(str(error))) from None
-    config = _experiment_config(settings, prepared.layout.height, name or f"import-{model.stem}")
+    config = import_config(settings, prepared.layout.height, name or f"import-{model.stem}").to_dict()
     store = Store()
     exp_id = secrets.token_hex(6)
     summary = store.create_experiment(
@@ -137,7 +163,8 @@ def import_model(
     workdir = store.experiment_dir(exp_id)
     (workdir / "import.json").write_text(
         json.dumps({"settings": settings.to_dict(), "layout": prepared.layout.to_dict(),
-                    "charset": prepared.charset_source, "data": prepared.data_label}, indent=2)
+                    "charset": prepared.charset_source, "data": prepared.data_label,
+                    "line_sets": prepared.lines.sizes(), "characters": prepared.charset.chars}, indent=2)
     )  # fmt: skip
     loud = not (json_ or quiet)
     if loud:
@@ -147,7 +174,7 @@ def import_model(
             f"{prepared.layout.fixed_width or 'W'} ({normalize}), {prepared.layout.classes} classes, charset from "
             f"{prepared.charset_source}; {prepared.data_label}"
         )
-    outcome = _run(store, exp_id, prepared, loud)
+    outcome = _run(store, exp_id, prepared, config, loud)
     if json_:
         print_json(
             {"id": exp_id, "status": outcome["status"], "error": outcome["error"], "path": str(workdir)}
@@ -165,26 +192,8 @@ def import_model(
         raise typer.Exit(1)
 
 
-def _experiment_config(settings, height: int, name: str) -> dict:
-    """The stored config: measuring settings as a run's, the import's own under `import` in import.json."""
-    from pipeline.config import resolve_config
-
-    config = resolve_config(
-        "smoke",
-        overrides={
-            "name": name,
-            "image_height": height,
-            "latency_threads": settings.latency_threads,
-            "accuracy_budget_pp": settings.accuracy_budget_pp,
-            "variants": ["ort-fp32", *[v for v in settings.variants if v != "ort-int8-mixed"]],
-            "mode": "compress",
-        },
-        overrides_are_text=False,
-    )
-    return config.to_dict()
-
-
-def _run(store: Store, exp_id: str, prepared, loud: bool) -> dict:
+def _run(store: Store, exp_id: str, prepared, config: dict, loud: bool) -> dict:
+    from pipeline.config import config_from_dict
     from pipeline.core.events import RunFailed
     from pipeline.variants.imported import run_import
     from store.recorder import StoreRecorder
@@ -206,7 +215,7 @@ def _run(store: Store, exp_id: str, prepared, loud: bool) -> dict:
 
     recorder.start_heartbeat()
     try:
-        run_import(prepared, sink, store.experiment_dir(exp_id))
+        run_import(prepared, sink, store.experiment_dir(exp_id), config_from_dict(config))
         return {"status": "finished", "error": None}
     except KeyboardInterrupt:
         from pipeline.core.events import RunFinished
@@ -219,6 +228,55 @@ def _run(store: Store, exp_id: str, prepared, loud: bool) -> dict:
         return {"status": "failed", "error": message}
     finally:
         recorder.stop()
+
+
+def remeasure_imported(store: Store, exp_id: str, config, *, json_: bool, quiet: bool) -> None:
+    """`ocrq run --from IMPORTED --mode evaluate`: measure the experiment's files again in place (its status
+    kept), on its line sets drawn again from import.json."""
+    from pipeline.variants.import_remeasure import remeasure_import
+    from pipeline.variants.manifest import ManifestError
+    from store.recorder import StoreRecorder
+
+    experiment = store.get(exp_id)
+    previous = {v["name"]: v for v in experiment.get("variants", [])}
+    recorder = StoreRecorder(store, exp_id, keep_status=True)
+    loud = not (json_ or quiet)
+
+    def sink(event) -> None:
+        recorder(event)
+        if loud and getattr(event, "kind", "") == "log":
+            info(event.message)
+
+    recorder.start_heartbeat()
+    try:
+        remeasure_import(store.experiment_dir(exp_id), config, previous, sink)
+    except ManifestError as error:
+        raise CliError(one_line(str(error))) from None
+    except KeyboardInterrupt:
+        err.print("ocrq: interrupted; the experiment keeps its last figures", markup=False)
+        raise typer.Exit(130) from None
+    except (ValueError, FileNotFoundError) as error:  # the import's data is gone or changed
+        raise CliError(
+            f"re-measuring failed (the experiment keeps its status): {one_line(str(error))}"
+        ) from None
+    finally:
+        recorder.stop()
+    if json_:
+        print_json(
+            {
+                "id": exp_id,
+                "status": "finished",
+                "remeasured": True,
+                "path": str(store.experiment_dir(exp_id)),
+            }
+        )
+    elif quiet:
+        typer.echo(exp_id)
+    else:
+        from cli.browse import print_experiment
+
+        print_experiment(store.get(exp_id), sections=("variants",))
+        info(f"details: ocrq show {exp_id[:8]}")
 
 
 def register(app: typer.Typer) -> None:

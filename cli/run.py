@@ -128,6 +128,11 @@ def run(
             store, from_ref, template or template_opt, config_file, overrides
         )
         in_place = config.mode == "evaluate"
+        if store.get(exp_id).get("template") == "import":  # re-measured from its ONNX files, no torch model
+            from cli.import_cmd import remeasure_imported
+
+            remeasure_imported(store, exp_id, config, json_=json_, quiet=quiet)
+            return
     elif overrides.get("mode") in ("compress", "evaluate"):
         raise UsageError(
             f"--mode {overrides['mode']} needs --from ID: the experiment whose trained model to use"
@@ -243,6 +248,14 @@ def _config_from_baseline(
     except ConfigError as error:
         raise UsageError(str(error)) from None
     baseline_dir = store.experiment_dir(source_id)
+    if source.get("template") == "import":
+        if config.mode != "evaluate":
+            raise UsageError(
+                f"experiment {source_id} was imported from an ONNX model; --from it works with --mode evaluate "
+                "(re-measure its files); make other variants with `ocrq import MODEL --variants ...`"
+            )
+        _verify_deployables(baseline_dir, None)
+        return source_id, config, baseline_dir
     check_torch_file(
         baseline_dir / "model_fp32.pt",
         "the trained model of experiment " + source_id,

@@ -128,6 +128,15 @@ VARIANT_KINDS: dict[str, VariantKind] = {
             guard_advice="lower group_size (e.g. 32) or set symmetric_quantization=false",
         ),
         VariantKind(
+            "ort-int8-mixed",
+            "ONNX Runtime static int8 with the weight nodes whose quantization costs the most CER kept "
+            "float (a per-node sensitivity scan on lines apart from calibration and measurement) until "
+            "within accuracy_budget_pp",
+            (*_STATIC_INT8, "accuracy_budget_pp"),
+            guard_advice="raise calibration_batches, or lower this variant's accuracy_budget_pp so the scan "
+            "keeps more nodes float",
+        ),
+        VariantKind(
             "ptq",
             "torchao post-training quantization with quantization_strategy",
             _TORCHAO,

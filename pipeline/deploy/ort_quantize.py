@@ -103,9 +103,20 @@ def quantize_lstm_dynamic(source: Path, target: Path, *, exclude: list[str] = ()
 
 
 def quantize_static_int8(
-    source: Path, target: Path, reader: LineBatchReader, options: StaticInt8Options
+    source: Path,
+    target: Path,
+    reader: LineBatchReader,
+    options: StaticInt8Options,
+    *,
+    op_types: tuple[str, ...] = STATIC_OP_TYPES,
+    calibration_cache: Path | None = None,
+    strided: bool | None = None,
 ) -> Path:
-    """Static QDQ int8: per-channel int8 weights, calibrated uint8 activations, LSTMs dynamic int8."""
+    """Static QDQ int8: per-channel int8 weights, calibrated uint8 activations, LSTMs dynamic int8.
+
+    `op_types` are the ops whose inputs get QDQ; `calibration_cache` keeps the activation ranges in a
+    file, so the next call with the same reader and method skips calibration; `strided` feeds the
+    calibrator one batch at a time (default: for the histogram methods, see below)."""
     reader.rewind()
     calibration = options.calibration
     extra = {
@@ -116,7 +127,9 @@ def quantize_static_int8(
         "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"],
         **calibration.extra_options,
     }
-    if calibration.method in (CalibrationMethod.Percentile, CalibrationMethod.Entropy):
+    if strided is None:
+        strided = calibration.method in (CalibrationMethod.Percentile, CalibrationMethod.Entropy)
+    if strided:
         # The histogram calibrators keep every activation of every batch they are given before
         # binning it (about 15 GB for svtr_small on 128 lines); fed one batch at a time they merge
         # histograms instead, so memory stays at one batch's activations.
@@ -141,7 +154,7 @@ def quantize_static_int8(
                     str(target),
                     reader,
                     quant_format=QuantFormat.QDQ,
-                    op_types_to_quantize=list(STATIC_OP_TYPES),
+                    op_types_to_quantize=list(op_types),
                     per_channel=options.per_channel,
                     reduce_range=options.resolved_reduce_range(),
                     activation_type=QuantType.QInt8 if options.symmetric_activations else QuantType.QUInt8,
@@ -149,8 +162,10 @@ def quantize_static_int8(
                     nodes_to_exclude=exclude,
                     calibrate_method=calibration.method,
                     extra_options=extra,
+                    calibration_cache_path=str(calibration_cache) if calibration_cache else None,
                 )
-    if calibration.method == CalibrationMethod.Entropy and not entropy["bins_taken"]:
+    cached = calibration_cache is not None and calibration_cache.is_file()
+    if calibration.method == CalibrationMethod.Entropy and not entropy["bins_taken"] and not cached:
         raise RuntimeError(
             "this onnxruntime's quantize_static did not take ocrq's histogram bins, so entropy calibration "
             "would equal MinMax; use observer_type=percentile or min_max"

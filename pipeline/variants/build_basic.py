@@ -184,18 +184,20 @@ def static_int8_of(
     extra: dict[str, Any] | None = None,
     *,
     float_stem: bool = False,
+    keep_float: list[str] | tuple[str, ...] = (),
 ) -> Built:
     """Static int8 of any named float ONNX export (the FP32 model, or a pruned one).
 
     `float_stem` keeps convs that read the one-channel image in float: with a single input channel the
     int8 conv is slower than the float one on CPUs without VNNI, and it holds a few hundred weights.
+    `keep_float` names more weight layers to keep float (mixed precision's choice).
     """
     stem = (
         [layer.name for layer in weight_layers(model) if _reads_image(model, layer.name)]
         if float_stem
         else []
     )
-    options = ctx.static_options(spec, exclude=_skipped(ctx, spec) + stem)
+    options = ctx.static_options(spec, exclude=_skipped(ctx, spec) + stem + list(keep_float))
     reader = ctx.calibration_reader(spec.calibration_batches)
     quantize_static_int8(source, path, reader, options)
     compact_onnx(path)

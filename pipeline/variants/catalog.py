@@ -7,8 +7,14 @@ from dataclasses import dataclass
 
 from pipeline.config import ConfigError
 from pipeline.config.variant_specs import parse_variants
-from pipeline.variants import build_basic, build_pruned, build_torchao  # noqa: F401  (they register)
-from pipeline.variants.registry import RegisteredKind, registered_kinds
+from pipeline.variants import (  # noqa: F401  (they register)
+    build_basic,
+    build_imported,
+    build_mixed,
+    build_pruned,
+    build_torchao,
+)
+from pipeline.variants.registry import RegisteredKind, registered_import_builders, registered_kinds
 from pipeline.variants.specs import VariantSpec, spec_for
 
 
@@ -18,6 +24,16 @@ def registered(kind: str) -> RegisteredKind:
     if kind not in kinds:
         raise ValueError(f"variant kind {kind!r} is not known; allowed {', '.join(sorted(kinds))}")
     return kinds[kind]
+
+
+def import_builders() -> dict:
+    """Kind -> import builder, for every kind `ocrq import` can make (ort-fp32, the prepared graph, first)."""
+    return registered_import_builders()
+
+
+def import_kinds() -> tuple[str, ...]:
+    """The variant kinds an import offers besides its prepared graph (ort-fp32, always built)."""
+    return tuple(kind for kind in registered_import_builders() if kind != "ort-fp32")
 
 
 def resolve_specs(config, *, include_fp32: bool = False) -> list[VariantSpec]:

@@ -68,6 +68,10 @@ class VariantContext:
             ArtifactSaved(artifact_kind=kind, path=str(path), bytes=path.stat().st_size, variant=variant)
         )
 
+    def memory_input(self) -> dict[str, Any]:
+        """What the memory probe feeds an ONNX variant: ocrq's own (B, 1, H, 256) `images` input."""
+        return {"input_name": "images", "channels": 1, "height": self.fp32_model.image_height, "width": 256}
+
     # --- shared resources -------------------------------------------------------------------------
     def fp32_onnx(self) -> Path:
         """The FP32 ONNX export with nodes named by module (also the `ort-fp32` artifact)."""

@@ -85,24 +85,49 @@ def evaluate_experiment(
             limit=count,
         )
         dataset, label = real.dataset, real.description
+    return run_and_record(
+        experiment_dir,
+        variant,
+        recognizer,
+        dataset,
+        label,
+        charset,
+        batch_size=config.train.batch_size,
+        width_multiple=recognizer.width_multiple,
+        seed=config.train.seed,
+        decoding=config.train.decoding,
+        beam_width=config.train.beam_width,
+    )
+
+
+def run_and_record(
+    experiment_dir: Path,
+    variant: str,
+    recognizer,
+    dataset,
+    label: str,
+    charset: Charset,
+    *,
+    batch_size: int,
+    width_multiple: int,
+    seed: int,
+    decoding: str = "greedy",
+    beam_width: int = 8,
+) -> EvaluationResult:
+    """Predict every line of `dataset` and write predictions.tsv under the experiment's `evaluations/`."""
     loader = make_loader(
         dataset,
-        config.train.batch_size,
+        batch_size,
         charset=charset,
-        width_multiple=recognizer.width_multiple,
+        width_multiple=width_multiple,
         shuffle=False,
-        seed=config.train.seed,
+        seed=seed,
         num_workers=0,
         with_sources=True,
     )
     started = time.monotonic()
     predictions = predict(
-        recognizer,
-        loader,
-        charset,
-        torch.device("cpu"),
-        decoding=config.train.decoding,
-        beam_width=config.train.beam_width,
+        recognizer, loader, charset, torch.device("cpu"), decoding=decoding, beam_width=beam_width
     )
     seconds = time.monotonic() - started
     out_dir = experiment_dir / "evaluations" / f"{time.strftime('%Y%m%d-%H%M%S')}-{artifact_stem(variant)}"

@@ -1,59 +1,40 @@
 """An imported recognizer as an experiment: a foreign ONNX model is the baseline, ocrq prepares its graph,
-builds the ONNX Runtime variants on it and measures each with the same table as a trained experiment.
+builds the variant kinds that have an import builder (`pipeline.variants.build_imported`) and measures
+each with the same table as a trained experiment, on clean and on hard lines.
 
 `prepare_import` checks everything before anything is written (model mapping, charset, data), so bad
 input ends in one line; `run_import` does the work and tells a sink, as `pipeline.runner` does.
-Rows: `fp32` is the user's file as it is (every ratio's baseline), `ort-fp32` the prepared graph,
-then `ort-int8-static`, `ort-int8-dynamic`, `ort-int4-weight` (when there are MatMuls) and
-`ort-int8-mixed` (static int8 with the most CER-costly nodes kept float until within budget).
+Rows: `fp32` is the user's file as it is (every ratio's baseline), `ort-fp32` the prepared graph, then
+the experiment config's `variants` in build order, each through the registry.
 """
 
 from __future__ import annotations
 
-import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import onnx
-import torch
-
-from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
-from pipeline.core.charset import ASCII_CHARS, Charset
+from pipeline.core.charset import Charset
 from pipeline.core.events import (
     ArtifactSaved,
-    LogMessage,
     RunFinished,
     RunStarted,
     StageStarted,
     VariantEvaluated,
 )
 from pipeline.core.result_row import VariantRow
-from pipeline.deploy.calibration import LineBatchReader, calibration_for
 from pipeline.deploy.foreign_model import (
     ForeignLayout,
-    ForeignOnnxRecognizer,
     ImportRefused,
     inspect_foreign_model,
     metadata_characters,
-    to_model_input,
-)
-from pipeline.deploy.foreign_quantize import (
-    ForeignStaticOptions,
-    StaticQuantizer,
-    quantize_dynamic_foreign,
-    weight_layer_nodes,
 )
 from pipeline.deploy.onnx_anatomy import size_anatomy
-from pipeline.deploy.onnx_graph import main_weight_names
-from pipeline.deploy.onnx_prepare import EQUIVALENCE_TOLERANCE, max_abs_difference, prepare_graph
-from pipeline.deploy.ort_quantize import quantize_weights_nbits
-from pipeline.evaluation.metrics import output_fidelity
-from pipeline.evaluation.predict import Predictions, predict
-from pipeline.variants.build_basic import Built
+from pipeline.variants.catalog import build_order, import_builders, import_kinds, resolve_specs
+from pipeline.variants.import_context import ImportContext
+from pipeline.variants.import_lines import LineSets, load_line_sets
 from pipeline.variants.manifest import record_variant
 from pipeline.variants.measure import (
     apply_accuracy_guard,
@@ -61,12 +42,10 @@ from pipeline.variants.measure import (
     fidelity,
     measure_built,
     measure_onnx_latency,
+    peak_memory,
 )
-from pipeline.variants.specs import VariantSpec
 
 _METRIC_KEYS = ("cer", "em", "ned", "samples", "label_chars", "pred_chars", "edits", "buckets")
-IMPORT_VARIANTS = ("ort-int8-static", "ort-int8-dynamic", "ort-int4-weight", "ort-int8-mixed")
-MAX_FLOAT_NODES = 12  # mixed precision stops after this many float nodes even if still over budget
 
 
 @dataclass
@@ -82,10 +61,13 @@ class ImportSettings:
     blank: int | None = None
     lines: int = 300
     calibration_lines: int = 64
+    sensitivity_lines: int = 64
+    hard_lines: int = 100
     observer_type: str = "min_max"
-    variants: tuple[str, ...] = IMPORT_VARIANTS
+    variants: tuple[str, ...] = ()  # empty: every kind with an import builder but ort-fp32
     accuracy_budget_pp: float = 0.5
     mixed_budget_pp: float = 0.1
+    mixed_min_ratio: float = 3.0
     latency_threads: int = 1
     latency_runs: int = 30
     batch_size: int = 16
@@ -101,23 +83,41 @@ class ImportSettings:
 
 @dataclass
 class PreparedImport:
-    """A checked import: the model's mapping, its characters, the evaluation and calibration lines."""
+    """A checked import: the model's mapping, its characters and its line sets (`import_lines`)."""
 
     settings: ImportSettings
     layout: ForeignLayout
     charset: Charset
     charset_source: str
-    data_label: str
-    test_batches: list
-    calibration_batches: list
+    lines: LineSets
+
+    @property
+    def data_label(self) -> str:
+        return self.lines.label
+
+    @property
+    def test_batches(self) -> list:
+        return self.lines.clean
+
+    @property
+    def calibration_batches(self) -> list:
+        return self.lines.calibration
+
+    @property
+    def sensitivity_batches(self) -> list:
+        return self.lines.sensitivity
+
+    @property
+    def hard_batches(self) -> list:
+        return self.lines.hard
 
     @property
     def test_lines(self) -> int:
-        return sum(len(b.texts) for b in self.test_batches)
+        return self.lines.sizes()["clean_lines"]
 
     @property
-    def calibration_line_count(self) -> int:
-        return sum(len(b.texts) for b in self.calibration_batches)
+    def sensitivity_lines(self) -> int:
+        return self.lines.sizes()["sensitivity_lines"]
 
 
 def model_charset(settings: ImportSettings, classes: int) -> tuple[Charset, str]:
@@ -160,8 +160,15 @@ def prepare_import(settings: ImportSettings) -> PreparedImport:
     settings.model = Path(settings.model)
     if not settings.model.is_file():
         raise ImportRefused(f"MODEL '{settings.model}' is not a file; give the .onnx recognizer to import")
-    if settings.calibration_lines < 1 or settings.lines < 1:
-        raise ImportRefused("--lines and --calibration-lines must be >= 1")
+    if (
+        min(settings.calibration_lines, settings.sensitivity_lines, settings.lines) < 1
+        or settings.hard_lines < 0
+    ):
+        raise ImportRefused(
+            "--lines, --calibration-lines and --sensitivity-lines must be >= 1, --hard-lines >= 0"
+        )
+    if settings.mixed_min_ratio < 1:
+        raise ImportRefused(f"--mixed-min-ratio {settings.mixed_min_ratio} is below 1; allowed >= 1")
     layout = inspect_foreign_model(
         settings.model,
         height=settings.height,
@@ -170,193 +177,93 @@ def prepare_import(settings: ImportSettings) -> PreparedImport:
         width=settings.width,
     )
     charset, charset_source = model_charset(settings, layout.classes)
-    label, test, calibration = _load_lines(settings, layout, charset)
-    return PreparedImport(settings, layout, charset, charset_source, label, test, calibration)
+    lines = load_line_sets(settings, layout, charset)
+    return PreparedImport(settings, layout, charset, charset_source, lines)
 
 
-def _load_lines(settings: ImportSettings, layout: ForeignLayout, charset: Charset) -> tuple[str, list, list]:
-    from pipeline.data.label_files import find_label_file
-    from pipeline.data.labelled import LabelledLineDataset, load_label_file
-    from pipeline.data.loader import make_loader
-    from pipeline.data.synthetic import SyntheticLineDataset
+def import_config(settings: ImportSettings, height: int, name: str):
+    """The experiment config of an import: measuring settings as a run's, `variants` the import's kinds
+    (the mixed variant with its own accuracy_budget_pp), so they resolve to typed specs like any run's."""
+    from pipeline.config import resolve_config
 
-    max_width = layout.fixed_width or max(4 * layout.height, 16 * layout.height)
-
-    def batches(dataset) -> list:
-        loader = make_loader(
-            dataset,
-            settings.batch_size,
-            charset=charset,
-            width_multiple=layout.stride,
-            shuffle=False,
-            seed=settings.seed,
-            with_sources=True,
-        )
-        return list(loader)
-
-    if settings.data == "synthetic":
-        drawable = "".join(c for c in ASCII_CHARS if c in charset.chars)
-        if len(drawable) < 10:
-            raise ImportRefused(
-                "--data synthetic renders ASCII lines, but the model's charset has almost no ASCII characters; "
-                "give --data a label file"
+    variants = ["ort-fp32"]
+    for kind in settings.variants or import_kinds():
+        if kind == "ort-int8-mixed":
+            variants.append(
+                f"ort-int8-mixed(accuracy_budget_pp={settings.mixed_budget_pp},name=ort-int8-mixed)"
             )
-        config = SyntheticDataConfig(image_height=layout.height, max_image_width=max_width, max_length=25)
-        render = Charset("ascii-in-model", drawable)
-        test = SyntheticLineDataset(
-            config, AugmentationConfig(), render, size=settings.lines, seed=settings.seed, split="test"
-        )
-        calibration = SyntheticLineDataset(
-            config,
-            AugmentationConfig(),
-            render,
-            size=settings.calibration_lines,
-            seed=settings.seed,
-            split="train",
-        )
-        label = f"synthetic ({settings.lines} test lines, {settings.calibration_lines} calibration lines)"
-        return label, batches(test), batches(calibration)
-    label_file = find_label_file(settings.data)
-    samples, _ = load_label_file(label_file, charset, allow_empty=True)
-    if len(samples) <= settings.calibration_lines:
-        raise ImportRefused(
-            f"--data {label_file} has {len(samples)} lines, not more than --calibration-lines "
-            f"{settings.calibration_lines}; lower --calibration-lines or give more lines"
-        )
-    order = list(range(len(samples)))
-    random.Random(settings.seed).shuffle(order)  # calibration lines apart from the measured ones
-    cal = [samples[i] for i in order[: settings.calibration_lines]]
-    rest = [samples[i] for i in sorted(order[settings.calibration_lines :])][: settings.lines]
-
-    def dataset(part):
-        return LabelledLineDataset(
-            part, image_height=layout.height, max_image_width=max_width, too_wide="resize"
-        )
-
-    label = f"{label_file} ({len(rest)} test lines, {len(cal)} calibration lines)"
-    return label, batches(dataset(rest)), batches(dataset(cal))
+        else:
+            variants.append(kind)
+    batches = -(-settings.calibration_lines // settings.batch_size)
+    return resolve_config(
+        "smoke",
+        overrides={
+            "name": name,
+            "image_height": height,
+            "latency_threads": settings.latency_threads,
+            "latency_runs": settings.latency_runs,
+            "accuracy_budget_pp": settings.accuracy_budget_pp,
+            "observer_type": settings.observer_type,
+            "calibration_batches": batches,
+            "variants": variants,
+            "mode": "compress",
+        },
+        overrides_are_text=False,
+    )
 
 
 # --- measuring ----------------------------------------------------------------------------------------
 
 
-@dataclass
-class _DeploySettings:
-    latency_threads: int
-    latency_runs: int
-    accuracy_budget_pp: float
+def _hard_figures(ctx: ImportContext, built) -> dict[str, Any] | None:
+    """CER / EM of a variant on the hard lines, beside the clean figures of its row."""
+    if not ctx.prepared.hard_batches:
+        return None
+    got = ctx.predict(built.recognizer, batches=ctx.prepared.hard_batches, keep_logits=False).metrics()
+    base = ctx.fp32_on("hard").metrics()
+    return {
+        "cer": got.cer,
+        "em": got.em,
+        "samples": got.samples,
+        "cer_delta_pp": 100 * (got.cer - base.cer),
+        "definition": ctx.prepared.lines.hard_note,
+    }
 
 
-@dataclass
-class _Config:
-    deploy: _DeploySettings
-
-
-@dataclass
-class ImportContext:
-    """What `measure_built` reads of a variant context, for an imported model."""
-
-    prepared: PreparedImport
-    workdir: Path
-    sink: Any
-    config: _Config
-    fp32_row: VariantRow | None = None
-    reference_recognizer: Any = None
-    fp32_test: Predictions | None = None
-    fp32_model: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def predict(self, recognizer, device=None, *, keep_logits: bool = True, batches=None) -> Predictions:
-        return predict(
-            recognizer,
-            self.prepared.test_batches if batches is None else batches,
-            self.prepared.charset,
-            torch.device("cpu"),
-            compute_loss=False,
-            keep_logits=keep_logits,
+def measure_variant(
+    ctx: ImportContext, spec, built, started: float, *, record: bool = True, keep=None
+) -> VariantRow:
+    """Measure a built variant of the import (clean and hard lines, latency, memory) and tell the sink;
+    `record` enters its file in the deploy manifest first (a new build); `keep(row)` fills in what the
+    measurement does not make (a re-measurement keeps how the variant was built)."""
+    if record:
+        record_variant(ctx.workdir, spec.name, built.artifact, "onnx", "onnxruntime")
+        ctx.sink(
+            ArtifactSaved(
+                artifact_kind="onnx",
+                path=str(built.artifact),
+                bytes=built.artifact.stat().st_size,
+                variant=spec.name,
+            )
         )
-
-    def fp32_reference(self) -> Predictions:
-        return self.fp32_test
-
-    def log(self, message: str, level: str = "info") -> None:
-        self.sink(LogMessage(level=level, message=message))
-
-
-def _weights_of(path: Path) -> tuple[int, int]:
-    """(weights, non-zero weights) of a float ONNX graph's main weights."""
-    model = onnx.load(str(path))
-    names = main_weight_names(model.graph)
-    arrays = [onnx.numpy_helper.to_array(t) for t in model.graph.initializer if t.name in names]
-    return sum(a.size for a in arrays), sum(int(np.count_nonzero(a)) for a in arrays)
-
-
-def _built(
-    ctx: ImportContext, path: Path, notes: list[str], float_nodes: list[str], bits: float, extra=None
-) -> Built:
-    params, nonzero = ctx.extras["weights"]
-    return Built(
-        recognizer=ForeignOnnxRecognizer(
-            path, ctx.prepared.layout, threads=ctx.config.deploy.latency_threads
-        ),
-        artifact=path,
-        artifact_format="onnx",
-        backend="onnxruntime",
-        device=torch.device("cpu"),
-        params=params,
-        nonzero_params=nonzero,
-        bits_per_weight=bits,
-        float_layers=float_nodes,
-        notes=notes,
-        extra=dict(extra or {}),
-    )
-
-
-def _measure(ctx: ImportContext, name: str, kind: str, built: Built, started: float) -> VariantRow:
-    record_variant(ctx.workdir, name, built.artifact, "onnx", "onnxruntime")
-    ctx.sink(
-        ArtifactSaved(
-            artifact_kind="onnx", path=str(built.artifact), bytes=built.artifact.stat().st_size, variant=name
-        )
-    )
-    row, _ = measure_built(ctx, VariantSpec(name, kind), built, ctx.fp32_row, memory=False)
+    row, _ = measure_built(ctx, spec, built, ctx.fp32_row)
     row.ratio_baseline = "fp32 (the imported file)"
+    row.extra["hard_lines"] = _hard_figures(ctx, built)
     row.build_seconds = time.monotonic() - started
-    apply_accuracy_guard(name, kind, row, ctx.config.deploy.accuracy_budget_pp, ctx.sink)
-    ctx.sink(VariantEvaluated(name=name, metrics=row.to_dict()))
+    if keep is not None:
+        keep(row)
+    apply_accuracy_guard(spec.name, spec.kind, row, ctx.config.deploy.accuracy_budget_pp, ctx.sink)
+    ctx.sink(VariantEvaluated(name=spec.name, metrics=row.to_dict()))
     return row
 
 
-def _model_inputs(prepared: PreparedImport, batches: list) -> list[dict[str, np.ndarray]]:
-    layout = prepared.layout
-    return [{layout.input_name: to_model_input(b.images.numpy(), layout)} for b in batches]
-
-
-def run_import(prepared: PreparedImport, sink, workdir: Path) -> dict[str, VariantRow]:
-    """Baseline, graph preparation and variants of an imported model, each measured and told to `sink`."""
-    settings, layout = prepared.settings, prepared.layout
-    workdir = Path(workdir)
-    variants_dir = workdir / "variants"
-    variants_dir.mkdir(parents=True, exist_ok=True)
-    deploy = _DeploySettings(settings.latency_threads, settings.latency_runs, settings.accuracy_budget_pp)
-    ctx = ImportContext(prepared, workdir, sink, _Config(deploy))
-    sink(RunStarted(config={"import": settings.to_dict()}, device="cpu", threads=settings.latency_threads))
-    import_doc = {
-        "source": str(settings.model.resolve()),
-        "layout": layout.to_dict(),
-        "charset": prepared.charset_source,
-        "data": prepared.data_label,
-    }
-    # the baseline: the user's file as it is
-    started = time.monotonic()
-    sink(StageStarted(stage="evaluate", detail=f"imported FP32 on {prepared.test_lines} lines", total=1))
-    original = variants_dir / f"imported-{settings.model.name}"
-    shutil.copyfile(settings.model, original)
-    ctx.extras["weights"] = (0, 0)
-    fp32_built = _built(ctx, original, ["the imported file as it is"], [], 32.0)
+def measure_baseline(ctx: ImportContext, original: Path, import_doc: dict[str, Any]) -> VariantRow:
+    """The `fp32` row: the imported file as it is, on the clean and hard lines (every ratio's baseline)."""
+    settings, deploy = ctx.prepared.settings, ctx.config.deploy
+    fp32_built = ctx.built(original, ["the imported file as it is"], [], 32.0)
+    ctx.reference_recognizer = fp32_built.recognizer
     ctx.fp32_test = ctx.predict(fp32_built.recognizer)
     metrics = ctx.fp32_test.metrics()
-    record_variant(workdir, "fp32", original, "onnx", "onnxruntime")
     fp32_row = VariantRow(**{k: v for k, v in metrics.to_dict().items() if k in _METRIC_KEYS})
     fp32_row.update(
         {
@@ -372,92 +279,66 @@ def run_import(prepared: PreparedImport, sink, workdir: Path) -> dict[str, Varia
             **measure_onnx_latency(fp32_built.recognizer, deploy),
         }
     )
+    probe = peak_memory(
+        ctx.workdir, "fp32", threads=deploy.latency_threads, artifact=original, **ctx.memory_input()
+    )
+    if probe:
+        fp32_row.peak_memory_bytes, fp32_row.model_memory_bytes = (
+            probe["peak_rss_bytes"],
+            probe["model_bytes"],
+        )
     fp32_row.fidelity = fidelity(ctx.fp32_test, ctx.fp32_test)
     fp32_row.extra["import"] = import_doc
+    fp32_row.extra["hard_lines"] = _hard_figures(ctx, fp32_built)
     ctx.fp32_row = fp32_row
     compare(fp32_row, fp32_row, None, deploy.accuracy_budget_pp)
     fp32_row.ratio_baseline = "fp32 (the imported file)"
+    return fp32_row
+
+
+def run_import(prepared: PreparedImport, sink, workdir: Path, config=None) -> dict[str, VariantRow]:
+    """Baseline, graph preparation and variants of an imported model, each measured and told to `sink`.
+
+    `config` is the experiment's (`import_config`); made from the settings when not given."""
+    settings, layout = prepared.settings, prepared.layout
+    workdir = Path(workdir)
+    config = config or import_config(settings, layout.height, f"import-{settings.model.stem}")
+    (workdir / "variants").mkdir(parents=True, exist_ok=True)
+    ctx = ImportContext(prepared, workdir, sink, config)
+    sink(RunStarted(config={"import": settings.to_dict()}, device="cpu", threads=settings.latency_threads))
+    import_doc = {
+        "source": str(settings.model.resolve()),
+        "layout": layout.to_dict(),
+        "charset": prepared.charset_source,
+        "data": prepared.data_label,
+        "line_sets": prepared.lines.sizes(),
+    }
+    # the baseline: the user's file as it is
+    started = time.monotonic()
+    sink(StageStarted(stage="evaluate", detail=f"imported FP32 on {prepared.test_lines} lines", total=1))
+    original = ctx.artifact_path(f"imported-{settings.model.stem}")
+    shutil.copyfile(settings.model, original)
+    record_variant(workdir, "fp32", original, "onnx", "onnxruntime")
+    fp32_row = measure_baseline(ctx, original, import_doc)
     fp32_row.build_seconds = time.monotonic() - started
-    ctx.reference_recognizer = fp32_built.recognizer
     sink(VariantEvaluated(name="fp32", metrics=fp32_row.to_dict()))
     rows = {"fp32": fp32_row}
+    if prepared.hard_batches:
+        hard = fp32_row.extra["hard_lines"]
+        ctx.log(f"imported FP32 on {hard['samples']} hard lines: CER {100 * hard['cer']:.2f}%")
 
-    # graph preparation, checked against the original on the test lines
-    started = time.monotonic()
-    sink(StageStarted(stage="prepare", detail="opset, constants, BatchNorm folding, shapes", total=1))
-    prepared_path = variants_dir / "ort-fp32.onnx"
-    report = prepare_graph(settings.model, prepared_path)
-    report.max_abs_diff = max_abs_difference(
-        settings.model, prepared_path, _model_inputs(prepared, prepared.test_batches)
-    )
-    report.checked_lines = prepared.test_lines
-    ctx.log(report.summary())
-    if report.max_abs_diff > EQUIVALENCE_TOLERANCE:
-        ctx.log(
-            f"the prepared graph differs from the original by {report.max_abs_diff:.2e}, over {EQUIVALENCE_TOLERANCE:g}",
-            "warning",
-        )
-    ctx.extras["weights"] = _weights_of(prepared_path)
-    fp32_row.params = ctx.extras["weights"][0]
-    built = _built(
-        ctx,
-        prepared_path,
-        ["the prepared graph: " + "; ".join(report.steps)],
-        [],
-        32.0,
-        {"preparation": report.to_dict()},
-    )
-    rows["ort-fp32"] = _measure(ctx, "ort-fp32", "ort-fp32", built, started)
-
-    nodes = weight_layer_nodes(prepared_path)
-    reader = LineBatchReader.from_line_batches(
-        prepared.calibration_batches,
-        input_name=layout.input_name,
-        transform=lambda b: to_model_input(b, layout),
-    )
-    quantizer = StaticQuantizer(prepared_path, reader, workdir / "variants" / "work")
-    calibration = calibration_for(settings.observer_type)
-    wanted = [v for v in IMPORT_VARIANTS if v in settings.variants]
-    for name in wanted:
+    builders = import_builders()
+    for planned in build_order(resolve_specs(config)):
+        spec = planned.spec
         started = time.monotonic()
-        sink(StageStarted(stage=f"variant:{name}", detail=name, total=None))
-        path = variants_dir / f"{name}.onnx"
-        if name == "ort-int8-static":
-            quantizer.quantize(path, ForeignStaticOptions(calibration=calibration))
-            notes = [
-                f"static QDQ int8, per-channel weights, calibration {calibration.description} on "
-                f"{reader.lines} of the user's lines (padded per batch); attention's activation products float"
-            ]
-            built = _built(ctx, path, notes, [], 8.0)
-        elif name == "ort-int8-dynamic":
-            quantize_dynamic_foreign(prepared_path, path)
-            matmuls = [n for n in nodes if "MatMul" in n or "Gemm" in n]
-            built = _built(
-                ctx,
-                path,
-                ["dynamic int8 MatMul/Gemm weights; convs stay float"],
-                [n for n in nodes if n not in matmuls],
-                8.0,
-            )
-        elif name == "ort-int4-weight":
-            if not any(
-                n.op_type == "MatMul"
-                for n in onnx.load(str(prepared_path), load_external_data=False).graph.node
-            ):
-                ctx.log("ort-int4-weight skipped: the model has no MatMul")
-                continue
-            quantize_weights_nbits(prepared_path, path, bits=4, block_size=32, symmetric=True)
-            built = _built(
-                ctx, path, ["MatMulNBits: 4-bit MatMul weights in blocks of 32; convs stay float"], [], 4.0
-            )
-        else:  # ort-int8-mixed
-            float_nodes, scan = mixed_by_sensitivity(ctx, quantizer, calibration, nodes, path)
-            notes = [
-                f"static int8 with {len(float_nodes)} node(s) kept float by a sensitivity scan on the "
-                f"calibration lines (budget {settings.mixed_budget_pp} pp)"
-            ]
-            built = _built(ctx, path, notes, float_nodes, 8.0, {"sensitivity": scan})
-        rows[name] = _measure(ctx, name, name, built, started)
+        stage = "prepare" if spec.kind == "ort-fp32" else f"variant:{spec.name}"
+        sink(StageStarted(stage=stage, detail=spec.name, total=None))
+        built = builders[spec.kind](ctx, spec)
+        if built is None:
+            continue
+        rows[spec.name] = measure_variant(ctx, spec, built, started)
+        if spec.kind == "ort-fp32":
+            fp32_row.params = ctx.weights[0]
     kept = [r for n, r in rows.items() if n != "fp32" and r.accuracy_guard == "ok"]
     summary = {
         "best_cer": fp32_row.cer,
@@ -467,47 +348,3 @@ def run_import(prepared: PreparedImport, sink, workdir: Path) -> dict[str, Varia
     }
     sink(RunFinished(status="finished", summary=summary))
     return rows
-
-
-def mixed_by_sensitivity(
-    ctx: ImportContext, quantizer: StaticQuantizer, calibration, nodes: list[str], target: Path
-) -> tuple[list[str], dict[str, Any]]:
-    """Static int8 with the costliest nodes kept float until the CER on the calibration lines is within
-    `mixed_budget_pp` of FP32 (at most MAX_FLOAT_NODES). Each node's cost is measured by quantizing it
-    alone: its CER rise in pp and the KL divergence of its outputs from FP32 (which orders nodes of equal CER)."""
-    settings = ctx.prepared.settings
-    lines = ctx.prepared.calibration_batches
-    work = ctx.workdir / "variants" / "work"
-    reference = ctx.predict(ctx.reference_recognizer, keep_logits=True, batches=lines)
-    base_cer = reference.metrics().cer
-
-    def measure(path: Path) -> tuple[float, float]:
-        got = ctx.predict(ForeignOnnxRecognizer(path, ctx.prepared.layout), keep_logits=True, batches=lines)
-        error = output_fidelity(np.concatenate(reference.logits)[None], np.concatenate(got.logits)[None])
-        return 100 * (got.metrics().cer - base_cer), float(error["kl"])
-
-    costs = []
-    probe = work / "sensitivity-probe.onnx"
-    for index, node in enumerate(nodes):
-        quantizer.quantize(
-            probe, ForeignStaticOptions(calibration=calibration, exclude=[n for n in nodes if n != node])
-        )
-        cer_pp, error = measure(probe)
-        costs.append({"node": node, "cer_pp": cer_pp, "output_error": error})
-        if (index + 1) % 10 == 0:
-            ctx.log(f"sensitivity: {index + 1}/{len(nodes)} nodes measured")
-    costs.sort(key=lambda c: (-c["cer_pp"], -c["output_error"]))
-    float_nodes: list[str] = []
-    steps = []
-    while True:
-        quantizer.quantize(target, ForeignStaticOptions(calibration=calibration, exclude=float_nodes))
-        cer_pp, error = measure(target)
-        steps.append({"float_nodes": len(float_nodes), "cer_pp": cer_pp, "output_error": error})
-        if cer_pp <= settings.mixed_budget_pp or len(float_nodes) >= min(MAX_FLOAT_NODES, len(costs)):
-            break
-        float_nodes.append(costs[len(float_nodes)]["node"])
-    ctx.log(
-        f"mixed precision: {len(float_nodes)} float node(s) ({', '.join(float_nodes) or 'none'}), "
-        f"+{cer_pp:.2f} pp on the calibration lines"
-    )
-    return float_nodes, {"lines": "calibration", "base_cer": base_cer, "nodes": costs, "steps": steps}

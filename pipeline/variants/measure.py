@@ -148,11 +148,15 @@ def peak_memory(
     *,
     threads: int,
     artifact: Path | None = None,
-    image_height: int = 32,
+    height: int = 32,
+    width: int = 256,
+    channels: int = 1,
+    input_name: str = "images",
     timeout: float = 300.0,
 ) -> dict[str, int] | None:
     """Peak resident memory of a fresh process that loads only the variant's deployable file and reads one
-    batch of 16 lines (`pipeline.variants.memory_probe`). None when the probe fails."""
+    batch of 16 lines of `channels` x `height` x `width` fed as `input_name` (an imported model's own
+    input; `pipeline.variants.memory_probe`). None when the probe fails."""
     command = [
         sys.executable,
         "-m",
@@ -160,10 +164,16 @@ def peak_memory(
         "--threads",
         str(threads),
         "--height",
-        str(image_height),
+        str(height),
+        "--width",
+        str(width),
+        "--channels",
+        str(channels),
+        "--input-name",
+        input_name,
     ]
     if artifact is not None and artifact.suffix == ".onnx":
-        command += ["--onnx", str(artifact)]
+        command += ["--onnx", str(Path(artifact).resolve())]
     else:
         command += ["--experiment", str(experiment_dir), "--variant", variant]
     root = Path(__file__).resolve().parent.parent
@@ -281,7 +291,7 @@ def measure_built(
             spec.name,
             threads=deploy.latency_threads,
             artifact=built.artifact,
-            image_height=ctx.fp32_model.image_height,
+            **ctx.memory_input(),
         )
         if probe:
             row.peak_memory_bytes = probe["peak_rss_bytes"]

@@ -38,10 +38,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--height", type=int, default=32)
     parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--input-name", default="images", help="The ONNX model's image input.")
     args = parser.parse_args()
     import numpy as np
 
-    images = np.random.default_rng(0).uniform(-1, 1, (16, 1, args.height, args.width)).astype(np.float32)
+    shape = (16, args.channels if args.onnx else 1, args.height, args.width)
+    images = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
     if args.onnx:
         import onnxruntime as ort
 
@@ -51,7 +54,7 @@ def main() -> None:
         options.log_severity_level = 3
         before = _rss_now()
         session = ort.InferenceSession(args.onnx, sess_options=options, providers=["CPUExecutionProvider"])
-        session.run([session.get_outputs()[0].name], {"images": images})
+        session.run([session.get_outputs()[0].name], {args.input_name: images})
     else:
         from pathlib import Path
 

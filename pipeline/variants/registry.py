@@ -8,6 +8,10 @@ A dependency says which other listed variant a kind reads a result of: a QAT var
 of PTQ's CER rise it won back, so it needs the PTQ variant that shares its plan settings. The registry
 orders the variants so a dependency is built first and hands its result to the builder; nothing is
 passed through a shared cache.
+
+A kind may also have an import builder (`@register_import_builder`): how it is made from a foreign ONNX
+model that `ocrq import` prepared (no torch model behind it). The kinds with one are the kinds an import
+offers.
 """
 
 from __future__ import annotations
@@ -60,6 +64,28 @@ def register_kind(kind: str, spec: type[VariantSpec], *, needs: tuple[Need, ...]
         return build
 
     return decorate
+
+
+_IMPORT_BUILDERS: dict[str, Callable[..., Any]] = {}
+
+
+def register_import_builder(kind: str):
+    """Decorator: `build(ctx, spec) -> Built` makes a variant of `kind` from an imported ONNX model."""
+    if kind not in VARIANT_KINDS:
+        raise ValueError(f"variant kind {kind!r} has no entry in pipeline.config.variant_specs.VARIANT_KINDS")
+
+    def decorate(build: Callable[..., Any]) -> Callable[..., Any]:
+        if kind in _IMPORT_BUILDERS:
+            raise ValueError(f"variant kind {kind!r} has two import builders")
+        _IMPORT_BUILDERS[kind] = build
+        return build
+
+    return decorate
+
+
+def registered_import_builders() -> dict[str, Callable[..., Any]]:
+    """Import builders registered so far, in VARIANT_KINDS order."""
+    return {kind: _IMPORT_BUILDERS[kind] for kind in VARIANT_KINDS if kind in _IMPORT_BUILDERS}
 
 
 def registered_kinds() -> dict[str, RegisteredKind]:

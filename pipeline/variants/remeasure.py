@@ -143,7 +143,7 @@ def remeasure_experiment(
             extra={k: old.get(k) for k in BUILD_FIELDS if old.get(k) is not None},
         )
         row, variant_test = measure_built(ctx, spec, built, reference, memory=measure_memory)
-        _keep_unmeasured(row, old)
+        keep_unmeasured(row, old)
         if spec.kind == "ort-fp32":
             adopt_onnx_reference(row, test, variant_test)
             reference = row
@@ -177,7 +177,7 @@ def _specs_of(config, manifest: dict, previous: dict) -> list[VariantSpec]:
     return specs
 
 
-def _keep_unmeasured(row: VariantRow, old: VariantRow) -> None:
+def keep_unmeasured(row: VariantRow, old: VariantRow) -> None:
     """Fill what this measurement does not produce from the last report (never a measured figure)."""
     for f in dataclasses.fields(row):
         if f.name in MEASURED_FIELDS or f.name == "extra":

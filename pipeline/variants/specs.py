@@ -98,6 +98,13 @@ class OrtInt8StaticSpec(StaticInt8Settings, VariantSpec):
 
 
 @dataclass(frozen=True)
+class OrtInt8MixedSpec(StaticInt8Settings, VariantSpec):
+    """ONNX Runtime static int8 with the CER-costliest nodes kept float until within `accuracy_budget_pp`."""
+
+    accuracy_budget_pp: float
+
+
+@dataclass(frozen=True)
 class OrtInt4WeightSpec(VariantSpec):
     group_size: int
     symmetric_quantization: bool

@@ -58,7 +58,8 @@ def test_not_an_onnx_file_and_missing_file(shell, tmp_path):
 
 def test_import_end_to_end_lists_shows_and_compares(shell, tmp_path):
     model = tiny_recognizer(tmp_path / "tiny.onnx")
-    args = ["import", str(model), "--data", "synthetic", "--lines", "24", "--calibration-lines", "8"]
+    args = ["import", str(model), "--data", "synthetic", "--lines", "24", "--calibration-lines", "8",
+            "--sensitivity-lines", "8", "--hard-lines", "8"]  # fmt: skip
     result = shell(*args, "--name", "tiny-import", "-q", timeout=600)
     assert result.returncode == 0, result.stderr
     exp_id = result.stdout.strip()
@@ -85,7 +86,52 @@ def test_import_end_to_end_lists_shows_and_compares(shell, tmp_path):
             "exceeded",
         )
         assert v["fidelity"]["cosine"] > 0
-    scan = variants["ort-int8-mixed"]["sensitivity"]
-    assert {n["node"] for n in scan["nodes"]} == {"conv", "head"}
+    for name, v in variants.items():
+        assert v["hard_lines"]["samples"] == 8, name  # every variant measured on the hard lines too
+        assert v["peak_memory_bytes"] > v["model_memory_bytes"] > 0, name  # probed with the model's own input
+    assert variants["fp32"]["import"]["line_sets"]["sensitivity_lines"] == 8
+    scan = variants["ort-int8-mixed"]["node_sensitivity"]
+    assert scan["lines"] == "sensitivity" and scan["sensitivity_lines"] == 8
+    assert {(n["node"], n["op"]) for n in scan["nodes"]} == {("conv", "Conv"), ("head", "MatMul")}
+    assert {n["node"] for n in scan["nodes"] if n["kept_float"]} == set(scan["float_nodes"])
+    assert set(variants["ort-int8-mixed"]["float_layers"]) == set(scan["float_nodes"])
+    human = shell("show", exp_id).stdout
+    assert "clean and hard lines" in human and "per-node CER cost on 8 sensitivity lines" in human
+    assert "8 sensitivity (never measured)" in human
     exported = shell("export", exp_id, "--variant", "ort-int8-static", "-o", str(tmp_path / "out") + "/")
     assert exported.returncode == 0, exported.stderr
+
+
+def test_imported_variants_evaluate_and_remeasure(shell, tmp_path):
+    model = tiny_recognizer(tmp_path / "tiny.onnx")
+    result = shell(
+        "import", str(model), "--data", "synthetic", "--lines", "16", "--calibration-lines", "8",
+        "--sensitivity-lines", "8", "--hard-lines", "0", "--variants", "ort-int8-static", "-q", timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    exp_id = result.stdout.strip()
+    before = {v["name"]: v for v in json.loads(shell("show", exp_id, "--json").stdout)["variants"]}
+    assert "hard_lines" in before["fp32"] and before["fp32"]["hard_lines"] is None  # --hard-lines 0
+
+    evaluated = shell("evaluate", exp_id, "--variant", "ort-int8-static", "-n", "12", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    record = json.loads(evaluated.stdout)
+    assert record["samples"] == 12 and 0 <= record["cer"] and "undisturbed" in record["data"]
+    assert record["predictions"].endswith("predictions.tsv")
+    shown = json.loads(shell("show", exp_id, "--json").stdout)
+    assert [e["variant"] for e in shown["evaluations"]] == ["ort-int8-static"]
+    missing = shell("evaluate", exp_id, "--data", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "does not exist" in error_line(missing)
+
+    remeasured = shell(
+        "run", "--from", exp_id, "--mode", "evaluate", "--latency-threads", "1", "--json", timeout=600
+    )
+    assert remeasured.returncode == 0, remeasured.stderr
+    after = {v["name"]: v for v in json.loads(shell("show", exp_id, "--json").stdout)["variants"]}
+    assert set(after) == set(before) == {"fp32", "ort-fp32", "ort-int8-static"}
+    for name in after:  # the same lines drawn again from import.json: the same CER, measured anew
+        assert after[name]["cer"] == before[name]["cer"] and after[name]["samples"] == 16
+    assert after["ort-fp32"]["preparation"] == before["ort-fp32"]["preparation"]  # how it was built is kept
+    assert json.loads(shell("show", exp_id, "--json").stdout)["status"] == "finished"
+    refused = shell("run", "--from", exp_id, "--mode", "compress")
+    assert refused.returncode == 2 and "--from it works with --mode evaluate" in error_line(refused)

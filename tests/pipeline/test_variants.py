@@ -13,6 +13,7 @@ from pipeline.core.events import ArtifactSaved, EpochEnded, VariantEvaluated
 from pipeline.core.result_row import VariantRow
 from pipeline.evaluation.predict import predict
 from pipeline.models import create_model
+from pipeline.models.layers import weight_layers
 from pipeline.runner import prepare_experiment
 from pipeline.training.fit import FitSettings, fit
 from pipeline.variants.load import deployable_artifact, load_recognizer
@@ -20,13 +21,16 @@ from pipeline.variants.measure import compare, fp32_torch_row, guard_message
 from pipeline.variants.produce import produce_variants
 from pipeline.variants.remeasure import remeasure_experiment
 
-VARIANTS = "ort-fp32,ort-int8-dynamic,ort-int8-static,ort-int4-weight,fp16,ptq,qat,pruned-int8,mixed"
+VARIANTS = (
+    "ort-fp32,ort-int8-dynamic,ort-int8-static,ort-int4-weight,fp16,ptq,qat,pruned-int8,mixed,ort-int8-mixed"
+)
 # Cosine similarity of the logits to FP32 that each variant must keep on this small model.
 MIN_COSINE = {
     "ort-fp32": 0.9999,
     "fp16": 0.999,
     "ort-int8-dynamic": 0.98,
     "ort-int8-static": 0.97,
+    "ort-int8-mixed": 0.97,
     "ort-int4-weight": 0.95,
     "ptq": 0.9,
     "qat": 0.85,
@@ -196,6 +200,24 @@ def test_torchao_and_pruned_variants_report_how_they_were_made(experiment):
     table = (experiment["workdir"] / "comparison.md").read_text().splitlines()
     first_row = table[next(i for i, line in enumerate(table) if line.startswith("|---")) + 1]
     assert first_row.startswith("| fp32 |")
+
+
+def test_mixed_int8_scores_every_layer_on_validation_lines_and_keeps_its_choice_float(experiment):
+    row = experiment["rows"]["ort-int8-mixed"]
+    scan = row["node_sensitivity"]
+    layers = {layer.name for layer in weight_layers(experiment["model"])}
+    assert {n["node"] for n in scan["nodes"]} == layers  # every weight layer scored
+    assert scan["lines"].startswith("sensitivity (validation") and scan["sensitivity_lines"] == 32
+    costs = [(n["cer_pp"], n["output_error"]) for n in scan["nodes"]]
+    assert costs == sorted(costs, reverse=True)  # costliest first
+    kept = {n["node"] for n in scan["nodes"] if n["kept_float"]}
+    assert kept == set(scan["float_nodes"]) and kept <= set(row["float_layers"])
+    assert all(n["reason"].startswith("float" if n["kept_float"] else "int8") for n in scan["nodes"])
+    assert scan["steps"][0]["tried"] is None and len(scan["steps"]) == 1 + sum(
+        1 for n in scan["nodes"] if n["reason"].startswith(("float", "int8: keeping"))
+    )
+    static = experiment["rows"]["ort-int8-static"]
+    assert row["size_bytes"] >= static["size_bytes"] and row["compression_ratio"] > 2.5
 
 
 @pytest.mark.parametrize("name", ["fp32", "ort-int8-static", "fp16", "ptq"])
