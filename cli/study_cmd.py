@@ -430,7 +430,8 @@ def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs:
 
 
 def _work(store: Store, study, settings, storage_url: str, timeout, *, quiet: bool) -> int:
-    from pipeline.study.search import is_rdb_url, run_worker
+    from pipeline.study.search import run_worker
+    from pipeline.study.storage import is_rdb_url
 
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     lock = None if is_rdb_url(storage_url) else Path(storage_url).with_suffix(".lock")

@@ -25,7 +25,8 @@ def journal_path(store: Store, name: str) -> Path:
 
 
 def existing_settings(name: str, storage_url: str):
-    from pipeline.study.search import is_rdb_url, load_settings, open_storage
+    from pipeline.study.search import load_settings
+    from pipeline.study.storage import is_rdb_url, open_storage
 
     if not is_rdb_url(storage_url) and not Path(storage_url).exists():
         return None
@@ -83,7 +84,7 @@ def sync_mirror(store: Store, study, settings) -> None:
 
 
 def is_remote(storage_url: str) -> bool:
-    from pipeline.study.search import is_rdb_url
+    from pipeline.study.storage import is_rdb_url
 
     return is_rdb_url(storage_url)
 

@@ -278,3 +278,48 @@ def test_a_short_study_queues_no_more_template_variants_than_it_runs(tmp_path):
     assert [q["strategy"] for q in queued] == ["ort-int8-dynamic"]
     run_worker(study, settings, lambda n, v, p, c: _fake_rows(v, p))
     assert [t.state.name for t in study.trials] == ["COMPLETE"]
+
+
+_STRATEGIES = optuna.distributions.CategoricalDistribution(["qat", "pruned"])
+
+
+def _finished_trial(strategy: str, cers: list[float], value: float) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(
+        params={"strategy": strategy}, distributions={"strategy": _STRATEGIES}, value=value,
+        intermediate_values=dict(enumerate(cers, start=1)),
+    )  # fmt: skip
+
+
+def _running_trial(study: optuna.Study, strategy: str, cers: list[float]) -> tuple[optuna.Trial, list[bool]]:
+    """A trial of `strategy` reporting `cers`, with what the study's pruner said after each epoch."""
+    study.enqueue_trial({"strategy": strategy})
+    trial = study.ask()
+    trial.suggest_categorical("strategy", list(_STRATEGIES.choices))
+    said = []
+    for step, cer in enumerate(cers, start=1):
+        trial.report(cer, step)
+        said.append(bool(trial.should_prune()))
+    return trial, said
+
+
+def test_the_median_pruner_compares_a_trial_only_with_trials_of_its_strategy(tmp_path):
+    settings = StudySettings(
+        name="mixed", pruner="median", n_trials=10, space={"strategy": ["qat", "pruned"]}
+    )
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+    for _ in range(4):  # prune-and-finetune trials: their epochs' CER is low from the start
+        study.add_trial(_finished_trial("pruned", [0.05, 0.04, 0.03], 0.9))
+    # A QAT trial whose epochs read worse than every finetune epoch (another curve, not a worse trial).
+    qat, said = _running_trial(study, "qat", [0.6, 0.5, 0.4])
+    assert said == [False, False, False]
+    assert qat.params["strategy"] == "qat"
+    # A median over every trial would have cut it at the first epoch.
+    everyone = optuna.create_study(direction="minimize")
+    everyone.add_trials([t for t in study.trials if t.state.name == "COMPLETE"])
+    plain = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    assert plain.prune(everyone, study._storage.get_trial(qat._trial_id))
+    # Among its own strategy, a trial reading worse than the rest is still cut, and a better one is not
+    # (the study maximizes its score; the intermediate values are CER, lower is better).
+    assert _running_trial(study, "pruned", [0.7, 0.6, 0.5])[1][0]
+    assert _running_trial(study, "pruned", [0.02, 0.01, 0.01])[1] == [False, False, False]
+    assert study.direction.name == "MAXIMIZE"
