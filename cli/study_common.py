@@ -1,5 +1,5 @@
-"""What the `ocrq study` commands share: where a study lives, opening its Optuna storage, copying trial
-states into the store for the TUI, and printing a study."""
+"""What the `ocrq study` commands share: where a study lives, opening its Optuna storage (the one record
+of its trials) and printing a study."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ def journal_path(store: Store, name: str) -> Path:
     return studies_dir(store) / name / "optuna.journal"
 
 
+def storage_url_of(store: Store, study: dict[str, Any]) -> str:
+    """Where a stored study's trials live: its storage URL, or the journal in this home."""
+    return study.get("storage_url") or str(journal_path(store, study["name"]))
+
+
 def existing_settings(name: str, storage_url: str):
     from pipeline.study.search import load_settings
     from pipeline.study.storage import is_rdb_url, open_storage
@@ -44,43 +49,6 @@ def existing_settings(name: str, storage_url: str):
         raise CliError(
             f"cannot open the study storage {storage_url}: {type(error).__name__}: {error}"
         ) from None
-
-
-def mirror_trial(store: Store, settings, frozen, *, experiment_id: str | None = None) -> None:
-    """Copy one trial's state from Optuna into the store (the TUI reads it there; Optuna stays the record)."""
-    if not settings.store_study_id:
-        return
-    state = frozen.state.name.lower()
-    values = list(frozen.values) if frozen.values and state == "complete" else None
-    attrs = frozen.user_attrs
-    details = {
-        key: attrs.get(key) for key in ("variant", "error", "duration_s", "host", "pid") if key in attrs
-    }
-    details["intermediate"] = [frozen.intermediate_values[k] for k in sorted(frozen.intermediate_values)]
-    try:
-        store.record_trial(
-            settings.store_study_id, number=frozen.number, state=state, params=dict(frozen.params),
-            values=values, experiment_id=attrs.get("experiment_id") or experiment_id, details=details,
-        )  # fmt: skip
-    except StudyNotFound:
-        pass
-
-
-class MirrorEpochs:
-    """A training callback that copies the trial (its latest intermediate CER) into the store each epoch."""
-
-    def __init__(self, store: Store, settings, trial, experiment_id: str) -> None:
-        self.store, self.settings, self.trial, self.experiment_id = store, settings, trial, experiment_id
-
-    def on_epoch_end(self, report):
-        frozen = self.trial.storage.get_trial(self.trial._trial_id)
-        mirror_trial(self.store, self.settings, frozen, experiment_id=self.experiment_id)
-        return None
-
-
-def sync_mirror(store: Store, study, settings) -> None:
-    for frozen in study.get_trials(deepcopy=False):
-        mirror_trial(store, settings, frozen)
 
 
 def is_remote(storage_url: str) -> bool:

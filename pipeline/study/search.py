@@ -315,8 +315,6 @@ def run_worker(
     *,
     timeout: float | None = None,
     lock_path: Path | None = None,
-    on_trial_done: Callable[[optuna.trial.FrozenTrial], None] | None = None,
-    on_trial_start: Callable[[optuna.Trial], None] | None = None,
 ) -> int:
     """Run trials until the study holds `settings.n_trials` (all workers together) or `timeout` passes.
 
@@ -337,8 +335,6 @@ def run_worker(
             trial.set_user_attr(key, value)
         variant, params = suggest_variant(trial, space, every_param=every_param)
         trial.set_user_attr("variant", variant)
-        if on_trial_start is not None:
-            on_trial_start(trial)
         callbacks = [] if objective.multi else [PrunerCallback(trial)]  # Optuna prunes single objectives only
         t0 = time.monotonic()
         outcome = run_trial(trial.number, variant, params, callbacks)
@@ -366,10 +362,6 @@ def run_worker(
         values = objective.values(metrics)
         return values[0] if len(values) == 1 else values
 
-    def done(_study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
-        if on_trial_done is not None:
-            on_trial_done(frozen)
-
     while True:
         if timeout is not None and time.monotonic() - started >= timeout:
             break
@@ -382,7 +374,7 @@ def run_worker(
             if settings.method == "grid_search" and _grid_exhausted(study, space):
                 break
             study.optimize(
-                objective_fn, n_trials=1, catch=(Exception,), callbacks=[done], gc_after_trial=False
+                objective_fn, n_trials=1, catch=(Exception,), gc_after_trial=False
             )
             ran += 1
         finally:

@@ -222,3 +222,41 @@ def test_grid_search_refuses_a_float_range_without_a_step(tmp_path):
     assert result.returncode == 2
     assert "float range without a step" in error_line(result)
     assert snapshot(home) == {}
+
+
+def test_trial_states_shown_are_optunas_even_when_an_old_copy_disagrees(tmp_path):
+    """Optuna's storage is the one record: a state changed there directly shows in `study show`, `study ls`
+    and `ls --study`, and the copy an older ocrq kept in studies.json is neither shown nor kept."""
+    from pipeline.study.search import StudySettings, create_or_load
+
+    home = tmp_path / "home"
+    store = Store(home)
+    doc = store.create_study(name="direct", directions=["maximize"], config={"n_trials": 3})
+    journal = home / "studies" / "direct" / "optuna.journal"
+    settings = StudySettings(name="direct", n_trials=3, space={"strategy": ["ptq"]}, store_study_id=doc["id"])
+    study, _ = create_or_load(settings, str(journal))
+    trial = study.ask()
+    trial.suggest_categorical("strategy", ["ptq"])
+    trial.set_user_attr("variant", "ptq")
+    exp = store.create_experiment(name="direct#0", template="smoke", config={}, model="crnn_tiny",
+                                  study_id=doc["id"], trial_number=0)  # fmt: skip
+    # what an older ocrq left in studies.json: the trial still `running` there
+    path = home / "studies.json"
+    data = json.loads(path.read_text())
+    data["trials"] = {"1": {"study_id": doc["id"], "number": 0, "state": "running", "params": {}, "values": None}}
+    path.write_text(json.dumps(data))
+    study.tell(trial, 0.75)  # the trial completes in Optuna, and nowhere else
+
+    shown = json.loads(ocrq(home, "study", "show", "direct", "--json").stdout)
+    assert [(t["number"], t["state"], t["values"]) for t in shown["trials"]] == [(0, "complete", [0.75])]
+    assert shown["trials"][0]["experiment_id"] == exp["id"]  # the store's link
+    assert [t["number"] for t in shown["best"]] == [0]
+    listed = json.loads(ocrq(home, "study", "ls", "--json").stdout)
+    assert listed[0]["trials"] == 1 and listed[0]["counts"] == {"complete": 1}
+    rows = json.loads(ocrq(home, "ls", "--study", "direct", "--json").stdout)
+    assert [(r["trial_number"], r["trial_state"]) for r in rows] == [(0, "complete")]
+    table = ocrq(home, "ls", "--study", "direct")
+    assert "#0 complete" in table.stdout
+    # the next write to studies.json drops the old copy: nothing left that could disagree
+    store.set_study_status(doc["id"], "finished")
+    assert "trials" not in json.loads(path.read_text())

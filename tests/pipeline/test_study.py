@@ -92,7 +92,7 @@ def test_nsga2_returns_a_non_dominated_front(tmp_path):
     settings = StudySettings(name="front", method="nsga2", n_trials=12, space=space)
     study, _ = create_or_load(settings, str(tmp_path / "j.log"))
     run_worker(study, settings, lambda n, v, p, c: _fake_rows(v, p))
-    front = best_trials(study, settings)
+    front = best_trials(study)
     complete = [t for t in study.trials if t.values]
     assert len(study.directions) == 3 and front
     for member in front:
@@ -184,7 +184,7 @@ def test_trials_under_the_accuracy_threshold_are_infeasible_and_never_best(tmp_p
         return outcome
 
     run_worker(study, settings, run_trial)
-    best = best_trials(study, settings)
+    best = best_trials(study)
     assert best and "dynamic" in best[0].user_attrs["variant"]
     assert any(t.user_attrs["constraint"] > 0 for t in study.trials)
 
@@ -212,7 +212,7 @@ def test_pruned_trials_carry_no_objective_value(tmp_path):
         return TrialOutcome("pruned", error="cut")
 
     run_worker(study, settings, run_trial)
-    from pipeline.study.outputs import trial_record
+    from pipeline.study.storage import trial_record
 
     records = [trial_record(t) for t in study.trials]
     assert [r["state"] for r in records] == ["pruned", "pruned"]
@@ -323,3 +323,27 @@ def test_the_median_pruner_compares_a_trial_only_with_trials_of_its_strategy(tmp
     assert _running_trial(study, "pruned", [0.7, 0.6, 0.5])[1][0]
     assert _running_trial(study, "pruned", [0.02, 0.01, 0.01])[1] == [False, False, False]
     assert study.direction.name == "MAXIMIZE"
+
+
+def test_the_best_trials_follow_each_objectives_direction():
+    from optuna.trial import TrialState, create_trial
+
+    from pipeline.study.storage import best_trials
+
+    def trial(number, state, values):
+        frozen = create_trial(state=state, values=values)
+        frozen.number = number
+        return frozen
+
+    trials = [
+        trial(0, TrialState.COMPLETE, [0.10, 3.0]),
+        trial(1, TrialState.COMPLETE, [0.12, 7.0]),
+        trial(2, TrialState.COMPLETE, [0.12, 2.0]),  # worse than 0 on both
+        trial(3, TrialState.RUNNING, None),
+        trial(4, TrialState.PRUNED, None),
+    ]
+    assert {t.number for t in best_trials(trials, ["minimize", "maximize"])} == {0, 1}
+    assert {t.number for t in best_trials(trials, ["maximize", "minimize"])} == {2}  # ties on CER, smaller size
+    single = [trial(0, TrialState.COMPLETE, [0.5]), trial(1, TrialState.COMPLETE, [0.7]), trials[4]]
+    assert [t.number for t in best_trials(single, ["maximize"])] == [1]
+    assert [t.number for t in best_trials(single, ["minimize"])] == [0]

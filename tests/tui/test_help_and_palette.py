@@ -39,7 +39,7 @@ async def test_f1_lists_every_screen_s_keys_and_escape_closes(filled_store, make
         text = " ".join(console.export_text().split())
         for expected in ("Soft-delete (asks first; u restores)", "Copy the path to the clipboard (OSC 52)",
                          "Show only config fields that differ", "Open the trial's experiment",
-                         "Validate and start the run", "ctrl+p opens the command palette"):  # fmt: skip
+                         "Validate and start the run, study or import", "ctrl+p opens the command palette"):  # fmt: skip
             assert expected in text
         await pilot.press("escape")
         assert isinstance(app.screen, ExperimentsScreen)
