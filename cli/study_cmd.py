@@ -22,6 +22,7 @@ import typer
 from cli import study_view
 from cli.config_options import overrides_from_kwargs, with_config_options
 from cli.console import CliError, UsageError, err, info, print_json, terminal_safe
+from cli.study_baseline import find_baseline, record_baseline
 from cli.study_common import (
     existing_settings,
     journal_path,
@@ -196,7 +197,7 @@ def run(
             store.set_study_status(doc["id"], "failed")
             raise CliError("the study's baseline did not finish training; no trials were run")
     settings.baseline_experiment = baseline_id
-    settings.baseline_dir = str(store.experiment_dir(baseline_id))
+    record_baseline(store, settings)  # its sha256 and config go into the storage, for workers on other boxes
     store.update_study(doc["id"], baseline_experiment=baseline_id)
     quiet_optuna()
     from pipeline.study.search import create_or_load
@@ -338,14 +339,14 @@ def _run_recorded(
         recorder.stop()
 
 
-def make_run_trial(store: Store, settings, *, quiet: bool):
-    """The function a worker calls per trial: record an experiment, compress the baseline, return its rows."""
+def make_run_trial(store: Store, settings, baseline_dir: Path, *, quiet: bool):
+    """The function a worker calls per trial: record an experiment, compress the baseline (the FP32 model in
+    ``baseline_dir``), return its rows."""
     from pipeline.config import ConfigError, config_from_dict, derive_config
     from pipeline.config.variant_specs import parse_variant
     from pipeline.runner import prepare_experiment, run_experiment
     from pipeline.study.search import TrialOutcome
 
-    baseline_dir = Path(settings.baseline_dir or store.experiment_dir(settings.baseline_experiment))
     base = config_from_dict(json.loads((baseline_dir / "config.json").read_text()))
     extra = {k: v for k, v in settings.base_overrides.items() if k not in _FROZEN}
 
@@ -382,6 +383,7 @@ def make_run_trial(store: Store, settings, *, quiet: bool):
 def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs: int, json_: bool) -> None:
     from pipeline.study.search import fail_dead_trials
 
+    baseline_dir = find_baseline(store, settings, None)
     failed = fail_dead_trials(study)
     if failed and not json_:
         info(f"trial(s) {', '.join(map(str, failed))} had lost their worker: marked failed")
@@ -407,7 +409,7 @@ def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs:
         children.append(subprocess.Popen(command, stdin=subprocess.DEVNULL))
     status = "finished"
     try:
-        _work(store, study, settings, storage_url, timeout, quiet=json_)
+        _work(store, study, settings, storage_url, timeout, baseline_dir, quiet=json_)
     except KeyboardInterrupt:
         status = "interrupted"
         for child in children:
@@ -420,16 +422,17 @@ def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs:
         raise typer.Exit(130)
 
 
-def _work(store: Store, study, settings, storage_url: str, timeout, *, quiet: bool) -> int:
+def _work(
+    store: Store, study, settings, storage_url: str, timeout, baseline_dir: Path, *, quiet: bool
+) -> int:
     from pipeline.study.search import run_worker
     from pipeline.study.storage import is_rdb_url
 
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     lock = None if is_rdb_url(storage_url) else Path(storage_url).with_suffix(".lock")
+    run_trial = make_run_trial(store, settings, baseline_dir, quiet=quiet)
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        return run_worker(
-            study, settings, make_run_trial(store, settings, quiet=quiet), timeout=timeout, lock_path=lock
-        )
+        return run_worker(study, settings, run_trial, timeout=timeout, lock_path=lock)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -467,6 +470,14 @@ def worker(
         float | None,
         typer.Option("--timeout", help="Stop starting trials after this many seconds.", show_default=False),
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="A copy of the study's model_fp32.pt, for a box whose home lacks the baseline (checked by sha256).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-trial lines.")] = False,
     worker_index: Annotated[
         int | None,
@@ -486,9 +497,10 @@ def worker(
 
     # Workers with one seed would draw the same parameters: each gets its own offset.
     study, settings = load_study(name, storage_url, worker=worker_index or 1 + os.getpid())
+    baseline_dir = find_baseline(store, settings, baseline)  # refused before any trial starts
     fail_dead_trials(study)
     try:
-        ran = _work(store, study, settings, storage_url, timeout, quiet=quiet)
+        ran = _work(store, study, settings, storage_url, timeout, baseline_dir, quiet=quiet)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     if not quiet:

@@ -373,9 +373,7 @@ def run_worker(
                 break
             if settings.method == "grid_search" and _grid_exhausted(study, space):
                 break
-            study.optimize(
-                objective_fn, n_trials=1, catch=(Exception,), gc_after_trial=False
-            )
+            study.optimize(objective_fn, n_trials=1, catch=(Exception,), gc_after_trial=False)
             ran += 1
         finally:
             if lock is not None and lock.is_locked:

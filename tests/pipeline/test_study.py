@@ -343,7 +343,9 @@ def test_the_best_trials_follow_each_objectives_direction():
         trial(4, TrialState.PRUNED, None),
     ]
     assert {t.number for t in best_trials(trials, ["minimize", "maximize"])} == {0, 1}
-    assert {t.number for t in best_trials(trials, ["maximize", "minimize"])} == {2}  # ties on CER, smaller size
+    assert {t.number for t in best_trials(trials, ["maximize", "minimize"])} == {
+        2
+    }  # ties on CER, smaller size
     single = [trial(0, TrialState.COMPLETE, [0.5]), trial(1, TrialState.COMPLETE, [0.7]), trials[4]]
     assert [t.number for t in best_trials(single, ["maximize"])] == [1]
     assert [t.number for t in best_trials(single, ["minimize"])] == [0]

@@ -20,7 +20,9 @@ def test_a_study_is_a_link_and_its_trial_experiments_carry_their_number(tmp_path
     exp_id = store.create_experiment(
         name="trial-0", template="tiny", config={}, model="crnn", study_id=study["id"], trial_number=0
     )["id"]
-    baseline = store.create_experiment(name="base", template="tiny", config={}, model="crnn", study_id=study["id"])
+    baseline = store.create_experiment(
+        name="base", template="tiny", config={}, model="crnn", study_id=study["id"]
+    )
     store.set_study_status(study["id"], "finished")
 
     loaded = store.get_study("int8-search")
@@ -38,7 +40,9 @@ def test_a_store_with_the_old_copy_of_trial_states_still_opens_and_sheds_it(tmp_
     data = json.loads(path.read_text())
     # what older ocrq wrote: counts and best trials on the study, a trials table beside it
     data["studies"]["1"].update({"n_trials": 1, "best_trials": [0]})
-    data["trials"] = {"1": {"study_id": study["id"], "number": 0, "state": "running", "params": {}, "values": None}}
+    data["trials"] = {
+        "1": {"study_id": study["id"], "number": 0, "state": "running", "params": {}, "values": None}
+    }
     path.write_text(json.dumps(data))
 
     loaded = store.get_study("old")

@@ -37,13 +37,17 @@ def _error(form: LaunchScreen) -> str:
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_n_opens_the_launch_form_in_study_mode_validated_like_the_cli(tmp_path, make_app, started, size):
+async def test_n_opens_the_launch_form_in_study_mode_validated_like_the_cli(
+    tmp_path, make_app, started, size
+):
     store = Store(tmp_path / "home")
     store.create_study(name="taken", directions=["maximize"], config={})
     app = make_app(store)
     async with app.run_test(size=size) as pilot:
         await pilot.press("2")
-        await wait_for(pilot, lambda: isinstance(app.screen, StudiesScreen) and app.screen.loaded, what="studies")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, StudiesScreen) and app.screen.loaded, what="studies"
+        )
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the launch form")
         form = app.screen
@@ -77,7 +81,9 @@ async def test_n_opens_the_launch_form_in_study_mode_validated_like_the_cli(tmp_
         await pilot.pause()
         assert "ocrq study run quickstart --method=nsga2" in str(form.query_one("#launch-command").render())
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, StudiesScreen), what="back on the studies screen")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, StudiesScreen), what="back on the studies screen"
+        )
         assert app.pending_study == "night"  # selected as soon as its process records it
     argv = started[0]
     assert argv[argv.index("study") :] == [
@@ -158,7 +164,9 @@ async def test_trials_arrive_live_from_optuna_with_intermediate_cer(tmp_path, ma
     app = make_app(store)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("2")
-        await wait_for(pilot, lambda: isinstance(app.screen, StudiesScreen) and app.screen.study, what="studies")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, StudiesScreen) and app.screen.study, what="studies"
+        )
         trials = app.screen.query_one(TrialsTable)
         await wait_for(pilot, lambda: trials.keys == ["0"], what="the running trial")
         assert "cer" in trials.column_keys and "variant" in trials.column_keys
@@ -166,7 +174,10 @@ async def test_trials_arrive_live_from_optuna_with_intermediate_cer(tmp_path, ma
         assert str(trials.cells_of("0")[cer_column]) == "50.00% @1"
         trial.report(0.25, 2)
         await wait_for(
-            pilot, lambda: str(trials.cells_of("0")[cer_column]) == "25.00% @2", timeout=6, what="the next epoch"
+            pilot,
+            lambda: str(trials.cells_of("0")[cer_column]) == "25.00% @2",
+            timeout=6,
+            what="the next epoch",
         )
         study.tell(trial, 0.8)
         second = study.ask()
@@ -184,7 +195,9 @@ async def test_a_study_whose_storage_is_gone_says_so(tmp_path, make_app):
     app = make_app(store)
     async with app.run_test(size=(100, 24)) as pilot:
         await pilot.press("2")
-        await wait_for(pilot, lambda: isinstance(app.screen, StudiesScreen) and app.screen.study, what="studies")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, StudiesScreen) and app.screen.study, what="studies"
+        )
         info = app.screen.query_one("#study-info")
         await wait_for(pilot, lambda: "no Optuna storage at" in str(info.render()), what="the reason")
     assert not (store.home / "studies" / "lost").exists()  # reading never creates a storage
@@ -196,14 +209,18 @@ async def test_a_study_launched_from_the_tui_runs_and_its_trials_show_up(tmp_pat
     app = make_app(store)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("2")
-        await wait_for(pilot, lambda: isinstance(app.screen, StudiesScreen) and app.screen.loaded, what="studies")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, StudiesScreen) and app.screen.loaded, what="studies"
+        )
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the launch form")
         app.screen.query_one("#template").value = "smoke"
         app.screen.query_one("#study-trials").value = "1"
         app.screen.query_one("#study-dry").value = "yes"
         await pilot.press(*"tuistudy", "ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, StudiesScreen), what="back on the studies screen")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, StudiesScreen), what="back on the studies screen"
+        )
         trials = app.screen.query_one(TrialsTable)
         await wait_for(
             pilot, lambda: trials.keys == ["0"] and str(trials.cells_of("0")[1]) == "complete", timeout=240,

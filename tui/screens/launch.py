@@ -160,7 +160,13 @@ class LaunchScreen(Screen):
     """
 
     BINDINGS = [
-        Binding("ctrl+r,f5", "launch", "Launch", id="launch.launch", tooltip="Validate and start the run, study or import"),
+        Binding(
+            "ctrl+r,f5",
+            "launch",
+            "Launch",
+            id="launch.launch",
+            tooltip="Validate and start the run, study or import",
+        ),
         Binding("escape", "back", "Back", id="launch.back", tooltip="Back without launching"),
         Binding(
             "slash", "filter", "Filter fields", id="launch.filter", tooltip="Show only fields matching a word"
