@@ -3,21 +3,19 @@ target, trials, jobs) or an ONNX import (file, data, height, ...); each starts d
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Label, OptionList, Select, Static
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Select, Static
 
 from pipeline.config import MODES, TEMPLATES, ConfigError
 from pipeline.config.import_options import NORMALIZE_CHOICES
 from pipeline.config.study_options import METHODS, TARGET_WEIGHTS
-from tui.model.fields import FormField, effective_values, form_field, form_fields, value_text
+from tui.model.fields import effective_values, form_field, form_fields, value_text
 from tui.model.launch import (
     ImportRequest,
     LaunchRequest,
@@ -28,88 +26,16 @@ from tui.model.launch import (
     launch_study,
     parse_tags,
 )
+from tui.screens.field_editor import FieldEditor
 from tui.widgets.common.inputs import OcrqInput
 from tui.widgets.common.keyed_table import Col, KeyedTable
+
+__all__ = ["FieldEditor", "FieldsTable", "LaunchScreen"]
 
 # The value always shows (long lists end in an ellipsis; the editor shows them whole); section goes first.
 FIELD_COLUMNS = (
     Col("set", " ", 0), Col("field", "field", 0), Col("section", "section", 2), Col("value", "value", 0, max_width=22),
 )  # fmt: skip
-
-
-class FieldEditor(ModalScreen[str | None]):
-    """Edit one config field as CLI text, checked as you type with the same messages as `ocrq run`; a field
-    with fixed choices (a schedule, a boolean) is a pick list.
-
-    The check runs a moment after the last key, not on every key: typing is never interleaved with
-    re-validating and re-laying out the dialog.
-
-    Dismisses with the text, ``""`` to go back to the template's value, or ``None`` when cancelled.
-    """
-
-    CHECK_DELAY_S = 0.15
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="field.cancel", tooltip="Close, change nothing")]
-
-    def __init__(
-        self, field: FormField, text: str, template_text: str, check: Callable[[str], str | None]
-    ) -> None:
-        super().__init__()
-        self.field = field
-        self.text = text
-        self.template_text = template_text
-        self.check = check
-        self._check_timer: Timer | None = None
-
-    def compose(self) -> ComposeResult:
-        field = self.field
-        with Vertical(classes="dialog"):
-            yield Label(f"{field.flag}  ({field.section})", classes="dialog-title")
-            yield Static(Text(field.help), classes="dialog-help")
-            yield Static(
-                Text(f"allowed: {field.allowed}\ntemplate value: {self.template_text}"), classes="dialog-help"
-            )
-            if field.choices:
-                yield OptionList(*field.choices, id="field-choices")
-                yield Static("enter: pick · escape: cancel", classes="dialog-keys")
-                return
-            yield OcrqInput(value=self.text, id="field-input", select_on_focus=False)
-            yield Static("", id="field-error", classes="error-line")
-            yield Static("enter: save · empty: template value · escape: cancel", classes="dialog-keys")
-
-    def on_mount(self) -> None:
-        if self.field.choices:
-            choices = self.query_one(OptionList)
-            if self.text in self.field.choices:
-                choices.highlighted = self.field.choices.index(self.text)
-            choices.focus()
-            return
-        self.query_one("#field-input", OcrqInput).focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.field.choices[event.option_index])
-
-    def on_input_changed(self, event: OcrqInput.Changed) -> None:
-        if self._check_timer is not None:
-            self._check_timer.stop()
-        self._check_timer = self.set_timer(self.CHECK_DELAY_S, self._check_now)
-
-    def _check_now(self) -> None:
-        self._check_timer = None
-        text = self.query_one("#field-input", OcrqInput).value.strip()
-        self.query_one("#field-error", Static).update(Text(self.check(text) or ""))
-
-    def on_input_submitted(self, event: OcrqInput.Submitted) -> None:
-        text = event.value.strip()
-        error = self.check(text)
-        self.query_one("#field-error", Static).update(Text(error or ""))
-        # A message about another field (a combination) does not stop this one from being saved.
-        if error and self.field.key in error:
-            return
-        self.dismiss(text)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class FieldsTable(KeyedTable):
