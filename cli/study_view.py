@@ -31,6 +31,7 @@ def ls(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fals
         trials = reader.read(study["name"], storage_url_of(store, study))
         study["trials"] = len(trials.trials) if trials.error is None else None
         study["counts"] = trials.counts
+        study["planned_trials"] = trials.settings.get("n_trials")  # a resume can raise it: Optuna's, not ours
         if trials.error is not None:
             study["storage_error"] = trials.error
     if json_:
@@ -39,7 +40,7 @@ def ls(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fals
     rows = []
     for s in studies:
         config = s.get("config") or {}
-        trials = "?" if s["trials"] is None else f"{s['trials']}/{config.get('n_trials', '?')}"
+        trials = "?" if s["trials"] is None else f"{s['trials']}/{s['planned_trials'] or '?'}"
         rows.append([s["id"][:8], s.get("name") or "-", s.get("status") or "-", config.get("method", "-"),
                      config.get("target", "-"), trials, (s.get("created") or "")[:19]])  # fmt: skip
     write_table(["id", "name", "status", "method", "target", "trials", "created"], rows, right={"trials"})

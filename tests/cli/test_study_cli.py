@@ -255,7 +255,12 @@ def test_trial_states_shown_are_optunas_even_when_an_old_copy_disagrees(tmp_path
     assert shown["trials"][0]["experiment_id"] == exp["id"]  # the store's link
     assert [t["number"] for t in shown["best"]] == [0]
     listed = json.loads(ocrq(home, "study", "ls", "--json").stdout)
-    assert listed[0]["trials"] == 1 and listed[0]["counts"] == {"complete": 1}
+    assert (
+        listed[0]["trials"] == 1
+        and listed[0]["counts"] == {"complete": 1}
+        and listed[0]["planned_trials"] == 3
+    )
+    assert " 1/3 " in ocrq(home, "study", "ls").stdout
     rows = json.loads(ocrq(home, "ls", "--study", "direct", "--json").stdout)
     assert [(r["trial_number"], r["trial_state"]) for r in rows] == [(0, "complete")]
     table = ocrq(home, "ls", "--study", "direct")

@@ -30,6 +30,7 @@ class StudyView:
             ``experiment_id`` (Optuna's, or the store's link while the trial runs).
         best: numbers of the best trial or of the Pareto front.
         directions, objectives: per objective, its direction and name.
+        planned: the trials the study runs in all (its settings in the storage; a resume can raise it).
         error: why the storage could not be read, else None.
     """
 
@@ -38,6 +39,7 @@ class StudyView:
     best: list[int] = field(default_factory=list)
     directions: list[str] = field(default_factory=list)
     objectives: list[str] = field(default_factory=list)
+    planned: int | None = None
     error: str | None = None
 
     @property
@@ -47,10 +49,11 @@ class StudyView:
 
 @dataclass
 class StudiesSnapshot:
-    """Every study (newest first) with its trial count (None: storage unreadable), and the selected one."""
+    """Every study (newest first) with (trials in its storage, trials it runs in all) from Optuna (None:
+    storage unreadable), and the selected one."""
 
     studies: list[dict[str, Any]]
-    trial_counts: dict[str, int | None]
+    trial_counts: dict[str, tuple[int | None, int | None]]
     selected: StudyView | None
 
 
@@ -65,7 +68,7 @@ class StudiesReader:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._reader = None  # pipeline.study.storage.StudyReader, made on the first read
-        self._counts: dict[str, tuple[float, int | None]] = {}
+        self._counts: dict[str, tuple[float, tuple[int | None, int | None]]] = {}
         self._links: tuple[tuple[int, int] | None, str | None, dict[int, str]] = (None, None, {})
         self._last: StudiesSnapshot | None = None
 
@@ -99,7 +102,7 @@ class StudiesReader:
         objectives = trials.objectives or list((doc.get("config") or {}).get("objectives") or [])
         return StudyView(
             doc=doc, trials=records, best=trials.best, directions=trials.directions or doc.get("directions", []),
-            objectives=objectives, error=trials.error,
+            objectives=objectives, planned=_planned(trials.settings), error=trials.error,
         )  # fmt: skip
 
     def _trial_links(self, study_id: str) -> dict[int, str]:
@@ -109,18 +112,23 @@ class StudiesReader:
             self._links = (signature, study_id, self.store.trial_experiments(study_id))
         return self._links[2]
 
-    def _count(self, doc: dict[str, Any], view: StudyView | None) -> int | None:
+    def _count(self, doc: dict[str, Any], view: StudyView | None) -> tuple[int | None, int | None]:
         if view is not None and view.id == doc["id"]:
-            count = None if view.error else len(view.trials)
+            count = (None if view.error else len(view.trials), view.planned)
             self._counts[doc["id"]] = (time.monotonic(), count)
             return count
         from pipeline.study.storage import is_rdb_url
 
         url = storage_url(self.store, doc)
-        read_at, count = self._counts.get(doc["id"], (0.0, None))
+        read_at, count = self._counts.get(doc["id"], (0.0, (None, None)))
         if doc["id"] in self._counts and is_rdb_url(url) and time.monotonic() - read_at < RDB_COUNT_REFRESH_S:
             return count
         trials = self._trials_reader().read(doc["name"], url)  # a journal is re-read only when it changed
-        count = None if trials.error else len(trials.trials)
+        count = (None if trials.error else len(trials.trials), _planned(trials.settings))
         self._counts[doc["id"]] = (time.monotonic(), count)
         return count
+
+
+def _planned(settings: dict[str, Any]) -> int | None:
+    planned = settings.get("n_trials")
+    return planned if isinstance(planned, int) else None

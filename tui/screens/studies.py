@@ -133,7 +133,7 @@ class StudiesScreen(PollingScreen):
                 study["id"][:8],
                 status_text(study.get("status")),
                 ", ".join(study.get("directions") or []),
-                _count(snapshot.trial_counts.get(study["id"]), (study.get("config") or {}).get("n_trials")),
+                _count(*snapshot.trial_counts.get(study["id"], (None, None))),
                 fmt_time(study.get("created")),
             )
             rows.append((study["id"], cells))
@@ -264,10 +264,10 @@ class StudiesScreen(PollingScreen):
         self._show_trials()
 
 
-def _count(count: int | None, planned: Any) -> str:
+def _count(count: int | None, planned: int | None) -> str:
     """Trials in the study's storage over the trials it runs in all (``?``: storage unreadable)."""
     shown = "?" if count is None else str(count)
-    return f"{shown}/{planned}" if isinstance(planned, int) else shown
+    return shown if planned is None else f"{shown}/{planned}"
 
 
 def _clip(text: str, width: int) -> str:
