@@ -57,6 +57,12 @@ async def test_palette_commands_are_namespaced_and_run(filled_store, make_app):
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the launch form")
         assert app.screen.template == "smoke"
         await pilot.press("escape")
+        for query, kind in (("study: launch a new study", "study"), ("run: import an ONNX", "import")):
+            await _palette(pilot, query)
+            await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the launch form")
+            assert app.screen.kind == kind
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, LaunchScreen), what="the form closed")
         await _palette(pilot, "study: open")
         await wait_for(pilot, lambda: isinstance(app.screen, StudiesScreen), what="the studies")
         assert app.screen.selected_id == STUDY_ID
