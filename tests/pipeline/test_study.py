@@ -349,3 +349,23 @@ def test_the_best_trials_follow_each_objectives_direction():
     single = [trial(0, TrialState.COMPLETE, [0.5]), trial(1, TrialState.COMPLETE, [0.7]), trials[4]]
     assert [t.number for t in best_trials(single, ["maximize"])] == [1]
     assert [t.number for t in best_trials(single, ["minimize"])] == [0]
+
+
+def test_hyperband_prunes_through_the_same_strategy_view(tmp_path):
+    """Hyperband builds its own bracket studies over the storage it is given: they see the filtered view."""
+    settings = StudySettings(name="hb", pruner="hyperband", method="random_search", n_trials=12,
+                             space={"strategy": ["qat", "pruned"]})  # fmt: skip
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+
+    def run_trial(number, variant, params, callbacks):
+        cer = 0.05 if params["strategy"] == "pruned" else 0.6  # the finetune curve is far lower
+        for step in range(1, 10):
+            callbacks[0].trial.report(cer + (0.3 if number % 3 == 0 else 0.0), step)
+            if callbacks[0].trial.should_prune():
+                return TrialOutcome("pruned", error="cut")
+        return _fake_rows(variant, params)
+
+    run_worker(study, settings, run_trial)
+    pruned = [t.number for t in study.trials if t.state.name == "PRUNED"]
+    assert len(study.trials) == 12
+    assert pruned and all(number % 3 == 0 for number in pruned)  # only the worse trials of their own kind
