@@ -37,13 +37,28 @@ from store.display import (
 SORTABLE = tuple(SUMMARY_FIELDS)
 
 
-def _study_id(ref: str) -> str:
+def _study(ref: str) -> dict[str, Any]:
     from store import AmbiguousId, StudyNotFound
 
     try:
-        return Store().get_study(ref)["id"]
+        return Store().get_study(ref)
     except (StudyNotFound, AmbiguousId) as error:
         raise UsageError(str(error)) from None
+
+
+def _add_trial_states(study: dict[str, Any], rows: list[dict[str, Any]]) -> str | None:
+    """Put each trial experiment's state, read from the study's Optuna storage (its one record), on its row
+    as ``trial_state``; returns why the storage could not be read, if it could not."""
+    from cli.study_common import quiet_optuna, storage_url_of
+    from pipeline.study.storage import StudyReader
+
+    quiet_optuna()
+    trials = StudyReader().read(study["name"], storage_url_of(Store(), study))
+    states = {trial["number"]: trial["state"] for trial in trials.trials}
+    for row in rows:
+        if row.get("trial_number") is not None:
+            row["trial_state"] = states.get(row["trial_number"])
+    return trials.error
 
 
 def ls(
@@ -94,6 +109,7 @@ def ls(
         raise UsageError(f"--status '{status}' is not a status; allowed {', '.join(STATUSES)}")
     if sort not in SORTABLE:
         raise UsageError(f"--sort '{sort}' is not a column; allowed {', '.join(SORTABLE)}")
+    study_doc = _study(study) if study is not None else None
     rows = Store().list_experiments(
         status=status,
         template=template,
@@ -102,13 +118,16 @@ def ls(
         sort=sort,
         descending=not ascending,
         include_deleted=all_,
-        study_id=_study_id(study) if study is not None else None,
+        study_id=study_doc["id"] if study_doc is not None else None,
     )
     total = len(rows)
     if limit is None:
         limit = 0 if (json_ or quiet) else 50  # a terminal shows a page; scripts get everything
     if limit:
         rows = rows[:limit]
+    storage_error = _add_trial_states(study_doc, rows) if study_doc is not None and not quiet else None
+    if storage_error:
+        typer.echo(f"trial states unknown: {storage_error}", err=True)
     if json_:
         print_json(rows)
         return
@@ -143,6 +162,10 @@ def ls(
             ]
         )
         styles.append({4: _STATUS_STYLE.get(row.get("status", ""), None)})
+        if study_doc is not None:
+            body[-1].append(_trial_cell(row))
+    if study_doc is not None:
+        headers.append("trial (Optuna)")
     write_table(
         headers,
         body,
@@ -152,6 +175,12 @@ def ls(
     )
     if total > len(rows):
         typer.echo(f"showing {len(rows)} of {total} experiments; -n 0 shows all", err=True)
+
+
+def _trial_cell(row: dict[str, Any]) -> str:
+    if row.get("trial_number") is None:
+        return "baseline"
+    return f"#{row['trial_number']} {row.get('trial_state') or '?'}"
 
 
 _STATUS_STYLE = {

@@ -12,9 +12,8 @@ from typing import Annotated
 import typer
 
 from cli.console import CliError, UsageError, err, fmt_pct, info, one_line, print_json, refuse_control_chars
+from pipeline.config.import_options import NORMALIZE_CHOICES
 from store import Store
-
-NORMALIZE_CHOICES = ("paddle", "imagenet", "zero_one", "minus_one_one")
 
 
 def import_model(

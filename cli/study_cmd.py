@@ -2,16 +2,15 @@
 
 A study trains (or takes with `--from`) one FP32 baseline, then every trial is an experiment in the store
 that compresses that baseline with one variant built from the trial's parameters. Optuna's storage (a
-journal file in the ocrq home, or `--storage URL`) is the record of trial states; the store keeps the
-study, links each trial to its experiment, and holds a copy of the trial states for the TUI, refreshed
-from Optuna after every trial and by `ocrq study show`.
+journal file in the ocrq home, or `--storage URL`) is the one record of trial states, parameters and
+values; the store keeps only the link: the study's name and storage, and each trial's experiment
+(`study_id`, `trial_number`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,16 +22,13 @@ import typer
 from cli import study_view
 from cli.config_options import overrides_from_kwargs, with_config_options
 from cli.console import CliError, UsageError, err, info, print_json, terminal_safe
+from cli.study_baseline import find_baseline, record_baseline
 from cli.study_common import (
-    MirrorEpochs,
     existing_settings,
-    is_remote,
     journal_path,
-    mirror_trial,
     print_study,
     quiet_optuna,
     studies_dir,
-    sync_mirror,
 )
 from store import AmbiguousId, ExperimentNotFound, Store, StudyNotFound, process_started, this_host
 
@@ -42,7 +38,6 @@ study_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$")
 _FROZEN = {"model", "charset", "image_height", "template", "mode", "variants"}
 DRY_RUN_OVERRIDES = {
     "num_train": "32", "num_val": "8", "num_test": "8", "epochs": "1", "batch_size": "4",
@@ -131,7 +126,7 @@ def run(
 ) -> None:
     """Run an Optuna study: one baseline, then trials that each compress it with one variant."""
     from pipeline.config import ConfigError
-    from pipeline.config.study_options import check_study_options
+    from pipeline.config.study_options import check_study_name, check_study_options
 
     try:
         method = check_study_options(method, target, pruner, n_trials, jobs)
@@ -143,10 +138,10 @@ def run(
         raise UsageError(f"--min-accuracy-threshold {min_accuracy} is out of range; allowed 0..1")
     store = Store()
     name = study_name or f"{method}-{target}-{os.getpid()}"
-    if not _NAME.match(name):
-        raise UsageError(
-            f"--study-name '{terminal_safe(name)}' is not allowed; use up to 80 letters, digits, _ . -"
-        )
+    try:
+        check_study_name(name)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
     storage_url = storage or str(journal_path(store, name))
     existing = existing_settings(name, storage_url)
     if existing is not None:
@@ -202,7 +197,7 @@ def run(
             store.set_study_status(doc["id"], "failed")
             raise CliError("the study's baseline did not finish training; no trials were run")
     settings.baseline_experiment = baseline_id
-    settings.baseline_dir = str(store.experiment_dir(baseline_id))
+    record_baseline(store, settings)  # its sha256 and config go into the storage, for workers on other boxes
     store.update_study(doc["id"], baseline_experiment=baseline_id)
     quiet_optuna()
     from pipeline.study.search import create_or_load
@@ -344,14 +339,14 @@ def _run_recorded(
         recorder.stop()
 
 
-def make_run_trial(store: Store, settings, *, quiet: bool):
-    """The function a worker calls per trial: record an experiment, compress the baseline, return its rows."""
+def make_run_trial(store: Store, settings, baseline_dir: Path, *, quiet: bool):
+    """The function a worker calls per trial: record an experiment, compress the baseline (the FP32 model in
+    ``baseline_dir``), return its rows."""
     from pipeline.config import ConfigError, config_from_dict, derive_config
     from pipeline.config.variant_specs import parse_variant
     from pipeline.runner import prepare_experiment, run_experiment
     from pipeline.study.search import TrialOutcome
 
-    baseline_dir = Path(settings.baseline_dir or store.experiment_dir(settings.baseline_experiment))
     base = config_from_dict(json.loads((baseline_dir / "config.json").read_text()))
     extra = {k: v for k, v in settings.base_overrides.items() if k not in _FROZEN}
 
@@ -368,9 +363,6 @@ def make_run_trial(store: Store, settings, *, quiet: bool):
         )  # fmt: skip
         if not quiet:
             info(f"trial {number}: {variant} -> experiment {exp['id'][:8]}")
-        for callback in list(callbacks):
-            if hasattr(callback, "trial"):  # the pruner's: the TUI sees each reported CER as it comes
-                callbacks.append(MirrorEpochs(store, settings, callback.trial, exp["id"]))
         outcome = _run_recorded(
             store, exp["id"], prepared, run_experiment, show_progress=False, baseline_dir=baseline_dir,
             callbacks=callbacks,
@@ -391,6 +383,7 @@ def make_run_trial(store: Store, settings, *, quiet: bool):
 def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs: int, json_: bool) -> None:
     from pipeline.study.search import fail_dead_trials
 
+    baseline_dir = find_baseline(store, settings, None)
     failed = fail_dead_trials(study)
     if failed and not json_:
         info(f"trial(s) {', '.join(map(str, failed))} had lost their worker: marked failed")
@@ -416,7 +409,7 @@ def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs:
         children.append(subprocess.Popen(command, stdin=subprocess.DEVNULL))
     status = "finished"
     try:
-        _work(store, study, settings, storage_url, timeout, quiet=json_)
+        _work(store, study, settings, storage_url, timeout, baseline_dir, quiet=json_)
     except KeyboardInterrupt:
         status = "interrupted"
         for child in children:
@@ -429,34 +422,28 @@ def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs:
         raise typer.Exit(130)
 
 
-def _work(store: Store, study, settings, storage_url: str, timeout, *, quiet: bool) -> int:
-    from pipeline.study.search import is_rdb_url, run_worker
+def _work(
+    store: Store, study, settings, storage_url: str, timeout, baseline_dir: Path, *, quiet: bool
+) -> int:
+    from pipeline.study.search import run_worker
+    from pipeline.study.storage import is_rdb_url
 
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     lock = None if is_rdb_url(storage_url) else Path(storage_url).with_suffix(".lock")
+    run_trial = make_run_trial(store, settings, baseline_dir, quiet=quiet)
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        return run_worker(
-            study, settings, make_run_trial(store, settings, quiet=quiet), timeout=timeout, lock_path=lock,
-            on_trial_done=lambda frozen: mirror_trial(store, settings, frozen),
-            on_trial_start=lambda trial: mirror_trial(store, settings, study._storage.get_trial(trial._trial_id)),
-        )  # fmt: skip
+        return run_worker(study, settings, run_trial, timeout=timeout, lock_path=lock)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
 def _finish(store: Store, study, settings, storage_url: str, status: str, json_: bool) -> None:
-    from pipeline.study.outputs import best_trials, study_summary, write_outputs
+    from pipeline.study.outputs import study_summary, write_outputs
 
-    folder = (
-        studies_dir(store) / settings.name
-        if not is_remote(storage_url)
-        else studies_dir(store) / settings.name
-    )
+    folder = studies_dir(store) / settings.name
     paths = write_outputs(study, settings, storage_url, folder)
-    sync_mirror(store, study, settings)
     if settings.store_study_id:
-        best = [t.number for t in best_trials(study, settings)]
-        store.set_study_status(settings.store_study_id, status, best_trials=best)
+        store.set_study_status(settings.store_study_id, status)
         store.update_study(
             settings.store_study_id, output_dir=str(folder),
             artifacts=[{"path": str(p), "bytes": p.stat().st_size} for p in paths],
@@ -483,6 +470,14 @@ def worker(
         float | None,
         typer.Option("--timeout", help="Stop starting trials after this many seconds.", show_default=False),
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="A copy of the study's model_fp32.pt, for a box whose home lacks the baseline (checked by sha256).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-trial lines.")] = False,
     worker_index: Annotated[
         int | None,
@@ -502,12 +497,12 @@ def worker(
 
     # Workers with one seed would draw the same parameters: each gets its own offset.
     study, settings = load_study(name, storage_url, worker=worker_index or 1 + os.getpid())
+    baseline_dir = find_baseline(store, settings, baseline)  # refused before any trial starts
     fail_dead_trials(study)
     try:
-        ran = _work(store, study, settings, storage_url, timeout, quiet=quiet)
+        ran = _work(store, study, settings, storage_url, timeout, baseline_dir, quiet=quiet)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
-    sync_mirror(store, study, settings)
     if not quiet:
         info(f"worker ran {ran} trial(s) of study {name}")
 

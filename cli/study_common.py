@@ -1,12 +1,12 @@
-"""What the `ocrq study` commands share: where a study lives, opening its Optuna storage, copying trial
-states into the store for the TUI, and printing a study."""
+"""What the `ocrq study` commands share: where a study lives, opening its Optuna storage (the one record
+of its trials) and printing a study."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from cli.console import CliError, UsageError, info, write_table
+from cli.console import CliError, UsageError, fmt_fixed, info, write_table
 from store import AmbiguousId, Store, StudyNotFound
 
 
@@ -24,8 +24,14 @@ def journal_path(store: Store, name: str) -> Path:
     return studies_dir(store) / name / "optuna.journal"
 
 
+def storage_url_of(store: Store, study: dict[str, Any]) -> str:
+    """Where a stored study's trials live: its storage URL, or the journal in this home."""
+    return study.get("storage_url") or str(journal_path(store, study["name"]))
+
+
 def existing_settings(name: str, storage_url: str):
-    from pipeline.study.search import is_rdb_url, load_settings, open_storage
+    from pipeline.study.search import load_settings
+    from pipeline.study.storage import is_rdb_url, open_storage
 
     if not is_rdb_url(storage_url) and not Path(storage_url).exists():
         return None
@@ -45,55 +51,10 @@ def existing_settings(name: str, storage_url: str):
         ) from None
 
 
-def mirror_trial(store: Store, settings, frozen, *, experiment_id: str | None = None) -> None:
-    """Copy one trial's state from Optuna into the store (the TUI reads it there; Optuna stays the record)."""
-    if not settings.store_study_id:
-        return
-    state = frozen.state.name.lower()
-    values = list(frozen.values) if frozen.values and state == "complete" else None
-    attrs = frozen.user_attrs
-    details = {
-        key: attrs.get(key) for key in ("variant", "error", "duration_s", "host", "pid") if key in attrs
-    }
-    details["intermediate"] = [frozen.intermediate_values[k] for k in sorted(frozen.intermediate_values)]
-    try:
-        store.record_trial(
-            settings.store_study_id, number=frozen.number, state=state, params=dict(frozen.params),
-            values=values, experiment_id=attrs.get("experiment_id") or experiment_id, details=details,
-        )  # fmt: skip
-    except StudyNotFound:
-        pass
-
-
-class MirrorEpochs:
-    """A training callback that copies the trial (its latest intermediate CER) into the store each epoch."""
-
-    def __init__(self, store: Store, settings, trial, experiment_id: str) -> None:
-        self.store, self.settings, self.trial, self.experiment_id = store, settings, trial, experiment_id
-
-    def on_epoch_end(self, report):
-        frozen = self.trial.storage.get_trial(self.trial._trial_id)
-        mirror_trial(self.store, self.settings, frozen, experiment_id=self.experiment_id)
-        return None
-
-
-def sync_mirror(store: Store, study, settings) -> None:
-    for frozen in study.get_trials(deepcopy=False):
-        mirror_trial(store, settings, frozen)
-
-
 def is_remote(storage_url: str) -> bool:
-    from pipeline.study.search import is_rdb_url
+    from pipeline.study.storage import is_rdb_url
 
     return is_rdb_url(storage_url)
-
-
-def fmt_value(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
 
 
 def print_study(summary: dict[str, Any]) -> None:
@@ -106,9 +67,9 @@ def print_study(summary: dict[str, Any]) -> None:
         values = trial["values"] or [None] * len(objectives)
         rows.append([
             str(trial["number"]), trial["state"] + ("" if trial.get("feasible") in (None, True) else "*"),
-            trial["variant"] or "-", *[fmt_value(v) for v in values], fmt_value(metrics.get("cer")),
-            fmt_value(metrics.get("compression_ratio"), 3), fmt_value(metrics.get("speedup"), 3),
-            fmt_value(trial["duration_s"], 3), (trial["experiment_id"] or "-")[:8],
+            trial["variant"] or "-", *[fmt_fixed(v, 4) for v in values], fmt_fixed(metrics.get("cer"), 4),
+            fmt_fixed(metrics.get("compression_ratio"), 2), fmt_fixed(metrics.get("speedup"), 2),
+            fmt_fixed(trial["duration_s"], 1), (trial["experiment_id"] or "-")[:8],
         ])  # fmt: skip
     write_table(
         headers, rows, right={"#", *objectives, "cer", "ratio", "speedup", "sec"}, max_width={"variant": 60}
@@ -123,7 +84,7 @@ def print_study(summary: dict[str, Any]) -> None:
         info(f"Pareto front: trials {', '.join(str(t['number']) for t in best)}")
     else:
         info(
-            f"best trial {best[0]['number']}: {best[0]['variant']} ({objectives[0]} {fmt_value(best[0]['values'][0])})"
+            f"best trial {best[0]['number']}: {best[0]['variant']} ({objectives[0]} {fmt_fixed(best[0]['values'][0], 4)})"
         )
     info(f"reproduce: {summary['reproduce']}")
 

@@ -11,26 +11,42 @@ from cli.study_common import (
     existing_settings,
     find_study,
     is_remote,
-    journal_path,
     print_study,
+    quiet_optuna,
+    storage_url_of,
     studies_dir,
-    sync_mirror,
 )
 from store import Store
 
 
 def ls(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List the studies in the store."""
-    studies = Store().list_studies()
+    """List the studies in the store, with their trial counts from each study's Optuna storage."""
+    from pipeline.study.storage import StudyReader
+
+    store = Store()
+    studies = store.list_studies()
+    quiet_optuna()
+    reader = StudyReader()
+    for study in studies:
+        trials = reader.read(study["name"], storage_url_of(store, study))
+        study["trials"] = len(trials.trials) if trials.error is None else None
+        study["counts"] = trials.counts
+        study["planned_trials"] = trials.settings.get("n_trials")  # a resume can raise it: Optuna's, not ours
+        if trials.error is not None:
+            study["storage_error"] = trials.error
     if json_:
         print_json(studies)
         return
-    rows = [
-        [s["id"][:8], s.get("name") or "-", s.get("status") or "-", (s.get("config") or {}).get("method", "-"),
-         (s.get("config") or {}).get("target", "-"), str(s.get("n_trials", 0)), (s.get("created") or "")[:19]]
-        for s in studies
-    ]  # fmt: skip
+    rows = []
+    for s in studies:
+        config = s.get("config") or {}
+        trials = "?" if s["trials"] is None else f"{s['trials']}/{s['planned_trials'] or '?'}"
+        rows.append([s["id"][:8], s.get("name") or "-", s.get("status") or "-", config.get("method", "-"),
+                     config.get("target", "-"), trials, (s.get("created") or "")[:19]])  # fmt: skip
     write_table(["id", "name", "status", "method", "target", "trials", "created"], rows, right={"trials"})
+    for s in studies:
+        if s.get("storage_error"):
+            info(f"study {s['name']}: {s['storage_error']}")
 
 
 def show(
@@ -40,7 +56,7 @@ def show(
     """A study's trials (from Optuna's storage), its best trial or Pareto front, and how to reproduce it."""
     store = Store()
     doc = find_study(store, ref)
-    storage_url = doc.get("storage_url") or str(journal_path(store, doc["name"]))
+    storage_url = storage_url_of(store, doc)
     settings = existing_settings(doc["name"], storage_url)
     if settings is None:
         raise CliError(
@@ -51,7 +67,9 @@ def show(
 
     study, settings = load_study(doc["name"], storage_url)
     summary = study_summary(study, settings, storage_url)
-    sync_mirror(store, study, settings)
+    links = store.trial_experiments(doc["id"])
+    for trial in summary["trials"]:  # a running trial's experiment is known to the store before Optuna
+        trial["experiment_id"] = trial["experiment_id"] or links.get(trial["number"])
     if json_:
         print_json(
             {**summary, "id": doc["id"], "status": doc.get("status"), "output_dir": doc.get("output_dir")}

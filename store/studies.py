@@ -1,12 +1,20 @@
-"""Optuna studies and their trials, kept in ``home/studies.json`` (a TinyDB file of its own)."""
+"""Optuna studies, kept in ``home/studies.json`` (a TinyDB file of its own) as links to their storages.
+
+A study's document links to its Optuna storage (``name`` and ``storage_url``) and says how its process
+runs (status, pid, output folder); its trials' states, parameters and values live only in that storage,
+and each trial's experiment carries ``study_id`` and ``trial_number``. Stores written by older ocrq keep
+a copy of the trial states in a ``trials`` table: it is never read, and dropped on the next write.
+"""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tinydb import Query
+from tinydb.table import Table
 
 from .errors import StudyNotFound
 from .liveness import this_host
@@ -17,12 +25,13 @@ from .values import check_id, is_full_id, new_id, now_iso, to_json_native
 
 STUDIES_FILE = "studies.json"
 STUDY_TABLE = "studies"
-TRIAL_TABLE = "trials"
+LEGACY_TRIAL_TABLE = "trials"  # the copy of trial states older ocrq kept; dropped on the next write
+# Fields older ocrq copied from Optuna into the study document; not shown, dropped on the next write.
+LEGACY_FIELDS = ("n_trials", "best_trials")
 STUDY_STATUSES = ("created", "running", "finished", "failed", "interrupted")
 # Shown, never stored: a `running` study whose process on this host is gone.
 DERIVED_STUDY_STATUS = "crashed"
 DIRECTIONS = ("minimize", "maximize")
-TRIAL_STATES = ("running", "waiting", "complete", "pruned", "fail")
 
 
 class StudyMethods:
@@ -38,9 +47,22 @@ class StudyMethods:
     def _studies_label(self) -> str:
         return f"store at {self.home}"
 
-    def _study_tables(self) -> dict[str, list[dict[str, Any]]]:
-        tables = read_tables(self._studies_path, self._studies_label, (STUDY_TABLE, TRIAL_TABLE))
-        return tables or {STUDY_TABLE: [], TRIAL_TABLE: []}
+    def _study_docs(self) -> list[dict[str, Any]]:
+        tables = read_tables(self._studies_path, self._studies_label, (STUDY_TABLE,))
+        docs = tables[STUDY_TABLE] if tables else []
+        return [{k: v for k, v in doc.items() if k not in LEGACY_FIELDS} for doc in docs]
+
+    @contextmanager
+    def _write_studies(self) -> Iterator[Table]:
+        """The studies table under the file's lock; what older ocrq copied from Optuna goes."""
+        with write_transaction(self._studies_path, self._studies_label) as db:
+            if LEGACY_TRIAL_TABLE in db.tables():
+                db.drop_table(LEGACY_TRIAL_TABLE)
+            table = db.table(STUDY_TABLE)
+            for doc in table.all():
+                if any(key in doc for key in LEGACY_FIELDS):
+                    table.update(_drop_fields(LEGACY_FIELDS), doc_ids=[doc.doc_id])
+            yield table
 
     def _resolve_study(self, ref: str, studies: list[dict[str, Any]]) -> dict[str, Any]:
         study_id = resolve_ref(ref, studies, what="study", not_found=StudyNotFound)
@@ -68,10 +90,8 @@ class StudyMethods:
         study = {
             "id": study_id, "name": name, "directions": directions, "config": to_json_native(config, "config"),
             "storage_url": storage_url, "status": "created", "created": now, "updated": now,
-            "best_trials": [], "n_trials": 0,
         }  # fmt: skip
-        with write_transaction(self._studies_path, self._studies_label) as db:
-            table = db.table(STUDY_TABLE)
+        with self._write_studies() as table:
             if table.contains(Query()["id"] == study_id):
                 raise ValueError(f"study_id={study_id!r} is already used; give a new id or None")
             table.insert(study)
@@ -80,83 +100,35 @@ class StudyMethods:
     def _existing_study_id(self, study_id: str) -> str:
         if is_full_id(study_id):
             return study_id
-        return self._resolve_study(study_id, self._study_tables()[STUDY_TABLE])["id"]
+        return self._resolve_study(study_id, self._study_docs())["id"]
 
-    def record_trial(
-        self,
-        study_id: str,
-        *,
-        number: int,
-        state: str,
-        params: dict,
-        values: list[float] | None,
-        experiment_id: str | None = None,
-        details: dict | None = None,
-    ) -> None:
-        """Store one trial of a study, replacing an earlier record with the same ``number``.
-
-        Args:
-            study_id: the study's id (or a prefix / name).
-            number: Optuna's trial number.
-            state: running, waiting, complete, pruned or fail (Optuna's names, any case).
-            params: the sampled parameters.
-            values: the objective values (``None`` while running or when failed/pruned).
-            experiment_id: the experiment that ran the trial.
-            details: what a viewer shows beside it (``variant``, ``intermediate`` CER per epoch,
-                ``error``, ``duration_s``, ``host``, ``pid``); JSON values.
-        """
-        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-            raise ValueError(f"number={number!r} is not allowed; give a trial number >= 0")
-        state_name = str(state).lower()
-        if state_name not in TRIAL_STATES:
-            raise ValueError(f"state={state!r} is not a trial state; allowed: {', '.join(TRIAL_STATES)}")
-        if values is not None:
-            values = [None if v is None or not math.isfinite(float(v)) else float(v) for v in values]
-        if experiment_id is not None:
-            check_id(experiment_id, "experiment_id")
-        study_id = self._existing_study_id(study_id)
-        trial = {
-            "study_id": study_id, "number": number, "state": state_name,
-            "params": to_json_native(params, "params"), "values": values,
-            "experiment_id": experiment_id, "updated": now_iso(),
-            "details": to_json_native(details or {}, "details"),
-        }  # fmt: skip
-        with write_transaction(self._studies_path, self._studies_label) as db:
-            studies = db.table(STUDY_TABLE)
-            if not studies.contains(Query()["id"] == study_id):
-                raise StudyNotFound(f"no study matches '{study_id}'")
-            trials = db.table(TRIAL_TABLE)
-            trials.upsert(trial, (Query()["study_id"] == study_id) & (Query()["number"] == number))
-            count = trials.count(Query()["study_id"] == study_id)
-            studies.update({"n_trials": count, "updated": now_iso()}, Query()["id"] == study_id)
-
-    def set_study_status(self, study_id: str, status: str, *, best_trials: list[int] | None = None) -> None:
-        """Store a study's status and, when given, the numbers of its best trials."""
+    def set_study_status(self, study_id: str, status: str) -> None:
+        """Store a study's status (how its process ended; its trials' states are Optuna's)."""
         if status not in STUDY_STATUSES:
             raise ValueError(f"status={status!r} is not a study status; allowed: {', '.join(STUDY_STATUSES)}")
-        changes: dict[str, Any] = {"status": status, "updated": now_iso()}
-        if best_trials is not None:
-            changes["best_trials"] = [int(number) for number in best_trials]
         study_id = self._existing_study_id(study_id)
-        with write_transaction(self._studies_path, self._studies_label) as db:
-            if not db.table(STUDY_TABLE).update(changes, Query()["id"] == study_id):
+        with self._write_studies() as table:
+            if not table.update({"status": status, "updated": now_iso()}, Query()["id"] == study_id):
                 raise StudyNotFound(f"no study matches '{study_id}'")
 
     def list_studies(self) -> list[dict[str, Any]]:
-        """Every study, newest first (without trials; ``n_trials`` counts them)."""
-        studies = [_with_liveness(study) for study in self._study_tables()[STUDY_TABLE]]
+        """Every study, newest first (links only: read trials from the study's Optuna storage)."""
+        studies = [_with_liveness(study) for study in self._study_docs()]
         return sorted(studies, key=lambda study: study.get("created") or "", reverse=True)
 
     def get_study(self, ref: str) -> dict[str, Any]:
-        """One study with its ``trials`` (sorted by number); ``ref`` is an id, unique prefix or name.
+        """One study's document; ``ref`` is an id, unique prefix or name.
 
         Raises:
             StudyNotFound / AmbiguousId: nothing or several studies match.
         """
-        tables = self._study_tables()
-        study = self._resolve_study(ref, tables[STUDY_TABLE])
-        trials = [trial for trial in tables[TRIAL_TABLE] if trial.get("study_id") == study["id"]]
-        return {**_with_liveness(study), "trials": sorted(trials, key=lambda trial: trial["number"])}
+        return _with_liveness(self._resolve_study(ref, self._study_docs()))
+
+    def trial_experiments(self, study_id: str) -> dict[int, str]:
+        """``{trial number: experiment id}`` of a study's trials run from this home (the store's half of
+        the link; a trial's experiment exists here from the moment it starts)."""
+        rows = self.list_experiments(study_id=study_id, include_deleted=True)  # type: ignore[attr-defined]
+        return {row["trial_number"]: row["id"] for row in rows if row.get("trial_number") is not None}
 
     def update_study(self, study_id: str, **fields: Any) -> None:
         """Store study fields a run learns later (``output_dir``, ``artifacts``, ``baseline_experiment``, ``pid``)."""
@@ -176,17 +148,15 @@ class StudyMethods:
             )
         changes = {**to_json_native(fields, "fields"), "updated": now_iso()}
         study_id = self._existing_study_id(study_id)
-        with write_transaction(self._studies_path, self._studies_label) as db:
-            if not db.table(STUDY_TABLE).update(changes, Query()["id"] == study_id):
+        with self._write_studies() as table:
+            if not table.update(changes, Query()["id"] == study_id):
                 raise StudyNotFound(f"no study matches '{study_id}'")
 
     def delete_study(self, ref: str) -> dict[str, Any]:
-        """Remove a study and its trial records (the trials' experiments stay); returns the removed document."""
-        tables = self._study_tables()
-        study = self._resolve_study(ref, tables[STUDY_TABLE])
-        with write_transaction(self._studies_path, self._studies_label) as db:
-            db.table(STUDY_TABLE).remove(Query()["id"] == study["id"])
-            db.table(TRIAL_TABLE).remove(Query()["study_id"] == study["id"])
+        """Remove a study's document (its Optuna storage and the trials' experiments stay); returns it."""
+        study = self._resolve_study(ref, self._study_docs())
+        with self._write_studies() as table:
+            table.remove(Query()["id"] == study["id"])
         return study
 
 
@@ -197,3 +167,11 @@ def _with_liveness(study: dict[str, Any]) -> dict[str, Any]:
     if process_alive(study["pid"], study.get("pid_started")):
         return study
     return {**study, "status": DERIVED_STUDY_STATUS}
+
+
+def _drop_fields(fields: tuple[str, ...]):
+    def transform(doc: dict[str, Any]) -> None:
+        for key in fields:
+            doc.pop(key, None)
+
+    return transform

@@ -23,7 +23,7 @@ from tui.model.fields import clone_overrides
 from tui.model.graphics import Graphics
 from tui.model.launch import (
     GRACE_S,
-    LaunchedRun,
+    Launched,
     StopError,
     analyze_run,
     parse_tags,
@@ -95,6 +95,8 @@ class OcrqApp(App[None]):
         self.stop_grace_s = stop_grace_s
         self.cursor_blink_enabled = cursor_blink
         self.experiments_screen: ExperimentsScreen | None = None  # set by the screen when it mounts
+        # A study this TUI just started: the Studies screen selects it as soon as the store has it.
+        self.pending_study: str | None = None
 
     def on_mount(self) -> None:
         self.sub_title = str(self.store.home)
@@ -133,7 +135,7 @@ class OcrqApp(App[None]):
             ("launch", [*LaunchScreen.BINDINGS, *FieldsTable.BINDINGS]),
         ]
 
-    def open_experiment(self, exp_id: str, launched: LaunchedRun | None = None) -> None:
+    def open_experiment(self, exp_id: str, launched: Launched | None = None) -> None:
         """Show one experiment (``launched`` when this TUI just started its run)."""
         self.push_screen(ExperimentScreen(exp_id, launched=launched))
 
@@ -141,9 +143,14 @@ class OcrqApp(App[None]):
         """Show two or more experiments side by side."""
         self.push_screen(CompareScreen(exp_ids))
 
-    def launch(self, template: str | None = None) -> None:
-        """Open the launch form, starting from ``template``."""
-        self.push_screen(LaunchScreen(template))
+    def launch(self, template: str | None = None, kind: str = "run") -> None:
+        """Open the launch form in ``kind`` mode (run, study or import), starting from ``template``."""
+        self.push_screen(LaunchScreen(template, kind=kind))
+
+    def show_study(self, name: str) -> None:
+        """Show the Studies screen with the study ``name`` selected (once it is in the store)."""
+        self.pending_study = name
+        self.switch_mode("studies")
 
     def clone_experiment(self, exp_id: str) -> None:
         """Open the launch form filled with ``exp_id``'s template, changed fields and tags."""

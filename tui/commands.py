@@ -34,6 +34,16 @@ class OcrqCommands(Provider):
             ),
             ("compare: clear marks", app.clear_marks, "unmark every experiment"),
             ("study: show studies", partial(app.switch_mode, "studies"), "studies and their trials"),
+            (
+                "study: launch a new study",
+                partial(app.launch, None, "study"),
+                "the launch form in study mode (ocrq study run)",
+            ),
+            (
+                "run: import an ONNX recognizer",
+                partial(app.launch, None, "import"),
+                "the launch form in import mode (ocrq import)",
+            ),
         ]
         for name, template in TEMPLATES.items():
             commands.append(

@@ -10,7 +10,8 @@ from typing import Any
 
 from textual.message import Message
 
-from tui.model.data import ExperimentsSnapshot, ExperimentUpdate, StudiesSnapshot
+from tui.model.data import ExperimentsSnapshot, ExperimentUpdate
+from tui.model.studies import StudiesSnapshot
 
 
 class ExperimentsLoaded(Message):

@@ -5,6 +5,8 @@ Torch- and Optuna-free, so the TUI validates a study launch with the same lists 
 
 from __future__ import annotations
 
+import re
+
 from pipeline.config.fields import ConfigError
 
 # The seed's weighted targets: (accuracy, compression, speed).
@@ -17,6 +19,16 @@ TARGET_WEIGHTS: dict[str, tuple[float, float, float]] = {
 METHODS = ("bayesian", "grid_search", "random_search", "nsga2")
 METHOD_ALIASES = {"random": "random_search", "grid": "grid_search", "tpe": "bayesian"}
 PRUNERS = ("median", "hyperband", "none")
+# A study's name is a folder of the ocrq home and a journal's name: no separators, no dots first.
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$")
+
+
+def check_study_name(name: str) -> str:
+    """The name; ConfigError saying what a study name may hold for anything else."""
+    if not STUDY_NAME.match(name):
+        shown = name.encode("unicode_escape").decode("ascii")
+        raise ConfigError(f"--study-name '{shown}' is not allowed; use up to 80 letters, digits, _ . -")
+    return name
 
 
 def check_study_options(

@@ -12,7 +12,9 @@ import optuna
 from optuna.trial import TrialState
 
 from pipeline.core.atomic import write_text_atomic
+from pipeline.study import storage
 from pipeline.study.search import StudySettings
+from pipeline.study.storage import trial_record
 
 OUTPUT_FILES = (
     "study_config.json",
@@ -24,55 +26,9 @@ OUTPUT_FILES = (
 )
 
 
-def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """One trial as plain JSON: number, state, parameters, objective values, variant, link, timing, error."""
-    attrs = trial.user_attrs
-    duration = attrs.get("duration_s")
-    if duration is None and trial.datetime_start and trial.datetime_complete:
-        duration = (trial.datetime_complete - trial.datetime_start).total_seconds()
-    return {
-        "number": trial.number,
-        "state": trial.state.name.lower(),
-        "params": dict(trial.params),
-        # A pruned trial's value in Optuna is its last intermediate CER, not an objective: not shown as one.
-        "values": [_finite(v) for v in trial.values]
-        if trial.values and trial.state == TrialState.COMPLETE
-        else None,
-        "variant": attrs.get("variant"),
-        "experiment_id": attrs.get("experiment_id"),
-        "metrics": attrs.get("metrics"),
-        "feasible": attrs.get("constraint", 0.0) <= 0 if trial.state == TrialState.COMPLETE else None,
-        "intermediate_cer": [trial.intermediate_values[k] for k in sorted(trial.intermediate_values)],
-        "duration_s": duration,
-        "error": attrs.get("error"),
-        "host": attrs.get("host"),
-        "pid": attrs.get("pid"),
-        "started": trial.datetime_start.isoformat() if trial.datetime_start else None,
-    }
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def best_trials(study: optuna.Study, settings: StudySettings) -> list[optuna.trial.FrozenTrial]:
+def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The best feasible trial, or the Pareto front (feasible trials first) of a multi-objective study."""
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    feasible = [t for t in complete if t.user_attrs.get("constraint", 0.0) <= 0] or complete
-    if not feasible:
-        return []
-    if settings.objective.multi:
-        return sorted(pareto_front(feasible), key=lambda t: t.values[0])
-    return [max(feasible, key=lambda t: t.values[0])]
-
-
-def pareto_front(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    """Trials no other trial dominates (every objective minimized)."""
-
-    def dominates(a, b) -> bool:
-        return all(x <= y for x, y in zip(a.values, b.values, strict=True)) and a.values != b.values
-
-    return [t for t in trials if not any(dominates(other, t) for other in trials)]
+    return storage.best_trials(study.get_trials(deepcopy=False), storage.directions_of(study))
 
 
 def reproduce_command(settings: StudySettings, trial: optuna.trial.FrozenTrial) -> str:
@@ -94,7 +50,7 @@ def _shell(value: Any) -> str:
 def study_summary(study: optuna.Study, settings: StudySettings, storage_url: str) -> dict[str, Any]:
     """Everything `ocrq study show --json` prints."""
     trials = [trial_record(t) for t in study.get_trials(deepcopy=False)]
-    best = best_trials(study, settings)
+    best = best_trials(study)
     counts: dict[str, int] = {}
     for trial in trials:
         counts[trial["state"]] = counts.get(trial["state"], 0) + 1

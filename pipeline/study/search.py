@@ -25,10 +25,8 @@ from optuna.trial import TrialState
 from pipeline.config.study_options import PRUNERS
 from pipeline.study.objective import Objective, TrialMetrics
 from pipeline.study.space import STRATEGY, SearchSpace, parse_space, variant_for
+from pipeline.study.storage import SETTINGS_ATTR, open_storage
 
-RDB_SCHEMES = ("postgresql", "postgres", "mysql", "sqlite")
-HEARTBEAT_SECONDS = 30
-SETTINGS_ATTR = "ocrq"
 NATIVE_CONSTRAINTS = hasattr(optuna.trial.Trial, "set_constraint")
 
 
@@ -45,7 +43,9 @@ class StudySettings:
         space: The search space as a dict (`parse_space` input).
         base_overrides: Config flags every trial applies over the baseline's config.
         baseline_experiment: Store id of the experiment whose FP32 model every trial compresses.
-        baseline_dir: That experiment's folder (workers on other boxes need it on a shared path).
+        baseline_dir: That experiment's folder on the box that ran the baseline.
+        baseline_sha256: The sha256 of its model_fp32.pt: a worker on another box checks its copy.
+        baseline_config: Its config (`ExperimentConfig.to_dict()`), for workers without the folder.
         seed: Sampler seed.
         store_study_id: The study's id in the ocrq store.
     """
@@ -60,6 +60,8 @@ class StudySettings:
     base_overrides: dict[str, Any] = field(default_factory=dict)
     baseline_experiment: str | None = None
     baseline_dir: str | None = None
+    baseline_sha256: str | None = None
+    baseline_config: dict[str, Any] | None = None
     seed: int = 0
     store_study_id: str | None = None
 
@@ -73,40 +75,6 @@ class StudySettings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def is_rdb_url(url: str) -> bool:
-    return url.split(":", 1)[0].split("+", 1)[0] in RDB_SCHEMES
-
-
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """An RDB URL (`postgresql://...`, with heartbeat and one retry of stale trials) or a journal file path."""
-    if is_rdb_url(url):
-        import inspect
-
-        # Optuna 4.9 renamed failed_trial_callback to heartbeat_stale_trial_callback.
-        names = inspect.signature(optuna.storages.RDBStorage).parameters
-        key = (
-            "heartbeat_stale_trial_callback"
-            if "heartbeat_stale_trial_callback" in names
-            else "failed_trial_callback"
-        )
-        retry = getattr(
-            optuna.storages, "RetryHeartbeatStaleTrialCallback", optuna.storages.RetryFailedTrialCallback
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=4 * HEARTBEAT_SECONDS,
-                **{key: retry(max_retry=1)},
-            )
-    from optuna.storages.journal import JournalFileBackend
-
-    path = Path(url.removeprefix("journal://")).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
 def make_sampler(settings: StudySettings, worker: int = 0) -> optuna.samplers.BaseSampler:
@@ -137,13 +105,59 @@ def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """The study's pruner; median and hyperband read intermediate CER (lower is better) and compare a trial
+    only with trials of its own strategy (`SameStrategyPruner`)."""
     if name == "none":
         return optuna.pruners.NopPruner()
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
+        return SameStrategyPruner(optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3))
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+        return SameStrategyPruner(optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0))
     raise ValueError(f"pruner={name!r} is not known; allowed {', '.join(PRUNERS)}")
+
+
+class SameStrategyPruner(optuna.pruners.BasePruner):
+    """Prunes with `inner` as if the study held only the trials of the pruned trial's strategy, minimizing.
+
+    A QAT epoch's validation CER and a prune-and-finetune epoch's are different curves (QAT starts from
+    the FP32 weights, finetuning from a model just cut): a median over both would stop good trials of the
+    slower-starting strategy. And the intermediate values are CER, lower is better, while a weighted
+    target is maximized: the pruner must read them as minimized whatever the study's direction. The view
+    does both at the storage, so pruners that build their own study over it (Hyperband's brackets) see
+    the same thing.
+    """
+
+    def __init__(self, inner: optuna.pruners.BasePruner) -> None:
+        self.inner = inner
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        view = optuna.Study(
+            study_name=study.study_name,
+            storage=_IntermediateCerView(study._storage, trial.params.get(STRATEGY)),  # type: ignore[arg-type]
+            sampler=study.sampler,
+            pruner=self.inner,
+        )
+        return self.inner.prune(view, trial)
+
+
+class _IntermediateCerView:
+    """A storage seen by a pruner: only the trials of one strategy, and one objective to minimize."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, strategy: str | None) -> None:
+        self._storage = storage
+        self._strategy = strategy
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True, states=None) -> list:
+        trials = self._storage.get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        if self._strategy is None:
+            return trials
+        return [trial for trial in trials if trial.params.get(STRATEGY) == self._strategy]
+
+    def get_study_directions(self, study_id: int) -> list[optuna.study.StudyDirection]:
+        return [optuna.study.StudyDirection.MINIMIZE]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
 
 
 def create_or_load(settings: StudySettings, storage_url: str) -> tuple[optuna.Study, bool]:
@@ -301,8 +315,6 @@ def run_worker(
     *,
     timeout: float | None = None,
     lock_path: Path | None = None,
-    on_trial_done: Callable[[optuna.trial.FrozenTrial], None] | None = None,
-    on_trial_start: Callable[[optuna.Trial], None] | None = None,
 ) -> int:
     """Run trials until the study holds `settings.n_trials` (all workers together) or `timeout` passes.
 
@@ -323,8 +335,6 @@ def run_worker(
             trial.set_user_attr(key, value)
         variant, params = suggest_variant(trial, space, every_param=every_param)
         trial.set_user_attr("variant", variant)
-        if on_trial_start is not None:
-            on_trial_start(trial)
         callbacks = [] if objective.multi else [PrunerCallback(trial)]  # Optuna prunes single objectives only
         t0 = time.monotonic()
         outcome = run_trial(trial.number, variant, params, callbacks)
@@ -352,10 +362,6 @@ def run_worker(
         values = objective.values(metrics)
         return values[0] if len(values) == 1 else values
 
-    def done(_study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
-        if on_trial_done is not None:
-            on_trial_done(frozen)
-
     while True:
         if timeout is not None and time.monotonic() - started >= timeout:
             break
@@ -367,9 +373,7 @@ def run_worker(
                 break
             if settings.method == "grid_search" and _grid_exhausted(study, space):
                 break
-            study.optimize(
-                objective_fn, n_trials=1, catch=(Exception,), callbacks=[done], gc_after_trial=False
-            )
+            study.optimize(objective_fn, n_trials=1, catch=(Exception,), gc_after_trial=False)
             ran += 1
         finally:
             if lock is not None and lock.is_locked:

@@ -3,6 +3,7 @@ pruned trials. Real Optuna, real processes, a tiny smoke baseline trained once f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -222,3 +223,91 @@ def test_grid_search_refuses_a_float_range_without_a_step(tmp_path):
     assert result.returncode == 2
     assert "float range without a step" in error_line(result)
     assert snapshot(home) == {}
+
+
+def test_trial_states_shown_are_optunas_even_when_an_old_copy_disagrees(tmp_path):
+    """Optuna's storage is the one record: a state changed there directly shows in `study show`, `study ls`
+    and `ls --study`, and the copy an older ocrq kept in studies.json is neither shown nor kept."""
+    from pipeline.study.search import StudySettings, create_or_load
+
+    home = tmp_path / "home"
+    store = Store(home)
+    doc = store.create_study(name="direct", directions=["maximize"], config={"n_trials": 3})
+    journal = home / "studies" / "direct" / "optuna.journal"
+    settings = StudySettings(name="direct", n_trials=3, space={"strategy": ["ptq"]}, store_study_id=doc["id"])
+    study, _ = create_or_load(settings, str(journal))
+    trial = study.ask()
+    trial.suggest_categorical("strategy", ["ptq"])
+    trial.set_user_attr("variant", "ptq")
+    exp = store.create_experiment(name="direct#0", template="smoke", config={}, model="crnn_tiny",
+                                  study_id=doc["id"], trial_number=0)  # fmt: skip
+    # what an older ocrq left in studies.json: the trial still `running` there
+    path = home / "studies.json"
+    data = json.loads(path.read_text())
+    data["trials"] = {
+        "1": {"study_id": doc["id"], "number": 0, "state": "running", "params": {}, "values": None}
+    }
+    path.write_text(json.dumps(data))
+    study.tell(trial, 0.75)  # the trial completes in Optuna, and nowhere else
+
+    shown = json.loads(ocrq(home, "study", "show", "direct", "--json").stdout)
+    assert [(t["number"], t["state"], t["values"]) for t in shown["trials"]] == [(0, "complete", [0.75])]
+    assert shown["trials"][0]["experiment_id"] == exp["id"]  # the store's link
+    assert [t["number"] for t in shown["best"]] == [0]
+    listed = json.loads(ocrq(home, "study", "ls", "--json").stdout)
+    assert (
+        listed[0]["trials"] == 1
+        and listed[0]["counts"] == {"complete": 1}
+        and listed[0]["planned_trials"] == 3
+    )
+    assert " 1/3 " in ocrq(home, "study", "ls").stdout
+    rows = json.loads(ocrq(home, "ls", "--study", "direct", "--json").stdout)
+    assert [(r["trial_number"], r["trial_state"]) for r in rows] == [(0, "complete")]
+    table = ocrq(home, "ls", "--study", "direct")
+    assert "#0 complete" in table.stdout
+    # the next write to studies.json drops the old copy: nothing left that could disagree
+    store.set_study_status(doc["id"], "finished")
+    assert "trials" not in json.loads(path.read_text())
+
+
+@pytest.mark.slow
+def test_a_worker_in_another_home_needs_the_baseline_checked_by_sha256(baseline, tmp_path):
+    """A worker on another box (here: another home) reaching the study's storage trials on a copy of the
+    baseline it is given, checked against the sha256 the study recorded; without one it is refused."""
+    from pipeline.study.search import SETTINGS_ATTR, load_study
+
+    home, base = baseline
+    space = _space(tmp_path, {"strategy": ["ort-int8-dynamic"]})
+    first = ocrq(home, "study", "run", "--from", base, "--study-name", "remote", "--n-trials", "1",
+                 "--method", "random_search", "--param-config", space, "--json")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    journal = str(home / "studies" / "remote" / "optuna.journal")
+    study, settings = load_study("remote", journal)
+    model = Store(home).experiment_dir(base) / "model_fp32.pt"
+    assert settings.baseline_sha256 == hashlib.sha256(model.read_bytes()).hexdigest()
+    settings.n_trials = 2  # room for the second box's worker
+    settings.baseline_dir = "/first-box/home/experiments/" + base  # not a path the second box reaches
+    study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
+
+    other = tmp_path / "other-box"
+    refused = ocrq(other, "study", "worker", "remote", "--storage", journal)
+    assert refused.returncode == 2
+    assert f"experiment {base[:12]}) is not in this home" in error_line(refused)
+    assert "give --baseline FILE" in error_line(refused)
+    wrong = tmp_path / "model_fp32.pt"
+    changed = bytearray(model.read_bytes())
+    changed[len(changed) // 2] ^= 0xFF  # one byte of a weight differs
+    wrong.write_bytes(bytes(changed))
+    refused = ocrq(other, "study", "worker", "remote", "--storage", journal, "--baseline", str(wrong))
+    assert refused.returncode == 2 and "sha256" in error_line(refused)
+    assert len(load_study("remote", journal)[0].trials) == 1  # nothing ran
+
+    joined = ocrq(other, "study", "worker", "remote", "--storage", journal, "--baseline", str(model))
+    assert joined.returncode == 0, joined.stderr
+    assert "worker ran 1 trial(s)" in joined.stderr
+    trials = load_study("remote", journal)[0].trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    ran_there = Store(other).list_experiments()
+    assert [(e["id"], e["trial_number"]) for e in ran_there] == [(trials[1].user_attrs["experiment_id"], 1)]
+    copied = other / "studies" / "remote" / "baseline" / "model_fp32.pt"
+    assert copied.read_bytes() == model.read_bytes()

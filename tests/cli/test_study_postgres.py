@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from store import Store
 from tests.cli.test_study_cli import TINY, _space, ocrq
 
 OCRQ = Path(sys.executable).with_name("ocrq")
@@ -93,9 +94,17 @@ def test_rdb_study_with_a_joining_worker(postgres_url, tmp_path):
 
     study, settings = load_study("pg", postgres_url)
     settings.n_trials = 3
+    settings.baseline_dir = "/first-box/home/experiments/" + base_id  # not a path the other box reaches
     study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
     start = time.monotonic()
-    joined = ocrq(home, "study", "worker", "pg", "--storage", postgres_url)
+    # another box: its own home, the baseline's model_fp32.pt copied over (checked against the sha256)
+    other = tmp_path / "other-box"
+    model = tmp_path / "copied" / "model_fp32.pt"
+    model.parent.mkdir()
+    shutil.copyfile(Store(home).experiment_dir(base_id) / "model_fp32.pt", model)
+    refused = ocrq(other, "study", "worker", "pg", "--storage", postgres_url)
+    assert refused.returncode == 2 and "give --baseline FILE" in refused.stderr
+    joined = ocrq(other, "study", "worker", "pg", "--storage", postgres_url, "--baseline", str(model))
     assert joined.returncode == 0, joined.stderr
     assert "worker ran 1 trial(s)" in joined.stderr
     trials = optuna.load_study(study_name="pg", storage=postgres_url).trials

@@ -92,7 +92,7 @@ def test_nsga2_returns_a_non_dominated_front(tmp_path):
     settings = StudySettings(name="front", method="nsga2", n_trials=12, space=space)
     study, _ = create_or_load(settings, str(tmp_path / "j.log"))
     run_worker(study, settings, lambda n, v, p, c: _fake_rows(v, p))
-    front = best_trials(study, settings)
+    front = best_trials(study)
     complete = [t for t in study.trials if t.values]
     assert len(study.directions) == 3 and front
     for member in front:
@@ -184,7 +184,7 @@ def test_trials_under_the_accuracy_threshold_are_infeasible_and_never_best(tmp_p
         return outcome
 
     run_worker(study, settings, run_trial)
-    best = best_trials(study, settings)
+    best = best_trials(study)
     assert best and "dynamic" in best[0].user_attrs["variant"]
     assert any(t.user_attrs["constraint"] > 0 for t in study.trials)
 
@@ -212,7 +212,7 @@ def test_pruned_trials_carry_no_objective_value(tmp_path):
         return TrialOutcome("pruned", error="cut")
 
     run_worker(study, settings, run_trial)
-    from pipeline.study.outputs import trial_record
+    from pipeline.study.storage import trial_record
 
     records = [trial_record(t) for t in study.trials]
     assert [r["state"] for r in records] == ["pruned", "pruned"]
@@ -278,3 +278,94 @@ def test_a_short_study_queues_no_more_template_variants_than_it_runs(tmp_path):
     assert [q["strategy"] for q in queued] == ["ort-int8-dynamic"]
     run_worker(study, settings, lambda n, v, p, c: _fake_rows(v, p))
     assert [t.state.name for t in study.trials] == ["COMPLETE"]
+
+
+_STRATEGIES = optuna.distributions.CategoricalDistribution(["qat", "pruned"])
+
+
+def _finished_trial(strategy: str, cers: list[float], value: float) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(
+        params={"strategy": strategy}, distributions={"strategy": _STRATEGIES}, value=value,
+        intermediate_values=dict(enumerate(cers, start=1)),
+    )  # fmt: skip
+
+
+def _running_trial(study: optuna.Study, strategy: str, cers: list[float]) -> tuple[optuna.Trial, list[bool]]:
+    """A trial of `strategy` reporting `cers`, with what the study's pruner said after each epoch."""
+    study.enqueue_trial({"strategy": strategy})
+    trial = study.ask()
+    trial.suggest_categorical("strategy", list(_STRATEGIES.choices))
+    said = []
+    for step, cer in enumerate(cers, start=1):
+        trial.report(cer, step)
+        said.append(bool(trial.should_prune()))
+    return trial, said
+
+
+def test_the_median_pruner_compares_a_trial_only_with_trials_of_its_strategy(tmp_path):
+    settings = StudySettings(
+        name="mixed", pruner="median", n_trials=10, space={"strategy": ["qat", "pruned"]}
+    )
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+    for _ in range(4):  # prune-and-finetune trials: their epochs' CER is low from the start
+        study.add_trial(_finished_trial("pruned", [0.05, 0.04, 0.03], 0.9))
+    # A QAT trial whose epochs read worse than every finetune epoch (another curve, not a worse trial).
+    qat, said = _running_trial(study, "qat", [0.6, 0.5, 0.4])
+    assert said == [False, False, False]
+    assert qat.params["strategy"] == "qat"
+    # A median over every trial would have cut it at the first epoch.
+    everyone = optuna.create_study(direction="minimize")
+    everyone.add_trials([t for t in study.trials if t.state.name == "COMPLETE"])
+    plain = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    assert plain.prune(everyone, study._storage.get_trial(qat._trial_id))
+    # Among its own strategy, a trial reading worse than the rest is still cut, and a better one is not
+    # (the study maximizes its score; the intermediate values are CER, lower is better).
+    assert _running_trial(study, "pruned", [0.7, 0.6, 0.5])[1][0]
+    assert _running_trial(study, "pruned", [0.02, 0.01, 0.01])[1] == [False, False, False]
+    assert study.direction.name == "MAXIMIZE"
+
+
+def test_the_best_trials_follow_each_objectives_direction():
+    from optuna.trial import TrialState, create_trial
+
+    from pipeline.study.storage import best_trials
+
+    def trial(number, state, values):
+        frozen = create_trial(state=state, values=values)
+        frozen.number = number
+        return frozen
+
+    trials = [
+        trial(0, TrialState.COMPLETE, [0.10, 3.0]),
+        trial(1, TrialState.COMPLETE, [0.12, 7.0]),
+        trial(2, TrialState.COMPLETE, [0.12, 2.0]),  # worse than 0 on both
+        trial(3, TrialState.RUNNING, None),
+        trial(4, TrialState.PRUNED, None),
+    ]
+    assert {t.number for t in best_trials(trials, ["minimize", "maximize"])} == {0, 1}
+    assert {t.number for t in best_trials(trials, ["maximize", "minimize"])} == {
+        2
+    }  # ties on CER, smaller size
+    single = [trial(0, TrialState.COMPLETE, [0.5]), trial(1, TrialState.COMPLETE, [0.7]), trials[4]]
+    assert [t.number for t in best_trials(single, ["maximize"])] == [1]
+    assert [t.number for t in best_trials(single, ["minimize"])] == [0]
+
+
+def test_hyperband_prunes_through_the_same_strategy_view(tmp_path):
+    """Hyperband builds its own bracket studies over the storage it is given: they see the filtered view."""
+    settings = StudySettings(name="hb", pruner="hyperband", method="random_search", n_trials=12,
+                             space={"strategy": ["qat", "pruned"]})  # fmt: skip
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+
+    def run_trial(number, variant, params, callbacks):
+        cer = 0.05 if params["strategy"] == "pruned" else 0.6  # the finetune curve is far lower
+        for step in range(1, 10):
+            callbacks[0].trial.report(cer + (0.3 if number % 3 == 0 else 0.0), step)
+            if callbacks[0].trial.should_prune():
+                return TrialOutcome("pruned", error="cut")
+        return _fake_rows(variant, params)
+
+    run_worker(study, settings, run_trial)
+    pruned = [t.number for t in study.trials if t.state.name == "PRUNED"]
+    assert len(study.trials) == 12
+    assert pruned and all(number % 3 == 0 for number in pruned)  # only the worse trials of their own kind

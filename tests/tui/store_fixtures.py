@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,12 +173,37 @@ def fill_store(home: str | Path) -> Store:
             (2, "complete", {"qat_epochs": 2, "pruning_ratio": 0.5}, [0.102, 3.0], IDS["pruned"]),
             (3, "running", {"qat_epochs": 4, "pruning_ratio": 0.2}, None, IDS["running"]),
         ]
-        for number, state, params, values, exp_id in trials:
-            store.record_trial(
-                study, number=number, state=state, params=params, values=values, experiment_id=exp_id
-            )
+        add_optuna_study(store.home, "cer-vs-size", ["minimize", "maximize"], ["cer", "size_ratio"], trials)
         store.set_study_status(study, "running")
     return store
+
+
+def add_optuna_study(
+    home: Path, name: str, directions: list[str], metric_names: list[str], trials: list[tuple]
+) -> str:
+    """Write a real Optuna study (journal storage, where `ocrq study run` keeps it) with these trials:
+    ``(number, state, params, values, experiment id)``; returns the storage path."""
+    import optuna
+    from optuna.distributions import FloatDistribution, IntDistribution
+    from optuna.trial import TrialState
+
+    from pipeline.study.storage import open_storage
+
+    url = str(home / "studies" / name / "optuna.journal")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=name, storage=open_storage(url), directions=directions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(metric_names)
+    distributions = {"qat_epochs": IntDistribution(1, 4), "pruning_ratio": FloatDistribution(0.1, 0.5)}
+    for number, state, params, values, exp_id in trials:
+        frozen = optuna.trial.create_trial(
+            state=TrialState[state.upper()], params=params, distributions=distributions,
+            values=values, user_attrs={"experiment_id": exp_id},
+        )  # fmt: skip
+        study.add_trial(frozen)
+        assert study.trials[-1].number == number
+    return url
 
 
 if __name__ == "__main__":

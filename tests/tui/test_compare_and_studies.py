@@ -9,7 +9,7 @@ from tests.tui.conftest import wait_for
 from tests.tui.store_fixtures import IDS, STUDY_ID
 from tui.screens.compare import CompareScreen, CompareTable
 from tui.screens.experiment import ExperimentScreen
-from tui.screens.studies import StudiesScreen, TrialsTable
+from tui.screens.studies import StudiesScreen, StudiesTable, TrialsTable
 from tui.widgets.experiment.variants_table import VariantsTable
 
 pytestmark = pytest.mark.anyio
@@ -69,7 +69,13 @@ async def test_studies_list_trials_best_and_pareto_and_open_a_trial(filled_store
         assert app.screen.exp_id == IDS["qat"]
 
 
-async def test_studies_appear_as_soon_as_they_exist(tmp_path, make_app):
+async def test_studies_and_trial_states_come_live_from_optuna(tmp_path, make_app):
+    """A study shows as soon as the store has it, and its trials as Optuna has them: a state changed in the
+    Optuna storage directly (no ocrq involved) shows, with no second copy to disagree."""
+    import optuna
+
+    from pipeline.study.storage import open_storage
+
     store = Store(tmp_path / "home")
     app = make_app(store)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -78,11 +84,20 @@ async def test_studies_appear_as_soon_as_they_exist(tmp_path, make_app):
             pilot, lambda: isinstance(app.screen, StudiesScreen) and app.screen.loaded, what="studies"
         )
         assert "No studies yet" in str(app.screen.query_one("#study-info").render())
-        study = store.create_study(name="fresh", directions=["minimize"], config={}, study_id=STUDY_ID)["id"]
-        store.record_trial(study, number=0, state="complete", params={"lr": 0.01}, values=[0.2])
-        store.record_trial(study, number=1, state="complete", params={"lr": 0.02}, values=[0.1])
+        store.create_study(name="fresh", directions=["minimize"], config={}, study_id=STUDY_ID)
+        storage = open_storage(str(store.home / "studies" / "fresh" / "optuna.journal"))
+        study = optuna.create_study(study_name="fresh", storage=storage, direction="minimize")
+        first, second = study.ask(), study.ask()
+        first.suggest_float("lr", 0.001, 0.1)
         trials = app.screen.query_one(TrialsTable)
         await wait_for(pilot, lambda: trials.keys == ["0", "1"], timeout=6, what="the new study's trials")
-        assert str(trials.cells_of("1")[2]) == "★" and "best trial: #1" in str(
-            app.screen.query_one("#study-info").render()
+        assert [str(trials.cells_of(k)[1]) for k in ("0", "1")] == ["running", "running"]
+        study.tell(first, 0.2)
+        study.tell(second, state=optuna.trial.TrialState.PRUNED)
+        await wait_for(
+            pilot, lambda: str(trials.cells_of("1")[1]) == "pruned", timeout=6, what="Optuna's new states"
         )
+        assert str(trials.cells_of("0")[1]) == "complete" and str(trials.cells_of("0")[2]) == "★"
+        assert "best trial: #0" in str(app.screen.query_one("#study-info").render())
+        studies = app.screen.query_one(StudiesTable)
+        assert str(studies.cells_of(STUDY_ID)[4]) == "2"  # the trial count, from Optuna too

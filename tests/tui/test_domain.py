@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from pipeline.config import FLAT_FIELDS, ConfigError
-from tui.model.data import new_log_lines, pareto_front, parse_filter
+from tui.model.data import new_log_lines, parse_filter
 from tui.model.fields import OWN_FIELDS, effective_values, form_fields, value_text
 from tui.model.launch import LaunchRequest, build_run_command, graceful_signal, parse_tags, stop_process
 from tui.model.plot import Series, line_chart
@@ -27,18 +27,6 @@ def test_filter_words_become_store_filters():
         parse_filter("status:done")
     with pytest.raises(ValueError, match="needs a value"):
         parse_filter("tag:")
-
-
-def test_pareto_front_respects_each_direction():
-    trials = [
-        {"number": 0, "state": "complete", "values": [0.10, 3.0]},
-        {"number": 1, "state": "complete", "values": [0.12, 7.0]},
-        {"number": 2, "state": "complete", "values": [0.12, 2.0]},  # worse than 0 on both
-        {"number": 3, "state": "running", "values": None},
-        {"number": 4, "state": "pruned", "values": [0.01, 9.0]},  # not complete: never on the front
-    ]
-    assert pareto_front(trials, ["minimize", "maximize"]) == {0, 1}
-    assert pareto_front(trials, ["maximize", "minimize"]) == {2}  # ties on CER, smaller size
 
 
 def test_log_tail_appends_only_new_lines_and_rebuilds_after_a_gap():

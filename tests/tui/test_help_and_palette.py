@@ -39,7 +39,7 @@ async def test_f1_lists_every_screen_s_keys_and_escape_closes(filled_store, make
         text = " ".join(console.export_text().split())
         for expected in ("Soft-delete (asks first; u restores)", "Copy the path to the clipboard (OSC 52)",
                          "Show only config fields that differ", "Open the trial's experiment",
-                         "Validate and start the run", "ctrl+p opens the command palette"):  # fmt: skip
+                         "Validate and start the run, study or import", "ctrl+p opens the command palette"):  # fmt: skip
             assert expected in text
         await pilot.press("escape")
         assert isinstance(app.screen, ExperimentsScreen)
@@ -57,6 +57,12 @@ async def test_palette_commands_are_namespaced_and_run(filled_store, make_app):
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the launch form")
         assert app.screen.template == "smoke"
         await pilot.press("escape")
+        for query, kind in (("study: launch a new study", "study"), ("run: import an ONNX", "import")):
+            await _palette(pilot, query)
+            await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the launch form")
+            assert app.screen.kind == kind
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, LaunchScreen), what="the form closed")
         await _palette(pilot, "study: open")
         await wait_for(pilot, lambda: isinstance(app.screen, StudiesScreen), what="the studies")
         assert app.screen.selected_id == STUDY_ID

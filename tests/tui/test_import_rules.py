@@ -13,6 +13,7 @@ PURE_MODULES = (
     "tui.model.format",
     "tui.model.plot",
     "tui.model.preview",
+    "tui.model.studies",
 )
 
 
@@ -42,3 +43,10 @@ def test_the_whole_tui_imports_neither_torch_nor_pipeline_runtime():
         "pipeline.models",
     }
     assert not heavy & loaded, heavy & loaded
+
+
+def test_reading_a_studys_trials_loads_optuna_but_no_torch():
+    """The Studies screen reads trials from Optuna's storage in its polling thread: optuna, never torch."""
+    loaded = _loaded_after_import(("tui.model.studies", "pipeline.study.storage"))
+    assert "optuna" in loaded
+    assert not {"torch", "onnxruntime", "pipeline.study.search", "pipeline.runner"} & loaded

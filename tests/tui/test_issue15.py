@@ -15,7 +15,7 @@ from textual.widgets import OptionList, TabbedContent
 import tui.screens.launch as launch_module
 from tests.tui.conftest import screen_text, wait_for
 from tests.tui.store_fixtures import IDS, QUICK_ID
-from tui.model.launch import LaunchedRun
+from tui.model.launch import Launched
 from tui.model.plot import Series, line_chart
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import ConfirmDialog
@@ -156,7 +156,7 @@ async def test_row06_escape_after_launch_leaves_the_form(filled_store, make_app,
 
     def fake_launch(home, request, exp_id=None):
         calls.append(request)
-        return LaunchedRun("0123456789ab", 999999, ("ocrq", "run", request.template), tmp_path / "x.log")
+        return Launched("0123456789ab", 999999, ("ocrq", "run", request.template), tmp_path / "x.log")
 
     monkeypatch.setattr(launch_module, "launch_run", fake_launch)
     app = make_app(filled_store)
@@ -446,7 +446,7 @@ async def test_resume_asks_and_starts_ocrq_run_resume(filled_store, make_app, mo
 
     def fake_resume(home, experiment):
         started.append(experiment["id"])
-        return LaunchedRun(experiment["id"], 999999, ("ocrq", "run", "--resume"), tmp_path / "r.log")
+        return Launched(experiment["id"], 999999, ("ocrq", "run", "--resume"), tmp_path / "r.log")
 
     monkeypatch.setattr(app_module, "resume_run", fake_resume)
     app = make_app(filled_store)

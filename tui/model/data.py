@@ -1,4 +1,4 @@
-"""Reading the store for the screens: listings, a live tail of one experiment, studies.
+"""Reading the store for the screens: listings and a live tail of one experiment (studies: `studies.py`).
 
 No Textual here (a test checks it): screens call these functions from thread workers and turn the
 results into messages. Each reader skips work when the store files it depends on did not change, so
@@ -253,65 +253,3 @@ def new_log_lines(shown: list[str], tail: list[str]) -> tuple[list[str], bool]:
         if shown[-overlap:] == tail[:overlap]:
             return tail[overlap:], False
     return tail, True
-
-
-# -- studies -------------------------------------------------------------------------------------
-
-
-@dataclass
-class StudiesSnapshot:
-    """Every study (newest first) and, when one is selected, that study with its trials."""
-
-    studies: list[dict[str, Any]]
-    selected: dict[str, Any] | None
-
-
-class StudiesReader:
-    """Reads studies and the selected study's trials, skipping reads when studies.json did not change."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._signature: tuple | None = None
-        self._selected: str | None = None
-
-    def read(self, selected_id: str | None, *, force: bool = False) -> StudiesSnapshot | None:
-        signature = self.store.studies_signature()
-        if not force and signature == self._signature and selected_id == self._selected:
-            return None
-        studies = self.store.list_studies()
-        if selected_id is None and studies:
-            selected_id = studies[0]["id"]
-        known = {study["id"] for study in studies}
-        selected = self.store.get_study(selected_id) if selected_id in known else None
-        self._signature, self._selected = signature, selected_id
-        return StudiesSnapshot(studies=studies, selected=selected)
-
-
-def pareto_front(trials: list[dict[str, Any]], directions: list[str]) -> set[int]:
-    """Numbers of the complete trials that no other complete trial dominates."""
-    signs = [1.0 if direction == "minimize" else -1.0 for direction in directions]
-    points = []
-    for trial in trials:
-        values = trial.get("values")
-        if trial.get("state") != "complete" or not values or len(values) != len(signs):
-            continue
-        if any(value is None for value in values):
-            continue
-        points.append((trial["number"], [sign * value for sign, value in zip(signs, values, strict=True)]))
-
-    def dominates(a: list[float], b: list[float]) -> bool:
-        return all(x <= y for x, y in zip(a, b, strict=True)) and any(
-            x < y for x, y in zip(a, b, strict=True)
-        )
-
-    return {number for number, point in points if not any(dominates(other, point) for _, other in points)}
-
-
-def best_trials(study: dict[str, Any]) -> set[int]:
-    """The study's best trials: Optuna's record when the study has one, else computed from the trials.
-
-    One objective: the best complete trial. Several: the Pareto front.
-    """
-    if study.get("best_trials"):
-        return {int(number) for number in study["best_trials"]}
-    return pareto_front(study.get("trials", []), list(study.get("directions") or ["minimize"]))

@@ -1,8 +1,11 @@
-"""Starting `ocrq run` as a detached process, and stopping a running experiment.
+"""Starting `ocrq run`, `ocrq study run`, `ocrq import`, a resume or an analysis as detached processes,
+and stopping a running experiment or study.
 
-A launched run lives in its own session (``start_new_session``), reads nothing from the terminal and
-writes its output to ``HOME/launches/<id>.log``, so closing the TUI or losing the SSH connection does
-not stop it. The TUI never trains in its own process. No Textual here (a test checks it).
+Every launch goes through `start`: the command lives in its own session (``start_new_session``), reads
+nothing from the terminal and writes its output to ``HOME/launches/<name>.log``, so closing the TUI or
+losing the SSH connection does not stop it. The TUI never trains in its own process. Each request is
+validated first with the one-line messages the CLI would print; nothing starts for a bad one. No Textual
+here (a test checks it).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import MODES, ConfigError, resolve_config
+from pipeline.config import MODES, TEMPLATES, ConfigError, resolve_config
+from pipeline.config.import_options import check_import_options
+from pipeline.config.study_options import check_study_name, check_study_options
 from store import Store, looks_like_ocrq, process_alive, this_host
 from store import stop_process as store_stop_process
 
@@ -98,13 +103,15 @@ def build_run_command(
 
 
 @dataclass(frozen=True)
-class LaunchedRun:
-    """A run this TUI started: its pre-allocated experiment id, pid, argument list and output log."""
+class Launched:
+    """A process this TUI started: its experiment id when known in advance (a run, a resume, an analysis;
+    None for a study or an import), pid, argument list, output log and, for a study, the study's name."""
 
-    exp_id: str
+    exp_id: str | None
     pid: int
     argv: tuple[str, ...]
     log_path: Path
+    study: str | None = None
 
     @property
     def command_line(self) -> str:
@@ -131,7 +138,17 @@ def start_detached(argv: list[str], log_path: Path, *, env: dict[str, str] | Non
     return process
 
 
-def launch_run(home: str | Path, request: LaunchRequest, exp_id: str | None = None) -> LaunchedRun:
+def start(home: str | Path, arguments: list[str], log_name: str, *, exp_id: str | None = None,
+          study: str | None = None) -> Launched:  # fmt: skip
+    """Start ``ocrq --home HOME ARGUMENTS`` detached, its output in ``HOME/launches/LOG_NAME.log``."""
+    home = Path(home)
+    argv = [sys.executable, "-m", "cli.main", "--home", str(home), *arguments]
+    log_path = home / LAUNCH_DIR / f"{log_name}.log"
+    process = start_detached(argv, log_path, env={**os.environ, "OCRQ_HOME": str(home)})
+    return Launched(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path, study=study)
+
+
+def launch_run(home: str | Path, request: LaunchRequest, exp_id: str | None = None) -> Launched:
     """Validate ``request`` and start `ocrq run` for it as a detached process.
 
     Raises:
@@ -139,23 +156,121 @@ def launch_run(home: str | Path, request: LaunchRequest, exp_id: str | None = No
     """
     validate_request(request)
     exp_id = exp_id or secrets.token_hex(6)
-    home = Path(home)
-    argv = build_run_command(home, request, exp_id)
-    log_path = home / LAUNCH_DIR / f"{exp_id}.log"
-    env = {**os.environ, "OCRQ_HOME": str(home)}
-    process = start_detached(argv, log_path, env=env)
-    return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
+    return start(home, run_arguments(request, exp_id), exp_id, exp_id=exp_id)
 
 
-def command_preview(request: LaunchRequest) -> str:
-    """The command a user would type for ``request``: ``ocrq run quickstart --qat-epochs=3 --tag=x``."""
+# -- studies and imports -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudyRequest:
+    """What the launch form asks for in study mode (numbers as the text typed, checked by `validate_study`).
+
+    ``overrides`` are config fields (CLI text) the study's baseline is trained with.
+    """
+
+    template: str
+    method: str = "bayesian"
+    target: str = "balanced"
+    n_trials: str = "20"
+    jobs: str = "1"
+    name: str = ""
+    dry_run: bool = False
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+def _whole_number(flag: str, text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} '{text}' is not a whole number") from None
+
+
+def validate_study(request: StudyRequest, store: Store) -> None:
+    """ConfigError with the line `ocrq study run` would print for the same arguments."""
+    if request.template not in TEMPLATES:
+        raise ConfigError(f"template '{request.template}' is not known; allowed {', '.join(TEMPLATES)}")
+    n_trials, jobs = _whole_number("--n-trials", request.n_trials), _whole_number("--jobs", request.jobs)
+    check_study_options(request.method, request.target, "median", n_trials, jobs)
+    name = check_study_name(request.name.strip())
+    if any(study.get("name") == name for study in store.list_studies()):
+        raise ConfigError(f"--study-name '{name}' is taken; give a new name (`ocrq study run` resumes it)")
+    resolve_config(request.template, overrides={**request.overrides, "mode": "train"})
+
+
+def study_arguments(request: StudyRequest) -> list[str]:
+    """``study run TEMPLATE --method=... --study-name=NAME [--field=value ...] [--dry-run]``."""
+    args = ["study", "run", request.template, f"--method={request.method}",
+            f"--optimization-target={request.target}", f"--n-trials={request.n_trials.strip()}",
+            f"--jobs={request.jobs.strip()}", f"--study-name={request.name.strip()}"]  # fmt: skip
+    args += [f"--{key.replace('_', '-')}={text}" for key, text in request.overrides.items()]
+    if request.dry_run:
+        args.append("--dry-run")
+    return args
+
+
+def launch_study(store: Store, request: StudyRequest) -> Launched:
+    """Validate and start `ocrq study run` detached; ConfigError (nothing started) for a bad request."""
+    validate_study(request, store)
+    name = request.name.strip()
+    return start(store.home, study_arguments(request), f"study-{name}", study=name)
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """What the launch form asks for in import mode: `ocrq import MODEL --data DATA ...` (text as typed)."""
+
+    model: str
+    data: str = "synthetic"
+    height: str = ""
+    name: str = ""
+    normalize: str = "paddle"
+    variants: str = ""
+    lines: str = ""
+    tags: tuple[str, ...] = ()
+
+
+def validate_import(request: ImportRequest) -> None:
+    """ConfigError with the line `ocrq import` would print (what needs the model is checked when it runs)."""
+    check_import_options(request.model.strip(), request.data.strip(), request.normalize)
+    for flag, text in (("--height", request.height), ("--lines", request.lines)):
+        if text.strip() and _whole_number(flag, text) < 1:
+            raise ConfigError(f"{flag} {text.strip()} is not allowed; give a whole number >= 1")
+
+
+def import_arguments(request: ImportRequest) -> list[str]:
+    """``import MODEL --data=DATA [--height=H] [--name=N] ...`` (empty fields keep `ocrq import`'s defaults)."""
+    model, data = request.model.strip(), request.data.strip()
+    model = str(Path(model).expanduser().resolve()) if model else "MODEL.onnx"
+    data = str(Path(data).expanduser().resolve()) if data and data != "synthetic" else data
+    args = ["import", model, f"--data={data}", f"--normalize={request.normalize}"]
+    for flag, text in (("height", request.height), ("name", request.name), ("variants", request.variants),
+                       ("lines", request.lines)):  # fmt: skip
+        if text.strip():
+            args.append(f"--{flag}={text.strip()}")
+    args += [f"--tag={tag}" for tag in request.tags]
+    return args + ["--json"]
+
+
+def launch_import(home: str | Path, request: ImportRequest) -> Launched:
+    """Validate and start `ocrq import` detached; ConfigError (nothing started) for a bad request."""
+    validate_import(request)
+    return start(home, import_arguments(request), f"import-{secrets.token_hex(4)}")
+
+
+def command_preview(request: LaunchRequest | StudyRequest | ImportRequest) -> str:
+    """The command a user would type: ``ocrq run quickstart --qat-epochs=3 --tag=x``, ``ocrq study run ...``."""
+    if isinstance(request, StudyRequest):
+        return shlex.join(["ocrq", *study_arguments(request)])
+    if isinstance(request, ImportRequest):
+        return shlex.join(["ocrq", *import_arguments(request)[:-1]])
     return shlex.join(["ocrq", *run_arguments(request, "ID")[:-3]])
 
 
 RESUMABLE = ("interrupted", "crashed", "failed")
 
 
-def resume_run(home: str | Path, experiment: dict[str, Any]) -> LaunchedRun:
+def resume_run(home: str | Path, experiment: dict[str, Any]) -> Launched:
     """Continue an interrupted or crashed experiment from its last checkpoint (`ocrq run --resume ID`).
 
     Raises:
@@ -166,14 +281,10 @@ def resume_run(home: str | Path, experiment: dict[str, Any]) -> LaunchedRun:
         raise ValueError(
             f"experiment {exp_id[:8]} is {status}; only {', '.join(RESUMABLE)} runs can be resumed"
         )
-    home = Path(home)
-    argv = [sys.executable, "-m", "cli.main", "--home", str(home), "run", "--resume", exp_id, "--json"]
-    log_path = home / LAUNCH_DIR / f"{exp_id}-resume.log"
-    process = start_detached(argv, log_path, env={**os.environ, "OCRQ_HOME": str(home)})
-    return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
+    return start(home, ["run", "--resume", exp_id, "--json"], f"{exp_id}-resume", exp_id=exp_id)
 
 
-def analyze_run(home: str | Path, experiment: dict[str, Any]) -> LaunchedRun:
+def analyze_run(home: str | Path, experiment: dict[str, Any]) -> Launched:
     """Start `ocrq analyze ID` for a finished experiment as a detached process (it records its files).
 
     Raises:
@@ -182,11 +293,7 @@ def analyze_run(home: str | Path, experiment: dict[str, Any]) -> LaunchedRun:
     exp_id, status = experiment["id"], experiment.get("status")
     if status != "finished" or not experiment.get("variants"):
         raise ValueError(f"experiment {exp_id[:8]} is {status}; only a finished experiment can be analysed")
-    home = Path(home)
-    argv = [sys.executable, "-m", "cli.main", "--home", str(home), "analyze", exp_id, "-q"]
-    log_path = home / LAUNCH_DIR / f"{exp_id}-analyze.log"
-    process = start_detached(argv, log_path, env={**os.environ, "OCRQ_HOME": str(home)})
-    return LaunchedRun(exp_id=exp_id, pid=process.pid, argv=tuple(argv), log_path=log_path)
+    return start(home, ["analyze", exp_id, "-q"], f"{exp_id}-analyze", exp_id=exp_id)
 
 
 def launch_log_tail(path: Path, lines: int = 40) -> list[str]:
@@ -280,3 +387,16 @@ def stop_experiment(store: Store, exp_id: str, grace_s: float = GRACE_S) -> str:
     if outcome == "gone":
         return f"experiment {short} had already stopped"
     return f"experiment {short} interrupted (pid {pid}); its checkpoint is saved"
+
+
+def stop_study(store: Store, study: dict, grace_s: float = 30.0) -> str:
+    """Stop a running study's main process (its workers stop with it); a one-line message."""
+    pid, host = study.get("pid"), study.get("host")
+    if study.get("status") != "running":
+        return f"study {study.get('name')} is {study.get('status')}; nothing to stop"
+    if host and host != this_host():
+        return f"study {study.get('name')} runs on {host}; stop it there"
+    if not isinstance(pid, int) or not process_alive(pid, study.get("pid_started")):
+        return f"study {study.get('name')} has no live process (pid {pid})"
+    outcome = stop_process(pid, grace_s, started=study.get("pid_started"))
+    return f"study {study.get('name')}: {outcome} (pid {pid})"

@@ -17,7 +17,7 @@ from tui.messages import ExperimentUpdated, OpenArtifact
 from tui.model.artifacts import is_text, shown_path
 from tui.model.data import ExperimentTail
 from tui.model.format import fmt_time, status_text, value_text, wrap_items
-from tui.model.launch import RESUMABLE, LaunchedRun, launch_log_tail, process_alive
+from tui.model.launch import RESUMABLE, Launched, launch_log_tail, process_alive
 from tui.model.preview import is_image
 from tui.model.progress import describe, gpu_details
 from tui.polling import PollingScreen
@@ -85,7 +85,7 @@ class ExperimentScreen(PollingScreen):
         ),
     ]
 
-    def __init__(self, exp_id: str, launched: LaunchedRun | None = None) -> None:
+    def __init__(self, exp_id: str, launched: Launched | None = None) -> None:
         super().__init__()
         self.exp_id = exp_id
         self.launched = launched

@@ -1,103 +1,41 @@
-"""The launch form: a template, a name, a mode, tags and any config field; starts `ocrq run` detached."""
+"""The launch form: a run (template, mode, name, tags, any config field), an Optuna study (template, method,
+target, trials, jobs) or an ONNX import (file, data, height, ...); each starts detached."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Label, OptionList, Select, Static
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Select, Static
 
 from pipeline.config import MODES, TEMPLATES, ConfigError
-from tui.model.fields import FormField, effective_values, form_field, form_fields, value_text
-from tui.model.launch import LaunchRequest, command_preview, launch_run, parse_tags
+from pipeline.config.import_options import NORMALIZE_CHOICES
+from pipeline.config.study_options import METHODS, TARGET_WEIGHTS
+from tui.model.fields import effective_values, form_field, form_fields, value_text
+from tui.model.launch import (
+    ImportRequest,
+    LaunchRequest,
+    StudyRequest,
+    command_preview,
+    launch_import,
+    launch_run,
+    launch_study,
+    parse_tags,
+)
+from tui.screens.field_editor import FieldEditor
 from tui.widgets.common.inputs import OcrqInput
 from tui.widgets.common.keyed_table import Col, KeyedTable
+
+__all__ = ["FieldEditor", "FieldsTable", "LaunchScreen"]
 
 # The value always shows (long lists end in an ellipsis; the editor shows them whole); section goes first.
 FIELD_COLUMNS = (
     Col("set", " ", 0), Col("field", "field", 0), Col("section", "section", 2), Col("value", "value", 0, max_width=22),
 )  # fmt: skip
-
-
-class FieldEditor(ModalScreen[str | None]):
-    """Edit one config field as CLI text, checked as you type with the same messages as `ocrq run`; a field
-    with fixed choices (a schedule, a boolean) is a pick list.
-
-    The check runs a moment after the last key, not on every key: typing is never interleaved with
-    re-validating and re-laying out the dialog.
-
-    Dismisses with the text, ``""`` to go back to the template's value, or ``None`` when cancelled.
-    """
-
-    CHECK_DELAY_S = 0.15
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="field.cancel", tooltip="Close, change nothing")]
-
-    def __init__(
-        self, field: FormField, text: str, template_text: str, check: Callable[[str], str | None]
-    ) -> None:
-        super().__init__()
-        self.field = field
-        self.text = text
-        self.template_text = template_text
-        self.check = check
-        self._check_timer: Timer | None = None
-
-    def compose(self) -> ComposeResult:
-        field = self.field
-        with Vertical(classes="dialog"):
-            yield Label(f"{field.flag}  ({field.section})", classes="dialog-title")
-            yield Static(Text(field.help), classes="dialog-help")
-            yield Static(
-                Text(f"allowed: {field.allowed}\ntemplate value: {self.template_text}"), classes="dialog-help"
-            )
-            if field.choices:
-                yield OptionList(*field.choices, id="field-choices")
-                yield Static("enter: pick · escape: cancel", classes="dialog-keys")
-                return
-            yield OcrqInput(value=self.text, id="field-input", select_on_focus=False)
-            yield Static("", id="field-error", classes="error-line")
-            yield Static("enter: save · empty: template value · escape: cancel", classes="dialog-keys")
-
-    def on_mount(self) -> None:
-        if self.field.choices:
-            choices = self.query_one(OptionList)
-            if self.text in self.field.choices:
-                choices.highlighted = self.field.choices.index(self.text)
-            choices.focus()
-            return
-        self.query_one("#field-input", OcrqInput).focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.field.choices[event.option_index])
-
-    def on_input_changed(self, event: OcrqInput.Changed) -> None:
-        if self._check_timer is not None:
-            self._check_timer.stop()
-        self._check_timer = self.set_timer(self.CHECK_DELAY_S, self._check_now)
-
-    def _check_now(self) -> None:
-        self._check_timer = None
-        text = self.query_one("#field-input", OcrqInput).value.strip()
-        self.query_one("#field-error", Static).update(Text(self.check(text) or ""))
-
-    def on_input_submitted(self, event: OcrqInput.Submitted) -> None:
-        text = event.value.strip()
-        error = self.check(text)
-        self.query_one("#field-error", Static).update(Text(error or ""))
-        # A message about another field (a combination) does not stop this one from being saved.
-        if error and self.field.key in error:
-            return
-        self.dismiss(text)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class FieldsTable(KeyedTable):
@@ -120,8 +58,23 @@ class FieldsTable(KeyedTable):
         self.screen.reset_field(self.cursor_key)
 
 
+KINDS = (("run", "run"), ("study", "study"), ("import", "import"))
+IMPORT_DESCRIPTION = (
+    "import: an ONNX recognizer (CTC output, one image input) becomes an experiment with its ONNX Runtime "
+    "variants measured"
+)
+KIND_TITLES = {
+    "run": "launch a run",
+    "study": "launch an Optuna study",
+    "import": "import an ONNX recognizer",
+}
+
+
 class LaunchScreen(Screen):
-    """Build an `ocrq run` from a template and field overrides, validate it, start it detached.
+    """Build an `ocrq run`, `ocrq study run` or `ocrq import`, validate it as the CLI would, start it detached.
+
+    The launch selector switches between the three; run and study modes share the template and the config
+    fields (a study trains its baseline with them), import mode asks for the ONNX file and its data.
 
     Args:
         template: the template to start from (default: the first one, usually quickstart).
@@ -129,10 +82,17 @@ class LaunchScreen(Screen):
         name: the name to start with.
         tags: the tags to start with.
         source: what the form was cloned from (shown in the title).
+        kind: run, study or import.
     """
 
     BINDINGS = [
-        Binding("ctrl+r,f5", "launch", "Launch", id="launch.launch", tooltip="Validate and start the run"),
+        Binding(
+            "ctrl+r,f5",
+            "launch",
+            "Launch",
+            id="launch.launch",
+            tooltip="Validate and start the run, study or import",
+        ),
         Binding("escape", "back", "Back", id="launch.back", tooltip="Back without launching"),
         Binding(
             "slash", "filter", "Filter fields", id="launch.filter", tooltip="Show only fields matching a word"
@@ -147,6 +107,7 @@ class LaunchScreen(Screen):
         name: str = "",
         tags: tuple[str, ...] = (),
         source: str | None = None,
+        kind: str = "run",
     ) -> None:
         super().__init__()
         self.template = template if template in TEMPLATES else next(iter(TEMPLATES))
@@ -154,23 +115,28 @@ class LaunchScreen(Screen):
         self.values: dict[str, object] = {}
         self.field_filter = ""
         self.last_command: str | None = None
-        self.last_request: LaunchRequest | None = None
+        self.last_request: LaunchRequest | StudyRequest | ImportRequest | None = None
         self.initial_name = name
         self.initial_tags = " ".join(tags)
         self.source = source
+        self.kind = kind if kind in KIND_TITLES else "run"
         self.launched = False  # one launch per form: a second ctrl+r never starts a duplicate
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
-        with Grid(id="launch-top"):
-            yield Label("template", classes="form-label")
+        with Grid(id="launch-top", classes="launch-grid"):
+            yield Label("launch", classes="form-label")
+            yield Select(KINDS, value=self.kind, allow_blank=False, id="launch-kind", compact=True)
+            yield Label("template", classes="form-label template-part")
             yield Select(
                 [(name, name) for name in TEMPLATES],
                 value=self.template,
                 allow_blank=False,
                 id="template",
                 compact=True,
+                classes="template-part",
             )
+        with Grid(id="run-form", classes="launch-grid kind-form"):
             yield Label("mode", classes="form-label")
             modes = [("template's", "")] + [(mode, mode) for mode in MODES]
             yield Select(modes, value="", allow_blank=False, id="mode", compact=True)
@@ -178,6 +144,40 @@ class LaunchScreen(Screen):
             yield OcrqInput(value=self.initial_name, placeholder="(template-model)", id="name", compact=True)
             yield Label("tags", classes="form-label")
             yield OcrqInput(value=self.initial_tags, placeholder="space-separated", id="tags", compact=True)
+        with Grid(id="study-form", classes="launch-grid kind-form"):
+            yield Label("name", classes="form-label")
+            yield OcrqInput(placeholder="letters, digits, _ . -", id="study-name", compact=True)
+            yield Label("method", classes="form-label")
+            yield Select([(m, m) for m in METHODS], value="bayesian", allow_blank=False, id="study-method",
+                         compact=True)  # fmt: skip
+            yield Label("trials", classes="form-label")
+            yield OcrqInput(value="20", id="study-trials", compact=True)
+            yield Label("target", classes="form-label")
+            yield Select([(t, t) for t in TARGET_WEIGHTS], value="balanced", allow_blank=False,
+                         id="study-target", compact=True)  # fmt: skip
+            yield Label("jobs", classes="form-label")
+            yield OcrqInput(value="1", id="study-jobs", compact=True)
+            yield Label("dry run", classes="form-label")
+            yield Select([("no", "no"), ("yes", "yes")], value="no", allow_blank=False, id="study-dry",
+                         compact=True)  # fmt: skip
+        with Grid(id="import-form", classes="launch-grid kind-form"):
+            yield Label("onnx", classes="form-label")
+            yield OcrqInput(placeholder="path/to/model.onnx", id="import-model", compact=True)
+            yield Label("data", classes="form-label")
+            yield OcrqInput(value="synthetic", id="import-data", compact=True)
+            yield Label("height", classes="form-label")
+            yield OcrqInput(placeholder="(from the model)", id="import-height", compact=True)
+            yield Label("norm", classes="form-label")
+            yield Select([(n, n) for n in NORMALIZE_CHOICES], value="paddle", allow_blank=False,
+                         id="import-normalize", compact=True)  # fmt: skip
+            yield Label("name", classes="form-label")
+            yield OcrqInput(placeholder="(import-FILE)", id="import-name", compact=True)
+            yield Label("lines", classes="form-label")
+            yield OcrqInput(placeholder="300", id="import-lines", compact=True)
+            yield Label("variants", classes="form-label")
+            yield OcrqInput(placeholder="(all four ort-int*)", id="import-variants", compact=True)
+            yield Label("tags", classes="form-label")
+            yield OcrqInput(placeholder="space-separated", id="import-tags", compact=True)
         yield Static("", id="template-description", classes="status-line")
         yield OcrqInput(placeholder="/ filter fields", id="field-filter", compact=True)
         yield FieldsTable(FIELD_COLUMNS, id="fields-table")
@@ -187,20 +187,56 @@ class LaunchScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"launch a run like {self.source}" if self.source else "launch a run"
         self._refresh_values()
-        self.query_one(FieldsTable).focus()
+        self._show_kind()
+
+    def _show_kind(self) -> None:
+        """Show the inputs of the chosen kind; import mode has no template or config fields."""
+        for kind in KIND_TITLES:
+            self.query_one(f"#{kind}-form").display = kind == self.kind
+        fields = self.kind != "import"
+        for widget in self.query(".template-part"):
+            widget.display = fields
+        for selector in ("#field-filter", "#fields-table", "#field-help"):
+            self.query_one(selector).display = fields
+        self._show_description()
+        self.refresh_bindings()
+        title = KIND_TITLES[self.kind]
+        self.sub_title = f"{title} like {self.source}" if self.source and self.kind == "run" else title
+        self.query_one("#launch-error", Static).update("")
+        self._show_command()
+        focus = {"run": "#fields-table", "study": "#study-name", "import": "#import-model"}[self.kind]
+        self.query_one(focus).focus()
 
     # -- the form --------------------------------------------------------------------------------
 
-    def _request(self) -> LaunchRequest:
-        mode = self.query_one("#mode", Select).value
+    def _text(self, widget_id: str) -> str:
+        return self.query_one(f"#{widget_id}", OcrqInput).value
+
+    def _choice(self, widget_id: str) -> str:
+        value = self.query_one(f"#{widget_id}", Select).value
+        return value if isinstance(value, str) else ""
+
+    def _request(self) -> LaunchRequest | StudyRequest | ImportRequest:
+        if self.kind == "study":
+            return StudyRequest(
+                template=self.template, method=self._choice("study-method"), target=self._choice("study-target"),
+                n_trials=self._text("study-trials"), jobs=self._text("study-jobs"), name=self._text("study-name"),
+                dry_run=self._choice("study-dry") == "yes", overrides=dict(self.overrides),
+            )  # fmt: skip
+        if self.kind == "import":
+            return ImportRequest(
+                model=self._text("import-model"), data=self._text("import-data"),
+                height=self._text("import-height"), name=self._text("import-name"),
+                normalize=self._choice("import-normalize"), variants=self._text("import-variants"),
+                lines=self._text("import-lines"), tags=parse_tags(self._text("import-tags")),
+            )  # fmt: skip
         return LaunchRequest(
             template=self.template,
             overrides=dict(self.overrides),
-            name=self.query_one("#name", OcrqInput).value,
-            mode=mode if isinstance(mode, str) else "",
-            tags=parse_tags(self.query_one("#tags", OcrqInput).value),
+            name=self._text("name"),
+            mode=self._choice("mode"),
+            tags=parse_tags(self._text("tags")),
         )
 
     def _refresh_values(self) -> None:
@@ -211,13 +247,18 @@ class LaunchScreen(Screen):
             error_line.update(Text(str(error)))
         else:
             error_line.update("")
-        description = TEMPLATES[self.template].description
-        changed = f" · {len(self.overrides)} changed (●)" if self.overrides else ""
-        self.query_one("#template-description", Static).update(
-            Text(f"{self.template}: {description}{changed}")
-        )
+        self._show_description()
         self._show_fields()
         self._show_command()
+
+    def _show_description(self) -> None:
+        if self.kind == "import":
+            text = IMPORT_DESCRIPTION
+        else:
+            changed = f" · {len(self.overrides)} changed (●)" if self.overrides else ""
+            study = " (the study's baseline)" if self.kind == "study" else ""
+            text = f"{self.template}{study}: {TEMPLATES[self.template].description}{changed}"
+        self.query_one("#template-description", Static).update(Text(text))
 
     def _show_command(self) -> None:
         """The exact command this form runs, as a user would type it."""
@@ -299,7 +340,10 @@ class LaunchScreen(Screen):
         if event.select.id == "template" and isinstance(event.value, str) and event.value != self.template:
             self.template = event.value
             self._refresh_values()
-        elif event.select.id == "mode":
+        elif event.select.id == "launch-kind" and isinstance(event.value, str) and event.value != self.kind:
+            self.kind = event.value
+            self._show_kind()
+        else:
             self._show_command()
 
     def on_input_changed(self, event: OcrqInput.Changed) -> None:
@@ -309,7 +353,7 @@ class LaunchScreen(Screen):
             table = self.query_one(FieldsTable)
             if table.row_count:  # enter then edits the best match, wherever the cursor was before
                 table.move_cursor(row=0, animate=False)
-        elif event.input.id in ("name", "tags"):
+        else:
             self._show_command()
 
     def on_input_submitted(self, event: OcrqInput.Submitted) -> None:
@@ -317,6 +361,10 @@ class LaunchScreen(Screen):
             self.query_one(FieldsTable).focus()
 
     # -- actions ---------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No field filter in import mode (an import has no config fields)."""
+        return not (action == "filter" and self.kind == "import")
 
     def action_filter(self) -> None:
         self.query_one("#field-filter", OcrqInput).focus()
@@ -332,7 +380,12 @@ class LaunchScreen(Screen):
             return
         request = self._request()
         try:
-            launched = launch_run(self.app.store.home, request)
+            if isinstance(request, StudyRequest):
+                launched = launch_study(self.app.store, request)
+            elif isinstance(request, ImportRequest):
+                launched = launch_import(self.app.store.home, request)
+            else:
+                launched = launch_run(self.app.store.home, request)
         except ConfigError as error:
             self.query_one("#launch-error", Static).update(Text(str(error)))
             self.notify(str(error), title="not launched", severity="error", timeout=8)
@@ -341,9 +394,20 @@ class LaunchScreen(Screen):
         self.last_request = request
         self.last_command = launched.command_line
         self.query_one("#launch-command", Static).update(Text(f"started: {launched.command_line}"))
-        self.notify(
-            f"started {launched.exp_id[:8]} (pid {launched.pid}); output in {launched.log_path}", timeout=6
-        )
-        # The run replaces the form: escape from it goes back to where the form was opened from.
+        # What was started replaces the form: escape from it goes back to where the form was opened from.
         self.app.pop_screen()
-        self.app.open_experiment(launched.exp_id, launched=launched)
+        if launched.study is not None:
+            self.notify(f"started study {launched.study} (pid {launched.pid}); output in {launched.log_path}")
+            self.app.show_study(launched.study)
+        elif launched.exp_id is None:
+            self.notify(
+                f"started the import (pid {launched.pid}); it shows in the list once the model is checked; "
+                f"output in {launched.log_path}",
+                timeout=8,
+            )
+        else:
+            self.notify(
+                f"started {launched.exp_id[:8]} (pid {launched.pid}); output in {launched.log_path}",
+                timeout=6,
+            )
+            self.app.open_experiment(launched.exp_id, launched=launched)

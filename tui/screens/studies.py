@@ -12,15 +12,15 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui.messages import StudiesLoaded
-from tui.model.data import StudiesReader, best_trials, pareto_front
-from tui.model.format import fmt_num, fmt_time, status_text
-from tui.model.study_launch import stop_study
+from tui.model.format import fmt_fixed, fmt_num, fmt_time, status_text
+from tui.model.launch import stop_study
+from tui.model.studies import StudiesReader, StudyView
 from tui.polling import PollingScreen
 from tui.widgets.common.keyed_table import KeyedTable
 
 STUDY_COLUMNS = (
     ("name", "study"), ("id", "id"), ("status", "status"), ("directions", "objectives"),
-    ("n_trials", "trials"), ("created", "created"),
+    ("trials", "trials"), ("created", "created"),
 )  # fmt: skip
 TRIAL_STATE_STYLES = {
     "complete": "green",
@@ -59,10 +59,10 @@ class TrialsTable(KeyedTable):
                 self.add_column(label, key=key, width=8 if key == "state" else None)
 
 
-def _objective_labels(study: dict[str, Any]) -> list[str]:
-    directions = study.get("directions") or ["minimize"]
-    names = (study.get("config") or {}).get("objectives")
-    if isinstance(names, list) and len(names) == len(directions):
+def _objective_labels(study: StudyView) -> list[str]:
+    directions = study.directions or ["minimize"]
+    names = study.objectives
+    if len(names) == len(directions):
         return [
             f"{name} {'↓' if d == 'minimize' else '↑'}" for name, d in zip(names, directions, strict=True)
         ]
@@ -103,7 +103,7 @@ class StudiesScreen(PollingScreen):
         super().__init__()
         self.reader: StudiesReader | None = None
         self.selected_id: str | None = None
-        self.study: dict[str, Any] | None = None
+        self.study: StudyView | None = None
         self.pareto_only = False
         self.loaded = False
 
@@ -133,15 +133,21 @@ class StudiesScreen(PollingScreen):
                 study["id"][:8],
                 status_text(study.get("status")),
                 ", ".join(study.get("directions") or []),
-                str(study.get("n_trials", 0)),
+                _count(*snapshot.trial_counts.get(study["id"], (None, None))),
                 fmt_time(study.get("created")),
             )
             rows.append((study["id"], cells))
         studies_table = self.query_one(StudiesTable)
         studies_table.sync(rows)
+        pending = self.app.pending_study
+        chosen = next((s["id"] for s in snapshot.studies if pending and s.get("name") == pending), None)
+        if chosen is not None:  # a study this TUI just started has arrived: show it
+            self.app.pending_study = None
+            if chosen != (snapshot.selected.id if snapshot.selected else None):
+                self.select_study(chosen)
         self.study = snapshot.selected
         if self.study is not None:
-            self.selected_id = self.study["id"]
+            self.selected_id = self.study.id
             if studies_table.cursor_key != self.selected_id and self.selected_id in studies_table.keys:
                 studies_table.move_cursor(row=studies_table.keys.index(self.selected_id))
         self._show_trials()
@@ -160,17 +166,15 @@ class StudiesScreen(PollingScreen):
             table.set_columns([("number", "#")])
             table.sync([])
             return
-        trials = study.get("trials", [])
-        directions = list(study.get("directions") or ["minimize"])
-        best = best_trials(study)
-        front = pareto_front(trials, directions) if len(directions) > 1 else set()
+        trials = study.trials
+        directions = study.directions or ["minimize"]
+        best = set(study.best)
         params = sorted({key for trial in trials for key in (trial.get("params") or {})})
         objectives = _objective_labels(study)
         columns = [("number", "#"), ("state", "state"), ("best", "★")]
         columns += [(f"value:{i}", label) for i, label in enumerate(objectives)]
-        details = [trial.get("details") or {} for trial in trials]
-        has_variant = any(d.get("variant") for d in details)
-        has_cer = any(d.get("intermediate") for d in details)
+        has_variant = any(trial.get("variant") for trial in trials)
+        has_cer = any(trial.get("intermediate_cer") for trial in trials)
         if has_variant:
             columns.append(("variant", "variant"))
         if has_cer:
@@ -180,27 +184,30 @@ class StudiesScreen(PollingScreen):
         rows = []
         for trial in trials:
             number = trial["number"]
-            if self.pareto_only and number not in (front or best):
+            if self.pareto_only and number not in best:
                 continue
             values = trial.get("values") or []
-            mark = "★" if number in best else ("◆" if number in front else "")
+            mark = "★" if number in best else ""
             cells = [
                 str(number),
                 Text(str(trial.get("state")), style=TRIAL_STATE_STYLES.get(str(trial.get("state")), "")),
                 Text(mark, style="bold yellow"),
             ]
-            cells += [fmt_num(values[i], 5) if i < len(values) else "-" for i in range(len(objectives))]
-            detail = trial.get("details") or {}
+            cells += [fmt_fixed(values[i], 4) if i < len(values) else "-" for i in range(len(objectives))]
             if has_variant:
-                cells.append(_clip(detail.get("variant") or "-", 40))
+                cells.append(_clip(trial.get("variant") or "-", 40))
             if has_cer:
-                cells.append(_intermediate(detail.get("intermediate") or [], str(trial.get("state"))))
+                cells.append(_intermediate(trial.get("intermediate_cer") or [], str(trial.get("state"))))
             cells += [_param(trial.get("params", {}).get(p)) for p in params]
             cells.append((trial.get("experiment_id") or "-")[:8])
             rows.append((str(number), cells))
         table.sync(rows)
         summary = Text()
-        summary.append(f"{study.get('name')}", style="bold")
+        summary.append(f"{study.doc.get('name')}", style="bold")
+        if study.error:
+            summary.append(f" · {study.error}", style="red")
+            info.update(summary)
+            return
         summary.append(f" · {len(trials)} trials · {', '.join(directions)}")
         if best:
             label = "best trial" if len(directions) == 1 else "Pareto front"
@@ -225,7 +232,7 @@ class StudiesScreen(PollingScreen):
         if self.study is None or event.row_key.value is None:
             return
         number = int(event.row_key.value)
-        trial = next((t for t in self.study.get("trials", []) if t["number"] == number), None)
+        trial = next((t for t in self.study.trials if t["number"] == number), None)
         if trial is None or not trial.get("experiment_id"):
             self.notify(f"trial #{number} has no experiment yet", severity="warning")
             return
@@ -237,22 +244,14 @@ class StudiesScreen(PollingScreen):
         self.poll_now(force=True)
 
     def action_new_study(self) -> None:
-        from tui.screens.study_launch import StudyLaunchScreen
-
-        def started(launched) -> None:
-            if launched is not None:
-                self.notify(
-                    f"started study {launched.name} (pid {launched.pid}); output in {launched.log_path}"
-                )
-                self.poll_now(force=True)
-
-        self.app.push_screen(StudyLaunchScreen(), started)
+        template = (self.study.doc.get("config") or {}).get("template") if self.study else None
+        self.app.launch(template if isinstance(template, str) else None, kind="study")
 
     def action_stop_study(self) -> None:
         if self.study is None:
             self.notify("no study selected", severity="warning")
             return
-        self._stop(dict(self.study))
+        self._stop(dict(self.study.doc))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="study-stop")
     def _stop(self, study: dict[str, Any]) -> None:
@@ -263,6 +262,12 @@ class StudiesScreen(PollingScreen):
     def action_pareto_only(self) -> None:
         self.pareto_only = not self.pareto_only
         self._show_trials()
+
+
+def _count(count: int | None, planned: int | None) -> str:
+    """Trials in the study's storage over the trials it runs in all (``?``: storage unreadable)."""
+    shown = "?" if count is None else str(count)
+    return shown if planned is None else f"{shown}/{planned}"
 
 
 def _clip(text: str, width: int) -> str:
