@@ -128,7 +128,9 @@ def run(
             store, from_ref, template or template_opt, config_file, overrides
         )
         in_place = config.mode == "evaluate"
-        if store.get(exp_id).get("template") == "import":  # re-measured from its ONNX files, no torch model
+        # An imported experiment is re-measured from its ONNX files (no torch model); a compress run makes a
+        # new experiment, so it has no id yet.
+        if exp_id is not None and store.get(exp_id).get("template") == "import":
             from cli.import_cmd import remeasure_imported
 
             remeasure_imported(store, exp_id, config, json_=json_, quiet=quiet)
