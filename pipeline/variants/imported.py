@@ -32,6 +32,7 @@ from pipeline.core.events import (
     VariantEvaluated,
 )
 from pipeline.core.result_row import VariantRow
+from pipeline.data.resize_rule import ResizeRule, ResizeRuleError
 from pipeline.deploy.calibration import LineBatchReader, calibration_for
 from pipeline.deploy.foreign_model import (
     ForeignLayout,
@@ -54,7 +55,7 @@ from pipeline.deploy.ort_quantize import quantize_weights_nbits
 from pipeline.evaluation.metrics import output_fidelity
 from pipeline.evaluation.predict import Predictions, predict
 from pipeline.variants.build_basic import Built
-from pipeline.variants.manifest import record_variant
+from pipeline.variants.manifest import record_resize_rule, record_variant
 from pipeline.variants.measure import (
     apply_accuracy_guard,
     compare,
@@ -110,6 +111,8 @@ class PreparedImport:
     data_label: str
     test_batches: list
     calibration_batches: list
+    # the horizontal stretch the model was trained with: 1.0 (aspect kept) unless ocrq's metadata says more
+    width_scale: float = 1.0
 
     @property
     def test_lines(self) -> int:
@@ -170,17 +173,31 @@ def prepare_import(settings: ImportSettings) -> PreparedImport:
         width=settings.width,
     )
     charset, charset_source = model_charset(settings, layout.classes)
-    label, test, calibration = _load_lines(settings, layout, charset)
-    return PreparedImport(settings, layout, charset, charset_source, label, test, calibration)
+    width_scale = trained_width_scale(settings.model)
+    label, test, calibration = _load_lines(settings, layout, charset, width_scale)
+    return PreparedImport(settings, layout, charset, charset_source, label, test, calibration, width_scale)
 
 
-def _load_lines(settings: ImportSettings, layout: ForeignLayout, charset: Charset) -> tuple[str, list, list]:
+def trained_width_scale(path: Path) -> float:
+    """The width stretch a model exported by ocrq was trained with (its ONNX metadata); 1.0 for others."""
+    from pipeline.variants.resize import onnx_resize_rule
+
+    try:
+        rule = onnx_resize_rule(path)
+    except ResizeRuleError as error:
+        raise ImportRefused(f"{path}: {error}") from None
+    return 1.0 if rule is None else rule.width_scale
+
+
+def _load_lines(
+    settings: ImportSettings, layout: ForeignLayout, charset: Charset, width_scale: float = 1.0
+) -> tuple[str, list, list]:
     from pipeline.data.label_files import find_label_file
     from pipeline.data.labelled import LabelledLineDataset, load_label_file
     from pipeline.data.loader import make_loader
     from pipeline.data.synthetic import SyntheticLineDataset
 
-    max_width = layout.fixed_width or max(4 * layout.height, 16 * layout.height)
+    max_width = layout.fixed_width or int(16 * layout.height * width_scale)
 
     def batches(dataset) -> list:
         loader = make_loader(
@@ -201,7 +218,9 @@ def _load_lines(settings: ImportSettings, layout: ForeignLayout, charset: Charse
                 "--data synthetic renders ASCII lines, but the model's charset has almost no ASCII characters; "
                 "give --data a label file"
             )
-        config = SyntheticDataConfig(image_height=layout.height, max_image_width=max_width, max_length=25)
+        config = SyntheticDataConfig(
+            image_height=layout.height, max_image_width=max_width, max_length=25, width_scale=width_scale
+        )
         render = Charset("ascii-in-model", drawable)
         test = SyntheticLineDataset(
             config, AugmentationConfig(), render, size=settings.lines, seed=settings.seed, split="test"
@@ -230,7 +249,11 @@ def _load_lines(settings: ImportSettings, layout: ForeignLayout, charset: Charse
 
     def dataset(part):
         return LabelledLineDataset(
-            part, image_height=layout.height, max_image_width=max_width, too_wide="resize"
+            part,
+            image_height=layout.height,
+            max_image_width=max_width,
+            too_wide="resize",
+            width_scale=width_scale,
         )
 
     label = f"{label_file} ({len(rest)} test lines, {len(cal)} calibration lines)"
@@ -356,6 +379,7 @@ def run_import(prepared: PreparedImport, sink, workdir: Path) -> dict[str, Varia
     fp32_built = _built(ctx, original, ["the imported file as it is"], [], 32.0)
     ctx.fp32_test = ctx.predict(fp32_built.recognizer)
     metrics = ctx.fp32_test.metrics()
+    record_resize_rule(workdir, ResizeRule(layout.height, prepared.width_scale, layout.stride))
     record_variant(workdir, "fp32", original, "onnx", "onnxruntime")
     fp32_row = VariantRow(**{k: v for k, v in metrics.to_dict().items() if k in _METRIC_KEYS})
     fp32_row.update(
