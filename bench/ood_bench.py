@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from cli.resolve import resolve
     from pipeline.variants.load import load_recognizer
+    from pipeline.variants.resize import stored_resize_rule
     from store import Store
 
     store = Store()
@@ -240,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_dict(experiment["config"])
     charset = Charset.from_spec(config.model.charset)
     recognizer = load_recognizer(store.experiment_dir(exp_id), args.variant, threads=1)
+    # the OOD lines are resized by the rule recorded with the model, as any deployment would
+    rule = stored_resize_rule(store.experiment_dir(exp_id), config, recognizer.width_multiple)
     held = list(resolve_font_pools(config.synthetic, charset).held_out)
 
     def run(dataset) -> tuple[list[str], list[str]]:
@@ -276,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                 root / name.split(" (")[0].replace(" ", "_"), fonts, args.lines, args.seed, set(charset.chars)
             )
             real = open_real_dataset(
-                labels_file, charset, image_height=config.synthetic.image_height,
-                max_image_width=config.synthetic.max_image_width, width_scale=config.synthetic.width_scale,
+                labels_file, charset, image_height=rule.image_height,
+                max_image_width=config.synthetic.max_image_width, width_scale=rule.width_scale,
             )  # fmt: skip
             predictions, labels = run(real.dataset)
             rows.append((name, *_scores(predictions, labels)))

@@ -89,6 +89,7 @@ def evaluate(
     )
     out.print(f"[bold]{exp_id[:8]}[/] variant [bold]{variant}[/]")
     out.print(table)
+    info(f"lines resized as in training: {result.resize.describe()}")
     buckets = Table(
         title="by label length", box=None, pad_edge=False, header_style="bold", title_justify="left"
     )
@@ -153,6 +154,31 @@ def export(
         tmp.unlink(missing_ok=True)  # a full disk leaves no half-copied model behind
         raise
     typer.echo(f"{target}\t{target.stat().st_size} bytes")
+    _tell_resize_rule(store.experiment_dir(exp_id), experiment, source)
+
+
+def _tell_resize_rule(experiment_dir: Path, experiment: dict, artifact: Path) -> None:
+    """Say how the exported model's input lines must be resized (the rule it was trained with)."""
+    from pipeline.variants.manifest import read_resize_rule
+    from pipeline.variants.resize import onnx_resize_rule
+
+    rule = read_resize_rule(experiment_dir)
+    if rule is None and experiment.get("template") != "import":  # made before the rule was recorded
+        from pipeline.config import config_from_dict
+        from pipeline.models import model_info
+        from pipeline.variants.resize import experiment_resize_rule
+
+        config = config_from_dict(experiment["config"])
+        stride = model_info(config.model.model, image_height=config.synthetic.image_height)["width_multiple"]
+        rule = experiment_resize_rule(config, stride)
+    if rule is None:
+        return
+    try:
+        stamped = artifact.suffix == ".onnx" and onnx_resize_rule(artifact) is not None
+    except ValueError:  # not an ONNX model we can read, or a damaged rule: say only what the manifest says
+        stamped = False
+    where = " (also in the file's ONNX metadata, keys ocrq.*)" if stamped else ""
+    info(f"feed it lines resized as in training: {rule.describe()}{where}")
 
 
 def _refuse_inside_home(target: Path, home: Path) -> None:

@@ -11,6 +11,7 @@ from pipeline.config.fields import FIELD_PARSERS, ConfigError, option, validate_
 # tests/pipeline/test_config.py checks it equals pipeline.models.list_models().
 MODEL_NAMES = (
     "crnn_tiny",
+    "crnn_tiny_strided",
     "crnn_small",
     "crnn_base",
     "vit_tiny",

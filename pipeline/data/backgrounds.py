@@ -126,7 +126,8 @@ def window(field: Image.Image, offset: tuple[float, float], height: int, width: 
         y0 = int(offset[0] * (field_h - height + 1))
         return field.crop((x0, y0, x0 + width, y0 + height))
     array = np.asarray(field)
-    reps = (height // field_h + 2, width // field_w + 2)
+    # tile rows and columns only: an RGB photo's channel axis stays as it is
+    reps = (height // field_h + 2, width // field_w + 2) + (1,) * (array.ndim - 2)
     y0, x0 = int(offset[0] * field_h), int(offset[1] * field_w)
     return Image.fromarray(np.ascontiguousarray(np.tile(array, reps)[y0 : y0 + height, x0 : x0 + width]))
 

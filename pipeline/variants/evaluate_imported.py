@@ -10,10 +10,11 @@ from pathlib import Path
 from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
 from pipeline.core.charset import ASCII_CHARS, Charset
 from pipeline.core.device import configure_threads
+from pipeline.data.resize_rule import ResizeRule
 from pipeline.deploy.foreign_model import ForeignLayout, ForeignOnnxRecognizer
 from pipeline.variants.evaluate_on_data import EvaluationResult, run_and_record
 from pipeline.variants.load import deployable_artifact
-from pipeline.variants.manifest import ManifestError
+from pipeline.variants.manifest import ManifestError, read_resize_rule
 
 EVALUATION_SEED_OFFSET = 101  # fresh synthetic lines, apart from the import's own sets
 
@@ -60,7 +61,9 @@ def evaluate_imported(
     settings = record["settings"]
     configure_threads(threads)
     recognizer = ForeignOnnxRecognizer(deployable_artifact(experiment_dir, variant), layout, threads=threads)
-    max_width = layout.fixed_width or 16 * layout.height
+    # The rule recorded at import (an ocrq export's own width stretch; 1.0 for foreign models).
+    rule = read_resize_rule(experiment_dir) or ResizeRule(layout.height, 1.0, layout.stride)
+    max_width = layout.fixed_width or int(16 * layout.height * rule.width_scale)
     if data == "synthetic":
         drawable = "".join(c for c in ASCII_CHARS if c in charset.chars)
         if len(drawable) < 10:
@@ -69,7 +72,7 @@ def evaluate_imported(
             )
         size = count or settings.get("lines", 300)
         config = SyntheticDataConfig(
-            image_height=layout.height, max_image_width=max_width, max_length=25, width_scale=1.0
+            image_height=layout.height, max_image_width=max_width, max_length=25, width_scale=rule.width_scale
         )
         dataset = SyntheticLineDataset(
             config,
@@ -87,6 +90,7 @@ def evaluate_imported(
             charset,
             image_height=layout.height,
             max_image_width=max_width,
+            width_scale=rule.width_scale,
             skip_bad=skip_bad,
             too_wide="resize",
             limit=count,
@@ -102,4 +106,5 @@ def evaluate_imported(
         batch_size=settings.get("batch_size", 16),
         width_multiple=layout.stride,
         seed=settings.get("seed", 0),
+        resize=rule,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from pipeline.core.charset import Charset
 from pipeline.core.device import configure_threads
 from pipeline.data.loader import make_loader
 from pipeline.data.real_sources import open_real_dataset
+from pipeline.data.resize_rule import ResizeRule
 from pipeline.data.synthetic import SyntheticLineDataset
 from pipeline.evaluation.metrics import RecognitionMetrics
 from pipeline.evaluation.predict import Predictions, predict, write_predictions_tsv
@@ -28,6 +29,7 @@ class EvaluationResult:
     predictions: Predictions
     predictions_path: Path
     seconds: float
+    resize: ResizeRule | None = None  # the rule lines were resized by (imports record their own layout)
 
     def record(self) -> dict[str, Any]:
         """The JSON-native document stored with the experiment."""
@@ -37,6 +39,7 @@ class EvaluationResult:
             "data": self.data,
             "predictions": str(self.predictions_path),
             "seconds": self.seconds,
+            "resize": self.resize.to_dict() if self.resize is not None else None,
             **{k: metrics[k] for k in ("cer", "em", "ned", "samples")},
             "metrics": metrics,
         }
@@ -55,16 +58,19 @@ def evaluate_experiment(
 ) -> EvaluationResult:
     """Run `variant` of a stored experiment over `data` and write predictions.tsv under `evaluations/`."""
     from pipeline.variants.load import load_recognizer
+    from pipeline.variants.resize import stored_resize_rule
 
     config = config_from_dict(experiment_config)
     charset = Charset.from_spec(config.model.charset)
     configure_threads(threads)
     recognizer = load_recognizer(experiment_dir, variant, threads=threads)
+    # Lines are resized exactly as the model was trained: the rule recorded with its variants.
+    rule = stored_resize_rule(experiment_dir, config, recognizer.width_multiple)
     if data == "synthetic":
         size = count or config.data.num_test
         # A stream apart from training, validation and the stored test set: seed offset by 101.
         dataset = SyntheticLineDataset(
-            config.synthetic,
+            replace(config.synthetic, image_height=rule.image_height, width_scale=rule.width_scale),
             config.augment,
             charset,
             size=size,
@@ -77,9 +83,9 @@ def evaluate_experiment(
         real = open_real_dataset(
             data,
             charset,
-            image_height=config.synthetic.image_height,
+            image_height=rule.image_height,
             max_image_width=config.synthetic.max_image_width,
-            width_scale=config.synthetic.width_scale,
+            width_scale=rule.width_scale,
             skip_bad=skip_bad,
             too_wide="resize",
             limit=count,
@@ -93,10 +99,11 @@ def evaluate_experiment(
         label,
         charset,
         batch_size=config.train.batch_size,
-        width_multiple=recognizer.width_multiple,
+        width_multiple=rule.width_multiple,
         seed=config.train.seed,
         decoding=config.train.decoding,
         beam_width=config.train.beam_width,
+        resize=rule,
     )
 
 
@@ -113,6 +120,7 @@ def run_and_record(
     seed: int,
     decoding: str = "greedy",
     beam_width: int = 8,
+    resize: ResizeRule | None = None,
 ) -> EvaluationResult:
     """Predict every line of `dataset` and write predictions.tsv under the experiment's `evaluations/`."""
     loader = make_loader(
@@ -133,4 +141,4 @@ def run_and_record(
     out_dir = experiment_dir / "evaluations" / f"{time.strftime('%Y%m%d-%H%M%S')}-{artifact_stem(variant)}"
     path = out_dir / "predictions.tsv"
     write_predictions_tsv(predictions, path)
-    return EvaluationResult(variant, label, predictions.metrics(), predictions, path, seconds)
+    return EvaluationResult(variant, label, predictions.metrics(), predictions, path, seconds, resize)

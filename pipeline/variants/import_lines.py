@@ -66,14 +66,14 @@ def hard_augmentation() -> AugmentationConfig:
     return hard
 
 
-def load_line_sets(settings, layout: ForeignLayout, charset: Charset) -> LineSets:
+def load_line_sets(settings, layout: ForeignLayout, charset: Charset, width_scale: float = 1.0) -> LineSets:
     """Draw every set for an import; ImportRefused (one line) when the data cannot give them."""
     from pipeline.data.label_files import find_label_file
     from pipeline.data.labelled import LabelledLineDataset, load_label_file
     from pipeline.data.loader import make_loader
     from pipeline.data.synthetic import SyntheticLineDataset
 
-    max_width = layout.fixed_width or 16 * layout.height
+    max_width = layout.fixed_width or int(16 * layout.height * width_scale)
 
     def batches(dataset) -> list:
         loader = make_loader(
@@ -89,9 +89,9 @@ def load_line_sets(settings, layout: ForeignLayout, charset: Charset) -> LineSet
 
     drawable = "".join(c for c in ASCII_CHARS if c in charset.chars)
     render = Charset("ascii-in-model", drawable) if len(drawable) >= MIN_DRAWABLE else None
-    # natural aspect ratio (width_scale 1.0): a foreign model was trained on undistorted lines
+    # natural aspect ratio (width_scale 1.0) for a foreign model; an ocrq export's own stretch from its metadata
     config = SyntheticDataConfig(
-        image_height=layout.height, max_image_width=max_width, max_length=25, width_scale=1.0
+        image_height=layout.height, max_image_width=max_width, max_length=25, width_scale=width_scale
     )
 
     def synthetic(size: int, split: str, augment: AugmentationConfig, seed: int, fonts: str | None = None):
@@ -132,6 +132,7 @@ def load_line_sets(settings, layout: ForeignLayout, charset: Charset) -> LineSet
                 image_height=layout.height,
                 max_image_width=max_width,
                 too_wide="resize",
+                width_scale=width_scale,
             )
 
         clean, calibration, sensitivity = (

@@ -25,6 +25,7 @@ from pipeline.core.events import (
     VariantEvaluated,
 )
 from pipeline.core.result_row import VariantRow
+from pipeline.data.resize_rule import ResizeRule, ResizeRuleError
 from pipeline.deploy.foreign_model import (
     ForeignLayout,
     ImportRefused,
@@ -35,7 +36,7 @@ from pipeline.deploy.onnx_anatomy import size_anatomy
 from pipeline.variants.catalog import build_order, import_builders, import_kinds, resolve_specs
 from pipeline.variants.import_context import ImportContext
 from pipeline.variants.import_lines import LineSets, load_line_sets
-from pipeline.variants.manifest import record_variant
+from pipeline.variants.manifest import record_resize_rule, record_variant
 from pipeline.variants.measure import (
     apply_accuracy_guard,
     compare,
@@ -90,6 +91,8 @@ class PreparedImport:
     charset: Charset
     charset_source: str
     lines: LineSets
+    # the horizontal stretch the model was trained with: 1.0 (aspect kept) unless ocrq's metadata says more
+    width_scale: float = 1.0
 
     @property
     def data_label(self) -> str:
@@ -177,8 +180,20 @@ def prepare_import(settings: ImportSettings) -> PreparedImport:
         width=settings.width,
     )
     charset, charset_source = model_charset(settings, layout.classes)
-    lines = load_line_sets(settings, layout, charset)
-    return PreparedImport(settings, layout, charset, charset_source, lines)
+    width_scale = trained_width_scale(settings.model)
+    lines = load_line_sets(settings, layout, charset, width_scale)
+    return PreparedImport(settings, layout, charset, charset_source, lines, width_scale)
+
+
+def trained_width_scale(path: Path) -> float:
+    """The width stretch a model exported by ocrq was trained with (its ONNX metadata); 1.0 for others."""
+    from pipeline.variants.resize import onnx_resize_rule
+
+    try:
+        rule = onnx_resize_rule(path)
+    except ResizeRuleError as error:
+        raise ImportRefused(f"{path}: {error}") from None
+    return 1.0 if rule is None else rule.width_scale
 
 
 def import_config(settings: ImportSettings, height: int, name: str):
@@ -318,6 +333,7 @@ def run_import(prepared: PreparedImport, sink, workdir: Path, config=None) -> di
     sink(StageStarted(stage="evaluate", detail=f"imported FP32 on {prepared.test_lines} lines", total=1))
     original = ctx.artifact_path(f"imported-{settings.model.stem}")
     shutil.copyfile(settings.model, original)
+    record_resize_rule(workdir, ResizeRule(layout.height, prepared.width_scale, layout.stride))
     record_variant(workdir, "fp32", original, "onnx", "onnxruntime")
     fp32_row = measure_baseline(ctx, original, import_doc)
     fp32_row.build_seconds = time.monotonic() - started

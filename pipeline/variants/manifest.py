@@ -1,7 +1,8 @@
 """`deploy_manifest.json` in an experiment folder: for every variant, its deployable file (relative to the
 folder), the file's format, backend, size and sha256, so `ocrq export` / `ocrq evaluate` and
 `--mode evaluate` can find and load any variant from the folder alone, and refuse a file that was cut
-short or changed since it was built.
+short or changed since it was built. Beside the variants, `resize` records the resize rule the model was
+trained with (`pipeline.data.resize_rule`), which every variant's inference repeats.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from pipeline.core.atomic import write_text_atomic
+from pipeline.data.resize_rule import ResizeRule, ResizeRuleError
 
 MANIFEST = "deploy_manifest.json"
 FORMAT = "ocrq-deploy-manifest-1"
@@ -30,6 +32,16 @@ def read_manifest(experiment_dir: Path) -> dict[str, dict[str, Any]]:
             other files.
     """
     path = Path(experiment_dir) / MANIFEST
+    data = _read_document(path)
+    variants = data.get("variants", {})
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+        raise ManifestError(f"{path}: 'variants' must map variant names to objects")
+    for name, entry in variants.items():
+        _check_confined(path, Path(experiment_dir), name, entry.get("artifact"))
+    return dict(variants)
+
+
+def _read_document(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
@@ -39,12 +51,40 @@ def read_manifest(experiment_dir: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise ManifestError(f"{path} has format {found!r}; this ocrq reads {FORMAT}")
-    variants = data.get("variants", {})
-    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
-        raise ManifestError(f"{path}: 'variants' must map variant names to objects")
-    for name, entry in variants.items():
-        _check_confined(path, Path(experiment_dir), name, entry.get("artifact"))
-    return dict(variants)
+    return data
+
+
+def read_resize_rule(experiment_dir: Path) -> ResizeRule | None:
+    """The resize rule recorded for the experiment's variants; None for folders made before it was recorded.
+
+    Raises:
+        ManifestError: the manifest is damaged or its rule is incomplete or out of range.
+    """
+    path = Path(experiment_dir) / MANIFEST
+    recorded = _read_document(path).get("resize")
+    if recorded is None:
+        return None
+    if not isinstance(recorded, dict):
+        raise ManifestError(f"{path}: 'resize' must be an object")
+    try:
+        return ResizeRule.from_dict(recorded)
+    except ResizeRuleError as error:
+        raise ManifestError(f"{path}: {error}") from None
+
+
+def record_resize_rule(experiment_dir: Path, rule: ResizeRule) -> Path:
+    """Record the resize rule every variant of the experiment is fed with (written atomically)."""
+    experiment_dir = Path(experiment_dir)
+    return _write(experiment_dir, read_manifest(experiment_dir), rule)
+
+
+def _write(experiment_dir: Path, variants: dict[str, dict[str, Any]], rule: ResizeRule | None) -> Path:
+    document: dict[str, Any] = {"format": FORMAT, "variants": variants}
+    if rule is not None:
+        document["resize"] = rule.to_dict()
+    path = experiment_dir / MANIFEST
+    write_text_atomic(path, json.dumps(document, indent=2))
+    return path
 
 
 def _check_confined(path: Path, experiment_dir: Path, name: str, artifact: Any) -> None:
@@ -106,9 +146,7 @@ def record_variant(
         "bytes": Path(artifact).stat().st_size,
         "sha256": file_sha256(Path(artifact)),
     }
-    path = experiment_dir / MANIFEST
-    write_text_atomic(path, json.dumps({"format": FORMAT, "variants": variants}, indent=2))
-    return path
+    return _write(experiment_dir, variants, read_resize_rule(experiment_dir))
 
 
 def file_sha256(path: Path) -> str:

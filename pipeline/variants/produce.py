@@ -21,7 +21,7 @@ from pipeline.evaluation.predict import Predictions
 from pipeline.variants.build_basic import Built
 from pipeline.variants.catalog import build_order, registered, resolve_specs
 from pipeline.variants.context import VariantContext
-from pipeline.variants.manifest import record_variant
+from pipeline.variants.manifest import record_resize_rule, record_variant
 from pipeline.variants.measure import (
     adopt_onnx_reference,
     apply_accuracy_guard,
@@ -29,6 +29,7 @@ from pipeline.variants.measure import (
     fidelity,
     measure_built,
 )
+from pipeline.variants.resize import experiment_resize_rule, stamp_resize_rule
 from pipeline.variants.specs import OrtFp32Spec, VariantSpec
 
 
@@ -79,6 +80,9 @@ def produce_variants(
         fp32_test=fp32_test if fp32_test is not None and fp32_test.logits else None,
         callbacks=list(callbacks or []),
     )
+    # Every variant is fed lines resized as in training: the rule goes in the manifest and in each ONNX file.
+    rule = experiment_resize_rule(config, ctx.fp32_model.width_multiple)
+    record_resize_rule(workdir, rule)
     record_variant(workdir, "fp32", workdir / "model_fp32.pt", "torch-fp32", "torch")
     results: dict[str, VariantResult] = {}
     reference: VariantRow | None = None
@@ -94,6 +98,7 @@ def produce_variants(
         sink(StageStarted(stage=f"variant:{spec.name}", detail=spec.name, total=None))
         needed = {kind: results[name] for kind, name in planned.needed.items()}
         built = registered(spec.kind).build(ctx, spec, needed)
+        stamp_resize_rule(built.artifact, rule)
         if built.artifact_format == "onnx" or built.artifact.suffix == ".pt":
             ctx.saved(built.artifact, "onnx" if built.artifact.suffix == ".onnx" else "model", spec.name)
         record_variant(workdir, spec.name, built.artifact, built.artifact_format, built.backend)

@@ -186,3 +186,80 @@ def test_compress_an_existing_baseline_and_remeasure_in_place(home, ocrq):
 
     code, _, err = ocrq("run", "--from", "e2e", "--mode", "evaluate", "--epochs", "5")
     assert code == 2 and "cannot change epochs" in err
+
+
+def test_every_variant_carries_the_resize_rule_it_was_trained_with(home, ocrq):
+    """The deploy manifest and each ONNX file (read as any ONNX Runtime user would) record the rule."""
+    import onnxruntime as ort
+
+    from pipeline.config import config_from_dict
+    from pipeline.models import model_info
+
+    doc = json.loads(ocrq("show", "e2e", "--json")[1])
+    config = config_from_dict(doc["config"])
+    stride = model_info(config.model.model)["width_multiple"]
+    folder = home / "experiments" / doc["id"]
+    manifest = json.loads((folder / "deploy_manifest.json").read_text())
+    expected = {"image_height": 32, "width_scale": config.synthetic.width_scale, "width_multiple": stride}
+    assert {k: manifest["resize"][k] for k in expected} == expected
+    onnx_files = [folder / v["artifact"] for v in manifest["variants"].values() if v["format"] == "onnx"]
+    assert onnx_files
+    for path in onnx_files:
+        meta = ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map
+        assert float(meta["ocrq.width_scale"]) == config.synthetic.width_scale, path.name
+        assert int(meta["ocrq.image_height"]) == 32 and int(meta["ocrq.width_multiple"]) == stride
+
+
+def test_export_keeps_and_states_the_resize_rule(home, ocrq, tmp_path):
+    import onnx
+
+    from pipeline.config import config_from_dict
+
+    code, out, err = ocrq("export", "e2e", "--variant", "ort-int8-dynamic", "--output", str(tmp_path) + "/")
+    assert code == 0, err
+    exported = Path(out.split("\t")[0])
+    scale = config_from_dict(json.loads(ocrq("show", "e2e", "--json")[1])["config"]).synthetic.width_scale
+    assert f"width x{scale:g}" in err and "ONNX metadata" in err
+    meta = {p.key: p.value for p in onnx.load(str(exported)).metadata_props}
+    assert float(meta["ocrq.width_scale"]) == scale
+
+
+def test_evaluate_resizes_lines_by_the_recorded_rule(home, ocrq, tmp_path):
+    """`ocrq evaluate --data` feeds a folder's lines through the rule recorded with the variants, says so,
+    and stores it with the evaluation."""
+    from PIL import Image
+
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    Image.new("L", (100, 32), 255).save(folder / "a.png")
+    (folder / "labels.csv").write_text("filename,words\na.png,hi\n")
+    code, out, err = ocrq("evaluate", "e2e", "--data", str(folder), "--json")
+    assert code == 0, err
+    doc = json.loads(ocrq("show", "e2e", "--json")[1])
+    manifest = json.loads((home / "experiments" / doc["id"] / "deploy_manifest.json").read_text())
+    assert json.loads(out)["resize"] == manifest["resize"]
+    assert doc["evaluations"][-1]["resize"] == manifest["resize"]
+    code, _, err = ocrq("evaluate", "e2e", "--data", str(folder))
+    assert code == 0 and f"width x{manifest['resize']['width_scale']:g}" in err
+
+
+def test_an_exported_model_imported_again_is_fed_lines_resized_as_in_training(home, ocrq, tmp_path):
+    from pipeline.config import config_from_dict
+    from pipeline.core.charset import Charset
+    from pipeline.variants.imported import ImportSettings, prepare_import
+
+    code, out, err = ocrq("export", "e2e", "--variant", "ort-fp32", "--output", str(tmp_path / "m.onnx"))
+    assert code == 0, err
+    charset_file = tmp_path / "chars.txt"
+    charset_file.write_text("\n".join(Charset.from_spec("ascii").chars) + "\n", encoding="utf-8")
+    scale = config_from_dict(json.loads(ocrq("show", "e2e", "--json")[1])["config"]).synthetic.width_scale
+    prepared = prepare_import(
+        ImportSettings(
+            model=tmp_path / "m.onnx",
+            data="synthetic",
+            charset_file=charset_file,
+            lines=8,
+            calibration_lines=4,
+        )
+    )
+    assert prepared.width_scale == scale

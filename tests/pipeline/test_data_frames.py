@@ -40,3 +40,15 @@ def test_frame_estimate_matches_a_rendered_line():
     assert abs(rendered - estimate.frames) / estimate.frames < 0.35
     unstretched = plan_line("ll", font, params, 32, width_scale=1.0).output_size[0]
     assert abs(2 * unstretched - plan.output_size[0]) <= 2
+
+
+def test_every_template_gives_doubled_narrow_pairs_three_frames():
+    """quickstart and smoke too: their model's stride and their resize rule together give the narrowest
+    doubled pair of the bundled fonts room for letter, blank, letter."""
+    from pipeline.config import TEMPLATES, resolve_config
+
+    for name in TEMPLATES:
+        config = resolve_config(name)
+        stride = model_info(config.model.model, image_height=config.synthetic.image_height)["width_multiple"]
+        pair = narrowest_pair(stride, config.synthetic.image_height, config.synthetic.width_scale)
+        assert pair.frames >= MIN_PAIR_FRAMES, (name, pair)

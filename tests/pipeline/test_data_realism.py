@@ -124,3 +124,12 @@ def test_default_augmentations_stay_deterministic_with_every_new_choice():
         a, b = dataset[i], again[i]
         assert a[1] == b[1] and bool((a[0] == b[0]).all())
         assert a[0].shape[2] == dataset.width_hint(i)
+
+
+def test_photo_backgrounds_of_lines_wider_than_the_photo_stay_rgb():
+    """A stretched line (width_scale 2) can be wider than a photo texture; the photo is tiled across, not
+    along its colour channels (which made a 9-channel array that PIL refused)."""
+    for width in (2047, 2049, 5000):
+        background = rgb_background("photo", (200, 30, 30), (0, 0, 0), 1, 0.3, (0.5, 0.5), 0, 40, width)
+        assert background.mode == "RGB" and background.size == (width, 40)
+        assert len(set(np.asarray(background)[20, ::97, 0].tolist())) > 1  # a scene, not a flat fill

@@ -14,6 +14,7 @@ from pipeline.models.heads.ctc_decoding import ctc_greedy_decode
 
 NUM_CLASSES = 40
 ALL_MODELS = [f"{family}_{size}" for family in ("crnn", "svtr", "vit") for size in ("base", "small", "tiny")]
+ALL_MODELS.insert(ALL_MODELS.index("crnn_tiny") + 1, "crnn_tiny_strided")
 TINY_MODELS = ["crnn_tiny", "svtr_tiny", "vit_tiny"]
 
 
@@ -118,6 +119,8 @@ def test_crnn_strided_downsampling_keeps_parameters_and_frames(models):
     with torch.no_grad():
         assert strided(torch.rand(2, 1, 32, 100)).shape == pooled(torch.rand(2, 1, 32, 100)).shape
     assert create_model(**strided.config()).hparams["downsample"] == "stride"
+    registered = models["crnn_tiny_strided"]  # quickstart's model: exactly this architecture, by name
+    assert registered.hparams == strided.hparams and count(registered) == count(pooled)
 
 
 def test_other_image_heights_work():
