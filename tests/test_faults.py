@@ -419,7 +419,7 @@ def _kill_at(shell: Shell, point: str) -> str:
             "from pipeline.config import resolve_config\n"
             "from store import Store\n"
             "config = resolve_config('smoke', overrides={'num_train': '32', 'num_val': '8', 'num_test': '8',"
-            " 'epochs': '3'})\n"
+            " 'epochs': '3', 'threads': '1'})\n"
             "summary = Store().create_experiment(name='killed', template='smoke', config=config.to_dict(),"
             " model=config.model.model, command=['ocrq', 'run'])\n"
             "print(summary['id'], flush=True)\n"
