@@ -103,8 +103,7 @@ def evaluate_imported(
         dataset,
         label,
         charset,
+        rule,
         batch_size=settings.get("batch_size", 16),
-        width_multiple=layout.stride,
         seed=settings.get("seed", 0),
-        resize=rule,
     )

@@ -29,7 +29,7 @@ class EvaluationResult:
     predictions: Predictions
     predictions_path: Path
     seconds: float
-    resize: ResizeRule | None = None  # the rule lines were resized by (imports record their own layout)
+    resize: ResizeRule  # the rule lines were resized by
 
     def record(self) -> dict[str, Any]:
         """The JSON-native document stored with the experiment."""
@@ -39,7 +39,7 @@ class EvaluationResult:
             "data": self.data,
             "predictions": str(self.predictions_path),
             "seconds": self.seconds,
-            "resize": self.resize.to_dict() if self.resize is not None else None,
+            "resize": self.resize.to_dict(),
             **{k: metrics[k] for k in ("cer", "em", "ned", "samples")},
             "metrics": metrics,
         }
@@ -98,12 +98,11 @@ def evaluate_experiment(
         dataset,
         label,
         charset,
+        rule,
         batch_size=config.train.batch_size,
-        width_multiple=rule.width_multiple,
         seed=config.train.seed,
         decoding=config.train.decoding,
         beam_width=config.train.beam_width,
-        resize=rule,
     )
 
 
@@ -114,20 +113,20 @@ def run_and_record(
     dataset,
     label: str,
     charset: Charset,
+    resize: ResizeRule,
     *,
     batch_size: int,
-    width_multiple: int,
     seed: int,
     decoding: str = "greedy",
     beam_width: int = 8,
-    resize: ResizeRule | None = None,
 ) -> EvaluationResult:
-    """Predict every line of `dataset` and write predictions.tsv under the experiment's `evaluations/`."""
+    """Predict every line of `dataset` (resized by `resize`) and write predictions.tsv under the
+    experiment's `evaluations/`."""
     loader = make_loader(
         dataset,
         batch_size,
         charset=charset,
-        width_multiple=width_multiple,
+        width_multiple=resize.width_multiple,
         shuffle=False,
         seed=seed,
         num_workers=0,
