@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from cli.console import CliError, UsageError, err, fmt_pct, info, one_line, print_json, refuse_control_chars
+from cli.resolve import is_new_id
 from pipeline.config.import_options import NORMALIZE_CHOICES
 from store import Store
 
@@ -99,6 +100,15 @@ def import_model(
     tags: Annotated[
         list[str] | None, typer.Option("--tag", help="Tag the experiment (repeatable).", show_default=False)
     ] = None,
+    experiment_id: Annotated[
+        str | None,
+        typer.Option(
+            "--id",
+            help="Use this new 12-hex-digit id (launchers pre-allocate ids).",
+            show_default=False,
+            hidden=True,
+        ),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the experiment id.")] = False,
 ) -> None:
@@ -122,6 +132,9 @@ def import_model(
         )
     if name is not None:
         refuse_control_chars("--name", name)
+    store = Store()
+    if experiment_id is not None and not is_new_id(store, experiment_id):
+        raise UsageError(f"--id '{experiment_id}' is not a free 12-hex-digit id")
     settings = ImportSettings(
         model=model,
         data=data,
@@ -146,8 +159,7 @@ def import_model(
     except (ImportRefused, ValueError, FileNotFoundError) as error:
         raise UsageError(one_line(str(error))) from None
     config = import_config(settings, prepared.layout.height, name or f"import-{model.stem}").to_dict()
-    store = Store()
-    exp_id = secrets.token_hex(6)
+    exp_id = experiment_id or secrets.token_hex(6)
     summary = store.create_experiment(
         name=config["name"],
         template="import",
@@ -160,11 +172,7 @@ def import_model(
     if tags:
         store.tag(exp_id, add=tags)
     workdir = store.experiment_dir(exp_id)
-    (workdir / "import.json").write_text(
-        json.dumps({"settings": settings.to_dict(), "layout": prepared.layout.to_dict(),
-                    "charset": prepared.charset_source, "data": prepared.data_label,
-                    "line_sets": prepared.lines.sizes(), "characters": prepared.charset.chars}, indent=2)
-    )  # fmt: skip
+    write_import_record(workdir, prepared)
     loud = not (json_ or quiet)
     if loud:
         info(f"experiment [bold]{exp_id}[/] in {workdir}")
@@ -173,7 +181,24 @@ def import_model(
             f"{prepared.layout.fixed_width or 'W'} ({normalize}), {prepared.layout.classes} classes, charset from "
             f"{prepared.charset_source}; {prepared.data_label}"
         )
-    outcome = _run(store, exp_id, prepared, config, loud)
+    outcome = run_recorded_import(store, exp_id, prepared, config, loud)
+    _print_outcome(store, exp_id, outcome, json_=json_, quiet=quiet, what="import")
+
+
+def write_import_record(workdir: Path, prepared) -> None:
+    """`import.json`: what re-measuring, evaluating and compressing the experiment again start from."""
+    from pipeline.core.atomic import write_text_atomic
+
+    record = {
+        "settings": prepared.settings.to_dict(), "layout": prepared.layout.to_dict(),
+        "charset": prepared.charset_source, "data": prepared.data_label, "line_sets": prepared.lines.sizes(),
+        "characters": prepared.charset.chars, "derived_from": prepared.source_experiment,
+    }  # fmt: skip
+    write_text_atomic(Path(workdir) / "import.json", json.dumps(record, indent=2))
+
+
+def _print_outcome(store: Store, exp_id: str, outcome: dict, *, json_: bool, quiet: bool, what: str) -> None:
+    workdir = store.experiment_dir(exp_id)
     if json_:
         print_json(
             {"id": exp_id, "status": outcome["status"], "error": outcome["error"], "path": str(workdir)}
@@ -185,13 +210,77 @@ def import_model(
 
         print_experiment(store.get(exp_id), sections=("variants",))
         info(f"details: ocrq show {exp_id[:8]}")
+    if outcome["status"] == "interrupted":
+        raise typer.Exit(130)
     if outcome["status"] != "finished":
         if not json_:
-            err.print(f"ocrq: error: import failed: {one_line(outcome['error'])}", markup=False)
+            err.print(f"ocrq: error: {what} failed: {one_line(outcome['error'])}", markup=False)
         raise typer.Exit(1)
 
 
-def _run(store: Store, exp_id: str, prepared, config: dict, loud: bool) -> dict:
+def open_import_for_compress(store: Store, source_id: str, config):
+    """The import of experiment `source_id`, reopened from its folder for new variants; UsageError (exit
+    2) when its import record, model copy or data can no longer give it."""
+    from pipeline.deploy.foreign_model import ImportRefused
+    from pipeline.variants.import_reopen import reopen_import
+    from pipeline.variants.manifest import ManifestError
+
+    try:
+        prepared = reopen_import(store.experiment_dir(source_id), config)
+    except (ManifestError, ImportRefused, ValueError, FileNotFoundError) as error:
+        raise UsageError(
+            f"experiment {source_id[:12]} cannot be compressed again: {one_line(str(error))}"
+        ) from None
+    prepared.source_experiment = source_id
+    return prepared
+
+
+def create_import_experiment(store: Store, source_id: str, prepared, config, **fields) -> str:
+    """A new imported experiment (template `import`) for variants of `source_id`'s model, its import
+    record written; returns its id."""
+    source = store.get(source_id)
+    summary = store.create_experiment(
+        name=config.name or source.get("name") or f"import-{source_id[:8]}", template="import",
+        config=config.to_dict(), model=source.get("model") or "import", **fields,
+    )  # fmt: skip
+    write_import_record(store.experiment_dir(summary["id"]), prepared)
+    return summary["id"]
+
+
+def compress_imported(
+    store: Store,
+    source_id: str,
+    config,
+    *,
+    experiment_id: str | None,
+    tags: list[str],
+    json_: bool,
+    quiet: bool,
+) -> None:
+    """`ocrq run --from IMPORTED --mode compress`: new variants of an imported model in a new experiment,
+    made from that experiment's copy of the file, on its recorded line sets."""
+    from cli.manage import check_tags
+
+    if config.name:
+        refuse_control_chars("--name", config.name)
+    check_tags(tags)
+    prepared = open_import_for_compress(store, source_id, config)
+    exp_id = create_import_experiment(
+        store, source_id, prepared, config, command=["ocrq", *sys.argv[1:]], experiment_id=experiment_id
+    )
+    if tags:
+        store.tag(exp_id, add=tags)
+    loud = not (json_ or quiet)
+    if loud:
+        info(
+            f"experiment [bold]{exp_id}[/] in {store.experiment_dir(exp_id)} (variants of {source_id[:8]}'s imported model)"
+        )
+    outcome = run_recorded_import(store, exp_id, prepared, config.to_dict(), loud)
+    _print_outcome(store, exp_id, outcome, json_=json_, quiet=quiet, what="run")
+
+
+def run_recorded_import(store: Store, exp_id: str, prepared, config: dict, loud: bool) -> dict:
+    """Run an import into experiment `exp_id`, recorded in the store; {status, error, rows}."""
     from pipeline.config import config_from_dict
     from pipeline.core.events import RunFailed
     from pipeline.variants.imported import run_import
@@ -214,17 +303,17 @@ def _run(store: Store, exp_id: str, prepared, config: dict, loud: bool) -> dict:
 
     recorder.start_heartbeat()
     try:
-        run_import(prepared, sink, store.experiment_dir(exp_id), config_from_dict(config))
-        return {"status": "finished", "error": None}
+        rows = run_import(prepared, sink, store.experiment_dir(exp_id), config_from_dict(config))
+        return {"status": "finished", "error": None, "rows": {n: r.to_dict() for n, r in rows.items()}}
     except KeyboardInterrupt:
         from pipeline.core.events import RunFinished
 
         recorder(RunFinished(status="interrupted", summary={}))
-        return {"status": "interrupted", "error": "interrupted"}
+        return {"status": "interrupted", "error": "interrupted", "rows": {}}
     except Exception as error:  # recorded as the run's failure, printed as one line
         message = f"{type(error).__name__}: {error}"
         recorder(RunFailed(error=message))
-        return {"status": "failed", "error": message}
+        return {"status": "failed", "error": message, "rows": {}}
     finally:
         recorder.stop()
 

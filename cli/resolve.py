@@ -42,3 +42,16 @@ def existing_folder(store: Store, exp_id: str) -> Path:
             "`ocrq doctor --repair --yes` removes its index entry"
         )
     return folder
+
+
+def is_new_id(store: Store, exp_id: str) -> bool:
+    """Whether `exp_id` is 12 hex digits that no experiment has (or starts with): a launcher's `--id`."""
+    if len(exp_id) != 12 or any(c not in "0123456789abcdef" for c in exp_id):
+        return False
+    try:
+        store.resolve_id(exp_id)
+    except ExperimentNotFound:
+        return True
+    except AmbiguousId:
+        return False
+    return False

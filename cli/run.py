@@ -15,7 +15,7 @@ from cli.config_options import overrides_from_kwargs, with_config_options
 from cli.configs import resolve_or_usage_error
 from cli.console import CliError, UsageError, err, info, one_line, print_json, refuse_control_chars
 from cli.manage import check_tags
-from cli.resolve import existing_folder
+from cli.resolve import existing_folder, is_new_id
 from store import AmbiguousId, ExperimentNotFound, Store, StoreError
 
 
@@ -115,7 +115,7 @@ def run(
         overrides["name"] = name
     if mode is not None:
         overrides["mode"] = mode
-    if experiment_id is not None and (resume or not _is_new_id(store, experiment_id)):
+    if experiment_id is not None and (resume or not is_new_id(store, experiment_id)):
         raise UsageError(
             f"--id '{experiment_id}' is not a free 12-hex-digit id (and cannot be used with --resume)"
         )
@@ -128,12 +128,20 @@ def run(
             store, from_ref, template or template_opt, config_file, overrides
         )
         in_place = config.mode == "evaluate"
-        # An imported experiment is re-measured from its ONNX files (no torch model); a compress run makes a
-        # new experiment, so it has no id yet.
-        if exp_id is not None and store.get(exp_id).get("template") == "import":
-            from cli.import_cmd import remeasure_imported
+        # An imported experiment has ONNX files, no torch model: it is re-measured from them, or its
+        # imported file is compressed again into a new imported experiment.
+        from pipeline.variants.import_reopen import is_imported
 
-            remeasure_imported(store, exp_id, config, json_=json_, quiet=quiet)
+        if is_imported(baseline_dir):
+            from cli.import_cmd import compress_imported, remeasure_imported
+
+            if in_place:
+                remeasure_imported(store, exp_id, config, json_=json_, quiet=quiet)
+            else:
+                compress_imported(
+                    store, baseline_dir.name, config, experiment_id=experiment_id, tags=tags or [],
+                    json_=json_, quiet=quiet,
+                )  # fmt: skip
             return
     elif overrides.get("mode") in ("compress", "evaluate"):
         raise UsageError(
@@ -251,13 +259,17 @@ def _config_from_baseline(
         raise UsageError(str(error)) from None
     baseline_dir = store.experiment_dir(source_id)
     if source.get("template") == "import":
-        if config.mode != "evaluate":
-            raise UsageError(
-                f"experiment {source_id} was imported from an ONNX model; --from it works with --mode evaluate "
-                "(re-measure its files); make other variants with `ocrq import MODEL --variants ...`"
-            )
-        _verify_deployables(baseline_dir, None)
-        return source_id, config, baseline_dir
+        if config.mode == "evaluate":
+            _verify_deployables(baseline_dir, None)
+            return source_id, config, baseline_dir
+        from pipeline.variants.import_reopen import check_import_variants
+
+        try:  # new variants of the imported model: its prepared graph (ort-fp32) first
+            config = derive_config(config, {"variants": check_import_variants(list(config.deploy.variants))})
+        except (ConfigError, ValueError) as error:
+            raise UsageError(str(error)) from None
+        _verify_deployables(baseline_dir, ["fp32"])
+        return None, config, baseline_dir
     check_torch_file(
         baseline_dir / "model_fp32.pt",
         "the trained model of experiment " + source_id,
@@ -279,18 +291,6 @@ def _verify_deployables(folder: Path, variants: list[str] | None) -> None:
         verify_deployables(folder, variants)
     except (ManifestError, FileNotFoundError) as error:
         raise CliError(str(error)) from None
-
-
-def _is_new_id(store: Store, exp_id: str) -> bool:
-    if len(exp_id) != 12 or any(c not in "0123456789abcdef" for c in exp_id):
-        return False
-    try:
-        store.resolve_id(exp_id)
-    except ExperimentNotFound:
-        return True
-    except AmbiguousId:
-        return False
-    return False
 
 
 def _config_to_resume(

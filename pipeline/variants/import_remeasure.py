@@ -8,17 +8,15 @@ choice, notes) is kept from the last rows.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
 from pipeline.core.events import RunFinished, RunStarted, StageStarted
 from pipeline.core.result_row import VariantRow
 from pipeline.variants.catalog import resolve_specs
-from pipeline.variants.evaluate_imported import read_import
 from pipeline.variants.import_context import ImportContext, weights_of
-from pipeline.variants.import_lines import load_line_sets
-from pipeline.variants.imported import ImportSettings, PreparedImport, measure_baseline, measure_variant
+from pipeline.variants.import_reopen import reopen_import
+from pipeline.variants.imported import measure_baseline, measure_variant
 from pipeline.variants.manifest import read_manifest, resolve_artifact
 from pipeline.variants.remeasure import keep_unmeasured
 
@@ -26,17 +24,9 @@ from pipeline.variants.remeasure import keep_unmeasured
 def remeasure_import(experiment_dir: Path, config, previous: dict[str, dict], sink) -> dict[str, VariantRow]:
     """Re-measure `fp32` and every variant in the manifest; `previous` are the stored rows by name."""
     experiment_dir = Path(experiment_dir)
-    record, layout, charset = read_import(experiment_dir)
-    known = {f.name for f in dataclasses.fields(ImportSettings)}
-    stored = {k: v for k, v in record["settings"].items() if k in known}
-    settings = ImportSettings(**stored)
-    settings.model = Path(settings.model)
-    settings.variants = tuple(settings.variants)
-    settings.latency_threads = config.deploy.latency_threads
-    settings.latency_runs = config.deploy.latency_runs
+    prepared = reopen_import(experiment_dir, config)
+    settings = prepared.settings
     manifest = read_manifest(experiment_dir)
-    lines = load_line_sets(settings, layout, charset)
-    prepared = PreparedImport(settings, layout, charset, record.get("charset", ""), lines)
     ctx = ImportContext(prepared, experiment_dir, sink, config)
     sink(RunStarted(config=config.to_dict(), device="cpu", threads=settings.latency_threads))
     sink(StageStarted(stage="evaluate", detail=f"re-measuring {len(manifest)} variants", total=len(manifest)))

@@ -93,6 +93,8 @@ class PreparedImport:
     lines: LineSets
     # the horizontal stretch the model was trained with: 1.0 (aspect kept) unless ocrq's metadata says more
     width_scale: float = 1.0
+    # the imported experiment this one was made from (`ocrq run --from IMPORTED --mode compress`, a study)
+    source_experiment: str | None = None
 
     @property
     def data_label(self) -> str:
@@ -328,10 +330,13 @@ def run_import(prepared: PreparedImport, sink, workdir: Path, config=None) -> di
         "data": prepared.data_label,
         "line_sets": prepared.lines.sizes(),
     }
+    if prepared.source_experiment:
+        import_doc["derived_from"] = prepared.source_experiment
     # the baseline: the user's file as it is
     started = time.monotonic()
     sink(StageStarted(stage="evaluate", detail=f"imported FP32 on {prepared.test_lines} lines", total=1))
-    original = ctx.artifact_path(f"imported-{settings.model.stem}")
+    # a run over an imported experiment copies that experiment's copy under the same name
+    original = ctx.artifact_path(f"imported-{settings.model.stem.removeprefix('imported-')}")
     shutil.copyfile(settings.model, original)
     record_resize_rule(workdir, ResizeRule(layout.height, prepared.width_scale, layout.stride))
     record_variant(workdir, "fp32", original, "onnx", "onnxruntime")

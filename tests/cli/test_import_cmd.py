@@ -133,5 +133,27 @@ def test_imported_variants_evaluate_and_remeasure(shell, tmp_path):
         assert after[name]["cer"] == before[name]["cer"] and after[name]["samples"] == 16
     assert after["ort-fp32"]["preparation"] == before["ort-fp32"]["preparation"]  # how it was built is kept
     assert json.loads(shell("show", exp_id, "--json").stdout)["status"] == "finished"
-    refused = shell("run", "--from", exp_id, "--mode", "compress")
-    assert refused.returncode == 2 and "--from it works with --mode evaluate" in error_line(refused)
+
+    # compressing the import again: new variants in a new imported experiment, from its copy of the model
+    refused = shell("run", "--from", exp_id, "--mode", "compress", "--variants", "qat")
+    assert refused.returncode == 2
+    assert error_line(refused).startswith("ocrq: error: variant qat cannot be built from an imported ONNX model")
+    assert len(json.loads(shell("ls", "--json").stdout)) == 1  # nothing half-made
+    model.unlink()  # the user's original is not needed: the experiment holds a copy
+    again = shell(
+        "run", "--from", exp_id, "--mode", "compress", "--variants", "ort-int8-static(observer_type=percentile)",
+        "--name", "tiny-percentile", "--json", timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    new_id = json.loads(again.stdout)["id"]
+    assert new_id != exp_id
+    derived = json.loads(shell("show", new_id, "--json").stdout)
+    assert (derived["template"], derived["model"], derived["name"]) == ("import", "import:tiny.onnx", "tiny-percentile")
+    rows = {v["name"]: v for v in derived["variants"]}
+    static = "ort-int8-static(observer_type=percentile)"
+    assert set(rows) == {"fp32", "ort-fp32", static}
+    assert rows["fp32"]["cer"] == before["fp32"]["cer"] and rows["fp32"]["samples"] == 16  # the same lines
+    assert rows["fp32"]["import"]["derived_from"] == exp_id
+    assert "Percentile" in " ".join(rows[static]["notes"])
+    assert "MinMax" in " ".join(before["ort-int8-static"]["notes"])
+    assert rows["fp32"]["size_bytes"] == before["fp32"]["size_bytes"]

@@ -10,6 +10,7 @@ from pipeline.study.storage import open_storage
 from store import Store
 from tests.tui.conftest import wait_for
 from tui.model import launch
+from tui.screens.experiment import ExperimentScreen
 from tui.screens.experiments import ExperimentsScreen
 from tui.screens.launch import LaunchScreen
 from tui.screens.studies import StudiesScreen, TrialsTable
@@ -122,11 +123,14 @@ async def test_import_mode_checks_the_file_and_starts_ocrq_import(tmp_path, make
         form.query_one("#import-normalize").value = "imagenet"
         form.query_one("#import-name").value = "paddle-rec"
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExperimentsScreen), what="back on the list")
-    argv = started[0]
+        # the import runs under an id allocated here, so its experiment opens at once (waiting for the check)
+        await wait_for(pilot, lambda: isinstance(app.screen, ExperimentScreen), what="the new experiment")
+        argv = started[0]
+        exp_id = argv[-2].removeprefix("--id=")
+        assert app.screen.exp_id == exp_id and len(exp_id) == 12
     assert argv[argv.index("import") :] == [
         "import", str(model), "--data=synthetic", "--normalize=imagenet", "--height=48", "--name=paddle-rec",
-        "--json",
+        f"--id={exp_id}", "--json",
     ]  # fmt: skip
 
 

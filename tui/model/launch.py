@@ -104,8 +104,8 @@ def build_run_command(
 
 @dataclass(frozen=True)
 class Launched:
-    """A process this TUI started: its experiment id when known in advance (a run, a resume, an analysis;
-    None for a study or an import), pid, argument list, output log and, for a study, the study's name."""
+    """A process this TUI started: its experiment id when known in advance (a run, an import, a resume, an
+    analysis; None for a study), pid, argument list, output log and, for a study, the study's name."""
 
     exp_id: str | None
     pid: int
@@ -253,9 +253,12 @@ def import_arguments(request: ImportRequest) -> list[str]:
 
 
 def launch_import(home: str | Path, request: ImportRequest) -> Launched:
-    """Validate and start `ocrq import` detached; ConfigError (nothing started) for a bad request."""
+    """Validate and start `ocrq import` detached under a pre-allocated id (so the TUI can open the
+    experiment at once); ConfigError (nothing started) for a bad request."""
     validate_import(request)
-    return start(home, import_arguments(request), f"import-{secrets.token_hex(4)}")
+    exp_id = secrets.token_hex(6)
+    arguments = [*import_arguments(request)[:-1], f"--id={exp_id}", "--json"]
+    return start(home, arguments, exp_id, exp_id=exp_id)
 
 
 def command_preview(request: LaunchRequest | StudyRequest | ImportRequest) -> str:
