@@ -137,7 +137,9 @@ def test_imported_variants_evaluate_and_remeasure(shell, tmp_path):
     # compressing the import again: new variants in a new imported experiment, from its copy of the model
     refused = shell("run", "--from", exp_id, "--mode", "compress", "--variants", "qat")
     assert refused.returncode == 2
-    assert error_line(refused).startswith("ocrq: error: variant qat cannot be built from an imported ONNX model")
+    assert error_line(refused).startswith(
+        "ocrq: error: variant qat cannot be built from an imported ONNX model"
+    )
     assert len(json.loads(shell("ls", "--json").stdout)) == 1  # nothing half-made
     model.unlink()  # the user's original is not needed: the experiment holds a copy
     again = shell(
@@ -148,7 +150,11 @@ def test_imported_variants_evaluate_and_remeasure(shell, tmp_path):
     new_id = json.loads(again.stdout)["id"]
     assert new_id != exp_id
     derived = json.loads(shell("show", new_id, "--json").stdout)
-    assert (derived["template"], derived["model"], derived["name"]) == ("import", "import:tiny.onnx", "tiny-percentile")
+    assert (derived["template"], derived["model"], derived["name"]) == (
+        "import",
+        "import:tiny.onnx",
+        "tiny-percentile",
+    )
     rows = {v["name"]: v for v in derived["variants"]}
     static = "ort-int8-static(observer_type=percentile)"
     assert set(rows) == {"fp32", "ort-fp32", static}

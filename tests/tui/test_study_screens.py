@@ -11,7 +11,6 @@ from store import Store
 from tests.tui.conftest import wait_for
 from tui.model import launch
 from tui.screens.experiment import ExperimentScreen
-from tui.screens.experiments import ExperimentsScreen
 from tui.screens.launch import LaunchScreen
 from tui.screens.studies import StudiesScreen, TrialsTable
 
