@@ -172,7 +172,7 @@ def import_model(
     if tags:
         store.tag(exp_id, add=tags)
     workdir = store.experiment_dir(exp_id)
-    write_import_record(workdir, prepared)
+    write_import_record(workdir, prepared, config)
     loud = not (json_ or quiet)
     if loud:
         info(f"experiment [bold]{exp_id}[/] in {workdir}")
@@ -185,9 +185,12 @@ def import_model(
     _print_outcome(store, exp_id, outcome, json_=json_, quiet=quiet, what="import")
 
 
-def write_import_record(workdir: Path, prepared) -> None:
-    """`import.json`: what re-measuring, evaluating and compressing the experiment again start from."""
+def write_import_record(workdir: Path, prepared, config: dict) -> None:
+    """`import.json` (what re-measuring, evaluating and compressing the experiment again start from) and,
+    as every experiment has, `config.json`."""
     from pipeline.core.atomic import write_text_atomic
+
+    write_text_atomic(Path(workdir) / "config.json", json.dumps(config, indent=2))
 
     record = {
         "settings": prepared.settings.to_dict(), "layout": prepared.layout.to_dict(),
@@ -235,15 +238,15 @@ def open_import_for_compress(store: Store, source_id: str, config):
     return prepared
 
 
-def create_import_experiment(store: Store, source_id: str, prepared, config, **fields) -> str:
-    """A new imported experiment (template `import`) for variants of `source_id`'s model, its import
+def create_import_experiment(store: Store, prepared, config, **fields) -> str:
+    """A new imported experiment (template `import`) for new variants of a reopened import, its import
     record written; returns its id."""
-    source = store.get(source_id)
+    original = Path(prepared.settings.model).name.removeprefix("imported-")
     summary = store.create_experiment(
-        name=config.name or source.get("name") or f"import-{source_id[:8]}", template="import",
-        config=config.to_dict(), model=source.get("model") or "import", **fields,
+        name=config.name or f"import-{Path(original).stem}", template="import", config=config.to_dict(),
+        model=f"import:{original}", **fields,
     )  # fmt: skip
-    write_import_record(store.experiment_dir(summary["id"]), prepared)
+    write_import_record(store.experiment_dir(summary["id"]), prepared, config.to_dict())
     return summary["id"]
 
 
@@ -266,7 +269,7 @@ def compress_imported(
     check_tags(tags)
     prepared = open_import_for_compress(store, source_id, config)
     exp_id = create_import_experiment(
-        store, source_id, prepared, config, command=["ocrq", *sys.argv[1:]], experiment_id=experiment_id
+        store, prepared, config, command=["ocrq", *sys.argv[1:]], experiment_id=experiment_id
     )
     if tags:
         store.tag(exp_id, add=tags)

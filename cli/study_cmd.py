@@ -21,8 +21,8 @@ import typer
 
 from cli import study_view
 from cli.config_options import overrides_from_kwargs, with_config_options
-from cli.console import CliError, UsageError, err, info, print_json, terminal_safe
-from cli.study_baseline import find_baseline, record_baseline
+from cli.console import CliError, UsageError, err, info, one_line, print_json, terminal_safe
+from cli.study_baseline import baseline_model, find_baseline, is_import_folder, record_baseline
 from cli.study_common import (
     existing_settings,
     journal_path,
@@ -160,8 +160,10 @@ def run(
             n_trials = 3
     try:
         base_config, baseline_id = _base_config(store, template, from_ref, overrides)
-        space = _space(param_config, base_config)
-        _check_space_builds(space, base_config)
+        imported = baseline_id is not None and is_import_folder(store.experiment_dir(baseline_id))
+        model_file = baseline_model(store.experiment_dir(baseline_id)) if imported else None
+        space = _space(param_config, base_config, model_file)
+        _check_space_builds(space, base_config, imported=imported)
         if method == "grid_search":
             space.grid()  # every range needs a step
     except ConfigError as error:
@@ -175,6 +177,8 @@ def run(
     )  # fmt: skip
     if method == "grid_search" and n_trials > space.grid_size():
         settings.n_trials = space.grid_size()
+    if baseline_id is not None:
+        _record_given_baseline(store, settings)  # before the study exists: a bad baseline leaves nothing
     doc = store.create_study(
         name=name, directions=settings.objective.directions,
         config={"objectives": settings.objective.names, **settings.to_dict()}, storage_url=storage_url,
@@ -196,8 +200,8 @@ def run(
         if baseline_id is None:
             store.set_study_status(doc["id"], "failed")
             raise CliError("the study's baseline did not finish training; no trials were run")
-    settings.baseline_experiment = baseline_id
-    record_baseline(store, settings)  # its sha256 and config go into the storage, for workers on other boxes
+        settings.baseline_experiment = baseline_id
+        record_baseline(store, settings)  # its sha256 and config go into the storage, for workers elsewhere
     store.update_study(doc["id"], baseline_experiment=baseline_id)
     quiet_optuna()
     from pipeline.study.search import create_or_load
@@ -207,15 +211,28 @@ def run(
         from pipeline.config.variant_specs import parse_variant
         from pipeline.study.search import enqueue_template_variants
 
-        kinds = [parse_variant(text).kind for text in base_config.deploy.variants]
+        entries = [parse_variant(text) for text in base_config.deploy.variants]
+        own = {key: value for entry in entries for key, value in dict(entry.settings).items()}
         queued = enqueue_template_variants(
-            study, settings.search_space, kinds, base_config.get, limit=settings.n_trials
-        )
+            study, settings.search_space, [entry.kind for entry in entries],
+            lambda name: own.get(name, base_config.get(name)), limit=settings.n_trials,
+        )  # fmt: skip
         if queued and not json_:
+            source = "the import's" if imported else f"{base_config.template}'s"
             info(
-                f"the first {len(queued)} trial(s) are {base_config.template}'s own variants: {', '.join(q['strategy'] for q in queued)}"
+                f"the first {len(queued)} trial(s) are {source} own variants: {', '.join(q['strategy'] for q in queued)}"
             )
     _run_workers(store, study, settings, storage_url, timeout, jobs, json_)
+
+
+def _record_given_baseline(store: Store, settings) -> None:
+    """Record the `--from` experiment as the baseline; UsageError when its folder lacks what trials need."""
+    try:
+        record_baseline(store, settings)
+    except (OSError, ValueError) as error:
+        raise UsageError(
+            f"experiment {settings.baseline_experiment} cannot be a study's baseline: {one_line(str(error))}"
+        ) from None
 
 
 def _resume(store: Store, settings, storage_url: str, n_trials: int, timeout, jobs: int, json_: bool) -> None:
@@ -256,9 +273,11 @@ def _base_config(store: Store, template: str | None, from_ref: str | None, overr
     except (ExperimentNotFound, AmbiguousId) as error:
         raise UsageError(str(error)) from None
     source = store.get(source_id)
-    if not (store.experiment_dir(source_id) / "model_fp32.pt").is_file():
+    folder = store.experiment_dir(source_id)
+    if not baseline_model(folder).is_file():
         raise UsageError(
-            f"experiment {source_id} has no trained model (model_fp32.pt); pick a finished baseline"
+            f"experiment {source_id} has no trained or imported model ({baseline_model(folder).name}); pick a "
+            "finished baseline or import"
         )
     frozen = sorted(set(overrides) & {"model", "charset", "image_height"})
     if frozen:
@@ -266,19 +285,35 @@ def _base_config(store: Store, template: str | None, from_ref: str | None, overr
     return derive_config(config_from_dict(source["config"]), overrides), source_id
 
 
-def _space(param_config: Path | None, config):
-    from pipeline.study.space import default_space, read_space_file
+def _space(param_config: Path | None, config, imported_model: Path | None):
+    """The `--param-config` space, or the default one of the template (of an import: ONNX Runtime's kinds)."""
+    from pipeline.study.space import default_import_space, default_space, read_space_file
 
     if param_config is not None:
         return read_space_file(param_config)
+    if imported_model is not None:
+        import onnx
+
+        graph = onnx.load(str(imported_model), load_external_data=False).graph
+        return default_import_space(has_matmul=any(node.op_type == "MatMul" for node in graph.node))
     return default_space(config.template, config.model.model)
 
 
-def _check_space_builds(space, config) -> None:
-    """Every kind with its parameters' first and last values makes a config ocrq accepts."""
+def _check_space_builds(space, config, *, imported: bool) -> None:
+    """Every kind with its parameters' first and last values makes a config ocrq accepts (and, over an
+    imported model, a variant ONNX Runtime can build from it)."""
     from pipeline.config import ConfigError, derive_config
     from pipeline.study.space import variant_for
 
+    if imported:
+        from pipeline.variants.catalog import import_kinds
+
+        foreign = [kind for kind in space.kinds if kind not in import_kinds()]
+        if foreign:
+            raise ConfigError(
+                f"search space: strategy {foreign[0]} cannot be built from an imported ONNX model; allowed "
+                f"{', '.join(import_kinds())}"
+            )
     for kind in space.kinds:
         params = space.applicable(kind)
         for pick in (0, -1):
@@ -349,6 +384,8 @@ def make_run_trial(store: Store, settings, baseline_dir: Path, *, quiet: bool):
 
     base = config_from_dict(json.loads((baseline_dir / "config.json").read_text()))
     extra = {k: v for k, v in settings.base_overrides.items() if k not in _FROZEN}
+    if is_import_folder(baseline_dir):
+        return _import_trial_runner(store, settings, baseline_dir, base, extra, quiet=quiet)
 
     def run_trial(number: int, variant: str, params: dict, callbacks: list) -> TrialOutcome:
         try:
@@ -376,6 +413,42 @@ def make_run_trial(store: Store, settings, baseline_dir: Path, *, quiet: bool):
         if outcome.status == "pruned":
             result.error = outcome.summary.get("stop_message")
         return result
+
+    return run_trial
+
+
+def _import_trial_runner(store: Store, settings, baseline_dir: Path, base, extra: dict, *, quiet: bool):
+    """Trials over an imported model: each a new imported experiment built from the baseline folder's copy
+    of the model, on the import's recorded line sets (no epochs, so nothing for the pruner)."""
+    from cli.import_cmd import create_import_experiment, run_recorded_import
+    from pipeline.config import ConfigError, derive_config
+    from pipeline.config.variant_specs import parse_variant
+    from pipeline.deploy.foreign_model import ImportRefused
+    from pipeline.study.search import TrialOutcome
+    from pipeline.variants.import_reopen import check_import_variants, reopen_import
+    from pipeline.variants.manifest import ManifestError
+
+    def run_trial(number: int, variant: str, params: dict, callbacks: list) -> TrialOutcome:
+        del callbacks  # an import trial has no epochs to report
+        try:
+            variants = ",".join(check_import_variants([variant]))
+            config = derive_config(base, {**extra, "mode": "compress", "variants": variants})
+            prepared = reopen_import(baseline_dir, config)
+        except (ConfigError, ValueError, ManifestError, ImportRefused, FileNotFoundError) as error:
+            return TrialOutcome("failed", error=f"{type(error).__name__}: {error}")
+        prepared.source_experiment = settings.baseline_experiment
+        exp_id = create_import_experiment(
+            store, prepared, config, study_id=settings.store_study_id, trial_number=number,
+            command=["ocrq", "run", "--from", str(settings.baseline_experiment), "--mode", "compress", "--variants", variant],
+        )  # fmt: skip
+        if not quiet:
+            info(f"trial {number}: {variant} -> experiment {exp_id[:8]}")
+        outcome = run_recorded_import(store, exp_id, prepared, config.to_dict(), False)
+        rows = outcome["rows"]
+        return TrialOutcome(
+            outcome["status"], experiment_id=exp_id, error=outcome["error"],
+            row=rows.get(parse_variant(variant).name), fp32_row=rows.get("fp32"),
+        )  # fmt: skip
 
     return run_trial
 

@@ -46,6 +46,7 @@ class StudySettings:
         baseline_dir: That experiment's folder on the box that ran the baseline.
         baseline_sha256: The sha256 of its model_fp32.pt: a worker on another box checks its copy.
         baseline_config: Its config (`ExperimentConfig.to_dict()`), for workers without the folder.
+        baseline_import: Its import record (`import.json`) when the baseline is an imported ONNX model.
         seed: Sampler seed.
         store_study_id: The study's id in the ocrq store.
     """
@@ -62,6 +63,7 @@ class StudySettings:
     baseline_dir: str | None = None
     baseline_sha256: str | None = None
     baseline_config: dict[str, Any] | None = None
+    baseline_import: dict[str, Any] | None = None
     seed: int = 0
     store_study_id: str | None = None
 
@@ -84,7 +86,9 @@ def make_sampler(settings: StudySettings, worker: int = 0) -> optuna.samplers.Ba
     # Optuna 5 records constraints on the trial (`Trial.set_constraint`); older ones take a constraints_func.
     constraints = _constraints if settings.min_accuracy_threshold > 0 and not NATIVE_CONSTRAINTS else None
     if settings.method == "grid_search":
-        return optuna.samplers.GridSampler(settings.search_space.grid(), seed=seed)
+        # Every worker must shuffle the grid alike: a trial stores only its grid index, which another
+        # worker's order would read as another point (run twice, and one never).
+        return optuna.samplers.GridSampler(settings.search_space.grid(), seed=settings.seed)
     if settings.method == "random_search":
         return optuna.samplers.RandomSampler(seed=seed)
     if settings.method == "nsga2":

@@ -32,6 +32,7 @@ SEARCHABLE_KINDS = (
     "ort-int8-static",
     "ort-int8-dynamic",
     "ort-int4-weight",
+    "ort-int8-mixed",
     "mixed",
     "fp16",
     "bf16",
@@ -267,3 +268,22 @@ def default_space(template: str, model: str) -> SearchSpace:
         "finetune_epochs": {"low": 1, "high": epochs_high + (0 if template == "smoke" else 1)},
     }
     return parse_space(raw, source=f"default space of {template}")
+
+
+def default_import_space(*, has_matmul: bool) -> SearchSpace:
+    """The space of a study over an imported ONNX model: ONNX Runtime's kinds and how they calibrate.
+
+    An import's calibration lines are fixed when it is imported, so the space varies how ranges are taken
+    from them (the observer), the weight granularity, the first and last layers, the mixed
+    variant's budget and, where the model has MatMuls, the 4-bit block size."""
+    kinds = ["ort-int8-static", "ort-int8-mixed", "ort-int8-dynamic"]
+    raw: dict[str, Any] = {
+        "strategy": kinds + (["ort-int4-weight"] if has_matmul else []),
+        "observer_type": ["min_max", "percentile", "entropy", "moving_average"],
+        "quantization_granularity": ["per_channel", "per_tensor"],
+        "skip_first_last": [False, True],
+        "accuracy_budget_pp": {"low": 0.05, "high": 0.5, "step": 0.05},
+    }
+    if has_matmul:
+        raw["group_size"] = [32, 64, 128]
+    return parse_space(raw, source="default space of an import")

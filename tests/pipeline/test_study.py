@@ -87,6 +87,21 @@ def test_grid_search_visits_exactly_its_grid(tmp_path):
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
+def test_workers_with_their_own_seeds_share_one_grid_without_repeats(tmp_path):
+    """Each worker's sampler is seeded apart; a grid must still be one grid: trials store only a grid
+    index, so a worker that shuffled the grid otherwise would run one point twice and miss another."""
+    space = {"strategy": ["ort-int8-static"], "observer_type": ["min_max", "percentile", "entropy"]}
+    settings = StudySettings(name="shared-grid", method="grid_search", n_trials=3, space=space)
+    journal = str(tmp_path / "j.log")
+    create_or_load(settings, journal)
+    for worker in (0, 1, 2):  # one trial each, as three workers taking turns would
+        study, stored = load_study("shared-grid", journal, worker=worker)
+        stored.n_trials = worker + 1
+        run_worker(study, stored, lambda n, v, p, c: _fake_rows(v, p))
+    trials = load_study("shared-grid", journal)[0].trials
+    assert sorted(t.params["observer_type"] for t in trials) == ["entropy", "min_max", "percentile"]
+
+
 def test_nsga2_returns_a_non_dominated_front(tmp_path):
     space = {"strategy": ["ort-int8-static", "ort-int8-dynamic"], "calibration_batches": [1, 2, 4, 8, 16]}
     settings = StudySettings(name="front", method="nsga2", n_trials=12, space=space)
