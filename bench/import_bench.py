@@ -2,7 +2,7 @@
 the plain ONNX Runtime calls a new user would make beside ocrq's variants, all measured on the same
 synthetic lines, none of which were used for calibration.
 
-    python bench/import_bench.py [--lines 200] [--calibration-lines 64] [--sensitivity-lines 64]
+    python bench/import_bench.py [--lines 200] [--calibration-lines 64] [--sensitivity-lines 200]
                                  [--hard-lines 100] [--model PATH]
 
 Without --model the wheel is fetched with `pip download --no-deps` into a temporary folder.
@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--lines", type=int, default=200)
     parser.add_argument("--calibration-lines", type=int, default=64)
-    parser.add_argument("--sensitivity-lines", type=int, default=64)
+    parser.add_argument("--sensitivity-lines", type=int, default=200)
     parser.add_argument("--hard-lines", type=int, default=100)
     parser.add_argument("--observer-type", default="min_max", help="ocrq's calibration (as ocrq import's)")
     parser.add_argument(

@@ -166,6 +166,10 @@ class OcrqApp(App[None]):
 
         self.run_store_action(read, description="reading the experiment's config")
 
+    def study_experiment(self, exp_id: str) -> None:
+        """Open the launch form in study mode with ``exp_id`` as the model every trial compresses."""
+        self.push_screen(LaunchScreen(kind="study", study_from=exp_id))
+
     def resume_experiment(self, exp_id: str) -> None:
         """Ask, then continue an interrupted or crashed run from its last checkpoint (`ocrq run --resume`)."""
 

@@ -62,7 +62,7 @@ class ImportSettings:
     blank: int | None = None
     lines: int = 300
     calibration_lines: int = 64
-    sensitivity_lines: int = 64
+    sensitivity_lines: int = 200  # at 64 the per-node costs on PP-OCRv4 were noise (bench/import_bench.py)
     hard_lines: int = 100
     observer_type: str = "min_max"
     variants: tuple[str, ...] = ()  # empty: every kind with an import builder but ort-fp32

@@ -93,6 +93,50 @@ async def test_n_opens_the_launch_form_in_study_mode_validated_like_the_cli(
 
 
 @pytest.mark.parametrize("size", SIZES)
+async def test_capital_s_on_an_import_launches_a_study_over_its_model(tmp_path, make_app, started, size):
+    store = Store(tmp_path / "home")
+    imported = store.create_experiment(
+        name="paddle-rec", template="import", config={}, model="import:rec.onnx"
+    )["id"]
+    (store.experiment_dir(imported) / "import.json").write_text("{}")
+    store.set_status(imported, "finished")
+    empty = store.create_experiment(name="no-model", template="smoke", config={}, model="crnn_tiny")["id"]
+    store.set_status(empty, "finished")
+    app = make_app(store)
+    async with app.run_test(size=size) as pilot:
+        app.open_experiment(imported)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ExperimentScreen) and app.screen.document, what="the import"
+        )
+        await pilot.press("S")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the launch form")
+        form = app.screen
+        assert form.kind == "study" and form.query_one("#study-from").value == imported
+        assert f"from {imported}: every trial compresses" in str(
+            form.query_one("#template-description").render()
+        )
+        form.query_one("#study-from").value = empty
+        form.query_one("#study-name").value = "foreign"
+        await pilot.press("ctrl+r")
+        assert f"experiment {empty} has no trained or imported model" in _error(form)
+        form.query_one("#study-from").value = "nothing-like-it"
+        await pilot.press("ctrl+r")
+        assert "--from: " in _error(form) and started == []
+        form.query_one("#study-from").value = imported[:8]
+        await pilot.pause()
+        assert f"ocrq study run --from={imported[:8]} --method=bayesian" in str(
+            form.query_one("#launch-command").render()
+        )
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, StudiesScreen), what="the studies screen")
+    argv = started[0]
+    assert argv[argv.index("study") :] == [
+        "study", "run", f"--from={imported[:8]}", "--method=bayesian", "--optimization-target=balanced",
+        "--n-trials=20", "--jobs=1", "--study-name=foreign",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES)
 async def test_import_mode_checks_the_file_and_starts_ocrq_import(tmp_path, make_app, started, size):
     store = Store(tmp_path / "home")
     model = tmp_path / "rec.onnx"

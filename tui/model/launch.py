@@ -177,6 +177,7 @@ class StudyRequest:
     name: str = ""
     dry_run: bool = False
     overrides: dict[str, str] = field(default_factory=dict)
+    from_ref: str = ""  # an experiment (trained or imported) whose model every trial compresses
 
 
 def _whole_number(flag: str, text: str) -> int:
@@ -188,19 +189,42 @@ def _whole_number(flag: str, text: str) -> int:
 
 def validate_study(request: StudyRequest, store: Store) -> None:
     """ConfigError with the line `ocrq study run` would print for the same arguments."""
-    if request.template not in TEMPLATES:
+    if request.template not in TEMPLATES and not request.from_ref.strip():
         raise ConfigError(f"template '{request.template}' is not known; allowed {', '.join(TEMPLATES)}")
     n_trials, jobs = _whole_number("--n-trials", request.n_trials), _whole_number("--jobs", request.jobs)
     check_study_options(request.method, request.target, "median", n_trials, jobs)
     name = check_study_name(request.name.strip())
     if any(study.get("name") == name for study in store.list_studies()):
         raise ConfigError(f"--study-name '{name}' is taken; give a new name (`ocrq study run` resumes it)")
+    if request.from_ref.strip():
+        _check_study_baseline(store, request)
+        return
     resolve_config(request.template, overrides={**request.overrides, "mode": "train"})
 
 
+def _check_study_baseline(store: Store, request: StudyRequest) -> None:
+    """The `--from` experiment exists and holds a trained or imported model; its architecture is fixed."""
+    from store import AmbiguousId, ExperimentNotFound
+
+    ref = request.from_ref.strip()
+    try:
+        exp_id = store.resolve_id(ref)
+    except (ExperimentNotFound, AmbiguousId, ValueError) as error:
+        raise ConfigError(f"--from: {error}") from None
+    folder = store.experiment_dir(exp_id)
+    if not ((folder / "model_fp32.pt").is_file() or (folder / "import.json").is_file()):
+        raise ConfigError(
+            f"experiment {exp_id} has no trained or imported model; pick a finished baseline or import"
+        )
+    frozen = sorted(set(request.overrides) & {"model", "charset", "image_height"})
+    if frozen:
+        raise ConfigError(f"{', '.join(frozen)} cannot change when compressing an existing baseline")
+
+
 def study_arguments(request: StudyRequest) -> list[str]:
-    """``study run TEMPLATE --method=... --study-name=NAME [--field=value ...] [--dry-run]``."""
-    args = ["study", "run", request.template, f"--method={request.method}",
+    """``study run TEMPLATE|--from=ID --method=... --study-name=NAME [--field=value ...] [--dry-run]``."""
+    source = [f"--from={request.from_ref.strip()}"] if request.from_ref.strip() else [request.template]
+    args = ["study", "run", *source, f"--method={request.method}",
             f"--optimization-target={request.target}", f"--n-trials={request.n_trials.strip()}",
             f"--jobs={request.jobs.strip()}", f"--study-name={request.name.strip()}"]  # fmt: skip
     args += [f"--{key.replace('_', '-')}={text}" for key, text in request.overrides.items()]

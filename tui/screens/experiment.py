@@ -76,6 +76,14 @@ class ExperimentScreen(PollingScreen):
         ),
         Binding("n", "note", "Note", id="experiment.note", tooltip="Edit the note"),
         Binding(
+            "S",
+            "study",
+            "Search",
+            show=False,
+            id="experiment.study",
+            tooltip="Launch an Optuna study whose trials compress this experiment's model",
+        ),
+        Binding(
             "A",
             "analyze",
             "Analyse",
@@ -320,6 +328,16 @@ class ExperimentScreen(PollingScreen):
             self.notify(f"this run is {status}; only {', '.join(RESUMABLE)} runs resume", severity="warning")
             return
         self.app.resume_experiment(self.exp_id)
+
+    def action_study(self) -> None:
+        document = self.document or {}
+        if document.get("status") != "finished":
+            self.notify(
+                f"this run is {document.get('status')}; a study needs a finished baseline or import",
+                severity="warning",
+            )
+            return
+        self.app.study_experiment(self.exp_id)
 
     def action_analyze(self) -> None:
         document = self.document or {}

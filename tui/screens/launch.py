@@ -108,6 +108,7 @@ class LaunchScreen(Screen):
         tags: tuple[str, ...] = (),
         source: str | None = None,
         kind: str = "run",
+        study_from: str = "",
     ) -> None:
         super().__init__()
         self.template = template if template in TEMPLATES else next(iter(TEMPLATES))
@@ -120,6 +121,7 @@ class LaunchScreen(Screen):
         self.initial_tags = " ".join(tags)
         self.source = source
         self.kind = kind if kind in KIND_TITLES else "run"
+        self.study_from = study_from
         self.launched = False  # one launch per form: a second ctrl+r never starts a duplicate
 
     def compose(self) -> ComposeResult:
@@ -160,6 +162,10 @@ class LaunchScreen(Screen):
             yield Label("dry run", classes="form-label")
             yield Select([("no", "no"), ("yes", "yes")], value="no", allow_blank=False, id="study-dry",
                          compact=True)  # fmt: skip
+            yield Label("from", classes="form-label")
+            yield OcrqInput(
+                value=self.study_from, placeholder="(train a baseline)", id="study-from", compact=True
+            )
         with Grid(id="import-form", classes="launch-grid kind-form"):
             yield Label("onnx", classes="form-label")
             yield OcrqInput(placeholder="path/to/model.onnx", id="import-model", compact=True)
@@ -223,6 +229,7 @@ class LaunchScreen(Screen):
                 template=self.template, method=self._choice("study-method"), target=self._choice("study-target"),
                 n_trials=self._text("study-trials"), jobs=self._text("study-jobs"), name=self._text("study-name"),
                 dry_run=self._choice("study-dry") == "yes", overrides=dict(self.overrides),
+                from_ref=self._text("study-from"),
             )  # fmt: skip
         if self.kind == "import":
             return ImportRequest(
@@ -254,6 +261,11 @@ class LaunchScreen(Screen):
     def _show_description(self) -> None:
         if self.kind == "import":
             text = IMPORT_DESCRIPTION
+        elif self.kind == "study" and self._text("study-from").strip():
+            text = (
+                f"from {self._text('study-from').strip()}: every trial compresses that experiment's trained or "
+                "imported model (no template; changed fields apply to the trials)"
+            )
         else:
             changed = f" · {len(self.overrides)} changed (●)" if self.overrides else ""
             study = " (the study's baseline)" if self.kind == "study" else ""
@@ -354,6 +366,8 @@ class LaunchScreen(Screen):
             if table.row_count:  # enter then edits the best match, wherever the cursor was before
                 table.move_cursor(row=0, animate=False)
         else:
+            if event.input.id == "study-from":
+                self._show_description()
             self._show_command()
 
     def on_input_submitted(self, event: OcrqInput.Submitted) -> None:
