@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cli.console import CliError, UsageError, err, fmt_pct, info, one_line, print_json, refuse_control_chars
-from cli.resolve import is_new_id
+from cli.resolve import LauncherId, is_new_id
 from pipeline.config.import_options import NORMALIZE_CHOICES
 from store import Store
 
@@ -101,15 +101,7 @@ def import_model(
     tags: Annotated[
         list[str] | None, typer.Option("--tag", help="Tag the experiment (repeatable).", show_default=False)
     ] = None,
-    experiment_id: Annotated[
-        str | None,
-        typer.Option(
-            "--id",
-            help="Use this new 12-hex-digit id (launchers pre-allocate ids).",
-            show_default=False,
-            hidden=True,
-        ),
-    ] = None,
+    experiment_id: LauncherId = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the experiment id.")] = False,
 ) -> None:

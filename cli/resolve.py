@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from cli.console import CliError, UsageError
 from store import AmbiguousId, ExperimentNotFound, Store
@@ -42,6 +45,18 @@ def existing_folder(store: Store, exp_id: str) -> Path:
             "`ocrq doctor --repair --yes` removes its index entry"
         )
     return folder
+
+
+# `--id`: the id a launcher (the TUI) allocated, so it can open the experiment before the process records it.
+LauncherId = Annotated[
+    str | None,
+    typer.Option(
+        "--id",
+        help="Use this new 12-hex-digit id (launchers pre-allocate ids).",
+        show_default=False,
+        hidden=True,
+    ),
+]
 
 
 def is_new_id(store: Store, exp_id: str) -> bool:

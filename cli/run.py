@@ -15,7 +15,7 @@ from cli.config_options import overrides_from_kwargs, with_config_options
 from cli.configs import resolve_or_usage_error
 from cli.console import CliError, UsageError, err, info, one_line, print_json, refuse_control_chars
 from cli.manage import check_tags
-from cli.resolve import existing_folder, is_new_id
+from cli.resolve import LauncherId, existing_folder, is_new_id
 from store import AmbiguousId, ExperimentNotFound, Store, StoreError
 
 
@@ -57,15 +57,7 @@ def run(
     tags: Annotated[
         list[str] | None, typer.Option("--tag", help="Tag the experiment (repeatable).", show_default=False)
     ] = None,
-    experiment_id: Annotated[
-        str | None,
-        typer.Option(
-            "--id",
-            help="Use this new 12-hex-digit id (launchers pre-allocate ids).",
-            show_default=False,
-            hidden=True,
-        ),
-    ] = None,
+    experiment_id: LauncherId = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object with the result.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the experiment id.")] = False,
     auto_optimize: Annotated[

@@ -26,6 +26,7 @@ def _nothing_written(home) -> bool:
         (dict(), ["--blank", "30"], "--blank 30 is outside the model's 27 classes"),
         (dict(), ["--normalize", "bgr"], "--normalize 'bgr' is not known"),
         (dict(), ["--height", "20"], "--height 20 contradicts the model's input height 16"),
+        (dict(), ["--id", "not-hex"], "--id 'not-hex' is not a free 12-hex-digit id"),
     ],
 )
 def test_refusals_are_one_line_exit_2_and_write_nothing(shell, tmp_path, build, args, expected):
