@@ -29,6 +29,11 @@ def print_line_sets(variants: list[dict[str, Any]]) -> None:
             f"{sets['sensitivity_lines']} sensitivity (never measured); {sets['hard_lines']} hard: "
             f"{_text(sets['hard_definition'])}"
         )
+    if imported and imported.get("derived_from"):
+        out.print(
+            f"variants of experiment {_text(imported['derived_from'])}'s imported model, on its line sets "
+            "(`ocrq run --from ... --mode compress` or a study trial)"
+        )
     rows = [v for v in variants if "hard_lines" in v]
     if not rows:
         return

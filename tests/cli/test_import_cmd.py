@@ -164,3 +164,4 @@ def test_imported_variants_evaluate_and_remeasure(shell, tmp_path):
     assert "Percentile" in " ".join(rows[static]["notes"])
     assert "MinMax" in " ".join(before["ort-int8-static"]["notes"])
     assert rows["fp32"]["size_bytes"] == before["fp32"]["size_bytes"]
+    assert f"variants of experiment {exp_id}'s imported model" in shell("show", new_id).stdout
