@@ -417,8 +417,13 @@ def enqueue_template_variants(
         params: dict[str, Any] = {STRATEGY: kind}
         for param in space.applicable(kind):
             value = settings_of(param.name)
-            inside = value in param.choices if param.choices is not None else param.low <= value <= param.high
-            if value is not None and not isinstance(value, bool | list) and inside:
+            if value is None or isinstance(value, list):
+                continue
+            if param.choices is not None:
+                inside = value in param.choices  # booleans too: skip_first_last=false is a choice
+            else:
+                inside = not isinstance(value, bool) and param.low <= value <= param.high
+            if inside:
                 params[param.name] = value
         study.enqueue_trial(params, skip_if_exists=True)
         queued.append(params)

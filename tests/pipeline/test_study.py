@@ -279,6 +279,33 @@ def test_the_templates_own_variants_are_the_first_trials(tmp_path):
     ] and seen[2].startswith("ptq(")
 
 
+def test_the_warm_start_keeps_boolean_and_budget_settings_of_an_imports_variants(tmp_path):
+    """An import's own variants are queued as they were built: skip_first_last=false is a choice like
+    any other, and the mixed variant's own budget wins over the config's."""
+    from pipeline.study.search import enqueue_template_variants
+    from pipeline.study.space import default_import_space
+
+    space = default_import_space(has_matmul=True)
+    settings = StudySettings(name="warm-import", n_trials=4, space=space.to_dict())
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+    config = {"skip_first_last": False, "observer_type": "min_max", "accuracy_budget_pp": 0.1,
+              "quantization_granularity": "per_channel", "group_size": 32}  # fmt: skip
+    kinds = ["ort-fp32", "ort-int8-static", "ort-int8-mixed"]
+    queued = enqueue_template_variants(study, space, kinds, config.get)
+    assert queued == [
+        {"strategy": "ort-int8-static", "observer_type": "min_max", "quantization_granularity": "per_channel",
+         "skip_first_last": False},
+        {"strategy": "ort-int8-mixed", "observer_type": "min_max", "quantization_granularity": "per_channel",
+         "skip_first_last": False, "accuracy_budget_pp": 0.1},
+    ]  # fmt: skip
+    seen = []
+    run_worker(study, settings, lambda n, v, p, c: (seen.append(v), _fake_rows(v, p))[1])
+    assert (
+        seen[0]
+        == "ort-int8-static(observer_type=min_max,quantization_granularity=per_channel,skip_first_last=false)"
+    )
+
+
 def test_a_short_study_queues_no_more_template_variants_than_it_runs(tmp_path):
     """A one-trial study must not leave the template's other variants queued as `waiting` for good."""
     from pipeline.config import resolve_config
