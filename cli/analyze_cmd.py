@@ -281,7 +281,8 @@ def analyze(
         str,
         typer.Option(
             "--data",
-            help="'test' (the experiment's test set), 'synthetic' (fresh lines), or a label file / folder.",
+            help="'test' (the experiment's test set; an import's measured lines), 'synthetic' (fresh lines), "
+            "'hard' (an import's hard lines), or a label file / folder.",
         ),
     ] = "test",
     count: Annotated[
@@ -350,11 +351,17 @@ def analyze(
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
-    if data not in ("test", "synthetic"):
+    # an import also has its hard lines to read (`--data hard`)
+    named = (
+        ("test", "synthetic", "hard")
+        if all(e.get("template") == "import" for e in experiments)
+        else ("test", "synthetic")
+    )
+    if data not in named:
         from pipeline.data.label_files import find_label_file
 
         try:
-            find_label_file(data, other_choices="'test', 'synthetic'")
+            find_label_file(data, other_choices=", ".join(f"'{n}'" for n in named))
         except ValueError as error:
             raise UsageError(str(error)) from None
     results = {}

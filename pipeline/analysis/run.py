@@ -21,9 +21,10 @@ from pipeline.analysis import figures
 from pipeline.analysis.changes import char_accuracy_deltas, flips, frame_agreement, grown_confusions
 from pipeline.analysis.confidence import confidence_report
 from pipeline.analysis.errors import error_report
-from pipeline.analysis.lines import LineSet, Reading, load_line_set, read_lines
+from pipeline.analysis.lines import LineSet, Reading, read_lines
 from pipeline.analysis.report import write_markdown
 from pipeline.analysis.robustness import robustness_report
+from pipeline.analysis.subject import open_subject
 from pipeline.config import config_from_dict
 from pipeline.config.variant_specs import artifact_stem
 from pipeline.core.atomic import write_text_atomic
@@ -94,10 +95,8 @@ def _caption(label: str, ref_name: str, ref: str, var_name: str, var: str, index
 class _Reader:
     """Loads each recognizer once and reads line sets with it."""
 
-    def __init__(self, experiment_dir: Path, config, charset: Charset, threads: int) -> None:
-        from pipeline.variants.load import load_recognizer
-
-        self._load = lambda v: load_recognizer(experiment_dir, v, threads=threads)
+    def __init__(self, load_model: Callable[[str], object], config, charset: Charset) -> None:
+        self._load = load_model
         self.config, self.charset, self.models = config, charset, {}
 
     def model(self, variant: str):
@@ -147,7 +146,8 @@ def analyze_experiment(
     experiment_dir = Path(experiment_dir)
     say = progress or (lambda *_: None)
     config = config_from_dict(experiment_config)
-    charset = Charset.from_spec(config.model.charset)
+    subject = open_subject(experiment_dir, config, settings.threads)
+    charset = subject.charset
     configure_threads(settings.threads)
     variants = ["fp32", *[v for v in dict.fromkeys(variants) if v != "fp32"]]
     out_dir = experiment_dir / ANALYSIS_DIR
@@ -158,7 +158,7 @@ def analyze_experiment(
 
     started = time.monotonic()
     say("read", 0, len(variants) + 1, "loading lines")
-    lines = load_line_set(config, charset, settings.data, settings.count)
+    lines = subject.load_lines(settings.data, settings.count)
     doc["data"] = {
         "description": lines.description,
         "lines": len(lines),
@@ -171,7 +171,7 @@ def analyze_experiment(
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in (*out_dir.glob("*.png"), out_dir / "analysis.json", out_dir / "analysis.md"):
         old.unlink(missing_ok=True)  # a rerun with other parts must not leave stale figures behind
-    reader = _Reader(experiment_dir, config, charset, settings.threads)
+    reader = _Reader(subject.load_model, config, charset)
     readings: dict[str, Reading] = {}
     for i, variant in enumerate(variants):
         say("read", i + 1, len(variants) + 1, variant)
@@ -377,6 +377,9 @@ def analyze_experiment(
         from pipeline.evaluation.metrics import cer
 
         section: dict[str, Any] = {}
+        if subject.imported:
+            doc["training"] = {"skipped": "an imported model: no checkpoints or training data to analyse"}
+            return
         models = checkpoint_models(experiment_dir)
         say("training", 0, 2, "best and last checkpoints")
         if models:

@@ -30,6 +30,7 @@ HARD_LINES = (
     "low resolution and upscaled"
 )
 HARD_SEED_OFFSET = 7919  # the hard stream apart from the clean test stream of the same seed
+FRESH_SEED_OFFSET = 101  # fresh lines for analysis, apart from every measured or calibration stream
 MIN_DRAWABLE = 10
 
 
@@ -66,27 +67,29 @@ def hard_augmentation() -> AugmentationConfig:
     return hard
 
 
-def load_line_sets(settings, layout: ForeignLayout, charset: Charset, width_scale: float = 1.0) -> LineSets:
-    """Draw every set for an import; ImportRefused (one line) when the data cannot give them."""
+@dataclass
+class LineDatasets:
+    """The datasets behind an import's line sets (`hard` None when there are no hard lines)."""
+
+    label: str
+    clean: Any
+    calibration: Any
+    sensitivity: Any
+    hard: Any
+    hard_note: str
+    # makes fresh undisturbed synthetic lines in the training fonts (`ocrq analyze --data synthetic`)
+    fresh: Any = None
+
+
+def line_datasets(
+    settings, layout: ForeignLayout, charset: Charset, width_scale: float = 1.0
+) -> LineDatasets:
+    """The datasets of every set of an import; ImportRefused (one line) when the data cannot give them."""
     from pipeline.data.label_files import find_label_file
     from pipeline.data.labelled import LabelledLineDataset, load_label_file
-    from pipeline.data.loader import make_loader
     from pipeline.data.synthetic import SyntheticLineDataset
 
     max_width = layout.fixed_width or int(16 * layout.height * width_scale)
-
-    def batches(dataset) -> list:
-        loader = make_loader(
-            dataset,
-            settings.batch_size,
-            charset=charset,
-            width_multiple=layout.stride,
-            shuffle=False,
-            seed=settings.seed,
-            with_sources=True,
-        )
-        return list(loader)
-
     drawable = "".join(c for c in ASCII_CHARS if c in charset.chars)
     render = Charset("ascii-in-model", drawable) if len(drawable) >= MIN_DRAWABLE else None
     # natural aspect ratio (width_scale 1.0) for a foreign model; an ocrq export's own stretch from its metadata
@@ -99,6 +102,14 @@ def load_line_sets(settings, layout: ForeignLayout, charset: Charset, width_scal
             config, augment, render, size=size, seed=seed, split=split, font_pool=fonts
         )
 
+    fresh = None
+    if render is not None:  # made only when asked for: rendering set-up costs time
+
+        def fresh() -> Any:
+            return synthetic(
+                settings.lines, "test", AugmentationConfig.none(), settings.seed + FRESH_SEED_OFFSET
+            )
+
     if settings.data == "synthetic":
         if render is None:
             raise ImportRefused(
@@ -106,9 +117,9 @@ def load_line_sets(settings, layout: ForeignLayout, charset: Charset, width_scal
                 "give --data a label file"
             )
         seed = settings.seed
-        clean = batches(synthetic(settings.lines, "test", AugmentationConfig.none(), seed))
-        calibration = batches(synthetic(settings.calibration_lines, "train", AugmentationConfig.none(), seed))
-        sensitivity = batches(synthetic(settings.sensitivity_lines, "val", AugmentationConfig.none(), seed))
+        clean = synthetic(settings.lines, "test", AugmentationConfig.none(), seed)
+        calibration = synthetic(settings.calibration_lines, "train", AugmentationConfig.none(), seed)
+        sensitivity = synthetic(settings.sensitivity_lines, "val", AugmentationConfig.none(), seed)
         label = "synthetic, undisturbed"
     else:
         label_file = find_label_file(settings.data)
@@ -135,27 +146,51 @@ def load_line_sets(settings, layout: ForeignLayout, charset: Charset, width_scal
                 width_scale=width_scale,
             )
 
-        clean, calibration, sensitivity = (
-            batches(dataset(rest)),
-            batches(dataset(cal_ids)),
-            batches(dataset(sens_ids)),
-        )
+        clean, calibration, sensitivity = dataset(rest), dataset(cal_ids), dataset(sens_ids)
         label = str(label_file)
-    hard: list = []
+    hard = None
     if settings.hard_lines and render is not None:
-        hard_set = synthetic(
+        hard = synthetic(
             settings.hard_lines, "test", hard_augmentation(), settings.seed + HARD_SEED_OFFSET, "held_out"
         )
-        hard = batches(hard_set)
         hard_note = HARD_LINES
     elif settings.hard_lines:
         hard_note = "none: the model's charset has almost no ASCII characters to render hard lines with"
     else:
         hard_note = "none: --hard-lines 0"
-    sets = LineSets(label, clean, calibration, sensitivity, hard, hard_note)
+    return LineDatasets(label, clean, calibration, sensitivity, hard, hard_note, fresh)
+
+
+def load_line_sets(settings, layout: ForeignLayout, charset: Charset, width_scale: float = 1.0) -> LineSets:
+    """Draw every set for an import as batches; ImportRefused (one line) when the data cannot give them."""
+    from pipeline.data.loader import make_loader
+
+    def batches(dataset) -> list:
+        if dataset is None:
+            return []
+        loader = make_loader(
+            dataset,
+            settings.batch_size,
+            charset=charset,
+            width_multiple=layout.stride,
+            shuffle=False,
+            seed=settings.seed,
+            with_sources=True,
+        )
+        return list(loader)
+
+    data = line_datasets(settings, layout, charset, width_scale)
+    sets = LineSets(
+        data.label,
+        batches(data.clean),
+        batches(data.calibration),
+        batches(data.sensitivity),
+        batches(data.hard),
+        data.hard_note,
+    )
     sizes = sets.sizes()
     sets.label = (
-        f"{label} ({sizes['clean_lines']} measured lines, {sizes['calibration_lines']} calibration lines, "
+        f"{data.label} ({sizes['clean_lines']} measured lines, {sizes['calibration_lines']} calibration lines, "
         f"{sizes['sensitivity_lines']} sensitivity lines; {sizes['hard_lines']} hard lines)"
     )
     return sets

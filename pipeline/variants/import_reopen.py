@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from pipeline.core.charset import Charset
+from pipeline.deploy.foreign_model import ForeignLayout
 from pipeline.variants.evaluate_imported import read_import
 from pipeline.variants.import_lines import load_line_sets
 from pipeline.variants.imported import ImportSettings, PreparedImport, trained_width_scale
@@ -50,6 +52,23 @@ def reopen_import(experiment_dir: Path, config=None) -> PreparedImport:
         ManifestError: the folder's import record or model copy is missing or damaged.
         ImportRefused: the recorded data can no longer give the line sets.
     """
+    settings, layout, charset, width_scale = import_settings(experiment_dir)
+    if config is not None:
+        settings.latency_threads = config.deploy.latency_threads
+        settings.latency_runs = config.deploy.latency_runs
+        settings.accuracy_budget_pp = config.deploy.accuracy_budget_pp
+        settings.variants = _import_kinds(config)
+    lines = load_line_sets(settings, layout, charset, width_scale)
+    record = read_import(Path(experiment_dir))[0]
+    return PreparedImport(settings, layout, charset, record.get("charset", ""), lines, width_scale)
+
+
+def import_settings(experiment_dir: Path) -> tuple[ImportSettings, ForeignLayout, Charset, float]:
+    """(recorded settings with `model` set to the folder's copy, layout, characters, width stretch).
+
+    Raises:
+        ManifestError: the import record or the model copy is missing or damaged.
+    """
     experiment_dir = Path(experiment_dir)
     record, layout, charset = read_import(experiment_dir)
     known = {f.name for f in dataclasses.fields(ImportSettings)}
@@ -57,15 +76,9 @@ def reopen_import(experiment_dir: Path, config=None) -> PreparedImport:
     settings.model = imported_model_file(experiment_dir)
     settings.charset_file = None  # the characters come from the record, not a file that may be gone
     settings.variants = tuple(settings.variants)
-    if config is not None:
-        settings.latency_threads = config.deploy.latency_threads
-        settings.latency_runs = config.deploy.latency_runs
-        settings.accuracy_budget_pp = config.deploy.accuracy_budget_pp
-        settings.variants = _import_kinds(config)
     rule = read_resize_rule(experiment_dir)
     width_scale = rule.width_scale if rule is not None else trained_width_scale(settings.model)
-    lines = load_line_sets(settings, layout, charset, width_scale)
-    return PreparedImport(settings, layout, charset, record.get("charset", ""), lines, width_scale)
+    return settings, layout, charset, width_scale
 
 
 def _import_kinds(config) -> tuple[str, ...]:

@@ -103,14 +103,20 @@ def test_import_end_to_end_lists_shows_and_compares(shell, tmp_path):
     assert exported.returncode == 0, exported.stderr
 
 
-def test_imported_variants_evaluate_and_remeasure(shell, tmp_path):
+def _import_tiny(shell, tmp_path, *, lines: int, hard_lines: int):
+    """(the model file, the id of its import) with ort-int8-static only."""
     model = tiny_recognizer(tmp_path / "tiny.onnx")
     result = shell(
-        "import", str(model), "--data", "synthetic", "--lines", "16", "--calibration-lines", "8",
-        "--sensitivity-lines", "8", "--hard-lines", "0", "--variants", "ort-int8-static", "-q", timeout=600,
+        "import", str(model), "--data", "synthetic", "--lines", str(lines), "--calibration-lines", "8",
+        "--sensitivity-lines", "8", "--hard-lines", str(hard_lines), "--variants", "ort-int8-static", "-q",
+        timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    exp_id = result.stdout.strip()
+    return model, result.stdout.strip()
+
+
+def test_imported_variants_evaluate_and_remeasure(shell, tmp_path):
+    model, exp_id = _import_tiny(shell, tmp_path, lines=16, hard_lines=0)
     before = {v["name"]: v for v in json.loads(shell("show", exp_id, "--json").stdout)["variants"]}
     assert "hard_lines" in before["fp32"] and before["fp32"]["hard_lines"] is None  # --hard-lines 0
 
@@ -165,3 +171,21 @@ def test_imported_variants_evaluate_and_remeasure(shell, tmp_path):
     assert "MinMax" in " ".join(before["ort-int8-static"]["notes"])
     assert rows["fp32"]["size_bytes"] == before["fp32"]["size_bytes"]
     assert f"variants of experiment {exp_id}'s imported model" in shell("show", new_id).stdout
+
+
+def test_an_import_is_analysed_on_its_own_lines_through_its_preprocessing(shell, tmp_path):
+    _, exp_id = _import_tiny(shell, tmp_path, lines=12, hard_lines=6)
+    rows = {v["name"]: v for v in json.loads(shell("show", exp_id, "--json").stdout)["variants"]}
+    analysed = shell("analyze", exp_id, "--robustness-lines", "4", "--json", timeout=600)
+    assert analysed.returncode == 0, analysed.stderr
+    doc = json.loads(analysed.stdout)
+    assert doc["variants"] == ["fp32", "ort-fp32", "ort-int8-static"]
+    assert doc["data"]["lines"] == 12 and "the import's measured lines" in doc["data"]["description"]
+    for name, report in doc["errors"].items():  # the same lines and preprocessing as the variants table
+        assert report["cer"] == pytest.approx(rows[name]["cer"]), name
+    assert doc["training"] == {"skipped": "an imported model: no checkpoints or training data to analyse"}
+    hard = json.loads(shell("analyze", exp_id, "--data", "hard", "--only", "errors", "--json").stdout)
+    assert hard["data"]["lines"] == 6
+    assert hard["errors"]["fp32"]["cer"] == pytest.approx(rows["fp32"]["hard_lines"]["cer"])
+    refused = shell("analyze", exp_id, "--data", "nowhere")
+    assert refused.returncode == 2 and "allowed 'test', 'synthetic', 'hard'" in error_line(refused)
