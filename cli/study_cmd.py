@@ -106,7 +106,7 @@ def run(
         str | None,
         typer.Option(
             "--from",
-            help="Compress this experiment's FP32 model instead of training one.",
+            help="Compress this experiment's trained FP32 model (or its imported ONNX model) instead of training one.",
             show_default=False,
         ),
     ] = None,
