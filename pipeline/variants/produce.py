@@ -88,10 +88,7 @@ def produce_variants(
     reference: VariantRow | None = None
     budget = config.deploy.accuracy_budget_pp
     if "ort-fp32" not in {spec.kind for spec in specs}:  # ratios are always against FP32 ONNX
-        baseline_spec = OrtFp32Spec("ort-fp32", "ort-fp32")
-        baseline = registered("ort-fp32").build(ctx, baseline_spec, {})
-        reference, _ = measure_built(ctx, baseline_spec, baseline, None, memory=False)
-        ctx.reference_recognizer = baseline.recognizer
+        reference = unlisted_onnx_reference(ctx)
     for planned in plan:
         spec = planned.spec
         started = time.monotonic()
@@ -124,6 +121,16 @@ def produce_variants(
     sensitivity = scans[0] if scans else None
     write_reports(workdir, {"fp32": fp32_row, **rows}, config, sink, sensitivity=sensitivity)
     return rows
+
+
+def unlisted_onnx_reference(ctx: VariantContext) -> VariantRow:
+    """FP32 ONNX measured as every ratio's baseline when the variants do not list `ort-fp32` (a study's
+    trial, say): exported and measured, never recorded as a variant."""
+    baseline_spec = OrtFp32Spec("ort-fp32", "ort-fp32")
+    baseline = registered("ort-fp32").build(ctx, baseline_spec, {})
+    reference, _ = measure_built(ctx, baseline_spec, baseline, None, memory=False)
+    ctx.reference_recognizer = baseline.recognizer
+    return reference
 
 
 def finish_fp32_row(ctx: VariantContext, fp32_row: VariantRow, reference: VariantRow | None) -> None:

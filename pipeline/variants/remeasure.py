@@ -32,7 +32,7 @@ from pipeline.variants.measure import (
     fp32_torch_row,
     measure_built,
 )
-from pipeline.variants.produce import deployed_recovery
+from pipeline.variants.produce import deployed_recovery, unlisted_onnx_reference
 from pipeline.variants.specs import VariantSpec
 
 # How a variant was built: handed to the measurement again, so the gaps it derives from them are redone.
@@ -122,8 +122,10 @@ def remeasure_experiment(
         fp32_test=test,
     )
     rows: dict[str, VariantRow] = {}
-    reference = None
     budget = config.deploy.accuracy_budget_pp
+    reference = None
+    if "ort-fp32" not in {spec.kind for spec in specs}:  # the ratios' baseline, as the run that built them had
+        reference = unlisted_onnx_reference(ctx)
     for planned in build_order(specs):
         spec = planned.spec
         entry = manifest[spec.name]

@@ -188,6 +188,24 @@ def test_compress_an_existing_baseline_and_remeasure_in_place(home, ocrq):
     assert code == 2 and "cannot change epochs" in err
 
 
+def test_remeasuring_keeps_ratios_against_fp32_onnx_when_it_is_not_listed(home, ocrq):
+    """A run whose variants leave out `ort-fp32` (a study's trial) still measures its ratios against FP32
+    ONNX; re-measuring it must too, or its speed-up would jump (torch FP32 is another baseline)."""
+    code, out, err = ocrq("run", "--from", "e2e", "--mode", "compress", "--variants", "ort-int8-dynamic",
+                          "--latency-runs", "3", "--json")  # fmt: skip
+    assert code == 0, err
+    exp_id = json.loads(out)["id"]
+    before = {v["name"]: v for v in json.loads(ocrq("show", exp_id, "--json")[1])["variants"]}
+    assert set(before) == {"fp32", "ort-int8-dynamic"}
+    code, _, err = ocrq("run", "--from", exp_id, "--mode", "evaluate", "--latency-runs", "3", "-q")
+    assert code == 0, err
+    after = {v["name"]: v for v in json.loads(ocrq("show", exp_id, "--json")[1])["variants"]}
+    for rows in (before, after):
+        assert rows["ort-int8-dynamic"]["ratio_baseline"] == "ort-fp32"
+    ratio = before["ort-int8-dynamic"]["compression_ratio"]
+    assert after["ort-int8-dynamic"]["compression_ratio"] == pytest.approx(ratio)
+
+
 def test_every_variant_carries_the_resize_rule_it_was_trained_with(home, ocrq):
     """The deploy manifest and each ONNX file (read as any ONNX Runtime user would) record the rule."""
     import onnxruntime as ort
