@@ -10,7 +10,8 @@ strategy), and the best trial's score against the best default variant's, beside
 the study's first trials are the template's own variants (warm start), so each one whose resolved
 settings equal a default variant's is the same configuration measured twice, and the largest score gap
 between the two measurements is the noise a margin has to clear. A best trial that is itself a default
-configuration re-measured is flagged: its margin is noise, not a better setting.
+configuration re-measured is flagged: its margin is noise, not a better setting. Then (`--rounds`) the
+best default and the best trial are re-measured in turns from their files, so both meet the same load.
 
     python bench/study_bench.py                       # quickstart, 20 balanced trials, 1 and 2 workers
     python bench/study_bench.py --quick               # smoke-sized: the whole flow in a few minutes
@@ -190,7 +191,7 @@ def main() -> None:
                       f"{' '.join(f'{x:.4f}' for x in scores['default'])}, best trial "
                       f"{' '.join(f'{x:.4f}' for x in scores['trial'])}; margin {gap:+.4f} (means), "
                       f"noise (largest spread of one side) {spread:.4f}; "
-                      f"{'beats it by more than the noise' if gap > spread else 'does not clear the noise'}", flush=True)  # fmt: skip
+                      f"{'the same configuration' if best['number'] in twins else 'beats it by more than the noise' if gap > spread else 'does not clear the noise'}", flush=True)  # fmt: skip
         print(f"home: {home}" if args.keep_home else "")
 
 
