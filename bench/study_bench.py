@@ -10,8 +10,7 @@ strategy), and the best trial's score against the best default variant's, beside
 the study's first trials are the template's own variants (warm start), so each one whose resolved
 settings equal a default variant's is the same configuration measured twice, and the largest score gap
 between the two measurements is the noise a margin has to clear. A best trial that is itself a default
-configuration re-measured is flagged: its margin is noise, not a better setting. Then (`--rounds`) the
-best default and the best trial are re-measured in turns from their files, so both meet the same load.
+configuration re-measured is flagged: its margin is noise, not a better setting.
 
     python bench/study_bench.py                       # quickstart, 20 balanced trials, 1 and 2 workers
     python bench/study_bench.py --quick               # smoke-sized: the whole flow in a few minutes
@@ -77,27 +76,6 @@ def remeasured_defaults(
     return out
 
 
-def head_to_head(
-    home: Path, objective: Objective, sides: dict[str, tuple[str, str]], rounds: int
-) -> dict[str, list[float]]:
-    """Re-measure each side's experiment in turns (`ocrq run --from ID --mode evaluate`: nothing rebuilt),
-    `rounds` times, and score its variant after every turn: {side: [score per round]}.
-
-    On a shared machine the speed-up of an int8 model over FP32 drifts with the load (FP32 suffers more
-    from a busy neighbour), so figures measured minutes apart differ by more than a setting's worth. In
-    turns, both sides meet the same drift, and the spread of one side's scores is the noise left.
-    """
-    scores: dict[str, list[float]] = {side: [] for side in sides}
-    for _ in range(rounds):
-        for side, (experiment, variant) in sides.items():
-            ocrq(home, "run", "--from", experiment, "--mode", "evaluate")
-            # the re-measured rows (report.json keeps the figures of the build)
-            report = home / "experiments" / experiment / "quantization_report.json"
-            rows = json.loads(report.read_text())["variants"]
-            scores[side].append(objective.score(TrialMetrics.from_rows(rows[variant], rows["fp32"])))
-    return scores
-
-
 def _trial_row(home: Path, trial: dict) -> dict:
     """The trial's variant row in its experiment's report.json (its resolved settings are `spec`)."""
     report = home / "experiments" / str(trial.get("experiment_id")) / "report.json"
@@ -117,8 +95,6 @@ def main() -> None:
     parser.add_argument("--jobs", default="1,2", help="worker counts to time, comma-separated")
     parser.add_argument("--quick", action="store_true", help="tiny data (smoke-sized) to check the flow")
     parser.add_argument("--keep-home", type=Path, help="run in this home and keep it")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="head-to-head re-measurements of the best default and the best trial (0: none)")  # fmt: skip
     args = parser.parse_args()
     extra = QUICK if args.quick else []
     objective = Objective(args.target)
@@ -177,21 +153,6 @@ def main() -> None:
                     f"       best trial's parameters: {json.dumps(best['params'], sort_keys=True)}",
                     flush=True,
                 )
-            if best and args.rounds:
-                trial_variant = next(n for n in json.loads((home / "experiments" / best["experiment_id"] /
-                                     "report.json").read_text())["variants"] if n not in ("fp32", "ort-fp32"))  # fmt: skip
-                sides = {
-                    "default": (defaults["id"], best_default[0]),
-                    "trial": (best["experiment_id"], trial_variant),
-                }
-                scores = head_to_head(home, objective, sides, args.rounds)
-                gap = statistics.mean(scores["trial"]) - statistics.mean(scores["default"])
-                spread = max(max(v) - min(v) for v in scores.values())
-                print(f"       head to head, re-measured in turns {args.rounds}x: best default "
-                      f"{' '.join(f'{x:.4f}' for x in scores['default'])}, best trial "
-                      f"{' '.join(f'{x:.4f}' for x in scores['trial'])}; margin {gap:+.4f} (means), "
-                      f"noise (largest spread of one side) {spread:.4f}; "
-                      f"{'the same configuration' if best['number'] in twins else 'beats it by more than the noise' if gap > spread else 'does not clear the noise'}", flush=True)  # fmt: skip
         print(f"home: {home}" if args.keep_home else "")
 
 
