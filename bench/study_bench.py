@@ -6,7 +6,11 @@ One baseline is trained (timed apart); then, from it:
   * one study per worker count in `--jobs` (`ocrq study run --from BASE --jobs J`), each from scratch.
 Printed: wall time, completed / pruned / failed trials, completed trials per hour, the share pruned and
 the time pruning saved (each pruned trial against the median full run of completed trials of its
-strategy), and the best trial's score against the best default variant's.
+strategy), and the best trial's score against the best default variant's, beside the measurement noise:
+the study's first trials are the template's own variants (warm start), so each one whose resolved
+settings equal a default variant's is the same configuration measured twice, and the largest score gap
+between the two measurements is the noise a margin has to clear. A best trial that is itself a default
+configuration re-measured is flagged: its margin is noise, not a better setting.
 
     python bench/study_bench.py                       # quickstart, 20 balanced trials, 1 and 2 workers
     python bench/study_bench.py --quick               # smoke-sized: the whole flow in a few minutes
@@ -55,6 +59,30 @@ def pruning_savings(trials: list[dict]) -> float:
         if trial["state"] == "pruned" and runs and trial["duration_s"]:
             saved += max(0.0, statistics.median(runs) - trial["duration_s"])
     return saved
+
+
+def remeasured_defaults(
+    home: Path, trials: list[dict], report: dict, scored: dict
+) -> dict[int, tuple[str, float]]:
+    """{trial number: (default variant, score gap)} for completed trials whose variant resolved to exactly a
+    default variant's settings (the same configuration measured a second time)."""
+    out = {}
+    for trial in trials:
+        spec = _trial_row(home, trial).get("spec") if trial["state"] == "complete" else None
+        twin = next((name for name, row in report.items() if name in scored and spec is not None
+                     and row.get("kind") == trial["params"].get("strategy") and row.get("spec") == spec), None)  # fmt: skip
+        if twin is not None:
+            out[trial["number"]] = (twin, trial["values"][0] - scored[twin])
+    return out
+
+
+def _trial_row(home: Path, trial: dict) -> dict:
+    """The trial's variant row in its experiment's report.json (its resolved settings are `spec`)."""
+    report = home / "experiments" / str(trial.get("experiment_id")) / "report.json"
+    if not trial.get("experiment_id") or not report.is_file():
+        return {}
+    rows = json.loads(report.read_text())["variants"]
+    return next((row for name, row in rows.items() if name not in ("fp32", "ort-fp32")), {})
 
 
 def main() -> None:
@@ -108,6 +136,23 @@ def main() -> None:
                 f"{best['variant'] if best else '-'}",
                 flush=True,
             )
+            twins = remeasured_defaults(home, trials, report, scored)
+            for number, (twin, gap) in sorted(twins.items()):
+                print(f"       trial {number} re-measured default {twin}: score gap {gap:+.4f}")
+            noise = max((abs(gap) for _, gap in twins.values()), default=float("nan"))
+            if best:
+                margin = best["values"][0] - best_default[1]
+                verdict = (
+                    "is a default configuration re-measured: its margin is noise"
+                    if best["number"] in twins
+                    else ("beats it by more than the noise" if margin > noise else "does not clear the noise")
+                )
+                print(f"       best trial {best['number']} vs best default {best_default[0]}: margin {margin:+.4f}, "
+                      f"noise (largest gap of {len(twins)} re-measured default(s)) {noise:.4f}; {verdict}")  # fmt: skip
+                print(
+                    f"       best trial's parameters: {json.dumps(best['params'], sort_keys=True)}",
+                    flush=True,
+                )
         print(f"home: {home}" if args.keep_home else "")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -411,3 +412,56 @@ def test_hyperband_prunes_through_the_same_strategy_view(tmp_path):
     pruned = [t.number for t in study.trials if t.state.name == "PRUNED"]
     assert len(study.trials) == 12
     assert pruned and all(number % 3 == 0 for number in pruned)  # only the worse trials of their own kind
+
+
+def test_the_default_space_searches_how_hard_a_pruned_model_is_finetuned():
+    """The finetune lr decides how much accuracy a cut model recovers; the field's default (0.3) and the
+    baseline's own lr (1.0) are both inside the range, so the warm start keeps the template's value."""
+    from pipeline.config import resolve_config
+
+    lr = default_space("quickstart", "crnn_tiny_strided").get("finetune_lr_multiplier")
+    assert (
+        lr is not None
+        and lr.log
+        and lr.low <= resolve_config("quickstart").get("finetune_lr_multiplier") <= 1.0
+    )
+    assert lr.high == 1.0
+
+
+def _pruned_wins_with_a_hard_finetune(variant: str, params: dict) -> TrialOutcome:
+    """Only pruned-int8 finetuned near the baseline's lr keeps FP32 accuracy; everything else loses some."""
+    if params["strategy"] == "pruned-int8":
+        cer = 0.10 + 0.02 * abs(math.log10(params["finetune_lr_multiplier"]))
+        ratio, speedup = 6.0, 2.5
+    else:
+        cer, ratio, speedup = 0.12, 3.5, 1.8
+    return TrialOutcome(
+        "finished",
+        row={
+            "cer": cer,
+            "compression_ratio": ratio,
+            "speedup": speedup,
+            "size_bytes": 1,
+            "latency_ms_p50": 1.0,
+        },
+        fp32_row={"cer": 0.10},
+    )
+
+
+def test_bayesian_search_moves_the_finetune_lr_toward_the_one_that_recovers_accuracy(tmp_path):
+    """After the warm start (the template's variants, pruned-int8 at lr x 0.3), TPE keeps choosing the
+    strategy that scores best and finds the finetune lr that keeps FP32 accuracy, which the default
+    space searches (a space without it could only ever re-measure x 0.3)."""
+    from pipeline.config import resolve_config
+    from pipeline.study.search import enqueue_template_variants
+
+    config = resolve_config("quickstart")
+    space = default_space("quickstart", "crnn_tiny_strided")
+    settings = StudySettings(name="exploit", n_trials=20, space=space.to_dict(), seed=3)
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+    kinds = ["ort-fp32", "ort-int8-dynamic", "ort-int8-static", "ptq", "qat", "pruned-int8"]
+    warm = len(enqueue_template_variants(study, space, kinds, config.get, limit=settings.n_trials))
+    run_worker(study, settings, lambda n, v, p, c: _pruned_wins_with_a_hard_finetune(v, p))
+    searched = study.trials[warm:]
+    assert sum(t.params["strategy"] == "pruned-int8" for t in searched) >= len(searched) // 2
+    assert study.best_trial.number >= warm and study.best_trial.params["finetune_lr_multiplier"] > 0.6
