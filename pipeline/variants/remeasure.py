@@ -124,7 +124,9 @@ def remeasure_experiment(
     rows: dict[str, VariantRow] = {}
     budget = config.deploy.accuracy_budget_pp
     reference = None
-    if "ort-fp32" not in {spec.kind for spec in specs}:  # the ratios' baseline, as the run that built them had
+    if "ort-fp32" not in {
+        spec.kind for spec in specs
+    }:  # the ratios' baseline, as the run that built them had
         reference = unlisted_onnx_reference(ctx)
     for planned in build_order(specs):
         spec = planned.spec
