@@ -449,9 +449,9 @@ def _pruned_wins_with_a_hard_finetune(variant: str, params: dict) -> TrialOutcom
 
 
 def test_bayesian_search_moves_the_finetune_lr_toward_the_one_that_recovers_accuracy(tmp_path):
-    """After the warm start (the template's variants, pruned-int8 at lr x 0.3), TPE keeps choosing the
-    strategy that scores best and finds the finetune lr that keeps FP32 accuracy, which the default
-    space searches (a space without it could only ever re-measure x 0.3)."""
+    """After a warm start with pruned-int8 at lr x 0.3 (the field's default; quickstart itself now uses 1.0),
+    TPE keeps choosing the strategy that scores best and finds the finetune lr that keeps FP32 accuracy,
+    which the default space searches (a space without it could only ever re-measure x 0.3)."""
     from pipeline.config import resolve_config
     from pipeline.study.search import enqueue_template_variants
 
@@ -460,7 +460,10 @@ def test_bayesian_search_moves_the_finetune_lr_toward_the_one_that_recovers_accu
     settings = StudySettings(name="exploit", n_trials=20, space=space.to_dict(), seed=3)
     study, _ = create_or_load(settings, str(tmp_path / "j.log"))
     kinds = ["ort-fp32", "ort-int8-dynamic", "ort-int8-static", "ptq", "qat", "pruned-int8"]
-    warm = len(enqueue_template_variants(study, space, kinds, config.get, limit=settings.n_trials))
+    def setting(name: str):
+        return 0.3 if name == "finetune_lr_multiplier" else config.get(name)
+
+    warm = len(enqueue_template_variants(study, space, kinds, setting, limit=settings.n_trials))
     run_worker(study, settings, lambda n, v, p, c: _pruned_wins_with_a_hard_finetune(v, p))
     searched = study.trials[warm:]
     assert sum(t.params["strategy"] == "pruned-int8" for t in searched) >= len(searched) // 2
