@@ -460,6 +460,7 @@ def test_bayesian_search_moves_the_finetune_lr_toward_the_one_that_recovers_accu
     settings = StudySettings(name="exploit", n_trials=20, space=space.to_dict(), seed=3)
     study, _ = create_or_load(settings, str(tmp_path / "j.log"))
     kinds = ["ort-fp32", "ort-int8-dynamic", "ort-int8-static", "ptq", "qat", "pruned-int8"]
+
     def setting(name: str):
         return 0.3 if name == "finetune_lr_multiplier" else config.get(name)
 
