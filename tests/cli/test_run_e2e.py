@@ -192,7 +192,7 @@ def test_remeasuring_keeps_ratios_against_fp32_onnx_when_it_is_not_listed(home, 
     """A run whose variants leave out `ort-fp32` (a study's trial) still measures its ratios against FP32
     ONNX; re-measuring it must too, or its speed-up would jump (torch FP32 is another baseline)."""
     code, out, err = ocrq("run", "--from", "e2e", "--mode", "compress", "--variants", "ort-int8-dynamic",
-                          "--latency-runs", "3", "--json")  # fmt: skip
+                          "--name", "e2e-trial", "--latency-runs", "3", "--json")  # fmt: skip
     assert code == 0, err
     exp_id = json.loads(out)["id"]
     before = {v["name"]: v for v in json.loads(ocrq("show", exp_id, "--json")[1])["variants"]}
