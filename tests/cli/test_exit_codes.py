@@ -112,6 +112,27 @@ def test_a_run_interrupted_by_a_signal_exits_130(shell, sig):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+def test_ctrl_c_during_an_import_exits_130_and_records_it_interrupted(shell, tmp_path):
+    from tests.import_models import tiny_recognizer
+
+    model = tiny_recognizer(tmp_path / "tiny.onnx")
+    proc = shell.popen("import", str(model), "--data", "synthetic", "--lines", "3000", "--calibration-lines", "8",
+                       "--sensitivity-lines", "8", "--hard-lines", "0", "-q")  # fmt: skip
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # the lines are drawn, the experiment recorded and measuring
+        assert proc.poll() is None, proc.communicate()
+        rows = Store(shell.home).list_experiments() if (shell.home / "index.json").exists() else []
+        if rows and rows[0]["status"] == "running":
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert Store(shell.home).list_experiments()[0]["status"] == "interrupted"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_ctrl_c_during_evaluate_exits_130(trained, tmp_path):
     home, exp_id = trained
     shell = Shell(home, tmp_path)
