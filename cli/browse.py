@@ -15,6 +15,7 @@ from cli.console import (
     fmt_pct,
     fmt_ratio,
     fmt_time,
+    info,
     out,
     print_json,
     terminal_safe,
@@ -218,6 +219,18 @@ def show(
         else ("header", "epochs", "variants", "evaluations", "artifacts")
     )
     print_experiment(experiment, sections=sections)
+
+
+def print_result(store: Store, exp_id: str, document: dict[str, Any], *, json_: bool, quiet: bool) -> None:
+    """What a command that ran an experiment prints at the end: `document` as JSON, the id alone with -q,
+    else the variants table and where to look further."""
+    if json_:
+        print_json({**document, "path": str(store.experiment_dir(exp_id))})
+    elif quiet:
+        typer.echo(exp_id)
+    else:
+        print_experiment(store.get(exp_id), sections=("variants",))
+        info(f"details: ocrq show {exp_id[:8]}")
 
 
 def print_experiment(experiment: dict[str, Any], sections: tuple[str, ...]) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cli.console import CliError, UsageError, err, fmt_pct, info, one_line, print_json, refuse_control_chars
+from cli.console import CliError, UsageError, err, fmt_pct, info, one_line, refuse_control_chars
 from cli.resolve import LauncherId, is_new_id
 from pipeline.config.import_options import NORMALIZE_CHOICES
 from store import Store
@@ -194,18 +194,10 @@ def write_import_record(workdir: Path, prepared, config: dict) -> None:
 
 
 def _print_outcome(store: Store, exp_id: str, outcome: dict, *, json_: bool, quiet: bool, what: str) -> None:
-    workdir = store.experiment_dir(exp_id)
-    if json_:
-        print_json(
-            {"id": exp_id, "status": outcome["status"], "error": outcome["error"], "path": str(workdir)}
-        )
-    elif quiet:
-        typer.echo(exp_id)
-    else:
-        from cli.browse import print_experiment
+    from cli.browse import print_result
 
-        print_experiment(store.get(exp_id), sections=("variants",))
-        info(f"details: ocrq show {exp_id[:8]}")
+    document = {"id": exp_id, "status": outcome["status"], "error": outcome["error"]}
+    print_result(store, exp_id, document, json_=json_, quiet=quiet)
     if outcome["status"] == "interrupted":
         raise typer.Exit(130)
     if outcome["status"] != "finished":
@@ -345,22 +337,10 @@ def remeasure_imported(store: Store, exp_id: str, config, *, json_: bool, quiet:
         ) from None
     finally:
         recorder.stop()
-    if json_:
-        print_json(
-            {
-                "id": exp_id,
-                "status": "finished",
-                "remeasured": True,
-                "path": str(store.experiment_dir(exp_id)),
-            }
-        )
-    elif quiet:
-        typer.echo(exp_id)
-    else:
-        from cli.browse import print_experiment
+    from cli.browse import print_result
 
-        print_experiment(store.get(exp_id), sections=("variants",))
-        info(f"details: ocrq show {exp_id[:8]}")
+    document = {"id": exp_id, "status": "finished", "remeasured": True}
+    print_result(store, exp_id, document, json_=json_, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:

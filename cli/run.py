@@ -13,7 +13,7 @@ import typer
 
 from cli.config_options import overrides_from_kwargs, with_config_options
 from cli.configs import resolve_or_usage_error
-from cli.console import CliError, UsageError, err, info, one_line, print_json, refuse_control_chars
+from cli.console import CliError, UsageError, err, info, one_line, refuse_control_chars
 from cli.manage import check_tags
 from cli.resolve import LauncherId, existing_folder, is_new_id
 from store import AmbiguousId, ExperimentNotFound, Store, StoreError
@@ -178,23 +178,10 @@ def run(
         baseline_dir=baseline_dir,
         keep_status=in_place,
     )
-    if json_:
-        print_json(
-            {
-                "id": exp_id,
-                "status": outcome.status,
-                "error": outcome.error,
-                "summary": outcome.summary,
-                "path": str(store.experiment_dir(exp_id)),
-            }
-        )
-    elif quiet:
-        typer.echo(exp_id)
-    else:
-        from cli.browse import print_experiment
+    from cli.browse import print_result
 
-        print_experiment(store.get(exp_id), sections=("variants",))
-        info(f"details: ocrq show {exp_id[:8]}")
+    document = {"id": exp_id, "status": outcome.status, "error": outcome.error, "summary": outcome.summary}
+    print_result(store, exp_id, document, json_=json_, quiet=quiet)
     if outcome.status == "failed":
         if not json_:
             what = "re-measuring failed (the experiment keeps its status)" if in_place else "run failed"

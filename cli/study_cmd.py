@@ -292,10 +292,9 @@ def _space(param_config: Path | None, config, imported_model: Path | None):
     if param_config is not None:
         return read_space_file(param_config)
     if imported_model is not None:
-        import onnx
+        from pipeline.deploy.onnx_graph import has_matmul
 
-        graph = onnx.load(str(imported_model), load_external_data=False).graph
-        return default_import_space(has_matmul=any(node.op_type == "MatMul" for node in graph.node))
+        return default_import_space(has_matmul=has_matmul(imported_model))
     return default_space(config.template, config.model.model)
 
 

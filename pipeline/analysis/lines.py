@@ -130,10 +130,15 @@ def load_line_set(
         max_image_width=config.synthetic.max_image_width,
         too_wide="resize",
     )
-    images, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
-    return LineSet(
-        list(images), list(labels), [str(s.path) for s in samples], f"{label_file} ({len(samples)} lines)"
-    )
+    return labelled_line_set(dataset, f"{label_file} ({len(samples)} lines)")
+
+
+def labelled_line_set(dataset: LabelledLineDataset, description: str, count: int | None = None) -> LineSet:
+    """The (first `count`) lines of a label-file dataset, loaded, with their image paths as sources."""
+    size = len(dataset) if count is None else min(count, len(dataset))
+    pairs = [dataset[i] for i in range(size)]
+    images, labels = [image for image, _ in pairs], [label for _, label in pairs]
+    return LineSet(images, labels, [str(dataset.samples[i].path) for i in range(size)], description)
 
 
 class _InMemoryLines(Dataset):

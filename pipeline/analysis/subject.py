@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.analysis.lines import LineSet, load_line_set, synthetic_line_set
+from pipeline.analysis.lines import LineSet, labelled_line_set, load_line_set, synthetic_line_set
 from pipeline.core.charset import Charset
 
 
@@ -77,7 +77,7 @@ def _imported(experiment_dir: Path, threads: int) -> Subject:
                     "synthetic": "fresh synthetic lines"}[data]  # fmt: skip
             if hasattr(dataset, "sample"):
                 return synthetic_line_set(dataset, f"{what} ({sets.label})", count)
-            return _labelled_line_set(dataset, f"{what} ({sets.label})", count)
+            return labelled_line_set(dataset, f"{what} ({sets.label})", count)
         from pipeline.data.label_files import find_label_file
         from pipeline.data.labelled import LabelledLineDataset, load_label_file
 
@@ -91,17 +91,6 @@ def _imported(experiment_dir: Path, threads: int) -> Subject:
             too_wide="resize",
             width_scale=width_scale,
         )
-        return _labelled_line_set(dataset, f"{label_file} ({len(dataset)} lines)", None)
+        return labelled_line_set(dataset, f"{label_file} ({len(dataset)} lines)")
 
     return Subject(charset, load_lines, load_model, imported=True)
-
-
-def _labelled_line_set(dataset, description: str, count: int | None) -> LineSet:
-    size = len(dataset) if count is None else min(count, len(dataset))
-    images, labels = [], []
-    for index in range(size):
-        image, label = dataset[index]
-        images.append(image)
-        labels.append(label)
-    sources = [str(dataset.samples[i].path) for i in range(size)]
-    return LineSet(images, labels, sources, description)

@@ -301,3 +301,8 @@ def main_weight_names(graph: onnx.GraphProto) -> set[str]:
             if name:
                 found.add(name)
     return found
+
+
+def has_matmul(path: Path) -> bool:
+    """Whether the graph has a MatMul (what 4-bit MatMulNBits quantizes), read without external data."""
+    return any(node.op_type == "MatMul" for node in onnx.load(str(path), load_external_data=False).graph.node)

@@ -4,9 +4,8 @@ to this model (it says why in the log)."""
 
 from __future__ import annotations
 
-import onnx
-
 from pipeline.deploy.foreign_quantize import ForeignStaticOptions, weight_layer_nodes
+from pipeline.deploy.onnx_graph import has_matmul
 from pipeline.deploy.onnx_prepare import EQUIVALENCE_TOLERANCE, max_abs_difference, prepare_graph
 from pipeline.deploy.ort_quantize import quantize_dynamic_int8, quantize_weights_nbits
 from pipeline.evaluation.metrics import output_fidelity
@@ -92,8 +91,7 @@ def import_ort_int8_dynamic(ctx: ImportContext, spec: OrtInt8DynamicSpec) -> Bui
 @register_import_builder("ort-int4-weight")
 def import_ort_int4_weight(ctx: ImportContext, spec: OrtInt4WeightSpec) -> Built | None:
     """MatMulNBits: 4-bit block-quantized MatMul weights; None when the model has no MatMul."""
-    graph = onnx.load(str(ctx.prepared_path), load_external_data=False).graph
-    if not any(n.op_type == "MatMul" for n in graph.node):
+    if not has_matmul(ctx.prepared_path):
         ctx.log(f"{spec.name} skipped: the model has no MatMul")
         return None
     path = ctx.artifact_path(spec.name)

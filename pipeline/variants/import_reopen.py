@@ -52,14 +52,13 @@ def reopen_import(experiment_dir: Path, config=None) -> PreparedImport:
         ManifestError: the folder's import record or model copy is missing or damaged.
         ImportRefused: the recorded data can no longer give the line sets.
     """
-    settings, layout, charset, width_scale = import_settings(experiment_dir)
+    record, settings, layout, charset, width_scale = _recorded(Path(experiment_dir))
     if config is not None:
         settings.latency_threads = config.deploy.latency_threads
         settings.latency_runs = config.deploy.latency_runs
         settings.accuracy_budget_pp = config.deploy.accuracy_budget_pp
         settings.variants = _import_kinds(config)
     lines = load_line_sets(settings, layout, charset, width_scale)
-    record = read_import(Path(experiment_dir))[0]
     return PreparedImport(settings, layout, charset, record.get("charset", ""), lines, width_scale)
 
 
@@ -69,7 +68,11 @@ def import_settings(experiment_dir: Path) -> tuple[ImportSettings, ForeignLayout
     Raises:
         ManifestError: the import record or the model copy is missing or damaged.
     """
-    experiment_dir = Path(experiment_dir)
+    return _recorded(Path(experiment_dir))[1:]
+
+
+def _recorded(experiment_dir: Path) -> tuple[dict, ImportSettings, ForeignLayout, Charset, float]:
+    """The import record read once, with what `import_settings` makes of it."""
     record, layout, charset = read_import(experiment_dir)
     known = {f.name for f in dataclasses.fields(ImportSettings)}
     settings = ImportSettings(**{k: v for k, v in record["settings"].items() if k in known})
@@ -78,7 +81,7 @@ def import_settings(experiment_dir: Path) -> tuple[ImportSettings, ForeignLayout
     settings.variants = tuple(settings.variants)
     rule = read_resize_rule(experiment_dir)
     width_scale = rule.width_scale if rule is not None else trained_width_scale(settings.model)
-    return settings, layout, charset, width_scale
+    return record, settings, layout, charset, width_scale
 
 
 def _import_kinds(config) -> tuple[str, ...]:
