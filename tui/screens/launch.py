@@ -262,9 +262,10 @@ class LaunchScreen(Screen):
         if self.kind == "import":
             text = IMPORT_DESCRIPTION
         elif self.kind == "study" and self._text("study-from").strip():
+            # two lines at 60 columns: the command line below shows the rest
             text = (
-                f"from {self._text('study-from').strip()}: every trial compresses that experiment's trained or "
-                "imported model (no template; changed fields apply to the trials)"
+                f"from {self._text('study-from').strip()}: every trial compresses its trained or imported model "
+                "(template unused)"
             )
         else:
             changed = f" · {len(self.overrides)} changed (●)" if self.overrides else ""
