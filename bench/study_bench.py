@@ -12,6 +12,11 @@ settings equal a default variant's is the same configuration measured twice, and
 between the two measurements is the noise a margin has to clear. A best trial that is itself a default
 configuration re-measured is flagged: its margin is noise, not a better setting.
 
+Last, the head-to-head: the best trial's experiment and the default variants' experiment are re-measured in
+turns (`ocrq run --from ID --mode evaluate`, `--rounds` times each, so both see the same load), and the
+best trial's score is set against the best default's over those rounds: the verdict needs its worst round
+to beat the default's best.
+
     python bench/study_bench.py                       # quickstart, 20 balanced trials, 1 and 2 workers
     python bench/study_bench.py --quick               # smoke-sized: the whole flow in a few minutes
     python bench/study_bench.py --n-trials 10 --jobs 2 --keep-home /tmp/study-bench
@@ -85,6 +90,33 @@ def _trial_row(home: Path, trial: dict) -> dict:
     return next((row for name, row in rows.items() if name not in ("fp32", "ort-fp32")), {})
 
 
+def variant_scores(home: Path, experiment_id: str, objective: Objective) -> dict[str, float]:
+    """{variant: score} of an experiment's report.json, with the study's objective."""
+    rows = json.loads((home / "experiments" / experiment_id / "report.json").read_text())["variants"]
+    return {name: objective.score(TrialMetrics.from_rows(row, rows["fp32"])) for name, row in rows.items()
+            if name not in ("fp32", "ort-fp32")}  # fmt: skip
+
+
+def head_to_head(home: Path, trial: dict, defaults_id: str, objective: Objective, rounds: int) -> None:
+    """Re-measure the best trial and the defaults in turns; print each one's scores and the verdict."""
+    trial_scores: list[float] = []
+    default_scores: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for experiment_id in (trial["experiment_id"], defaults_id):
+            ocrq(home, "run", "--from", experiment_id, "--mode", "evaluate")
+        (score,) = variant_scores(home, trial["experiment_id"], objective).values()  # a trial has one variant
+        trial_scores.append(score)
+        for name, score in variant_scores(home, defaults_id, objective).items():
+            default_scores.setdefault(name, []).append(score)
+    best_name, best = max(default_scores.items(), key=lambda item: statistics.fmean(item[1]))
+    margin = statistics.fmean(trial_scores) - statistics.fmean(best)
+    clears = min(trial_scores) > max(best)
+    print(f"       head-to-head, {rounds} rounds in turns: best trial {statistics.fmean(trial_scores):.4f} "
+          f"[{min(trial_scores):.4f}..{max(trial_scores):.4f}] vs {best_name} {statistics.fmean(best):.4f} "
+          f"[{min(best):.4f}..{max(best):.4f}]: margin {margin:+.4f}; "
+          f"{'beats it in every round' if clears else 'does not beat it in every round'}", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -95,6 +127,7 @@ def main() -> None:
     parser.add_argument("--jobs", default="1,2", help="worker counts to time, comma-separated")
     parser.add_argument("--quick", action="store_true", help="tiny data (smoke-sized) to check the flow")
     parser.add_argument("--keep-home", type=Path, help="run in this home and keep it")
+    parser.add_argument("--rounds", type=int, default=3, help="head-to-head re-measurements of each side")
     args = parser.parse_args()
     extra = QUICK if args.quick else []
     objective = Objective(args.target)
@@ -153,6 +186,8 @@ def main() -> None:
                     f"       best trial's parameters: {json.dumps(best['params'], sort_keys=True)}",
                     flush=True,
                 )
+                if args.rounds > 0 and best.get("experiment_id"):
+                    head_to_head(home, best, defaults["id"], objective, args.rounds)
         print(f"home: {home}" if args.keep_home else "")
 
 

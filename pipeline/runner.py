@@ -163,6 +163,7 @@ def _run(
 
         variants = remeasure_experiment(workdir, prepared, sink, device)
         summary = {**_variant_summary(variants), "remeasured": True}
+        _refresh_report(workdir / "report.json", variants, summary, sink)
         sink(RunFinished(status="finished", summary=summary))
         return RunOutcome(status="finished", summary=summary)
     if baseline_dir is not None:
@@ -341,6 +342,18 @@ def _summary(baseline: Baseline, variants: dict[str, VariantRow]) -> dict[str, A
         "trained_epochs": len(baseline.history),
         "stop_reason": baseline.stop_reason,
     }
+
+
+def _refresh_report(path: Path, variants: dict[str, VariantRow], summary: dict[str, Any], sink: Sink) -> None:
+    """Put re-measured rows into the run's `report.json` (its config and training history stay), so no file
+    of the experiment keeps the figures the re-measurement replaced."""
+    if not path.is_file():
+        return
+    report = json.loads(path.read_text(encoding="utf-8"))
+    report["variants"] = {name: row.to_dict() for name, row in variants.items()}
+    report["summary"] = {**report.get("summary", {}), **summary}
+    report["remeasured"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    _save_json(path, report, sink, "report")
 
 
 def _save_json(path: Path, payload: dict[str, Any], sink: Sink, kind: str) -> None:

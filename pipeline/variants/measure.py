@@ -6,6 +6,7 @@ artifact, and fidelity of its outputs to FP32.
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -111,14 +112,15 @@ def paired_latency(recognizer, reference: OnnxRecognizer, deploy, device: torch.
         variant_b1, variant_b16 = _callables(recognizer, device)
         base_b1, base_b16 = _callables(reference, torch.device("cpu"))
         timings: dict[str, list[float]] = {"v1": [], "b1": [], "v16": [], "b16": []}
+        gc.collect()  # once: each turn below is a few calls, and a collection per turn would cost more
         for key, (variant_call, base_call), runs in (
             ("1", (variant_b1, base_b1), deploy.latency_runs),
             ("16", (variant_b16, base_b16), max(3, deploy.latency_runs // 4)),
         ):
             per_turn = PAIRED_BLOCK - 1 if key == "1" else 1
             while len(timings["v" + key]) < runs:
-                timings["v" + key] += time_calls(variant_call, runs=per_turn, warmup=1)
-                timings["b" + key] += time_calls(base_call, runs=per_turn, warmup=1)
+                timings["v" + key] += time_calls(variant_call, runs=per_turn, warmup=1, collect=False)
+                timings["b" + key] += time_calls(base_call, runs=per_turn, warmup=1, collect=False)
     finally:
         torch.set_num_threads(previous)
     own = latency_summary(timings["v1"], timings["v16"])

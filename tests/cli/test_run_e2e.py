@@ -197,6 +197,8 @@ def test_remeasuring_keeps_ratios_against_fp32_onnx_when_it_is_not_listed(home, 
     exp_id = json.loads(out)["id"]
     before = {v["name"]: v for v in json.loads(ocrq("show", exp_id, "--json")[1])["variants"]}
     assert set(before) == {"fp32", "ort-int8-dynamic"}
+    report = home / "experiments" / exp_id / "report.json"
+    stale = json.loads(report.read_text())["variants"]["ort-int8-dynamic"]["latency_ms_p50"]
     code, _, err = ocrq("run", "--from", exp_id, "--mode", "evaluate", "--latency-runs", "3", "-q")
     assert code == 0, err
     after = {v["name"]: v for v in json.loads(ocrq("show", exp_id, "--json")[1])["variants"]}
@@ -204,6 +206,14 @@ def test_remeasuring_keeps_ratios_against_fp32_onnx_when_it_is_not_listed(home, 
         assert rows["ort-int8-dynamic"]["ratio_baseline"] == "ort-fp32"
     ratio = before["ort-int8-dynamic"]["compression_ratio"]
     assert after["ort-int8-dynamic"]["compression_ratio"] == pytest.approx(ratio)
+    # report.json (what a study scores and the TUI opens) carries the new figures, not the run's first ones
+    refreshed = json.loads(report.read_text())
+    assert (
+        refreshed["variants"]["ort-int8-dynamic"]["latency_ms_p50"]
+        == after["ort-int8-dynamic"]["latency_ms_p50"]
+    )
+    assert refreshed["variants"]["ort-int8-dynamic"]["latency_ms_p50"] != stale
+    assert refreshed["remeasured"] and refreshed["history"] is not None
 
 
 def test_every_variant_carries_the_resize_rule_it_was_trained_with(home, ocrq):
