@@ -14,8 +14,8 @@ configuration re-measured is flagged: its margin is noise, not a better setting.
 
 Last, the head-to-head: the best trial's experiment and the default variants' experiment are re-measured in
 turns (`ocrq run --from ID --mode evaluate`, `--rounds` times each, so both see the same load), and the
-best trial's score is set against the best default's over those rounds: the verdict needs its worst round
-to beat the default's best.
+best trial beats the best default when the mean per-round score difference is more than two standard
+errors above zero.
 
     python bench/study_bench.py                       # quickstart, 20 balanced trials, 1 and 2 workers
     python bench/study_bench.py --quick               # smoke-sized: the whole flow in a few minutes
@@ -98,7 +98,11 @@ def variant_scores(home: Path, experiment_id: str, objective: Objective) -> dict
 
 
 def head_to_head(home: Path, trial: dict, defaults_id: str, objective: Objective, rounds: int) -> None:
-    """Re-measure the best trial and the defaults in turns; print each one's scores and the verdict."""
+    """Re-measure the best trial and the defaults in turns; print each one's scores and the verdict.
+
+    Each round re-measures both experiments back to back, so a round's two scores share the machine's load;
+    the verdict rests on the per-round differences: the best trial beats the default when their mean is
+    more than two standard errors above zero."""
     trial_scores: list[float] = []
     default_scores: dict[str, list[float]] = {}
     for _ in range(rounds):
@@ -109,12 +113,14 @@ def head_to_head(home: Path, trial: dict, defaults_id: str, objective: Objective
         for name, score in variant_scores(home, defaults_id, objective).items():
             default_scores.setdefault(name, []).append(score)
     best_name, best = max(default_scores.items(), key=lambda item: statistics.fmean(item[1]))
-    margin = statistics.fmean(trial_scores) - statistics.fmean(best)
-    clears = min(trial_scores) > max(best)
+    differences = [mine - theirs for mine, theirs in zip(trial_scores, best, strict=True)]
+    margin = statistics.fmean(differences)
+    error = statistics.stdev(differences) / len(differences) ** 0.5 if len(differences) > 1 else float("inf")
+    verdict = "beats it" if margin > 2 * error else "does not beat it beyond two standard errors"
     print(f"       head-to-head, {rounds} rounds in turns: best trial {statistics.fmean(trial_scores):.4f} "
           f"[{min(trial_scores):.4f}..{max(trial_scores):.4f}] vs {best_name} {statistics.fmean(best):.4f} "
-          f"[{min(best):.4f}..{max(best):.4f}]: margin {margin:+.4f}; "
-          f"{'beats it in every round' if clears else 'does not beat it in every round'}", flush=True)  # fmt: skip
+          f"[{min(best):.4f}..{max(best):.4f}]; per-round margin {margin:+.4f} ± {error:.4f} (standard error), "
+          f"beaten in {sum(d > 0 for d in differences)}/{rounds} rounds: {verdict}", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -127,7 +133,7 @@ def main() -> None:
     parser.add_argument("--jobs", default="1,2", help="worker counts to time, comma-separated")
     parser.add_argument("--quick", action="store_true", help="tiny data (smoke-sized) to check the flow")
     parser.add_argument("--keep-home", type=Path, help="run in this home and keep it")
-    parser.add_argument("--rounds", type=int, default=3, help="head-to-head re-measurements of each side")
+    parser.add_argument("--rounds", type=int, default=5, help="head-to-head re-measurements of each side")
     args = parser.parse_args()
     extra = QUICK if args.quick else []
     objective = Objective(args.target)
