@@ -134,14 +134,28 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny data (smoke-sized) to check the flow")
     parser.add_argument("--keep-home", type=Path, help="run in this home and keep it")
     parser.add_argument("--rounds", type=int, default=5, help="head-to-head re-measurements of each side")
+    parser.add_argument(
+        "--baseline", help="with --keep-home: this home's baseline experiment (not retrained)"
+    )
+    parser.add_argument("--defaults", help="with --baseline: its default variants' experiment (not rebuilt)")
     args = parser.parse_args()
     extra = QUICK if args.quick else []
     objective = Objective(args.target)
     with contextlib.ExitStack() as stack:
         home = args.keep_home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="study-bench-")))
-        base, base_s = ocrq(home, "run", args.template, "--mode", "train", *extra)
-        print(f"baseline {base['id']}: trained in {base_s:.0f} s (not counted below)")
-        defaults, defaults_s = ocrq(home, "run", "--from", base["id"], "--mode", "compress")
+        if args.baseline:
+            base, base_s = {"id": args.baseline}, 0.0
+            print(f"baseline {base['id']}: reused from {home}")
+        else:
+            base, base_s = ocrq(home, "run", args.template, "--mode", "train", *extra)
+            print(f"baseline {base['id']}: trained in {base_s:.0f} s (not counted below)")
+        if args.defaults:
+            defaults, defaults_s = (
+                {"id": args.defaults, "path": str(home / "experiments" / args.defaults)},
+                0.0,
+            )
+        else:
+            defaults, defaults_s = ocrq(home, "run", "--from", base["id"], "--mode", "compress")
         report = json.loads((Path(defaults["path"]) / "report.json").read_text())["variants"]
         fp32 = report["fp32"]
         scored = {

@@ -373,9 +373,10 @@ def _run_recorded(
         recorder.stop()
 
 
-def make_run_trial(store: Store, settings, baseline_dir: Path, *, quiet: bool):
+def make_run_trial(store: Store, settings, baseline_dir: Path, *, quiet: bool, threads: int | None = None):
     """The function a worker calls per trial: record an experiment, compress the baseline (the FP32 model in
-    ``baseline_dir``), return its rows."""
+    ``baseline_dir``), return its rows. `threads`: this worker's share of the box's cores, used unless the
+    study's config sets `threads` itself."""
     from pipeline.config import ConfigError, config_from_dict, derive_config
     from pipeline.config.variant_specs import parse_variant
     from pipeline.runner import prepare_experiment, run_experiment
@@ -385,6 +386,8 @@ def make_run_trial(store: Store, settings, baseline_dir: Path, *, quiet: bool):
     extra = {k: v for k, v in settings.base_overrides.items() if k not in _FROZEN}
     if is_import_folder(baseline_dir):
         return _import_trial_runner(store, settings, baseline_dir, base, extra, quiet=quiet)
+    if threads is not None and "threads" not in extra and base.train.threads == 0:
+        extra["threads"] = str(threads)
 
     def run_trial(number: int, variant: str, params: dict, callbacks: list) -> TrialOutcome:
         try:
@@ -461,6 +464,12 @@ def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs:
         info(f"trial(s) {', '.join(map(str, failed))} had lost their worker: marked failed")
     if settings.store_study_id:
         store.set_study_status(settings.store_study_id, "running")
+    # Workers on one box split its cores: each picking "the idle cores" when its trial starts would take
+    # both cores of an idle 2-core box, and the second worker's trial then oversubscribes them (a ptq
+    # trial took 347 s instead of 14 s). A config that sets `threads` keeps its own count.
+    from pipeline.core.device import physical_cores
+
+    threads_each = max(1, physical_cores() // jobs) if jobs > 1 else None
     children = []
     for index in range(1, jobs):
         command = [
@@ -476,12 +485,14 @@ def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs:
             "--worker-index",
             str(index),
         ]
+        if threads_each is not None:
+            command += ["--threads-each", str(threads_each)]
         if timeout is not None:
             command += ["--timeout", str(timeout)]
         children.append(subprocess.Popen(command, stdin=subprocess.DEVNULL))
     status = "finished"
     try:
-        _work(store, study, settings, storage_url, timeout, baseline_dir, quiet=json_)
+        _work(store, study, settings, storage_url, timeout, baseline_dir, quiet=json_, threads=threads_each)
     except KeyboardInterrupt:
         status = "interrupted"
         for child in children:
@@ -495,13 +506,21 @@ def _run_workers(store: Store, study, settings, storage_url: str, timeout, jobs:
 
 
 def _work(
-    store: Store, study, settings, storage_url: str, timeout, baseline_dir: Path, *, quiet: bool
+    store: Store,
+    study,
+    settings,
+    storage_url: str,
+    timeout,
+    baseline_dir: Path,
+    *,
+    quiet: bool,
+    threads: int | None = None,
 ) -> int:
     from pipeline.study.search import run_worker
     from pipeline.study.storage import is_rdb_url
 
     lock = None if is_rdb_url(storage_url) else Path(storage_url).with_suffix(".lock")
-    run_trial = make_run_trial(store, settings, baseline_dir, quiet=quiet)
+    run_trial = make_run_trial(store, settings, baseline_dir, quiet=quiet, threads=threads)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         return run_worker(study, settings, run_trial, timeout=timeout, lock_path=lock)
@@ -555,6 +574,10 @@ def worker(
         int | None,
         typer.Option("--worker-index", help="Offsets the sampler seed (default: from the pid).", hidden=True),
     ] = None,
+    threads_each: Annotated[
+        int | None,
+        typer.Option("--threads-each", help="This worker's share of the box's cores.", hidden=True, min=1),
+    ] = None,
 ) -> None:
     """Join a study as one more worker (on this box or another that reaches its storage)."""
     store = Store()
@@ -572,7 +595,9 @@ def worker(
     baseline_dir = find_baseline(store, settings, baseline)  # refused before any trial starts
     fail_dead_trials(study)
     try:
-        ran = _work(store, study, settings, storage_url, timeout, baseline_dir, quiet=quiet)
+        ran = _work(
+            store, study, settings, storage_url, timeout, baseline_dir, quiet=quiet, threads=threads_each
+        )
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     if not quiet:

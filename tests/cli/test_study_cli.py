@@ -129,6 +129,12 @@ def test_two_workers_share_a_study_without_duplicates_or_losses(baseline, tmp_pa
     assert len({t.user_attrs["pid"] for t in study.trials}) == 2  # both workers ran trials
     linked = Store(home).list_experiments(study_id=Store(home).get_study("pair")["id"])
     assert {e["id"] for e in linked} == experiments
+    # The two workers split the box's cores; each taking "the idle cores" oversubscribed them (10x slower).
+    share = max(1, len(os.sched_getaffinity(0)) // 2)
+    for exp_id in experiments:
+        config = json.loads((home / "experiments" / exp_id / "config.json").read_text())
+        assert config["train"]["threads"] == share
+        assert f"on cpu with {share} threads" in (home / "experiments" / exp_id / "run.log").read_text()
 
 
 @pytest.mark.slow
