@@ -415,17 +415,16 @@ def test_hyperband_prunes_through_the_same_strategy_view(tmp_path):
 
 
 def test_the_default_space_searches_how_hard_a_pruned_model_is_finetuned():
-    """The finetune lr decides how much accuracy a cut model recovers; the field's default (0.3) and the
-    baseline's own lr (1.0) are both inside the range, so the warm start keeps the template's value."""
+    """The finetune lr and length decide how much accuracy a cut model recovers: the lr range holds the
+    field's default (0.3) and the baseline's own lr (1.0, the field's ceiling); quickstart's 3 epochs lie
+    inside the epoch range, not on its edge, so a study can finetune longer than the template."""
     from pipeline.config import resolve_config
 
-    lr = default_space("quickstart", "crnn_tiny_strided").get("finetune_lr_multiplier")
-    assert (
-        lr is not None
-        and lr.log
-        and lr.low <= resolve_config("quickstart").get("finetune_lr_multiplier") <= 1.0
-    )
-    assert lr.high == 1.0
+    space = default_space("quickstart", "crnn_tiny_strided")
+    quickstart = resolve_config("quickstart")
+    lr, epochs = space.get("finetune_lr_multiplier"), space.get("finetune_epochs")
+    assert lr is not None and lr.log and lr.low < 0.3 < quickstart.get("finetune_lr_multiplier") == lr.high
+    assert epochs is not None and epochs.low < quickstart.get("finetune_epochs") < epochs.high
 
 
 def _pruned_wins_with_a_hard_finetune(variant: str, params: dict) -> TrialOutcome:
