@@ -18,6 +18,7 @@ from tui.screens.experiments import ExperimentsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.launch import LaunchScreen
 from tui.screens.studies import StudiesScreen
+from tui.widgets.experiment.epoch_table import EpochTable
 
 SIZES = [
     pytest.param((100, 30), id="100x30"),
@@ -151,8 +152,21 @@ def _quick_tab(key: str | None):
         )
         if key is not None:
             await pilot.press(key)
+        if key == "e":  # under load the last rows and the scroll to them can land after the key press
+            await wait_for(
+                pilot, lambda: _epochs_settled(pilot.app.screen), what="the epoch table at its tail"
+            )
 
     return run_before
+
+
+def _epochs_settled(screen) -> bool:
+    table = screen.query_one(EpochTable)
+    return (
+        table.row_count == len(screen.epochs)
+        and table.cursor_row == table.row_count - 1
+        and table.scroll_y == table.max_scroll_y
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
