@@ -155,16 +155,10 @@ def _quick_tab(key: str | None):
     return run_before
 
 
-# Known defect: the live epoch table sometimes stops one row short of its tail (scroll_y 5 of 6 at 80x24),
-# so the newest epoch row sits hidden; a second scroll after refresh did not settle it. Not strict: it
-# passes when the scroll lands.
-_EPOCHS_TAIL = pytest.mark.xfail(strict=False, reason="epoch table can stop one row short of its tail")
-
-
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize(
     "tab",
-    [pytest.param("e", marks=_EPOCHS_TAIL), "g", "v"],
+    ["e", "g", "v"],
     ids=["epochs", "charts", "variants"],
 )
 def test_quickstart_tabs(snap_compare, quick_store, size, tab):

@@ -147,10 +147,33 @@ class KeyedTable(DataTable):
 
     def on_resize(self, event: events.Resize) -> None:
         self.fit_columns()
+        # a table made shorter (a header filled in above it) keeps its cursor row in view
+        self.call_after_refresh(self._keep_cursor_in_view)
+
+    def _keep_cursor_in_view(self) -> None:
+        if self.row_count:  # the row under the cursor now, not at the resize: a key may have moved it
+            self.move_cursor(row=self.cursor_row, animate=False)
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        # rows removed (a filter, a reset) take the scrollbar away: columns hidden for it come back
+        self.fit_columns()
+
+    def _width_for_columns(self) -> int:
+        """The width the columns may take once the rows now in the table are laid out.
+
+        The vertical scrollbar appears only at the next layout after rows outgrow the height; fitting
+        to the width before it would overflow for a frame, show a horizontal scrollbar, and hide the
+        newest row under it. So the scrollbar's width is taken off as soon as the rows need it.
+        """
+        width, height = self.container_size
+        overflow_y = self.styles.overflow_y
+        if overflow_y == "scroll" or (overflow_y == "auto" and self.virtual_size.height > height):
+            width -= self.styles.scrollbar_size_vertical
+        return width
 
     def fit_columns(self) -> None:
         """Show the columns that fit the width, in priority order; hide the rest."""
-        available = self.scrollable_content_region.width
+        available = self._width_for_columns()
         if available <= 0 or not self.columns:
             return
         padding = 2 * self.cell_padding
