@@ -156,11 +156,7 @@ def _quick_tab(key: str | None):
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize(
-    "tab",
-    ["e", "g", "v"],
-    ids=["epochs", "charts", "variants"],
-)
+@pytest.mark.parametrize("tab", ["e", "g", "v"], ids=["epochs", "charts", "variants"])
 def test_quickstart_tabs(snap_compare, quick_store, size, tab):
     assert _snap(snap_compare, quick_store, size, _quick_tab(tab))
 

@@ -154,10 +154,6 @@ class KeyedTable(DataTable):
         if self.row_count:  # the row under the cursor now, not at the resize: a key may have moved it
             self.move_cursor(row=self.cursor_row, animate=False)
 
-    def watch_show_vertical_scrollbar(self) -> None:
-        # rows removed (a filter, a reset) take the scrollbar away: columns hidden for it come back
-        self.fit_columns()
-
     def _width_for_columns(self) -> int:
         """The width the columns may take once the rows now in the table are laid out.
 
