@@ -110,7 +110,7 @@ def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
     """The study's pruner; median and hyperband read intermediate CER (lower is better) and compare a trial
-    only with trials of its own strategy (`SameStrategyPruner`)."""
+    only with trials of its own strategy, cut and bit width (`SameStrategyPruner`)."""
     if name == "none":
         return optuna.pruners.NopPruner()
     if name == "hyperband":
@@ -120,15 +120,29 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
     raise ValueError(f"pruner={name!r} is not known; allowed {', '.join(PRUNERS)}")
 
 
+# The parameters that decide what a variant deploys as (how much is cut, to how many bits), as opposed
+# to how it is trained or calibrated: two trials are compared by the pruner only when these match.
+SHAPE_PARAMS = ("pruning_ratio", "backbone_pruning_ratio", "quantization_strategy", "group_size")
+
+
+def pruning_peers(params: dict[str, Any]) -> tuple:
+    """What a trial's intermediate CER may be compared with: its strategy and the shape of its deployment."""
+    return (params.get(STRATEGY), *(params.get(name) for name in SHAPE_PARAMS))
+
+
 class SameStrategyPruner(optuna.pruners.BasePruner):
-    """Prunes with `inner` as if the study held only the trials of the pruned trial's strategy, minimizing.
+    """Prunes with `inner` as if the study held only the trials that deploy like the pruned one, minimizing.
 
     A QAT epoch's validation CER and a prune-and-finetune epoch's are different curves (QAT starts from
     the FP32 weights, finetuning from a model just cut): a median over both would stop good trials of the
-    slower-starting strategy. And the intermediate values are CER, lower is better, while a weighted
-    target is maximized: the pruner must read them as minimized whatever the study's direction. The view
-    does both at the storage, so pruners that build their own study over it (Hyperband's brackets) see
-    the same thing.
+    slower-starting strategy. Within a strategy, a harder cut reads worse after every finetune epoch and
+    pays it back in size and speed, which the weighted score counts and the CER curve does not: a median
+    over all cuts stopped the heavy ones before they could show it, so trials are compared only with
+    peers of the same cut and bit width (`pruning_peers`), which differ in how they are finetuned or
+    calibrated. And the intermediate values are CER, lower is better, while a weighted target is
+    maximized: the pruner must read them as minimized whatever the study's direction. The view does all
+    this at the storage, so pruners that build their own study over it (Hyperband's brackets) see the
+    same thing.
     """
 
     def __init__(self, inner: optuna.pruners.BasePruner) -> None:
@@ -137,7 +151,7 @@ class SameStrategyPruner(optuna.pruners.BasePruner):
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         view = optuna.Study(
             study_name=study.study_name,
-            storage=_IntermediateCerView(study._storage, trial.params.get(STRATEGY)),  # type: ignore[arg-type]
+            storage=_IntermediateCerView(study._storage, pruning_peers(trial.params)),  # type: ignore[arg-type]
             sampler=study.sampler,
             pruner=self.inner,
         )
@@ -145,17 +159,17 @@ class SameStrategyPruner(optuna.pruners.BasePruner):
 
 
 class _IntermediateCerView:
-    """A storage seen by a pruner: only the trials of one strategy, and one objective to minimize."""
+    """A storage seen by a pruner: only one trial's peers, and one objective to minimize."""
 
-    def __init__(self, storage: optuna.storages.BaseStorage, strategy: str | None) -> None:
+    def __init__(self, storage: optuna.storages.BaseStorage, peers: tuple) -> None:
         self._storage = storage
-        self._strategy = strategy
+        self._peers = peers
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True, states=None) -> list:
         trials = self._storage.get_all_trials(study_id, deepcopy=deepcopy, states=states)
-        if self._strategy is None:
+        if self._peers[0] is None:  # a study without strategies (never sampled one): every trial
             return trials
-        return [trial for trial in trials if trial.params.get(STRATEGY) == self._strategy]
+        return [trial for trial in trials if pruning_peers(trial.params) == self._peers]
 
     def get_study_directions(self, study_id: int) -> list[optuna.study.StudyDirection]:
         return [optuna.study.StudyDirection.MINIMIZE]

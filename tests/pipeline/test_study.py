@@ -323,21 +323,29 @@ def test_a_short_study_queues_no_more_template_variants_than_it_runs(tmp_path):
     assert [t.state.name for t in study.trials] == ["COMPLETE"]
 
 
-_STRATEGIES = optuna.distributions.CategoricalDistribution(["qat", "pruned"])
+_STRATEGIES = optuna.distributions.CategoricalDistribution(["qat", "pruned", "pruned-int8"])
+_CUTS = optuna.distributions.CategoricalDistribution([0.3, 0.7])
+_LR = optuna.distributions.CategoricalDistribution([0.3, 1.0])
+_DISTRIBUTIONS = {"pruning_ratio": _CUTS, "finetune_lr_multiplier": _LR}
 
 
-def _finished_trial(strategy: str, cers: list[float], value: float) -> optuna.trial.FrozenTrial:
+def _finished_trial(strategy: str, cers: list[float], value: float, **params) -> optuna.trial.FrozenTrial:
     return optuna.trial.create_trial(
-        params={"strategy": strategy}, distributions={"strategy": _STRATEGIES}, value=value,
+        params={"strategy": strategy, **params}, value=value,
+        distributions={"strategy": _STRATEGIES, **{name: _DISTRIBUTIONS[name] for name in params}},
         intermediate_values=dict(enumerate(cers, start=1)),
     )  # fmt: skip
 
 
-def _running_trial(study: optuna.Study, strategy: str, cers: list[float]) -> tuple[optuna.Trial, list[bool]]:
-    """A trial of `strategy` reporting `cers`, with what the study's pruner said after each epoch."""
-    study.enqueue_trial({"strategy": strategy})
+def _running_trial(
+    study: optuna.Study, strategy: str, cers: list[float], **params
+) -> tuple[optuna.Trial, list[bool]]:
+    """A trial of `strategy` (and `params`) reporting `cers`, with what the study's pruner said after each epoch."""
+    study.enqueue_trial({"strategy": strategy, **params})
     trial = study.ask()
     trial.suggest_categorical("strategy", list(_STRATEGIES.choices))
+    for name in params:
+        trial.suggest_categorical(name, list(_DISTRIBUTIONS[name].choices))
     said = []
     for step, cer in enumerate(cers, start=1):
         trial.report(cer, step)
@@ -468,3 +476,22 @@ def test_bayesian_search_moves_the_finetune_lr_toward_the_one_that_recovers_accu
     searched = study.trials[warm:]
     assert sum(t.params["strategy"] == "pruned-int8" for t in searched) >= len(searched) // 2
     assert study.best_trial.number >= warm and study.best_trial.params["finetune_lr_multiplier"] > 0.6
+
+
+def test_the_pruner_compares_a_cut_only_with_trials_of_the_same_cut(tmp_path):
+    """A harder cut reads worse after every finetune epoch and pays it back in size and speed, which CER
+    does not show: it is judged against trials of its own cut, and a worse finetune of a cut still is."""
+    settings = StudySettings(
+        name="cuts", pruner="median", n_trials=10,
+        space={"strategy": ["pruned-int8"], "pruning_ratio": [0.3, 0.7], "finetune_lr_multiplier": [0.3, 1.0]},
+    )  # fmt: skip
+    study, _ = create_or_load(settings, str(tmp_path / "j.log"))
+    light = {"pruning_ratio": 0.3, "finetune_lr_multiplier": 1.0}
+    for _ in range(4):
+        study.add_trial(_finished_trial("pruned-int8", [0.05, 0.04, 0.03], 0.9, **light))
+    heavy = {"pruning_ratio": 0.7, "finetune_lr_multiplier": 1.0}
+    assert _running_trial(study, "pruned-int8", [0.2, 0.15, 0.12], **heavy)[1] == [False, False, False]
+    for _ in range(3):
+        study.add_trial(_finished_trial("pruned-int8", [0.2, 0.15, 0.12], 0.92, **heavy))
+    slow = {"pruning_ratio": 0.7, "finetune_lr_multiplier": 0.3}
+    assert _running_trial(study, "pruned-int8", [0.4, 0.35, 0.3], **slow)[1][0]
