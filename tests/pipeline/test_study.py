@@ -148,6 +148,16 @@ def test_pruner_callback_ends_the_run_pruned(tmp_path):
     del settings
 
 
+def test_a_trial_whose_training_is_done_is_measured_not_pruned():
+    """Pruning at a phase's last epoch would save only the measurement and lose the finished training."""
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.5))
+    trial = study.ask()
+    callback = PrunerCallback(trial)
+    assert callback.on_epoch_end(EpochReport("finetune:pruned", 1, 2, {"cer": 0.3}, 0.3, 0, 1.0)) is None
+    assert callback.on_epoch_end(EpochReport("finetune:pruned", 2, 2, {"cer": 0.9}, 0.3, 1, 2.0)) is None
+    assert trial.storage.get_trial(trial._trial_id).intermediate_values == {1: 0.3, 2: 0.9}
+
+
 def test_failed_trial_is_recorded_and_the_study_goes_on(tmp_path):
     settings = StudySettings(
         name="fails", method="random_search", n_trials=3, space={"strategy": ["ort-int8-dynamic"]}
