@@ -9,6 +9,7 @@ storages get Optuna's heartbeat and one retry of a stale trial instead.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import time
@@ -22,6 +23,7 @@ import optuna
 from filelock import FileLock
 from optuna.trial import TrialState
 
+from pipeline.config.sections import PruningConfig
 from pipeline.config.study_options import PRUNERS
 from pipeline.study.objective import Objective, TrialMetrics
 from pipeline.study.space import STRATEGY, SearchSpace, parse_space, variant_for
@@ -120,9 +122,11 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
     raise ValueError(f"pruner={name!r} is not known; allowed {', '.join(PRUNERS)}")
 
 
-# The parameters that decide what a variant deploys as (how much is cut, to how many bits), as opposed
-# to how it is trained or calibrated: two trials are compared by the pruner only when these match.
-SHAPE_PARAMS = ("pruning_ratio", "backbone_pruning_ratio", "quantization_strategy", "group_size")
+# The parameters that decide what a variant deploys as (how much of each part is cut, to how many bits),
+# as opposed to how it is trained or calibrated: two trials are compared by the pruner only when these
+# match. The cuts are every `*pruning_ratio` field of the pruning section, so a new part's ratio counts too.
+CUT_PARAMS = tuple(f.name for f in dataclasses.fields(PruningConfig) if f.name.endswith("pruning_ratio"))
+SHAPE_PARAMS = (*CUT_PARAMS, "quantization_strategy", "group_size")
 
 
 def pruning_peers(params: dict[str, Any]) -> tuple:

@@ -24,6 +24,7 @@ from pipeline.study.search import (
     fail_dead_trials,
     load_study,
     make_sampler,
+    pruning_peers,
     run_worker,
 )
 from pipeline.study.space import default_space, parse_space, read_space_file
@@ -505,3 +506,8 @@ def test_the_pruner_compares_a_cut_only_with_trials_of_the_same_cut(tmp_path):
         study.add_trial(_finished_trial("pruned-int8", [0.2, 0.15, 0.12], 0.92, **heavy))
     slow = {"pruning_ratio": 0.7, "finetune_lr_multiplier": 0.3}
     assert _running_trial(study, "pruned-int8", [0.4, 0.35, 0.3], **slow)[1][0]
+    # every part's cut counts, not only the overall ratio; how a cut is finetuned does not
+    base = {"strategy": "pruned-int8", "pruning_ratio": 0.5}
+    for part in ("backbone_pruning_ratio", "neck_pruning_ratio", "decoder_pruning_ratio"):
+        assert pruning_peers({**base, part: 0.1}) != pruning_peers({**base, part: 0.3})
+    assert pruning_peers({**base, "finetune_lr_multiplier": 0.3}) == pruning_peers(base)
