@@ -14,9 +14,10 @@ from typing import Any
 
 import psutil
 
-# psutil derives create times from boot time + start ticks (10 ms resolution); the same process
-# always reads the same value, a different one started at least this much later.
-CREATE_TIME_TOLERANCE_S = 0.5
+# psutil derives create times from the boot time + start ticks (10 ms resolution). The kernel gives the
+# boot time in whole seconds, worked out from the clock at each read, so it steps by one now and then:
+# the same process can read 1 s apart. A reused pid belongs to a process started well after that.
+CREATE_TIME_TOLERANCE_S = 1.5
 STOP_GRACE_S = 10.0
 _KILL_WAIT_S = 5.0
 

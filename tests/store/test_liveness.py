@@ -124,13 +124,29 @@ def test_pids_that_cannot_be_a_live_process(pid):
     assert not process_alive(pid)
 
 
+@pytest.mark.parametrize("step", [-1.0, 1.0])
+def test_a_boot_time_that_stepped_a_second_keeps_a_live_run_running(tmp_path, step):
+    """psutil adds the kernel's boot time (whole seconds, recomputed at each read) to a process's start
+    ticks, so the run and a reader can see its create time a second apart; that is not a reused pid."""
+    store = Store(tmp_path)
+    exp_id = store.create_experiment(name="alive", template="t", config={}, model="m")["id"]
+    store.set_status(exp_id, "running")
+    store.heartbeat(exp_id, stage="train")
+    beat = json.loads((store.experiment_dir(exp_id) / "heartbeat.json").read_text())
+    _backdate_heartbeat(store.experiment_dir(exp_id), 600, pid_started=beat["pid_started"] + step)
+    assert store.get(exp_id)["status"] == "running"
+
+
 def test_a_running_experiment_whose_pid_was_reused_reads_as_crashed(tmp_path):
     store = Store(tmp_path)
     exp_id = store.create_experiment(name="reused", template="t", config={}, model="m")["id"]
     store.set_status(exp_id, "running")
     store.heartbeat(exp_id, stage="train")
     beat = json.loads((store.experiment_dir(exp_id) / "heartbeat.json").read_text())
-    assert beat["pid"] == os.getpid() and beat["pid_started"] == process_started(os.getpid())
+    # the kernel's boot time is whole seconds and can step by one between two reads
+    assert beat["pid"] == os.getpid() and beat["pid_started"] == pytest.approx(
+        process_started(os.getpid()), abs=1
+    )
     _backdate_heartbeat(store.experiment_dir(exp_id), 600)
     assert store.get(exp_id)["status"] == "running"  # this process, alive
     # The pid now names this test process, but the recorded run started an hour earlier.
