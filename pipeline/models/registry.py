@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .base import Recognizer
+from .heads import head_of
 
 _ENTRY_POINTS: dict[str, Callable[..., Recognizer]] = {}
 _FAMILIES: dict[str, str] = {}
@@ -72,6 +73,7 @@ def create_model(name: str, *, num_classes: int, image_height: int = 32, **overr
     """
     model = _entry_point(name)(num_classes=num_classes, image_height=image_height, **overrides)
     model.model_name = name
+    head_of(model).initialize(model)
     return model
 
 

@@ -182,3 +182,13 @@ def test_crnn_tiny_overfits_a_fixed_batch():
     assert loss.item() < 0.05
     with torch.no_grad():  # train-mode batch norm: the statistics the loss was minimized under
         assert ctc_greedy_decode(model(images)) == targets
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_a_fresh_model_starts_at_the_blank_prior(models, name):
+    # a fresh model reads most frames as blank from its first step, without favouring any letter
+    with torch.no_grad():
+        probs = models[name](torch.rand(2, 1, 32, 64)).softmax(-1)
+    assert 0.7 < probs[..., 0].mean() < 0.9
+    letters = probs[..., 1:].mean(dim=(0, 1))
+    assert letters.max() < 3 * letters.min()

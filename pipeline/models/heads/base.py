@@ -44,6 +44,9 @@ class RecognizerHead:
         """Text of each line from its (T_i, C) scores, padding frames already cut off."""
         raise NotImplementedError
 
+    def initialize(self, model: Any) -> None:
+        """Give a freshly built model's output layer its starting scores; by default PyTorch's init stands."""
+
     def fidelity_inputs(self, lines: list[torch.Tensor]) -> list[np.ndarray]:
         """What output fidelity compares between FP32 and a variant: by default each line's scores."""
         return [line.numpy() for line in lines]
