@@ -2,7 +2,9 @@
 
 Batches are real synthetic lines rendered up front (rendering is measured by data_bench.py), so the
 figures are the model's cost alone. Wall-clock and CPU-time rates are both printed: on a busy machine
-the CPU-time rate says what an idle core would do.
+the CPU-time rate says what an idle core would do. Each model trains in the memory layout `fit` gives it
+(channels-last for conv models on CPU), and the last column of each thread count is that layout's
+wall-clock rate over the plain (NCHW) layout's, measured in alternating rounds.
 
     python bench/train_bench.py [--models crnn_tiny,svtr_tiny,vit_tiny] [--threads 1,2] [--batches 6]
 """
@@ -21,16 +23,21 @@ from pipeline.core.charset import Charset
 from pipeline.data.bundle import build_data
 from pipeline.models import create_model, model_info
 from pipeline.models.heads.losses import ctc_loss, frame_lengths
+from pipeline.training.fit import training_memory_format
+
+CPU = torch.device("cpu")
 
 
-def measure(name: str, batches: list, threads: int, charset: Charset) -> tuple[float, float]:
+def measure(
+    name: str, batches: list, threads: int, charset: Charset, layout: torch.memory_format
+) -> tuple[float, float]:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = create_model(name, num_classes=charset.num_classes).train()
+    model = create_model(name, num_classes=charset.num_classes).train().to(memory_format=layout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     def step(batch) -> None:
-        logits = model(batch.images)
+        logits = model(batch.images.contiguous(memory_format=layout))
         loss = ctc_loss(
             logits, batch.targets, batch.target_lengths, frame_lengths(model, batch.widths, logits.shape[1])
         )
@@ -55,6 +62,7 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per layout (median kept)")
     args = parser.parse_args()
     config = resolve_config(
         "quickstart",
@@ -76,14 +84,28 @@ def main() -> None:
     )
     print(
         f"{'model':<12} {'params':>8} {'MMACs@256':>10} "
-        + " ".join(f"{f'{t} thr wall':>12} {f'{t} thr cpu':>11}" for t in map(int, args.threads.split(",")))
+        + " ".join(
+            f"{f'{t} thr wall':>12} {f'{t} thr cpu':>11} {'vs NCHW':>8}"
+            for t in map(int, args.threads.split(","))
+        )
     )
     for name in args.models.split(","):
         info = model_info(name)
+        layout = training_memory_format(create_model(name, num_classes=charset.num_classes), CPU)
         cells = []
         for threads in map(int, args.threads.split(",")):
-            wall, cpu = measure(name, batches, threads, charset)
-            cells.append(f"{wall:>10.0f}/s {cpu:>9.0f}/s")
+            # alternate the layouts over rounds so a busy spell on the machine hits both alike
+            rounds = [
+                (
+                    measure(name, batches, threads, charset, layout),
+                    measure(name, batches, threads, charset, torch.contiguous_format),
+                )
+                for _ in range(args.rounds)
+            ]
+            wall = sorted(r[0][0] for r in rounds)[len(rounds) // 2]
+            cpu = sorted(r[0][1] for r in rounds)[len(rounds) // 2]
+            plain = sorted(r[1][0] for r in rounds)[len(rounds) // 2]
+            cells.append(f"{wall:>10.0f}/s {cpu:>9.0f}/s {wall / plain:>7.2f}x")
         print(f"{name:<12} {info['params'] / 1e6:>7.2f}M {info['macs'] / 1e6:>10.1f} " + " ".join(cells))
     print(
         "\nwall = lines/s on this machine as it is now; cpu = lines per CPU-second x threads (an idle machine's rate)"

@@ -94,6 +94,13 @@ ExtraLoss = Callable[
 ]
 
 
+def training_memory_format(model: torch.nn.Module, device: torch.device) -> torch.memory_format:
+    """Channels-last for conv models on CPU: oneDNN's convolutions (and their backward, the larger
+    half of a CRNN step) skip a layout conversion per layer. bench/train_bench.py measures the gain."""
+    has_conv = any(isinstance(module, torch.nn.Conv2d) for module in model.modules())
+    return torch.channels_last if has_conv and device.type == "cpu" else torch.contiguous_format
+
+
 def fit(
     model: torch.nn.Module,
     settings: FitSettings,
@@ -125,6 +132,8 @@ def fit(
     """
     callbacks = [*standard_callbacks(settings), *(callbacks or [])]
     model.to(device)
+    memory_format = training_memory_format(model, device)
+    model.to(memory_format=memory_format)
     head = head_of(model)
     optimizer = build_optimizer(
         model, settings.learning_rate, settings.weight_decay, settings.part_lr_multipliers
@@ -212,7 +221,7 @@ def fit(
             if skip:  # resumed mid-epoch: the epoch's batch order is deterministic, so skip what was done
                 batches = itertools.islice(batches, skip, None)
             for batch in batches:
-                images = batch.images.to(device, non_blocking=True)
+                images = batch.images.to(device, non_blocking=True).contiguous(memory_format=memory_format)
                 with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                     logits = model(images)
                 lengths = head.output_lengths(model, batch.widths, logits.shape[1])
@@ -317,6 +326,9 @@ def fit(
     eval_model = ema.module if ema is not None else model
     if best_state is not None:
         eval_model.load_state_dict(best_state)
+    # what follows (export, pruning, evaluation) gets the usual layout back
+    for module in (model, eval_model):
+        module.to(memory_format=torch.contiguous_format)
     return FitResult(
         history=state["history"],
         best_cer=state["best_cer"],
