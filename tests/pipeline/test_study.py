@@ -280,7 +280,7 @@ def test_the_templates_own_variants_are_the_first_trials(tmp_path):
     run_worker(study, settings, lambda n, v, p, c: (seen.append(v), _fake_rows(v, p))[1])
     assert (
         seen[4].startswith("pruned-int8(")
-        and "pruning_ratio=0.5" in seen[4]
+        and f"pruning_ratio={config.pruning.pruning_ratio}" in seen[4]
         and "finetune_epochs=3" in seen[4]
     )
     assert seen[:4] == [
