@@ -23,6 +23,7 @@ from pipeline.config import resolve_config  # noqa: E402
 from pipeline.core.charset import Charset  # noqa: E402
 from pipeline.data.bundle import build_data  # noqa: E402
 from pipeline.models import create_model  # noqa: E402
+from pipeline.models.heads.ctc import output_layer  # noqa: E402
 from pipeline.models.heads.losses import ctc_loss, frame_lengths  # noqa: E402
 
 CROSSING = 2.0
@@ -32,9 +33,7 @@ def train(model_name: str, start: str, seed: int, batches: list, steps: int, lr:
     torch.manual_seed(seed)
     model = create_model(model_name, num_classes=Charset.from_spec("ascii").num_classes).train()
     if start == "default":  # undo the blank prior: PyTorch's own init of the output layer
-        [module for module in model.head.modules() if isinstance(module, torch.nn.Linear)][
-            -1
-        ].reset_parameters()
+        output_layer(model).reset_parameters()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     running, curve = None, []
     for step in range(steps):

@@ -95,8 +95,8 @@ def doubled_letter_errors(pairs: list[tuple[str, str]]) -> tuple[int, float, flo
     """Letters standing in a doubled pair: how many, how often they are misread (deleted or replaced), and
     how often the same letters are misread where they stand alone, weighted as the pairs' letters are.
 
-    Lines with and without a doubled letter differ in which letters they hold (doubled pairs are mostly
-    on this bench's texts mostly s, l, e, o, 0, t, 1), so the second rate is the fair comparison:
+    Lines with and without a doubled letter differ in which letters they hold (on this bench's texts the
+    pairs are mostly s, l, e, o, 0, t, 1), so the second rate is the fair comparison:
     a model that collapses pairs misreads them more often than the same letters alone."""
     doubled: dict[str, list[int]] = {}  # letter -> [seen doubled, misread doubled, seen alone, misread alone]
     for prediction, truth in pairs:

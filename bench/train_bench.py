@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import time
 
 import torch
@@ -102,9 +103,9 @@ def main() -> None:
                 )
                 for _ in range(args.rounds)
             ]
-            wall = sorted(r[0][0] for r in rounds)[len(rounds) // 2]
-            cpu = sorted(r[0][1] for r in rounds)[len(rounds) // 2]
-            plain = sorted(r[1][0] for r in rounds)[len(rounds) // 2]
+            wall = statistics.median_high(r[0][0] for r in rounds)
+            cpu = statistics.median_high(r[0][1] for r in rounds)
+            plain = statistics.median_high(r[1][0] for r in rounds)
             cells.append(f"{wall:>10.0f}/s {cpu:>9.0f}/s {wall / plain:>7.2f}x")
         print(f"{name:<12} {info['params'] / 1e6:>7.2f}M {info['macs'] / 1e6:>10.1f} " + " ".join(cells))
     print(

@@ -17,6 +17,11 @@ from pipeline.models.heads.losses import ctc_loss, frame_lengths
 BLANK_PRIOR = 0.8
 
 
+def output_layer(model: Any) -> nn.Linear:
+    """The linear layer that gives a recognizer its per-frame class scores (the last one in its head)."""
+    return [module for module in model.head.modules() if isinstance(module, nn.Linear)][-1]
+
+
 class CtcHead(RecognizerHead):
     """Connectionist temporal classification over the frames of a line."""
 
@@ -30,7 +35,7 @@ class CtcHead(RecognizerHead):
         prior) shortens both: on quickstart's lines the training loss passed 2.0 about 230 steps earlier
         (bench/ctc_start_bench.py).
         """
-        output = [module for module in model.head.modules() if isinstance(module, nn.Linear)][-1]
+        output = output_layer(model)
         others = output.out_features - 1
         with torch.no_grad():
             output.bias.zero_()
