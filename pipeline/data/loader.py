@@ -79,15 +79,27 @@ class LineCollator:
 
     Args:
         charset: Encodes the labels.
-        width_multiple: Batch width is padded up to a multiple of this (the model's horizontal stride).
+        width_multiple: The model's horizontal stride; batch widths are padded up to a multiple of it.
         min_width: Narrower images are padded to it (default `4 * width_multiple`).
+        width_step: Pad batch widths to a multiple of this instead (a multiple of `width_multiple`), so
+            fewer distinct shapes reach the model.
     """
 
-    def __init__(self, charset: Charset, width_multiple: int = 4, min_width: int | None = None) -> None:
+    def __init__(
+        self,
+        charset: Charset,
+        width_multiple: int = 4,
+        min_width: int | None = None,
+        width_step: int | None = None,
+    ) -> None:
         if width_multiple < 1:
             raise ValueError(f"width_multiple={width_multiple} is not allowed; expected an integer >= 1")
+        step = width_multiple if width_step is None else width_step
+        if step < 1 or step % width_multiple:
+            raise ValueError(f"width_step={step} is not allowed; expected a multiple of {width_multiple}")
         self.charset = charset
         self.width_multiple = width_multiple
+        self.width_step = step
         self.min_width = min_width if min_width is not None else 4 * width_multiple
 
     def __call__(self, samples: Sequence[LineSample]) -> LineBatch:
@@ -101,7 +113,7 @@ class LineCollator:
             shapes = sorted({tuple(image.shape) for image in images})
             raise ValueError(f"batch images must all be (1, {height}, W); got shapes {shapes[:5]}")
         widths = [max(image.shape[2], self.min_width) for image in images]
-        batch_width = int(math.ceil(max(widths) / self.width_multiple) * self.width_multiple)
+        batch_width = int(math.ceil(max(widths) / self.width_step) * self.width_step)
         batch = torch.empty((len(images), 1, height, batch_width), dtype=torch.float32)
         for i, image in enumerate(images):
             width = image.shape[2]
@@ -249,6 +261,7 @@ def make_loader(
     *,
     charset: Charset,
     width_multiple: int = 4,
+    width_step: int | None = None,
     shuffle: bool = True,
     seed: int = 0,
     epoch: int = 0,
@@ -269,6 +282,7 @@ def make_loader(
         batch_size: Lines per batch.
         charset: Encodes labels into targets.
         width_multiple: Batch widths are padded to a multiple of this (the model's stride).
+        width_step: Pad batch widths to a multiple of this coarser step instead (see `LineCollator`).
         shuffle: Shuffle (training) or keep a fixed order (evaluation).
         seed: Seed of the order.
         epoch: Epoch of the first iteration.
@@ -284,7 +298,7 @@ def make_loader(
     return DataLoader(
         dataset if source is None else _WithSources(dataset, source),
         batch_sampler=sampler,
-        collate_fn=LineCollator(charset, width_multiple),
+        collate_fn=LineCollator(charset, width_multiple, width_step=width_step),
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
         pin_memory=pin_memory,

@@ -1,4 +1,4 @@
-"""Batches: padded to the stride, grouped by width, deterministic; mixing synthetic and real lines."""
+"""Batches: padded to the stride (training: a coarser step), grouped by width, deterministic; mixing synthetic and real lines."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import torch
 from PIL import Image
 from torch.utils.data import Subset
 
+from pipeline.config import resolve_config
 from pipeline.config.data_sections import AugmentationConfig, SyntheticDataConfig
 from pipeline.core.charset import Charset
+from pipeline.data.bundle import TRAIN_WIDTH_STEP, build_data
 from pipeline.data.labelled import LabelledLineDataset
 from pipeline.data.loader import LineCollator, WidthBucketBatchSampler, dataset_widths, make_loader
 from pipeline.data.mixed import MixedDataset
@@ -38,6 +40,29 @@ def test_collate_pads_to_width_multiple_with_background():
         "xyz"
     )
     assert batch.texts == ["ab", "", "xyz"]
+
+
+def test_collate_pads_to_a_coarser_width_step_keeping_true_widths():
+    samples = [(torch.full((1, 32, 50), 0.8), "ab"), (torch.full((1, 32, 70), 0.5), "xyz")]
+    batch = LineCollator(ASCII, width_multiple=4, width_step=32)(samples)
+    assert batch.images.shape == (2, 1, 32, 96)
+    assert batch.widths.tolist() == [50, 70]  # CTC lengths still come from the lines, not the padding
+    assert torch.allclose(batch.images[1, :, :, 70:], torch.tensor(0.5))
+    with pytest.raises(ValueError, match="width_step=30 is not allowed; expected a multiple of 4"):
+        LineCollator(ASCII, width_multiple=4, width_step=30)
+
+
+def test_training_batches_come_in_few_widths_and_evaluation_batches_in_stride_steps():
+    config = resolve_config(
+        "quickstart", overrides={"num_train": "160", "num_val": "160", "num_workers": "0"}
+    )
+    data = build_data(config, ASCII, width_multiple=4)
+    train_widths = {batch.images.shape[3] for batch in data.train_batches(0)}
+    val_widths = {batch.images.shape[3] for batch in data.val_batches()}
+    assert all(width % TRAIN_WIDTH_STEP == 0 for width in train_widths)
+    # evaluation pads only to the stride, so the measured CER sees no padding training alone adds
+    assert all(width % 4 == 0 for width in val_widths)
+    assert any(width % TRAIN_WIDTH_STEP for width in val_widths)
 
 
 def test_collate_rejects_mixed_heights():
