@@ -37,10 +37,22 @@ class Glyph:
     advance: float
 
 
-@lru_cache(maxsize=512)
+# The broad font set meets ~2,000 (font, size) pairs in a quickstart run (208 files, and low- and high-res
+# rendering reach more of the ladder); with room for 512 tables the cache thrashed, re-rasterising ~8 glyphs a
+# line. All of them hold ~17 MB of masks.
+GLYPH_TABLES = 8192
+
+
+@lru_cache(maxsize=GLYPH_TABLES)
 def glyph_table(font_path: str, size: int) -> dict[str, Glyph]:
     """The per-(font, size) glyph cache, filled on first use of each character."""
     return {}
+
+
+@lru_cache(maxsize=GLYPH_TABLES)
+def font_metrics(font_path: str, size: int) -> tuple[int, int]:
+    """(ascent, descent) of a font at a size, kept apart from the fonts (each open font holds a file)."""
+    return load_font(font_path, size).getmetrics()
 
 
 def glyph(font_path: str, size: int, char: str) -> Glyph:
@@ -77,7 +89,7 @@ def ladder_size(ideal: float) -> int:
 @lru_cache(maxsize=256)
 def _box_ratio(font_path: str) -> float:
     """(ascent + descent) / size: how tall the font's line box is per unit of size."""
-    ascent, descent = load_font(font_path, 100).getmetrics()
+    ascent, descent = font_metrics(font_path, 100)
     return (ascent + descent) / 100.0
 
 
@@ -133,7 +145,7 @@ def quad_homography(width: float, height: float, quad: list[tuple[float, float]]
 
 def _layout(text: str, font_path: str, size: int, params: RenderParams) -> tuple:
     """Glyphs, their top-left positions in the ink layer, and the layer size (one pass over the text)."""
-    ascent, descent = load_font(font_path, size).getmetrics()
+    ascent, descent = font_metrics(font_path, size)
     amplitude = params.baseline_jitter * size
     room = int(math.ceil(amplitude))
     baseline = room + ascent
