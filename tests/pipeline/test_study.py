@@ -281,7 +281,7 @@ def test_the_templates_own_variants_are_the_first_trials(tmp_path):
     assert (
         seen[4].startswith("pruned-int8(")
         and f"pruning_ratio={config.pruning.pruning_ratio}" in seen[4]
-        and "finetune_epochs=3" in seen[4]
+        and f"finetune_epochs={config.pruning.finetune_epochs}" in seen[4]
     )
     assert seen[:4] == [
         "ort-int8-dynamic",
@@ -435,8 +435,8 @@ def test_hyperband_prunes_through_the_same_strategy_view(tmp_path):
 
 def test_the_default_space_searches_how_hard_a_pruned_model_is_finetuned():
     """The finetune lr and length decide how much accuracy a cut model recovers: the lr range holds the
-    field's default (0.3) and the baseline's own lr (1.0, the field's ceiling); quickstart's 3 epochs lie
-    inside the epoch range, not on its edge, so a study can finetune longer than the template."""
+    field's default (0.3) and the baseline's own lr (1.0, the field's ceiling); quickstart's epochs and
+    distillation weight lie inside their ranges, not on an edge, so a study can go past the template."""
     from pipeline.config import resolve_config
 
     space = default_space("quickstart", "crnn_tiny_strided")
@@ -444,6 +444,8 @@ def test_the_default_space_searches_how_hard_a_pruned_model_is_finetuned():
     lr, epochs = space.get("finetune_lr_multiplier"), space.get("finetune_epochs")
     assert lr is not None and lr.log and lr.low < 0.3 < quickstart.get("finetune_lr_multiplier") == lr.high
     assert epochs is not None and epochs.low < quickstart.get("finetune_epochs") < epochs.high
+    weight = space.get("distillation_weight")
+    assert weight is not None and weight.low < quickstart.get("distillation_weight") < weight.high
 
 
 def _pruned_wins_with_a_hard_finetune(variant: str, params: dict) -> TrialOutcome:
