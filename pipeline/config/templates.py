@@ -54,9 +54,9 @@ TEMPLATES: dict[str, Template] = {
                 # The schedule anneals within the budget, so a slower CPU trains fewer epochs, not worse ones;
                 # the rest of the 10 minutes goes to the variants.
                 "time_budget_minutes": 6.0,
-                # Rendering is ~1.7 ms a line, about half an epoch's time since training steps got faster, yet
-                # on 2 cores it still beats giving a core to a worker: in 1.5-minute runs, epochs took 17-21 s
-                # in-process (two training threads) against 20-23 s with one worker and one training thread.
+                # Rendering is 1.0-1.7 ms a line, a third to half of an epoch since training steps got faster,
+                # yet on 2 cores it still beats giving a core to a worker: in 1.5-minute runs, epochs took
+                # 17-21 s in-process (two training threads) against 20-23 s with one worker and one thread.
                 "num_workers": 0,
                 "qat_epochs": 1,
                 # The time-budgeted baseline is still learning: its pruned model finetunes at the full lr. At
