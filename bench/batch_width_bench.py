@@ -12,61 +12,19 @@ alike, and the median of the rounds is kept.
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import statistics
-import time
 
-import torch
-import torch.nn.functional as F
+from train_bench import CPU, measure  # the same timed training step (bench/ is the script's folder)
 
 from pipeline.config import resolve_config
 from pipeline.core.charset import Charset
 from pipeline.data.bundle import build_data
 from pipeline.data.loader import make_loader
 from pipeline.models import create_model, model_info
-from pipeline.models.heads.losses import ctc_loss, frame_lengths
 from pipeline.training.fit import training_memory_format
 
-CPU = torch.device("cpu")
 STEPS = (4, 16, 32, 64)
-
-
-def padded(batches: list, step: int) -> list:
-    """The batches with their width padded up to a multiple of `step` (labels and true widths kept)."""
-    out = []
-    for batch in batches:
-        width = batch.images.shape[-1]
-        wider = copy.copy(batch)
-        wider.images = F.pad(
-            batch.images, (0, -(-width // step) * step - width), value=float(batch.images[0, 0, 0, -1])
-        )
-        out.append(wider)
-    return out
-
-
-def ms_per_line(name: str, batches: list, charset: Charset) -> float:
-    torch.manual_seed(0)
-    model = create_model(name, num_classes=charset.num_classes).train()
-    layout = training_memory_format(model, CPU)
-    model.to(memory_format=layout)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-
-    def step(batch) -> None:
-        logits = model(batch.images.contiguous(memory_format=layout))
-        loss = ctc_loss(
-            logits, batch.targets, batch.target_lengths, frame_lengths(model, batch.widths, logits.shape[1])
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    step(batches[0])
-    lines = sum(len(b.texts) for b in batches[1:])
-    started = time.perf_counter()
-    for batch in batches[1:]:
-        step(batch)
-    return (time.perf_counter() - started) / lines * 1000
 
 
 def main() -> None:
@@ -90,14 +48,21 @@ def main() -> None:
     )
     charset = Charset.from_spec("ascii")
     stride = model_info(args.model)["width_multiple"]
-    # training's lines and order, padded to the stride alone; the coarser steps pad these further
-    data = build_data(config, charset, width_multiple=stride)
-    base = list(
-        make_loader(data.train_dataset(0), args.batch_size, charset=charset, width_multiple=stride, seed=0)
-    )
-    sets = {step: padded(base, step) for step in STEPS if step % stride == 0}
+    # training's lines in the same order for every step, each set collated by the loader training uses
+    lines = build_data(config, charset, width_multiple=stride).train_dataset(0)
+    sets = {
+        step: list(
+            make_loader(
+                lines, args.batch_size, charset=charset, width_multiple=stride, width_step=step, seed=0
+            )
+        )
+        for step in STEPS
+        if step % stride == 0
+    }
+    layout = training_memory_format(create_model(args.model, num_classes=charset.num_classes), CPU)
     print(
-        f"{args.model}, {len(base)} batches of {args.batch_size} quickstart lines; load average {os.getloadavg()[0]:.2f}"
+        f"{args.model}, {len(sets[stride])} batches of {args.batch_size} quickstart lines; "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
     print(
         f"{'width step':>10} {'shapes':>7} {'mean width':>11} "
@@ -105,11 +70,11 @@ def main() -> None:
     )
     results: dict[int, dict[int, float]] = {}
     for threads in map(int, args.threads.split(",")):
-        torch.set_num_threads(threads)
         rounds: dict[int, list[float]] = {step: [] for step in sets}
         for _ in range(args.rounds):
             for step, batches in sets.items():
-                rounds[step].append(ms_per_line(args.model, batches, charset))
+                wall_lines_per_s, _ = measure(args.model, batches, threads, charset, layout)
+                rounds[step].append(1000 / wall_lines_per_s)
         results[threads] = {step: statistics.median(values) for step, values in rounds.items()}
     for step, batches in sets.items():
         widths = [b.images.shape[-1] for b in batches]

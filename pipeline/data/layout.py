@@ -51,7 +51,8 @@ def glyph_table(font_path: str, size: int) -> dict[str, Glyph]:
 
 @lru_cache(maxsize=GLYPH_TABLES)
 def font_metrics(font_path: str, size: int) -> tuple[int, int]:
-    """(ascent, descent) of a font at a size, kept apart from the fonts (each open font holds a file)."""
+    """(ascent, descent) of a font at a size, cached apart from the fonts, so laying a line out never reopens
+    a font evicted from `load_font`'s smaller cache."""
     return load_font(font_path, size).getmetrics()
 
 
