@@ -114,6 +114,8 @@ def run_experiment(
         message = f"{type(error).__name__}: {error}"
         sink(RunFailed(error=message))
         return RunOutcome(status="failed", error=message)
+    finally:
+        prepared.data.close()  # the processes that render epochs ahead, if any
 
 
 @dataclass

@@ -67,6 +67,11 @@ class DataConfig:
     num_workers: int = option(
         1, help="data-loading worker processes (0 = in the training process)", low=0, high=64
     )
+    render_ahead: bool = option(
+        False,
+        help="render each training epoch's lines first, in one process per training thread, then train "
+        "on them (on a CPU no core idles while lines are drawn; training ignores num_workers)",
+    )
 
     def __post_init__(self) -> None:
         validate_section(self)

@@ -54,10 +54,13 @@ TEMPLATES: dict[str, Template] = {
                 # The schedule anneals within the budget, so a slower CPU trains fewer epochs, not worse ones;
                 # the rest of the 10 minutes goes to the variants.
                 "time_budget_minutes": 6.0,
-                # Rendering is 1.0-1.7 ms a line, a third to half of an epoch since training steps got faster,
-                # yet on 2 cores it still beats giving a core to a worker: in 1.5-minute runs, epochs took
+                # Rendering is 1.0-1.7 ms a line, a third to half of an epoch since training steps got faster.
+                # A worker rendering beside training took a core from torch: in 1.5-minute runs, epochs took
                 # 17-21 s in-process (two training threads) against 20-23 s with one worker and one thread.
+                # Rendering each epoch first on every core, then training on every core, beats both
+                # (bench/render_ahead_bench.py).
                 "num_workers": 0,
+                "render_ahead": True,
                 "qat_epochs": 1,
                 # The time-budgeted baseline is still learning: its pruned model finetunes at the full lr. At
                 # x0.3 (the field's default) pruned int8 cost +1.19 pp and +0.75 pp on two baselines; at x1.0
@@ -120,6 +123,7 @@ TEMPLATES: dict[str, Template] = {
                 # the schedule anneals within the budget; the rest of the hour goes to the variants
                 "time_budget_minutes": 48.0,
                 "num_workers": 0,
+                "render_ahead": True,
                 "qat_epochs": 1,
                 # A converged baseline loses more to a cut than quickstart's still-learning one. On one cpu_long
                 # baseline (2.86% test CER), pruned int8 cost: half the BiLSTM, 2 finetune epochs at lr x0.3

@@ -10,11 +10,14 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import torch
+
 from pipeline.config import ExperimentConfig
 from pipeline.core.charset import Charset
 from pipeline.data.loader import make_loader
 from pipeline.data.mixed import MixedDataset
 from pipeline.data.real_sources import open_real_dataset
+from pipeline.data.render_ahead import EpochRenderer
 from pipeline.data.synthetic import SyntheticLineDataset
 
 # Training batches are padded to a multiple of 32 px, not just the model's stride: each distinct input width
@@ -38,6 +41,18 @@ class DataBundle:
     real_val: object | None = None
     real_test: object | None = None
     problems: list[str] = field(default_factory=list)
+    _renderer: EpochRenderer | None = field(default=None, init=False, repr=False)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_renderer"] = None  # worker processes never render ahead themselves
+        return state
+
+    def close(self) -> None:
+        """Stop the processes that render epochs ahead, if any were started."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
 
     @property
     def lines_per_epoch(self) -> int:
@@ -109,9 +124,19 @@ class DataBundle:
         )
 
     def train_batches(self, epoch: int) -> Iterable:
-        """The batches of one training epoch, in a deterministic order for (seed, epoch)."""
+        """The batches of one training epoch, in a deterministic order for (seed, epoch).
+
+        With `render_ahead`, the epoch's lines are rendered now, in one process per torch thread, and the
+        batches come from memory: the same batches, in the same order, as rendering them one by one.
+        """
         step = math.lcm(self.width_multiple, TRAIN_WIDTH_STEP)
-        return self._loader(self.train_dataset(epoch), shuffle=True, epoch=epoch, width_step=step)
+        dataset = self.train_dataset(epoch)
+        if not self.config.data.render_ahead:
+            return self._loader(dataset, shuffle=True, epoch=epoch, width_step=step)
+        if self._renderer is None:
+            self._renderer = EpochRenderer(self.train_dataset, processes=torch.get_num_threads())
+        rendered = self._renderer.render(epoch, len(dataset))
+        return self._loader(rendered, shuffle=True, epoch=epoch, width_step=step, workers=0)
 
     def val_batches(self) -> Iterable:
         dataset = self.real_val

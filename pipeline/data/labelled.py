@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from pipeline.core.charset import Charset, _describe_chars
-from pipeline.data.samples import LineSample, pixels_to_tensor
+from pipeline.data.samples import LinePixels, LineSample, pixels_to_tensor
 
 TOO_WIDE_POLICIES = ("error", "resize")
 SHOWN_PROBLEMS = 5
@@ -313,5 +313,10 @@ class LabelledLineDataset(Dataset):
         size = (int(self._widths[index]), self.image_height)
         return grey if grey.size == size else grey.resize(size, Image.Resampling.BILINEAR)
 
+    def pixels(self, index: int) -> LinePixels:
+        """Line `index` as uint8 (H, W) pixels with its label."""
+        return np.asarray(self.load_image(index)), self.samples[index].label
+
     def __getitem__(self, index: int) -> LineSample:
-        return pixels_to_tensor(np.asarray(self.load_image(index))), self.samples[index].label
+        pixels, label = self.pixels(index)
+        return pixels_to_tensor(pixels), label

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from torch.utils.data import Dataset
 
-from pipeline.data.samples import LineSample
+from pipeline.data.samples import LinePixels, LineSample
 
 
 class MixedDataset(Dataset):
@@ -53,6 +53,11 @@ class MixedDataset(Dataset):
     def __getitem__(self, index: int) -> LineSample:
         dataset, inner = self._source(index)
         return dataset[inner]
+
+    def pixels(self, index: int) -> LinePixels:
+        """Item `index` as uint8 (H, W) pixels with its label (both sources must offer `pixels`)."""
+        dataset, inner = self._source(index)
+        return dataset.pixels(inner)
 
     def label(self, index: int) -> str:
         """The label of item `index`."""

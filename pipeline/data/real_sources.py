@@ -32,7 +32,7 @@ from pipeline.data.labelled import (
     check_label_lines,
     load_label_file,
 )
-from pipeline.data.samples import LineSample, pixels_to_tensor
+from pipeline.data.samples import LinePixels, LineSample, pixels_to_tensor
 
 IMAGE_COLUMNS = ("filename", "file", "image", "image_path", "path", "img")
 TEXT_COLUMNS = ("text", "label", "transcription", "words", "gt")
@@ -286,8 +286,13 @@ class LmdbLineDataset(Dataset):
         size = (int(self._widths[index]), self.image_height)
         return grey if grey.size == size else grey.resize(size, Image.Resampling.BILINEAR)
 
+    def pixels(self, index: int) -> LinePixels:
+        """Line `index` as uint8 (H, W) pixels with its label."""
+        return np.asarray(self.load_image(index)), self.labels[index]
+
     def __getitem__(self, index: int) -> LineSample:
-        return pixels_to_tensor(np.asarray(self.load_image(index))), self.labels[index]
+        pixels, label = self.pixels(index)
+        return pixels_to_tensor(pixels), label
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

@@ -12,6 +12,9 @@ import torch
 from PIL import Image
 
 LineSample = tuple[torch.Tensor, str]
+# What a dataset's `pixels(index)` returns: uint8 (H, W) greyscale pixels and the label, a quarter of the
+# float tensor's bytes (what rendering ahead in other processes sends back).
+LinePixels = tuple[np.ndarray, str]
 
 
 def pixels_to_tensor(pixels: np.ndarray) -> torch.Tensor:

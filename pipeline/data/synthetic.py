@@ -26,7 +26,7 @@ from pipeline.data.render import (
     sample_render_params,
     with_final_height,
 )
-from pipeline.data.samples import LineSample, pixels_to_tensor
+from pipeline.data.samples import LinePixels, LineSample, pixels_to_tensor
 from pipeline.data.text import TextSampler, _cut
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -184,9 +184,14 @@ class SyntheticLineDataset(Dataset):
             self._width_hints = np.array([self.width_hint(i) for i in range(self.size)], dtype=np.int64)
         return self._width_hints
 
-    def __getitem__(self, index: int) -> LineSample:
+    def pixels(self, index: int) -> LinePixels:
+        """Line `index` as uint8 (H, W) pixels with its label."""
         text, _, params, plan = self._plan(index)
-        return pixels_to_tensor(draw_line_pixels(plan, params)), text
+        return draw_line_pixels(plan, params), text
+
+    def __getitem__(self, index: int) -> LineSample:
+        pixels, text = self.pixels(index)
+        return pixels_to_tensor(pixels), text
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

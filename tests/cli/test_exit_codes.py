@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 from PIL import Image
 
@@ -107,6 +108,27 @@ def test_a_run_interrupted_by_a_signal_exits_130(shell, sig):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "--resume" in err
+    assert Store(shell.home).list_experiments()[0]["status"] == "interrupted"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_ctrl_c_while_lines_are_rendered_ahead_exits_130_and_leaves_no_render_process(shell):
+    proc = shell.popen("run", "smoke", "--render-ahead", "true", "--threads", "2", "--num-train", "20000",
+                       "--name", "ahead", "-q")  # fmt: skip
+    deadline, workers = time.monotonic() + 300, []
+    while time.monotonic() < deadline and len(workers) < 2:  # the first epoch's lines are being drawn
+        assert proc.poll() is None, proc.communicate()
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        time.sleep(0.1)
+    assert len(workers) >= 2, "the render processes never started"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == []
     assert Store(shell.home).list_experiments()[0]["status"] == "interrupted"
 
 

@@ -1,0 +1,91 @@
+"""Rendering training epochs ahead in worker processes: the same batches, workers that go away."""
+
+from __future__ import annotations
+
+import numpy as np
+import psutil
+import pytest
+import torch
+
+from pipeline.config import resolve_config
+from pipeline.core.charset import Charset
+from pipeline.data.bundle import build_data
+from pipeline.data.render_ahead import EpochRenderer
+
+ASCII = Charset.from_spec("ascii")
+
+
+def _bundle(tmp_path=None, **overrides):
+    values = {"num_train": "450", "num_workers": "0", **overrides}
+    return build_data(resolve_config("quickstart", overrides=values), ASCII, width_multiple=4)
+
+
+def _children() -> list[psutil.Process]:
+    return [child for child in psutil.Process().children() if child.is_running()]
+
+
+def test_rendering_ahead_gives_the_batches_rendering_one_by_one_gives():
+    torch.set_num_threads(2)  # two render processes
+    one_by_one, ahead = _bundle(), _bundle(render_ahead="true")
+    try:
+        for epoch in (0, 1):  # the second epoch's fresh lines come from the same (persistent) workers
+            expected, got = list(one_by_one.train_batches(epoch)), list(ahead.train_batches(epoch))
+            assert [b.texts for b in got] == [b.texts for b in expected]
+            assert all(torch.equal(a.images, b.images) for a, b in zip(expected, got, strict=True))
+            assert all(torch.equal(a.widths, b.widths) for a, b in zip(expected, got, strict=True))
+            assert len(_children()) == 2
+        assert [b.texts for b in ahead.train_batches(0)] != [b.texts for b in expected]
+    finally:
+        ahead.close()
+    assert _children() == []
+
+
+class _FailsAtLine:
+    """A dataset whose line 7 cannot be read, as a real line with a damaged image."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return 300
+
+    def pixels(self, index: int):
+        if index == 7:
+            raise ValueError("line 7: image 'x.png' cannot be read (truncated)")
+        return np.full((32, 40 + index % 5), self.epoch, np.uint8), str(index)
+
+
+def test_a_line_that_fails_in_a_worker_fails_the_epoch_with_its_message_and_stops_the_workers():
+    renderer = EpochRenderer(_FailsAtLine, processes=2)
+    with pytest.raises(ValueError, match="line 7: image 'x.png' cannot be read"):
+        renderer.render(0, 300)
+    assert _children() == []
+
+
+def test_rendered_lines_come_in_index_order_with_their_widths():
+    renderer = EpochRenderer(_FailsAtLine, processes=2)
+    try:
+        lines = renderer.render(3, 7)  # lines 0..6: the failing line is not asked for
+    finally:
+        renderer.close()
+    assert [lines.label(i) for i in range(len(lines))] == [str(i) for i in range(7)]
+    assert [lines.width_hint(i) for i in range(7)] == [40 + i % 5 for i in range(7)]
+    image, label = lines[2]
+    assert label == "2" and image.shape == (1, 32, 42)
+    assert float(image[0, 0, 0]) == pytest.approx(3 / 127.5 - 1)  # epoch 3's dataset drew it
+
+
+def test_a_run_with_render_ahead_trains_and_leaves_no_worker_behind(tmp_path):
+    from pipeline.core.events import EpochEnded
+    from pipeline.runner import prepare_experiment, run_experiment
+
+    torch.set_num_threads(2)
+    config = resolve_config(
+        "smoke", overrides={"render_ahead": "true", "mode": "train", "epochs": "2", "variants": "ort-fp32"}
+    )
+    events = []
+    outcome = run_experiment(prepare_experiment(config), events.append, tmp_path / "exp")
+    assert outcome.status == "finished", outcome.error
+    epochs = [e for e in events if isinstance(e, EpochEnded) and e.phase == "baseline"]
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert _children() == []
