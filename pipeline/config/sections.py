@@ -69,8 +69,9 @@ class DataConfig:
     )
     render_ahead: bool = option(
         False,
-        help="render each training epoch's lines first, in one process per training thread, then train "
-        "on them (on a CPU no core idles while lines are drawn; training ignores num_workers)",
+        help="render each training epoch's lines first, in one process per training thread (two or "
+        "more), then train on them: on a CPU no core idles while lines are drawn (when it does, training "
+        "ignores num_workers)",
     )
 
     def __post_init__(self) -> None:

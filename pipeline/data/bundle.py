@@ -126,15 +126,17 @@ class DataBundle:
     def train_batches(self, epoch: int) -> Iterable:
         """The batches of one training epoch, in a deterministic order for (seed, epoch).
 
-        With `render_ahead`, the epoch's lines are rendered now, in one process per torch thread, and the
-        batches come from memory: the same batches, in the same order, as rendering them one by one.
+        With `render_ahead` and two or more torch threads, the epoch's lines are rendered now, in one
+        process per thread, and the batches come from memory: the same batches, in the same order, as
+        rendering them one by one. (With one thread, one process rendering ahead would gain nothing.)
         """
         step = math.lcm(self.width_multiple, TRAIN_WIDTH_STEP)
         dataset = self.train_dataset(epoch)
-        if not self.config.data.render_ahead:
+        processes = torch.get_num_threads()
+        if not self.config.data.render_ahead or processes < 2:
             return self._loader(dataset, shuffle=True, epoch=epoch, width_step=step)
         if self._renderer is None:
-            self._renderer = EpochRenderer(self.train_dataset, processes=torch.get_num_threads())
+            self._renderer = EpochRenderer(self.train_dataset, processes=processes)
         rendered = self._renderer.render(epoch, len(dataset))
         return self._loader(rendered, shuffle=True, epoch=epoch, width_step=step, workers=0)
 

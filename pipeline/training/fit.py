@@ -256,6 +256,7 @@ def fit(
                             message=f"loss {float(loss.detach()):.3f}",
                         )
                     )
+            batches = None  # let go of the epoch's lines (rendered ahead: in memory) before the next's
             eval_module = ema.module if ema is not None else model
             val = validate(eval_module)
             metrics = val.metrics()

@@ -40,6 +40,16 @@ def test_rendering_ahead_gives_the_batches_rendering_one_by_one_gives():
     assert _children() == []
 
 
+def test_with_one_torch_thread_lines_are_rendered_one_by_one():
+    torch.set_num_threads(1)  # one process rendering ahead would only add the cost of sending lines back
+    ahead = _bundle(render_ahead="true")
+    try:
+        assert len(list(ahead.train_batches(0))) == 29  # 450 lines, batch 16
+        assert _children() == []
+    finally:
+        ahead.close()
+
+
 class _FailsAtLine:
     """A dataset whose line 7 cannot be read, as a real line with a damaged image."""
 
