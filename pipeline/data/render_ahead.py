@@ -4,8 +4,8 @@ On a CPU, lines rendered in the training process leave every core but one idle w
 and loader workers that render *while* training runs take cores from torch's threads (oversubscribed,
 torch slows down far more than the workers gain). Rendering the whole epoch first on every core, then
 training on every core, keeps both phases parallel. The workers persist for the run, so each keeps its
-glyph cache warm from epoch to epoch. The epoch is held in memory as uint8 pixels, about 12 KB a line
-at height 32 (quickstart's 6,000 lines: ~70 MB; cpu_long's 20,000: ~240 MB).
+glyph cache warm from epoch to epoch. The epoch is held in memory as uint8 pixels, about 11 KB a line
+at height 32 (quickstart's 6,000 lines: ~65 MB; cpu_long's 20,000: ~215 MB).
 """
 
 from __future__ import annotations

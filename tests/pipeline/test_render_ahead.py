@@ -20,32 +20,44 @@ def _bundle(tmp_path=None, **overrides):
     return build_data(resolve_config("quickstart", overrides=values), ASCII, width_multiple=4)
 
 
-def _children() -> list[psutil.Process]:
-    return [child for child in psutil.Process().children() if child.is_running()]
+def _children(before: set[int] = frozenset()) -> list[psutil.Process]:
+    """This process's live children, leaving out those in `before` (e.g. an earlier test's loader workers)."""
+    return [c for c in psutil.Process().children() if c.is_running() and c.pid not in before]
+
+
+def _pids() -> set[int]:
+    return {child.pid for child in _children()}
+
+
+def _gone(processes: list[psutil.Process]) -> bool:
+    return psutil.wait_procs(processes, timeout=10)[1] == []
 
 
 def test_rendering_ahead_gives_the_batches_rendering_one_by_one_gives():
     torch.set_num_threads(2)  # two render processes
-    one_by_one, ahead = _bundle(), _bundle(render_ahead="true")
+    before = _pids()
+    one_by_one, ahead = _bundle(render_ahead="false"), _bundle(render_ahead="true")
     try:
         for epoch in (0, 1):  # the second epoch's fresh lines come from the same (persistent) workers
             expected, got = list(one_by_one.train_batches(epoch)), list(ahead.train_batches(epoch))
             assert [b.texts for b in got] == [b.texts for b in expected]
             assert all(torch.equal(a.images, b.images) for a, b in zip(expected, got, strict=True))
             assert all(torch.equal(a.widths, b.widths) for a, b in zip(expected, got, strict=True))
-            assert len(_children()) == 2
+            workers = _children(before)
+            assert len(workers) == 2
         assert [b.texts for b in ahead.train_batches(0)] != [b.texts for b in expected]
     finally:
         ahead.close()
-    assert _children() == []
+    assert _gone(workers)
 
 
 def test_with_one_torch_thread_lines_are_rendered_one_by_one():
     torch.set_num_threads(1)  # one process rendering ahead would only add the cost of sending lines back
+    before = _pids()
     ahead = _bundle(render_ahead="true")
     try:
         assert len(list(ahead.train_batches(0))) == 29  # 450 lines, batch 16
-        assert _children() == []
+        assert _children(before) == []
     finally:
         ahead.close()
 
@@ -66,10 +78,12 @@ class _FailsAtLine:
 
 
 def test_a_line_that_fails_in_a_worker_fails_the_epoch_with_its_message_and_stops_the_workers():
+    before = _pids()
     renderer = EpochRenderer(_FailsAtLine, processes=2)
-    with pytest.raises(ValueError, match="line 7: image 'x.png' cannot be read"):
+    with pytest.raises(ValueError, match="line 7: image 'x.png' cannot be read") as failed:
         renderer.render(0, 300)
-    assert _children() == []
+    assert type(failed.value) is ValueError
+    assert renderer._executor is None and _children(before) == []
 
 
 def test_rendered_lines_come_in_index_order_with_their_widths():
@@ -90,6 +104,7 @@ def test_a_run_with_render_ahead_trains_and_leaves_no_worker_behind(tmp_path):
     from pipeline.runner import prepare_experiment, run_experiment
 
     torch.set_num_threads(2)
+    before = _pids()
     config = resolve_config(
         "smoke", overrides={"render_ahead": "true", "mode": "train", "epochs": "2", "variants": "ort-fp32"}
     )
@@ -98,4 +113,4 @@ def test_a_run_with_render_ahead_trains_and_leaves_no_worker_behind(tmp_path):
     assert outcome.status == "finished", outcome.error
     epochs = [e for e in events if isinstance(e, EpochEnded) and e.phase == "baseline"]
     assert [e.epoch for e in epochs] == [1, 2]
-    assert _children() == []
+    assert _children(before) == []
