@@ -129,8 +129,11 @@ TEMPLATES: dict[str, Template] = {
                 # baseline (2.86% test CER), pruned int8 cost: half the BiLSTM, 2 finetune epochs at lr x0.3
                 # +2.64 pp (6.28x smaller); the same at x1.0 +1.72 pp; 30% at x0.3 +1.02 pp; 30%, 3 epochs at
                 # x1.0 +0.71 pp (5.18x smaller). quickstart's longer finetune with stronger distillation (5 epochs,
-                # weight 0.6) took its pruned int8 from +0.90 to +0.35 pp on a 21-epoch baseline.
-                "finetune_epochs": 5,
+                # weight 0.6) took its pruned int8 from +0.90 to +0.35 pp on a 21-epoch baseline. On a 43-epoch
+                # cpu_long baseline (2.34% test CER) that recipe cost +0.53 pp and 7 epochs +0.45 pp (`ocrq run
+                # --from ID --mode compress --variants 'pruned-int8(finetune_epochs=7,name=p30e7)'`): inside the
+                # budget, for ~2 minutes more.
+                "finetune_epochs": 7,
                 "finetune_lr_multiplier": 1.0,
                 "distillation_weight": 0.6,
                 "pruning_ratio": 0.3,

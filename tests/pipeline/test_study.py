@@ -446,6 +446,10 @@ def test_the_default_space_searches_how_hard_a_pruned_model_is_finetuned():
     assert epochs is not None and epochs.low < quickstart.get("finetune_epochs") < epochs.high
     weight = space.get("distillation_weight")
     assert weight is not None and weight.low < quickstart.get("distillation_weight") < weight.high
+    cpu_long = resolve_config("cpu_long")  # finetunes longer than quickstart: its space goes past it too
+    long_epochs = default_space("cpu_long", cpu_long.get("model")).get("finetune_epochs")
+    assert long_epochs.low < cpu_long.get("finetune_epochs") < long_epochs.high
+    assert weight.low < cpu_long.get("distillation_weight") < weight.high
 
 
 def _pruned_wins_with_a_hard_finetune(variant: str, params: dict) -> TrialOutcome:
