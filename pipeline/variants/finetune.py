@@ -54,6 +54,10 @@ def finetune(
     )
     if result.stop is not None and result.stop.ends_run:
         raise RunStopped(result.stop)
+    if (
+        result.interrupted
+    ):  # fit keeps Ctrl-C to itself; the run must still stop, not measure a half-trained model
+        raise KeyboardInterrupt
     return result.eval_model.eval(), result.history
 
 

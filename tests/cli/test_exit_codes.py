@@ -113,6 +113,28 @@ def test_a_run_interrupted_by_a_signal_exits_130(shell, sig):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+def test_ctrl_c_during_a_pruned_models_finetune_stops_the_run_with_130(shell):
+    """fit keeps Ctrl-C to itself and returns; a finetune that went on to measure a half-trained model used to
+    swallow the interrupt, and the run carried on."""
+    proc = shell.popen(
+        "run", "smoke", "--variants", "pruned-int8", "--finetune-epochs", "500", "--name", "cut", "-q"
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # the baseline is trained and the cut model is finetuning
+        assert proc.poll() is None, proc.communicate()
+        rows = Store(shell.home).list_experiments() if (shell.home / "index.json").exists() else []
+        epochs = (Store(shell.home).get(rows[0]["id"]).get("epochs") or []) if rows else []
+        if any((epoch.get("phase") or "").startswith("finetune") for epoch in epochs):
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert Store(shell.home).list_experiments()[0]["status"] == "interrupted"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_ctrl_c_while_lines_are_rendered_ahead_exits_130_and_leaves_no_render_process(shell):
     proc = shell.popen("run", "smoke", "--render-ahead", "true", "--threads", "2", "--num-train", "20000",
                        "--name", "ahead", "-q")  # fmt: skip
