@@ -17,15 +17,13 @@ import statistics
 import time
 
 import torch
+from train_bench import CPU, train_step  # the same timed training step (bench/ is the script's folder)
 
 from pipeline.config import resolve_config
 from pipeline.core.charset import Charset
 from pipeline.data.bundle import build_data
 from pipeline.models import create_model, model_info
-from pipeline.models.heads.losses import ctc_loss, frame_lengths
 from pipeline.training.fit import training_memory_format
-
-CPU = torch.device("cpu")
 
 
 def epoch_seconds(data, model, optimizer, epoch: int) -> tuple[float, float]:
@@ -36,12 +34,7 @@ def epoch_seconds(data, model, optimizer, epoch: int) -> tuple[float, float]:
     for batch in data.train_batches(epoch):
         if first is None:
             first = time.perf_counter() - start
-        logits = model(batch.images.contiguous(memory_format=layout))
-        lengths = frame_lengths(model, batch.widths, logits.shape[1])
-        loss = ctc_loss(logits, batch.targets, batch.target_lengths, lengths)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, batch, layout)
     return first or 0.0, time.perf_counter() - start
 
 

@@ -29,6 +29,17 @@ from pipeline.training.fit import training_memory_format
 CPU = torch.device("cpu")
 
 
+def train_step(model, optimizer, batch, layout: torch.memory_format) -> None:
+    """One CTC training step (forward, backward, AdamW) on a batch, the timed unit of the training benches."""
+    logits = model(batch.images.contiguous(memory_format=layout))
+    loss = ctc_loss(
+        logits, batch.targets, batch.target_lengths, frame_lengths(model, batch.widths, logits.shape[1])
+    )
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def measure(
     name: str, batches: list, threads: int, charset: Charset, layout: torch.memory_format
 ) -> tuple[float, float]:
@@ -38,13 +49,7 @@ def measure(
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     def step(batch) -> None:
-        logits = model(batch.images.contiguous(memory_format=layout))
-        loss = ctc_loss(
-            logits, batch.targets, batch.target_lengths, frame_lengths(model, batch.widths, logits.shape[1])
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, batch, layout)
 
     step(batches[0])  # warm-up: allocator, oneDNN primitives
     lines = sum(len(b.texts) for b in batches[1:])

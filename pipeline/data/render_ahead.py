@@ -64,9 +64,6 @@ class RenderedLines(Dataset):
     def width_hint(self, index: int) -> int:
         return int(self.lines[index][0].shape[1])
 
-    def label(self, index: int) -> str:
-        return self.lines[index][1]
-
 
 class EpochRenderer:
     """Renders whole epochs in `processes` persistent worker processes.

@@ -84,18 +84,25 @@ def trained(tmp_path_factory):
     return home, result.stdout.strip()
 
 
-def _wait_until_running(shell: Shell, proc: subprocess.Popen, timeout: float = 120) -> None:
-    """Until the store shows the run `running` and one epoch is recorded (the run's handlers are up)."""
+def _wait_for(shell: Shell, proc: subprocess.Popen, ready, what: str, timeout: float = 300) -> None:
+    """Until `ready(store, newest experiment's row)` holds, while `proc` keeps running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         rows = Store(shell.home).list_experiments() if (shell.home / "index.json").exists() else []
-        if rows and rows[0]["status"] == "running":
-            if Store(shell.home).get(rows[0]["id"]).get("epochs"):
-                return
+        if rows and ready(Store(shell.home), rows[0]):
+            return
         time.sleep(0.2)
     proc.kill()
-    pytest.fail("the run never showed as running")
+    pytest.fail(f"the run never got to {what}")
+
+
+def _wait_until_running(shell: Shell, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Until the store shows the run `running` and one epoch is recorded (the run's handlers are up)."""
+    _wait_for(
+        shell, proc, lambda store, row: row["status"] == "running" and store.get(row["id"]).get("epochs"),
+        "running with an epoch recorded", timeout,
+    )  # fmt: skip
 
 
 @pytest.mark.slow
@@ -119,14 +126,12 @@ def test_ctrl_c_during_a_pruned_models_finetune_stops_the_run_with_130(shell):
     proc = shell.popen(
         "run", "smoke", "--variants", "pruned-int8", "--finetune-epochs", "500", "--name", "cut", "-q"
     )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # the baseline is trained and the cut model is finetuning
-        assert proc.poll() is None, proc.communicate()
-        rows = Store(shell.home).list_experiments() if (shell.home / "index.json").exists() else []
-        epochs = (Store(shell.home).get(rows[0]["id"]).get("epochs") or []) if rows else []
-        if any((epoch.get("phase") or "").startswith("finetune") for epoch in epochs):
-            break
-        time.sleep(0.2)
+
+    def finetuning(store: Store, row: dict) -> bool:  # the baseline is trained and the cut model finetunes
+        epochs = store.get(row["id"]).get("epochs") or []
+        return any((epoch.get("phase") or "").startswith("finetune") for epoch in epochs)
+
+    _wait_for(shell, proc, finetuning, "a finetune epoch")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -162,13 +167,8 @@ def test_ctrl_c_during_an_import_exits_130_and_records_it_interrupted(shell, tmp
     model = tiny_recognizer(tmp_path / "tiny.onnx")
     proc = shell.popen("import", str(model), "--data", "synthetic", "--lines", "3000", "--calibration-lines", "8",
                        "--sensitivity-lines", "8", "--hard-lines", "0", "-q")  # fmt: skip
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # the lines are drawn, the experiment recorded and measuring
-        assert proc.poll() is None, proc.communicate()
-        rows = Store(shell.home).list_experiments() if (shell.home / "index.json").exists() else []
-        if rows and rows[0]["status"] == "running":
-            break
-        time.sleep(0.2)
+    # the lines are drawn, the experiment recorded and measuring
+    _wait_for(shell, proc, lambda store, row: row["status"] == "running", "measuring")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

@@ -92,7 +92,7 @@ def test_rendered_lines_come_in_index_order_with_their_widths():
         lines = renderer.render(3, 7)  # lines 0..6: the failing line is not asked for
     finally:
         renderer.close()
-    assert [lines.label(i) for i in range(len(lines))] == [str(i) for i in range(7)]
+    assert [lines[i][1] for i in range(len(lines))] == [str(i) for i in range(7)]
     assert [lines.width_hint(i) for i in range(7)] == [40 + i % 5 for i in range(7)]
     image, label = lines[2]
     assert label == "2" and image.shape == (1, 32, 42)
