@@ -7,12 +7,13 @@ flags (so `ocrq evaluate --skip-bad-samples` keeps its own meaning), and refuse 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import typer
 
-from cli.config_options import normalize_config_flags
-from cli.console import UsageError
+from cli.config_options import boolean_flag_value, normalize_config_flags
+from cli.console import UsageError, terminal_safe
 
 
 def prepare_args(app: typer.Typer, args: list[str]) -> list[str]:
@@ -29,6 +30,24 @@ def prepare_args(app: typer.Typer, args: list[str]) -> list[str]:
     for level, tokens in chain:
         _refuse_repeated_options(level, tokens)
     return args
+
+
+def explain_extra_argument(app: typer.Typer, args: list[str], message: str) -> str:
+    """Typer's "Got unexpected extra argument (maybe)", reworded when the word follows a boolean config flag.
+
+    A bare boolean takes no value unless the value is a boolean word, so `--render-ahead maybe` leaves
+    `maybe` over, and the parser's message does not say which flag it belonged to.
+    """
+    extra = re.fullmatch(r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)", message.strip())
+    chain = _command_chain(typer.main.get_command(app), args)
+    if extra is None or not any(_has_config_options(level) for level, _ in chain):
+        return message
+    first = extra.group(1).split(" ")[0]
+    for flag, following in zip(args, args[1:]):
+        takes = boolean_flag_value(flag)
+        if following == first and takes is not None:
+            return f"{flag} takes {takes}; got '{terminal_safe(first)}'"
+    return message
 
 
 def _has_config_options(command: Any) -> bool:

@@ -103,6 +103,16 @@ def _underscore_flags() -> dict[str, str]:
     return {f"--{key}": f"--{key.replace('_', '-')}" for key in FLAT_FIELDS if "_" in key and key not in _OWN}
 
 
+def boolean_flag_value(token: str) -> str | None:
+    """What a boolean config flag may be followed by: "true or false" (`--ema`, `--enable_pruning`),
+    "no value" (`--no-ema`), or None when `token` is not a boolean config flag."""
+    canonical = _bool_flags().get(token)
+    if canonical is None:
+        return None
+    negated = token.startswith(("--no-", "--no_")) and token not in (canonical, canonical.replace("-", "_"))
+    return "no value" if negated else "true or false (or nothing, meaning true)"
+
+
 def normalize_config_flags(args: list[str]) -> list[str]:
     """Accept seed-style spellings: `--qat_epochs 5`, bare booleans (`--enable_pruning`), `--no-ema`,
     and booleans with a value (`--symmetric_quantization false`)."""

@@ -27,7 +27,7 @@ from cli import (
     study_cmd,
     tui_command,
 )
-from cli.args import prepare_args
+from cli.args import explain_extra_argument, prepare_args
 from cli.console import CliError, UsageError, err, one_line
 from cli.errors import describe_error
 
@@ -101,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns 0 ok, 1 runtime error, 2 bad input, 130 interrupted (Ctrl-C, or SIGTERM during a run).
     """
     debug = os.environ.get("OCRQ_DEBUG", "") not in ("", "0")
+    given = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = prepare_args(app, sys.argv[1:] if argv is None else list(argv))
+        args = prepare_args(app, given)
         # Without standalone mode a command's `raise typer.Exit(code)` (and Typer's own Exit(130) for a
         # KeyboardInterrupt) comes back as the return value: it is the exit code.
         code = app(args=args, prog_name="ocrq", standalone_mode=False)
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         message = error.format_message() if hasattr(error, "format_message") else str(error)
+        message = explain_extra_argument(app, given, message)
         err.print(f"ocrq: error: {one_line(message)}", markup=False)
         return getattr(error, "exit_code", 2)
     except CliError as error:
