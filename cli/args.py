@@ -43,7 +43,7 @@ def explain_extra_argument(app: typer.Typer, args: list[str], message: str) -> s
     if extra is None or not any(_has_config_options(level) for level, _ in chain):
         return message
     first = extra.group(1).split(" ")[0]
-    for flag, following in zip(args, args[1:]):
+    for flag, following in zip(args, args[1:], strict=False):
         takes = boolean_flag_value(flag)
         if following == first and takes is not None:
             return f"{flag} takes {takes}; got '{terminal_safe(first)}'"
