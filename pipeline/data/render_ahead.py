@@ -72,21 +72,29 @@ class EpochRenderer:
         make_dataset: epoch -> that epoch's dataset (its items need a `pixels(index)` method); called in
             the workers, so with the "spawn" start method it must pickle.
         processes: Worker processes (>= 1).
+        start_method: "fork" or "spawn"; by default fork where it exists (Linux), else spawn (macOS and
+            Windows), which pickles `make_dataset` to every worker.
     """
 
-    def __init__(self, make_dataset: DatasetFactory, processes: int) -> None:
+    def __init__(self, make_dataset: DatasetFactory, processes: int, start_method: str | None = None) -> None:
         if processes < 1:
             raise ValueError(f"processes={processes} is not allowed; expected an integer >= 1")
-        self.make_dataset, self.processes = make_dataset, processes
+        methods = multiprocessing.get_all_start_methods()
+        if start_method is None:
+            # fork shares the fonts and caches already loaded
+            start_method = "fork" if "fork" in methods else "spawn"
+        if start_method not in methods:
+            raise ValueError(
+                f"start_method={start_method!r} is not available here; allowed {', '.join(methods)}"
+            )
+        self.make_dataset, self.processes, self.start_method = make_dataset, processes, start_method
         self._executor: ProcessPoolExecutor | None = None
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            # fork shares the fonts and caches already loaded; spawn where fork does not exist
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             self._executor = ProcessPoolExecutor(
                 self.processes,
-                mp_context=multiprocessing.get_context(method),
+                mp_context=multiprocessing.get_context(self.start_method),
                 initializer=_start_worker,
                 initargs=(self.make_dataset,),
             )

@@ -62,6 +62,32 @@ def test_with_one_torch_thread_lines_are_rendered_one_by_one():
         ahead.close()
 
 
+def test_spawned_workers_render_the_lines_the_training_process_would():
+    # spawn is what macOS and Windows get: the bundle travels to each worker pickled, without its fonts'
+    # caches or any renderer of its own, and must still draw exactly the lines of that epoch
+    bundle = _bundle()
+    renderer = EpochRenderer(bundle.train_dataset, processes=2, start_method="spawn")
+    before = _pids()
+    try:
+        lines = renderer.render(2, 450)
+        # spawn also starts multiprocessing's resource tracker, which is not a worker
+        workers = [c for c in _children(before) if "resource_tracker" not in " ".join(c.cmdline())]
+        assert len(workers) == 2
+    finally:
+        renderer.close()
+    assert _gone(workers)
+    expected = bundle.train_dataset(2)
+    for index in (0, 199, 200, 449):  # the edges of the chunks (200 lines each) the two workers drew
+        pixels, label = expected.pixels(index)
+        assert lines[index][1] == label
+        assert np.array_equal(lines.lines[index][0], pixels)
+
+
+def test_an_unknown_start_method_is_refused_by_name():
+    with pytest.raises(ValueError, match="start_method='thread' is not available here; allowed"):
+        EpochRenderer(_FailsAtLine, processes=1, start_method="thread")
+
+
 class _FailsAtLine:
     """A dataset whose line 7 cannot be read, as a real line with a damaged image."""
 
