@@ -232,11 +232,13 @@ def _train_baseline(
         "charset": charset.to_dict(),
         "experiment_config": config.to_dict(),
     }
+    amp_dtype = autocast_dtype(config.train.amp, device)
+    precision = "fp32" if amp_dtype is None else f"{str(amp_dtype).removeprefix('torch.')} autocast"
     sink(
         LogMessage(
             level="info",
             message=f"{config.model.model}: {sum(p.numel() for p in model.parameters()):,} "
-            f"parameters, device {device}, {threads} thread(s)",
+            f"parameters, device {device}, {threads} thread(s), training in {precision} (amp={config.train.amp})",
         )
     )
     sink(
@@ -246,7 +248,6 @@ def _train_baseline(
             total=config.train.epochs,
         )
     )
-    amp_dtype = autocast_dtype(config.train.amp, device)
 
     def validate(module: torch.nn.Module) -> Predictions:
         return predict(

@@ -25,9 +25,11 @@ INTERESTING_FLAGS = (
     "avx512_bf16",
     "amx_tile",
     "amx_int8",
+    "amx_bf16",
     "asimd",
     "asimddp",
     "i8mm",
+    "bf16",
 )
 
 
@@ -48,6 +50,14 @@ def cpu_flags() -> frozenset[str]:
 def has_int8_dot_product() -> bool:
     """True when the CPU has a non-saturating int8 dot product (VNNI, AVX-VNNI, AMX or Arm dotprod)."""
     return bool(cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
+
+
+def has_native_bf16() -> bool:
+    """True when the CPU multiplies bfloat16 in hardware (AVX512-BF16, AMX-BF16 or Arm's BF16 extension).
+
+    Without it oneDNN emulates bf16 through fp32 conversions, and autocast only adds work.
+    """
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def is_x86() -> bool:
