@@ -96,7 +96,11 @@ class TrainConfig:
     grad_clip_norm: float = option(5.0, help="clip gradient norm (0 = off)", low=0.0, high=1e6)
     ema: bool = option(True, help="keep EMA weights and evaluate/save them")
     ema_decay: float = option(0.998, help="EMA decay per step", low=0.0, high=0.99999)
-    amp: str = option("auto", help="mixed-precision training", choices=("auto", "off", "bf16", "fp16"))
+    amp: str = option(
+        "auto",
+        help="mixed-precision training: auto = bf16 on GPUs and on CPUs with hardware bf16, else FP32",
+        choices=("auto", "off", "bf16", "fp16"),
+    )
     early_stop_patience: int = option(
         0, help="stop after this many epochs without CER gain (0 = off)", low=0, high=10_000
     )

@@ -70,7 +70,7 @@ def should_reduce_range() -> bool:
 
 
 def cpu_summary() -> dict[str, object]:
-    """CPU model, the int8-relevant flags and the reduce-range decision, for reports and benchmarks."""
+    """CPU model, the int8- and bf16-relevant flags and the decisions they drive, for reports and benchmarks."""
     model = ""
     path = Path("/proc/cpuinfo")
     if path.is_file():
@@ -85,4 +85,5 @@ def cpu_summary() -> dict[str, object]:
         "flags": [flag for flag in INTERESTING_FLAGS if flag in flags],
         "int8_dot_product": has_int8_dot_product(),
         "reduce_range": should_reduce_range(),
+        "native_bf16": has_native_bf16(),
     }
