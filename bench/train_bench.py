@@ -99,7 +99,7 @@ def main() -> None:
         f"batches of {args.batch_size} quickstart lines, mean padded width {mean_width:.0f} px, height 32\n"
     )
     print(
-        f"{'model':<12} {'params':>8} {'MMACs@256':>10} "
+        f"{'model':<18} {'params':>8} {'MMACs@256':>10} "
         + " ".join(
             f"{f'{t} thr wall':>12} {f'{t} thr cpu':>11} {'vs NCHW':>8} {'bf16':>6}"
             for t in map(int, args.threads.split(","))
@@ -124,7 +124,7 @@ def main() -> None:
             plain = statistics.median_high(r[1][0] for r in rounds)
             bf16 = statistics.median_high(r[2][0] for r in rounds)
             cells.append(f"{wall:>10.0f}/s {cpu:>9.0f}/s {wall / plain:>7.2f}x {bf16 / wall:>5.2f}x")
-        print(f"{name:<12} {info['params'] / 1e6:>7.2f}M {info['macs'] / 1e6:>10.1f} " + " ".join(cells))
+        print(f"{name:<18} {info['params'] / 1e6:>7.2f}M {info['macs'] / 1e6:>10.1f} " + " ".join(cells))
     print(
         "\nwall = lines/s on this machine as it is now; cpu = lines per CPU-second x threads (an idle machine's rate)"
         f"\nbf16 = bf16 autocast's wall rate over fp32's; this CPU multiplies bf16 in hardware: "
