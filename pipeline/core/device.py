@@ -99,7 +99,7 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
 
     `auto` uses bf16 on CUDA devices that support it (fp16 otherwise), and on CPUs that multiply bf16
     in hardware: there a quickstart training step ran 1.1-1.5x faster (`python bench/train_bench.py`),
-    and a 6-minute quickstart trained 20 epochs in bf16 where fp32 trained 18, to a lower CER. Other CPUs
+    and a 6-minute quickstart trained 20 epochs in bf16 where fp32 trained 17, to a lower CER. Other CPUs
     stay FP32: emulated bf16 only adds conversions. Autocast changes the arithmetic of training and
     validation only; every measured test CER and every exported model is FP32 (or the variant's own
     precision).
