@@ -54,9 +54,8 @@ def finetune(
     )
     if result.stop is not None and result.stop.ends_run:
         raise RunStopped(result.stop)
-    if (
-        result.interrupted
-    ):  # fit keeps Ctrl-C to itself; the run must still stop, not measure a half-trained model
+    # fit keeps Ctrl-C to itself; the run must still stop, not go on to measure a half-trained model
+    if result.interrupted:
         raise KeyboardInterrupt
     return result.eval_model.eval(), result.history
 
