@@ -12,7 +12,10 @@ Prints CER / EM side by side for:
   through matplotlib colour maps, with shapes), cropped loosely or tightly and resized as inference does;
 - OOD unseen fonts: the same, in fonts neither bundled nor held out (matplotlib's STIX faces);
 and, on the OOD lines, CER of lines with a doubled letter (committee, 10:45:30 -> "11", "00") next to lines
-without. Texts come from their own generator (not ocrq's text sources).
+without, and next to their twins: each such line drawn again with its pairs made single (committee ->
+comite) in the same font, size, colours, background, rotation and crop. Lines with and without a doubled
+letter hold different letters (the pairs sit in words, many lines without are digits), so only the twins
+show what the doubling itself costs. Texts come from their own generator (not ocrq's text sources).
 
 Never train on what this bench renders: it measures generalization only while the model has not seen it.
 Figures only; it never passes or fails.
@@ -25,6 +28,7 @@ import codecs
 import contextlib
 import io
 import random
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -91,6 +95,11 @@ def has_doubled_letter(text: str) -> bool:
     return any(a == b and not a.isspace() for a, b in zip(text, text[1:], strict=False))
 
 
+def single_letters(text: str) -> str:
+    """`text` with every run of one repeated character (spaces apart) made single: committee -> comite."""
+    return re.sub(r"(\S)\1+", r"\1", text)
+
+
 def doubled_letter_errors(pairs: list[tuple[str, str]]) -> tuple[int, float, float]:
     """Letters standing in a doubled pair: how many, how often they are misread (deleted or replaced), and
     how often the same letters are misread where they stand alone, weighted as the pairs' letters are.
@@ -115,6 +124,21 @@ def doubled_letter_errors(pairs: list[tuple[str, str]]) -> tuple[int, float, flo
     return seen, misread / max(1, seen), expected / max(1, weighed)
 
 
+def collapsed_pairs(pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    """Doubled pairs in the labels, and how many the predictions read as one letter (one of the two
+    deleted, the other kept as it is): the error a CTC model with too few frames per letter makes."""
+    total = collapsed = 0
+    for prediction, truth in pairs:
+        ops = Levenshtein.editops(truth, prediction)
+        deleted = {op.src_pos for op in ops if op.tag == "delete"}
+        replaced = {op.src_pos for op in ops if op.tag == "replace"}
+        for at in range(len(truth) - 1):
+            if truth[at] == truth[at + 1] and not truth[at].isspace():
+                total += 1
+                collapsed += len({at, at + 1} & deleted) == 1 and not {at, at + 1} & replaced
+    return total, collapsed
+
+
 def _cmap_chars(path: Path) -> set[str]:
     with TTFont(str(path), lazy=True) as font:
         return {chr(c) for c in (font.getBestCmap() or {})}
@@ -133,10 +157,15 @@ def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray
     return np.clip(mix * rgb + (1 - mix) * base, 0, 1)
 
 
-def render_ood_line(text: str, font: Path, rng: np.random.Generator) -> Image.Image:
-    """`text` drawn by matplotlib's Agg rasterizer over a photo-like background, cropped around the text."""
+def render_ood_line(
+    text: str, font: Path, rng: np.random.Generator, layout_text: str | None = None
+) -> Image.Image:
+    """`text` drawn by matplotlib's Agg rasterizer over a photo-like background, cropped around the text.
+
+    The canvas is sized for `layout_text` (default `text`): a twin drawn from a copy of `rng` with the
+    original's `layout_text` gets the same background, colours, rotation and margins, only other text."""
     size_px = rng.uniform(18, 48)
-    width = int(size_px * (len(text) * 0.75 + 4))
+    width = int(size_px * (len(layout_text or text) * 0.75 + 4))
     height = int(size_px * 3)
     fig = Figure(figsize=(width / 100, height / 100), dpi=100)
     canvas = FigureCanvasAgg(fig)
@@ -183,21 +212,30 @@ def render_ood_line(text: str, font: Path, rng: np.random.Generator) -> Image.Im
 
 
 def write_ood_set(folder: Path, fonts: list[Path], lines: int, seed: int, charset_chars: set[str]) -> Path:
-    """Render `lines` OOD lines into `folder` with a PaddleOCR `labels.txt`; its path."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Render `lines` OOD lines into `folder` with a PaddleOCR `labels.txt`; its path.
+
+    Each line with a doubled letter also gets its twin (pairs made single, drawn alike) in `twins/`, with a
+    `labels.txt` of its own naming the same image numbers."""
+    (folder / "twins").mkdir(parents=True, exist_ok=True)
     rng, words = random.Random(seed), _zen_words()
     np_rng = np.random.default_rng(seed)
     coverage = {font: _cmap_chars(font) for font in fonts}
-    rows = []
+    rows, twin_rows = [], []
     for index in range(lines):
         font = fonts[index % len(fonts)]
         text = ood_text(rng, words)
         text = "".join(ch for ch in text if ch in coverage[font] and ch in charset_chars).strip() or "ok"
-        image = render_ood_line(text, font, np_rng)
         name = f"{index:05d}.png"
-        image.save(folder / name)
+        if has_doubled_letter(text):  # a copy of the generator before the line draws it alike
+            twin_rng = np.random.default_rng()
+            twin_rng.bit_generator.state = np_rng.bit_generator.state
+            twin = single_letters(text)
+            render_ood_line(twin, font, twin_rng, layout_text=text).save(folder / "twins" / name)
+            twin_rows.append(f"{name}\t{twin}")
+        render_ood_line(text, font, np_rng).save(folder / name)
         rows.append(f"{name}\t{text}")
     (folder / "labels.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (folder / "twins" / "labels.txt").write_text("\n".join(twin_rows) + "\n", encoding="utf-8")
     return folder / "labels.txt"
 
 
@@ -293,6 +331,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, *_scores(*run(dataset))))
     doubled: list[tuple[str, str]] = []
     plain: list[tuple[str, str]] = []
+    twins: list[tuple[str, str]] = []
+
+    def open_lines(labels_file: Path):
+        return open_real_dataset(
+            labels_file, charset, image_height=rule.image_height,
+            max_image_width=config.synthetic.max_image_width, width_scale=rule.width_scale,
+        ).dataset  # fmt: skip
+
     with tempfile.TemporaryDirectory() as scratch:
         root = args.keep or Path(scratch)
         for name, fonts in (
@@ -302,19 +348,20 @@ def main(argv: list[str] | None = None) -> int:
             labels_file = write_ood_set(
                 root / name.split(" (")[0].replace(" ", "_"), fonts, args.lines, args.seed, set(charset.chars)
             )
-            real = open_real_dataset(
-                labels_file, charset, image_height=rule.image_height,
-                max_image_width=config.synthetic.max_image_width, width_scale=rule.width_scale,
-            )  # fmt: skip
-            predictions, labels = run(real.dataset)
+            predictions, labels = run(open_lines(labels_file))
             rows.append((name, *_scores(predictions, labels)))
             for p, t in zip(predictions, labels, strict=True):
                 (doubled if has_doubled_letter(t) else plain).append((p, t))
+            twins.extend(zip(*run(open_lines(labels_file.parent / "twins" / "labels.txt")), strict=True))
     print(f"experiment {exp_id} variant {args.variant}: {experiment['config'].get('model')}")
     print(f"{'set':44} {'lines':>6} {'CER %':>7} {'EM %':>7}")
     for name, cer, em, count in rows:
         print(f"{name:44} {count:6d} {100 * cer:7.2f} {100 * em:7.2f}")
-    for name, pairs in (("OOD lines with a doubled letter", doubled), ("OOD lines without", plain)):
+    for name, pairs in (
+        ("OOD lines with a doubled letter", doubled),
+        ("OOD lines without", plain),
+        ("the doubled-letter lines, pairs made single", twins),
+    ):
         if pairs:
             cer, em, count = _scores([p for p, _ in pairs], [t for _, t in pairs])
             print(f"{name:44} {count:6d} {100 * cer:7.2f} {100 * em:7.2f}")
@@ -323,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"OOD letters in doubled pairs ({letters}): {100 * paired_rate:.2f}% misread, against "
             f"{100 * alone_rate:.2f}% for the same letters standing alone"
+        )
+    total, collapsed = collapsed_pairs(doubled)
+    if total:
+        print(
+            f"OOD doubled pairs read as one letter: {collapsed} of {total} ({100 * collapsed / total:.2f}%)"
         )
     return 0
 
