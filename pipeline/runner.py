@@ -268,6 +268,7 @@ def _train_baseline(
         resume=resume_payload,
         callbacks=callbacks,
     )
+    data.drop_rendered()
     if result.stop is not None and result.stop.ends_run:
         raise RunStopped(result.stop)
     if result.history:

@@ -51,6 +51,13 @@ class DataConfig:
     fresh_data_each_epoch: bool = option(
         True, help="draw new synthetic lines every epoch instead of repeating"
     )
+    epochs_per_line: int = option(
+        1,
+        help="epochs each synthetic training line is trained on, in a row: every epoch draws 1/this of "
+        "its lines anew (with render_ahead, only those are rendered)",
+        low=1,
+        high=100,
+    )
     train_data: str | None = option(
         None, help="real lines to train on: PaddleOCR label file, folder with labels.csv/gt.txt, or LMDB"
     )
@@ -76,6 +83,16 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         validate_section(self)
+        if self.epochs_per_line > self.num_train:
+            raise ConfigError(
+                f"epochs_per_line={self.epochs_per_line} is more than num_train={self.num_train}; "
+                "allowed 1 to num_train (each epoch draws num_train / epochs_per_line new lines)"
+            )
+        if self.epochs_per_line > 1 and self.train_data is not None:
+            raise ConfigError(
+                f"epochs_per_line={self.epochs_per_line} applies to synthetic training lines only; "
+                "with train_data set it must be 1"
+            )
 
 
 @dataclass

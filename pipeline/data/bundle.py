@@ -14,10 +14,12 @@ import torch
 
 from pipeline.config import ExperimentConfig
 from pipeline.core.charset import Charset
+from pipeline.data.blocks import BlockLines, epoch_blocks
 from pipeline.data.loader import make_loader
 from pipeline.data.mixed import MixedDataset
 from pipeline.data.real_sources import open_real_dataset
-from pipeline.data.render_ahead import EpochRenderer
+from pipeline.data.render_ahead import EpochRenderer, RenderedLines
+from pipeline.data.samples import LinePixels
 from pipeline.data.synthetic import SyntheticLineDataset
 
 # Training batches are padded to a multiple of 32 px, not just the model's stride: each distinct input width
@@ -42,17 +44,25 @@ class DataBundle:
     real_test: object | None = None
     problems: list[str] = field(default_factory=list)
     _renderer: EpochRenderer | None = field(default=None, init=False, repr=False)
+    # Rendered blocks of synthetic training lines, by block: the ones the next epoch trains on again.
+    _rendered: dict[int, list[LinePixels]] = field(default_factory=dict, init=False, repr=False)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_renderer"] = None  # worker processes never render ahead themselves
+        state["_rendered"] = {}
         return state
 
+    def drop_rendered(self) -> None:
+        """Let go of the rendered blocks kept for the next epoch (training is over)."""
+        self._rendered = {}
+
     def close(self) -> None:
-        """Stop the processes that render epochs ahead, if any were started."""
+        """Stop the processes that render epochs ahead, if any were started, and drop their lines."""
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+        self._rendered = {}
 
     @property
     def lines_per_epoch(self) -> int:
@@ -109,16 +119,29 @@ class DataBundle:
             with_sources=not shuffle,
         )
 
+    def _train_blocks(self, epoch: int) -> list[tuple[int, int]]:
+        """(block, lines) of the synthetic lines `epoch` trains on (see pipeline.data.blocks)."""
+        data = self.config.data
+        if not data.fresh_data_each_epoch:
+            return [(0, data.num_train)]
+        return epoch_blocks(epoch, data.num_train, data.epochs_per_line)
+
+    def _train_block(self, block: int):
+        """Block `block` of the synthetic training lines (seeded as epoch `block` of one-block epochs)."""
+        lines = dict(self._train_blocks(block))[block]
+        return self._synthetic("train", lines, self.config.train.seed + block * _EPOCH_SEED_STRIDE)
+
     def train_dataset(self, epoch: int):
+        if self.real_train is None:
+            blocks = [self._train_block(block) for block, _ in self._train_blocks(epoch)]
+            return blocks[0] if len(blocks) == 1 else BlockLines(blocks)
         seed = self.config.train.seed + (
             epoch * _EPOCH_SEED_STRIDE if self.config.data.fresh_data_each_epoch else 0
         )
-        synthetic = self._synthetic("train", self.config.data.num_train, seed)
-        if self.real_train is None:
-            return synthetic
         ratio = self.config.data.real_ratio
         if ratio >= 1.0:
             return self.real_train
+        synthetic = self._synthetic("train", self.config.data.num_train, seed)
         return MixedDataset(
             synthetic, self.real_train, real_fraction=ratio, size=self.lines_per_epoch, seed=seed
         )
@@ -129,16 +152,27 @@ class DataBundle:
         With `render_ahead` and two or more torch threads, the epoch's lines are rendered now, in one
         process per thread, and the batches come from memory: the same batches, in the same order, as
         rendering them one by one. (With one thread, one process rendering ahead would gain nothing.)
+        Synthetic blocks the previous epoch rendered are kept, not drawn again (`epochs_per_line`).
         """
         step = math.lcm(self.width_multiple, TRAIN_WIDTH_STEP)
-        dataset = self.train_dataset(epoch)
         processes = torch.get_num_threads()
         if not self.config.data.render_ahead or processes < 2:
+            dataset = self.train_dataset(epoch)
             return self._loader(dataset, shuffle=True, epoch=epoch, width_step=step)
+        if self.real_train is not None:  # mixed or real lines: the whole epoch, rendered afresh
+            if self._renderer is None:
+                self._renderer = EpochRenderer(self.train_dataset, processes=processes)
+            rendered = self._renderer.render(epoch, len(self.train_dataset(epoch)))
+            return self._loader(rendered, shuffle=True, epoch=epoch, width_step=step, workers=0)
         if self._renderer is None:
-            self._renderer = EpochRenderer(self.train_dataset, processes=processes)
-        rendered = self._renderer.render(epoch, len(dataset))
-        return self._loader(rendered, shuffle=True, epoch=epoch, width_step=step, workers=0)
+            self._renderer = EpochRenderer(self._train_block, processes=processes)
+        blocks = self._train_blocks(epoch)
+        self._rendered = {
+            block: self._rendered.get(block) or self._renderer.render(block, lines).lines
+            for block, lines in blocks
+        }
+        lines = RenderedLines([line for block, _ in blocks for line in self._rendered[block]])
+        return self._loader(lines, shuffle=True, epoch=epoch, width_step=step, workers=0)
 
     def val_batches(self) -> Iterable:
         dataset = self.real_val

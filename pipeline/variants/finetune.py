@@ -52,6 +52,7 @@ def finetune(
         extra_loss=extra_loss,
         callbacks=ctx.callbacks,
     )
+    data.drop_rendered()
     if result.stop is not None and result.stop.ends_run:
         raise RunStopped(result.stop)
     # fit keeps Ctrl-C to itself; the run must still stop, not go on to measure a half-trained model

@@ -57,6 +57,18 @@ BAD_INPUTS = [
     (["run", "smoke", "--charset", "{tmp}/nope.txt"], "is neither a built-in charset nor a file"),
     (["run", "smoke", "--train_data", "{tmp}/nope.txt"], "does not exist"),
     (["run", "smoke", "--train_data", "{tmp}/labels.txt"], "line 1"),
+    (
+        ["run", "smoke", "--epochs-per-line", "300"],
+        "epochs_per_line=300 is out of range; allowed 1..100",
+    ),
+    (
+        ["run", "smoke", "--num-train", "4", "--epochs-per-line", "5"],
+        "epochs_per_line=5 is more than num_train=4; allowed 1 to num_train",
+    ),
+    (
+        ["run", "smoke", "--epochs-per-line", "2", "--train_data", "{tmp}/list.json"],
+        "epochs_per_line=2 applies to synthetic training lines only; with train_data set it must be 1",
+    ),
     (["run", "smoke", "--config", "{tmp}/broken.json"], "is not valid JSON: line 1"),
     (["run", "smoke", "--config", "{tmp}/list.json"], "must hold a JSON object"),
     (["run", "smoke", "--config", "{tmp}/unknown.json"], "unknown config key 'flux_capacitor'"),

@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.config import resolve_config
 from pipeline.config.data_sections import DEFAULT_HELD_OUT_FAMILIES, AugmentationConfig, SyntheticDataConfig
 from pipeline.core.charset import Charset
+from pipeline.data.blocks import epoch_blocks
+from pipeline.data.bundle import build_data
 from pipeline.data.fonts import font_coverage
 from pipeline.data.synthetic import SyntheticLineDataset
 
@@ -163,3 +166,25 @@ def test_bad_arguments():
         _dataset(split="dev")
     with pytest.raises(IndexError):
         _dataset(size=3)[3]
+
+
+def test_one_epoch_per_line_draws_the_lines_each_epoch_always_drew():
+    # resumed runs and stored experiments expect epoch e's lines from seed + e * 1,000,003, as before blocks
+    config = resolve_config("smoke", overrides={"num_train": "40"})
+    bundle = build_data(config, Charset.from_spec("ascii"), width_multiple=4)
+    dataset = bundle.train_dataset(3)
+    expected = SyntheticLineDataset(
+        config.synthetic, config.augment, Charset.from_spec("ascii"), 40, seed=3 * 1_000_003, split="train"
+    )
+    assert [dataset.label(i) for i in range(40)] == [expected.label(i) for i in range(40)]
+
+
+def test_epoch_blocks_cover_each_epoch_once_and_keep_a_blocks_size_in_every_epoch():
+    for lines, k in ((450, 2), (10, 3), (7, 7)):
+        sizes: dict[int, int] = {}
+        for epoch in range(6):
+            blocks = epoch_blocks(epoch, lines, k)
+            assert [b for b, _ in blocks] == list(range(epoch, epoch + k))
+            assert sum(size for _, size in blocks) == lines
+            for block, size in blocks:
+                assert sizes.setdefault(block, size) == size

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import psutil
 import pytest
@@ -140,3 +142,33 @@ def test_a_run_with_render_ahead_trains_and_leaves_no_worker_behind(tmp_path):
     epochs = [e for e in events if isinstance(e, EpochEnded) and e.phase == "baseline"]
     assert [e.epoch for e in epochs] == [1, 2]
     assert _children(before) == []
+
+
+def test_with_epochs_per_line_2_each_epoch_renders_half_its_lines_and_trains_on_the_rest_again():
+    torch.set_num_threads(2)
+    one_by_one = _bundle(render_ahead="false", epochs_per_line="2")
+    ahead = _bundle(render_ahead="true", epochs_per_line="2")
+    rendered: list[int] = []
+    try:
+        ahead.train_batches(0)  # starts the workers
+        real_render = ahead._renderer.render
+
+        def counting_render(block: int, size: int):
+            rendered.append(size)
+            return real_render(block, size)
+
+        ahead._renderer.render = counting_render
+        epochs = []
+        for epoch in (1, 2):
+            expected, got = list(one_by_one.train_batches(epoch)), list(ahead.train_batches(epoch))
+            assert [b.texts for b in got] == [b.texts for b in expected]
+            assert all(torch.equal(a.images, b.images) for a, b in zip(expected, got, strict=True))
+            epochs.append(sorted(text for batch in got for text in batch.texts))
+        assert rendered == [225, 225]  # one new block of the 450 lines an epoch, not the whole epoch
+    finally:
+        ahead.close()
+    # epoch 1 trains on blocks 1 and 2, epoch 2 on blocks 2 and 3: block 2's 225 lines in both
+    shared = Counter(one_by_one._train_block(2).label(i) for i in range(225))
+    assert shared <= Counter(epochs[0]) and shared <= Counter(epochs[1])
+    assert Counter(epochs[0]) != Counter(epochs[1])
+    assert len(epochs[0]) == len(epochs[1]) == 450
