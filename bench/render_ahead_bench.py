@@ -6,6 +6,9 @@ Both ways train the same model on the same fresh lines (quickstart's data and ba
 alternate between the ways, so a busy spell on the machine hits both alike, and the median is kept. The
 first epoch of each way is a warm-up (glyph caches, oneDNN set-up) and is not counted.
 
+A third way renders ahead with `epochs_per_line` 2: each epoch renders half its lines and trains on the
+other half again (the previous epoch's newer block).
+
     python bench/render_ahead_bench.py [--threads 2] [--lines 1600] [--rounds 4]
 """
 
@@ -51,10 +54,19 @@ def main() -> None:
     charset = Charset.from_spec("ascii")
     stride = model_info(args.model)["width_multiple"]
     ways = {}
-    for name, ahead in (("one by one", "false"), ("rendered ahead", "true")):
+    for name, ahead, reuse in (
+        ("one by one", "false", "1"),
+        ("rendered ahead", "true", "1"),
+        ("ahead, 2 ep/line", "true", "2"),  # epochs_per_line 2: half of each epoch's lines rendered
+    ):
         config = resolve_config(
             "quickstart",
-            overrides={"num_workers": "0", "num_train": str(args.lines), "render_ahead": ahead},
+            overrides={
+                "num_workers": "0",
+                "num_train": str(args.lines),
+                "render_ahead": ahead,
+                "epochs_per_line": reuse,
+            },
         )
         torch.manual_seed(0)
         model = create_model(args.model, num_classes=charset.num_classes).train()
@@ -76,12 +88,12 @@ def main() -> None:
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; median of {args.rounds} "
         "alternating epochs"
     )
-    print(f"{'way':<16}{'s/epoch':>9}{'ms/line':>9}{'first batch s':>15}{'speed':>8}")
+    print(f"{'way':<17}{'s/epoch':>9}{'ms/line':>9}{'first batch s':>15}{'speed':>8}")
     base = statistics.median(total for _, total in times["one by one"])
     for name, measured in times.items():
         total = statistics.median(t for _, t in measured)
         first = statistics.median(f for f, _ in measured)
-        print(f"{name:<16}{total:>9.2f}{total / args.lines * 1000:>9.2f}{first:>15.2f}{base / total:>7.2f}x")
+        print(f"{name:<17}{total:>9.2f}{total / args.lines * 1000:>9.2f}{first:>15.2f}{base / total:>7.2f}x")
 
 
 if __name__ == "__main__":
