@@ -12,6 +12,7 @@ from pipeline.config.fields import FIELD_PARSERS, ConfigError, option, validate_
 MODEL_NAMES = (
     "crnn_tiny",
     "crnn_tiny_strided",
+    "crnn_mini_strided",
     "crnn_small",
     "crnn_base",
     "vit_tiny",

@@ -15,6 +15,7 @@ from pipeline.models.heads.ctc_decoding import ctc_greedy_decode
 NUM_CLASSES = 40
 ALL_MODELS = [f"{family}_{size}" for family in ("crnn", "svtr", "vit") for size in ("base", "small", "tiny")]
 ALL_MODELS.insert(ALL_MODELS.index("crnn_tiny") + 1, "crnn_tiny_strided")
+ALL_MODELS.insert(ALL_MODELS.index("crnn_small"), "crnn_mini_strided")
 TINY_MODELS = ["crnn_tiny", "svtr_tiny", "vit_tiny"]
 
 
