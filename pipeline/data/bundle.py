@@ -62,7 +62,7 @@ class DataBundle:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
-        self._rendered = {}
+        self.drop_rendered()
 
     @property
     def lines_per_epoch(self) -> int:
@@ -126,24 +126,29 @@ class DataBundle:
             return [(0, data.num_train)]
         return epoch_blocks(epoch, data.num_train, data.epochs_per_line)
 
+    def _block_seed(self, block: int) -> int:
+        return self.config.train.seed + block * _EPOCH_SEED_STRIDE
+
     def _train_block(self, block: int):
         """Block `block` of the synthetic training lines (seeded as epoch `block` of one-block epochs)."""
         lines = dict(self._train_blocks(block))[block]
-        return self._synthetic("train", lines, self.config.train.seed + block * _EPOCH_SEED_STRIDE)
+        return self._synthetic("train", lines, self._block_seed(block))
 
     def train_dataset(self, epoch: int):
+        blocks = self._train_blocks(epoch)
         if self.real_train is None:
-            blocks = [self._train_block(block) for block, _ in self._train_blocks(epoch)]
-            return blocks[0] if len(blocks) == 1 else BlockLines(blocks)
-        seed = self.config.train.seed + (
-            epoch * _EPOCH_SEED_STRIDE if self.config.data.fresh_data_each_epoch else 0
-        )
+            parts = [self._train_block(block) for block, _ in blocks]
+            return parts[0] if len(parts) == 1 else BlockLines(parts)
         ratio = self.config.data.real_ratio
         if ratio >= 1.0:
             return self.real_train
-        synthetic = self._synthetic("train", self.config.data.num_train, seed)
+        ((block, _),) = blocks  # one block: with train_data, epochs_per_line is 1
         return MixedDataset(
-            synthetic, self.real_train, real_fraction=ratio, size=self.lines_per_epoch, seed=seed
+            self._train_block(block),
+            self.real_train,
+            real_fraction=ratio,
+            size=self.lines_per_epoch,
+            seed=self._block_seed(block),
         )
 
     def train_batches(self, epoch: int) -> Iterable:
